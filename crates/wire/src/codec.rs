@@ -1,0 +1,1 @@
+//! Length-prefixed postcard encoding of frames.

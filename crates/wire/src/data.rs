@@ -1,0 +1,480 @@
+//! Broker's data model: [`Data`] and its scalar helper types.
+//!
+//! Values have a total order — first by type, in Broker's order (none, boolean, count,
+//! integer, real, string, address, subnet, port, timestamp, timespan, enum_value, set,
+//! table, vector), then by value — so sets and tables of any values are ordered,
+//! comparable and hashable. Equality, ordering and hashing agree with each other:
+//! reals compare with [`f64::total_cmp`] and hash their bits, and an IPv4-mapped IPv6
+//! address is the same value as the IPv4 address (Broker stores both in 16 bytes).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// A set of Broker values, in Broker's total order.
+pub type Set = BTreeSet<Data>;
+/// A table (map) of Broker values, keyed in Broker's total order.
+pub type Table = BTreeMap<Data, Data>;
+/// A vector of Broker values.
+pub type Vector = Vec<Data>;
+
+/// The transport protocol of a [`Port`]. The discriminants are Broker's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Protocol {
+    /// Unknown protocol, printed as `?`.
+    Unknown = 0,
+    /// TCP, printed as `tcp`.
+    Tcp = 1,
+    /// UDP, printed as `udp`.
+    Udp = 2,
+    /// ICMP, printed as `icmp`.
+    Icmp = 3,
+}
+
+impl Protocol {
+    /// The protocol's name as Broker prints it after a port number.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Unknown => "?",
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Icmp => "icmp",
+        }
+    }
+}
+
+/// A transport-layer port: a number and a protocol, ordered by number, then protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Port {
+    /// The port number.
+    pub number: u16,
+    /// The transport protocol.
+    pub protocol: Protocol,
+}
+
+impl Port {
+    /// A port with the given number and protocol.
+    pub fn new(number: u16, protocol: Protocol) -> Self {
+        Port { number, protocol }
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.number, self.protocol.as_str())
+    }
+}
+
+/// A point in time: nanoseconds since the Unix epoch (UTC).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct Timestamp(pub i64);
+
+/// A duration: signed nanoseconds.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct Timespan(pub i64);
+
+impl Timestamp {
+    /// The current wall-clock time.
+    pub fn now() -> Self {
+        let now = chrono::Utc::now();
+        Timestamp(now.timestamp_nanos_opt().unwrap_or(i64::MAX))
+    }
+
+    /// This timestamp as a chrono UTC date-time.
+    pub fn to_chrono(self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_nanos(self.0)
+    }
+
+    /// The time elapsed since the epoch.
+    pub fn since_epoch(self) -> Timespan {
+        Timespan(self.0)
+    }
+}
+
+impl Timespan {
+    /// A timespan of the given (possibly fractional) seconds, rounded to nanoseconds.
+    pub fn from_secs_f64(secs: f64) -> Self {
+        Timespan((secs * 1e9).round() as i64)
+    }
+
+    /// This timespan in (fractional) seconds.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// This timespan as a chrono duration.
+    pub fn to_chrono(self) -> chrono::Duration {
+        chrono::Duration::nanoseconds(self.0)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}ns", self.0)
+    }
+}
+
+impl fmt::Display for Timespan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}ns", self.0)
+    }
+}
+
+/// The type of a [`Data`] value, with Broker's Python-visible discriminants
+/// (`broker.Data.Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DataType {
+    /// An IPv4 or IPv6 address.
+    Address = 0,
+    /// `T` or `F`.
+    Boolean = 1,
+    /// An unsigned 64-bit integer.
+    Count = 2,
+    /// A named enumeration value.
+    EnumValue = 3,
+    /// A signed 64-bit integer.
+    Integer = 4,
+    /// The absence of a value.
+    Nil = 5,
+    /// A transport-layer port.
+    Port = 6,
+    /// A 64-bit float.
+    Real = 7,
+    /// An ordered set.
+    Set = 8,
+    /// A byte string.
+    String = 9,
+    /// An IP network.
+    Subnet = 10,
+    /// An ordered map.
+    Table = 11,
+    /// A duration.
+    Timespan = 12,
+    /// A point in time.
+    Timestamp = 13,
+    /// A sequence.
+    Vector = 14,
+}
+
+/// A Broker value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub enum Data {
+    /// No value (`nil`).
+    #[default]
+    None,
+    /// A boolean.
+    Boolean(bool),
+    /// An unsigned 64-bit integer.
+    Count(u64),
+    /// A signed 64-bit integer.
+    Integer(i64),
+    /// A 64-bit float.
+    Real(f64),
+    /// A string of bytes; usually, but not necessarily, UTF-8.
+    String(Vec<u8>),
+    /// An IPv4 or IPv6 address.
+    Address(IpAddr),
+    /// An IP network.
+    Subnet(IpNet),
+    /// A transport-layer port.
+    Port(Port),
+    /// A point in time.
+    Timestamp(Timestamp),
+    /// A duration.
+    Timespan(Timespan),
+    /// A named enumeration value.
+    EnumValue(String),
+    /// An ordered set.
+    Set(Set),
+    /// An ordered map.
+    Table(Table),
+    /// A sequence.
+    Vector(Vector),
+}
+
+impl Data {
+    /// Rank of the value's type in Broker's total order.
+    fn type_rank(&self) -> u8 {
+        match self {
+            Data::None => 0,
+            Data::Boolean(_) => 1,
+            Data::Count(_) => 2,
+            Data::Integer(_) => 3,
+            Data::Real(_) => 4,
+            Data::String(_) => 5,
+            Data::Address(_) => 6,
+            Data::Subnet(_) => 7,
+            Data::Port(_) => 8,
+            Data::Timestamp(_) => 9,
+            Data::Timespan(_) => 10,
+            Data::EnumValue(_) => 11,
+            Data::Set(_) => 12,
+            Data::Table(_) => 13,
+            Data::Vector(_) => 14,
+        }
+    }
+
+    /// The value's type.
+    pub fn data_type(&self) -> DataType {
+        match self {
+            Data::None => DataType::Nil,
+            Data::Boolean(_) => DataType::Boolean,
+            Data::Count(_) => DataType::Count,
+            Data::Integer(_) => DataType::Integer,
+            Data::Real(_) => DataType::Real,
+            Data::String(_) => DataType::String,
+            Data::Address(_) => DataType::Address,
+            Data::Subnet(_) => DataType::Subnet,
+            Data::Port(_) => DataType::Port,
+            Data::Timestamp(_) => DataType::Timestamp,
+            Data::Timespan(_) => DataType::Timespan,
+            Data::EnumValue(_) => DataType::EnumValue,
+            Data::Set(_) => DataType::Set,
+            Data::Table(_) => DataType::Table,
+            Data::Vector(_) => DataType::Vector,
+        }
+    }
+
+    /// A string value from UTF-8 text.
+    pub fn string(s: impl Into<String>) -> Data {
+        Data::String(s.into().into_bytes())
+    }
+
+    /// The string's bytes, if this is a string.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Data::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The string as UTF-8 text, if this is a string holding valid UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// The elements, if this is a vector.
+    pub fn as_vector(&self) -> Option<&Vector> {
+        match self {
+            Data::Vector(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The count, if this is a count.
+    pub fn as_count(&self) -> Option<u64> {
+        match self {
+            Data::Count(c) => Some(*c),
+            _ => None,
+        }
+    }
+}
+
+/// An address in the canonical form used for comparisons: IPv4-mapped IPv6
+/// addresses become IPv4.
+fn canonical_addr(a: &IpAddr) -> IpAddr {
+    a.to_canonical()
+}
+
+/// Sort key of an address: its 16-byte IPv6 form, as Broker stores it.
+fn addr_key(a: &IpAddr) -> [u8; 16] {
+    match canonical_addr(a) {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// Sort key of a subnet: the network's 16-byte form and its prefix length counted in
+/// the 128-bit space, as Broker stores subnets.
+fn subnet_key(n: &IpNet) -> ([u8; 16], u8) {
+    match n {
+        IpNet::V4(v4) => (addr_key(&IpAddr::V4(v4.network())), v4.prefix_len() + 96),
+        IpNet::V6(v6) => (addr_key(&IpAddr::V6(v6.network())), v6.prefix_len()),
+    }
+}
+
+impl Ord for Data {
+    fn cmp(&self, other: &Self) -> Ordering {
+        use Data::*;
+        match (self, other) {
+            (None, None) => Ordering::Equal,
+            (Boolean(a), Boolean(b)) => a.cmp(b),
+            (Count(a), Count(b)) => a.cmp(b),
+            (Integer(a), Integer(b)) => a.cmp(b),
+            (Real(a), Real(b)) => a.total_cmp(b),
+            (String(a), String(b)) => a.cmp(b),
+            (Address(a), Address(b)) => addr_key(a).cmp(&addr_key(b)),
+            (Subnet(a), Subnet(b)) => subnet_key(a).cmp(&subnet_key(b)),
+            (Port(a), Port(b)) => a.cmp(b),
+            (Timestamp(a), Timestamp(b)) => a.cmp(b),
+            (Timespan(a), Timespan(b)) => a.cmp(b),
+            (EnumValue(a), EnumValue(b)) => a.cmp(b),
+            (Set(a), Set(b)) => a.cmp(b),
+            (Table(a), Table(b)) => a.cmp(b),
+            (Vector(a), Vector(b)) => a.cmp(b),
+            _ => self.type_rank().cmp(&other.type_rank()),
+        }
+    }
+}
+
+impl PartialOrd for Data {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Data {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Data {}
+
+impl Hash for Data {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u8(self.type_rank());
+        match self {
+            Data::None => {}
+            Data::Boolean(b) => b.hash(state),
+            Data::Count(c) => c.hash(state),
+            Data::Integer(i) => i.hash(state),
+            Data::Real(r) => r.to_bits().hash(state),
+            Data::String(s) => s.hash(state),
+            Data::Address(a) => addr_key(a).hash(state),
+            Data::Subnet(n) => subnet_key(n).hash(state),
+            Data::Port(p) => p.hash(state),
+            Data::Timestamp(t) => t.hash(state),
+            Data::Timespan(t) => t.hash(state),
+            Data::EnumValue(e) => e.hash(state),
+            Data::Set(s) => s.hash(state),
+            Data::Table(t) => t.hash(state),
+            Data::Vector(v) => v.hash(state),
+        }
+    }
+}
+
+/// Writes a real as C's `%f` does (six decimals; `nan`, `inf`, `-inf`).
+fn fmt_real(r: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if r.is_nan() {
+        f.write_str(if r.is_sign_negative() { "-nan" } else { "nan" })
+    } else if r.is_infinite() {
+        f.write_str(if r < 0.0 { "-inf" } else { "inf" })
+    } else {
+        write!(f, "{r:.6}")
+    }
+}
+
+/// Writes items separated by `", "`.
+fn fmt_joined<'a, T: fmt::Display + 'a>(
+    items: impl IntoIterator<Item = T>,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
+}
+
+/// A table entry in Broker's `key -> value` notation.
+struct TableEntry<'a>(&'a Data, &'a Data);
+
+impl fmt::Display for TableEntry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -> {}", self.0, self.1)
+    }
+}
+
+/// Broker's notation, exactly as Broker 1.4's `to_string`.
+impl fmt::Display for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Data::None => f.write_str("nil"),
+            Data::Boolean(b) => f.write_str(if *b { "T" } else { "F" }),
+            Data::Count(c) => write!(f, "{c}"),
+            Data::Integer(i) => write!(f, "{i}"),
+            Data::Real(r) => fmt_real(*r, f),
+            Data::String(s) => f.write_str(&std::string::String::from_utf8_lossy(s)),
+            Data::Address(a) => write!(f, "{}", canonical_addr(a)),
+            Data::Subnet(n) => write!(f, "{n}"),
+            Data::Port(p) => write!(f, "{p}"),
+            Data::Timestamp(t) => write!(f, "{t}"),
+            Data::Timespan(t) => write!(f, "{t}"),
+            Data::EnumValue(e) => f.write_str(e),
+            Data::Set(s) => {
+                f.write_str("{")?;
+                fmt_joined(s, f)?;
+                f.write_str("}")
+            }
+            Data::Table(t) => {
+                f.write_str("{")?;
+                fmt_joined(t.iter().map(|(k, v)| TableEntry(k, v)), f)?;
+                f.write_str("}")
+            }
+            Data::Vector(v) => {
+                f.write_str("(")?;
+                fmt_joined(v, f)?;
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+macro_rules! data_from {
+    ($($t:ty => $variant:ident),* $(,)?) => {
+        $(impl From<$t> for Data {
+            fn from(v: $t) -> Data {
+                Data::$variant(v.into())
+            }
+        })*
+    };
+}
+
+data_from! {
+    bool => Boolean,
+    u64 => Count,
+    i64 => Integer,
+    i32 => Integer,
+    f64 => Real,
+    Vec<u8> => String,
+    IpAddr => Address,
+    IpNet => Subnet,
+    Port => Port,
+    Timestamp => Timestamp,
+    Timespan => Timespan,
+    Set => Set,
+    Table => Table,
+    Vector => Vector,
+}
+
+impl From<&str> for Data {
+    fn from(s: &str) -> Data {
+        Data::String(s.as_bytes().to_vec())
+    }
+}
+
+impl From<String> for Data {
+    fn from(s: String) -> Data {
+        Data::String(s.into_bytes())
+    }
+}
+
+impl From<()> for Data {
+    fn from(_: ()) -> Data {
+        Data::None
+    }
+}

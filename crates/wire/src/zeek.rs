@@ -1,0 +1,1 @@
+//! Typed views of Zeek message layouts over [`crate::Data`].
