@@ -1,1 +1,49 @@
-//! placeholder
+//! Broker endpoints as actix actors: peering over TCP, publish/subscribe with
+//! multi-hop forwarding, flow control end to end.
+//!
+//! [`Endpoint`] is the handle embedders use (the Python bindings included). It owns a
+//! thread running an actix system; blocking calls work from any thread, async variants
+//! from async code. See `docs/architecture.md` for the actors and the message flow.
+//!
+//! # Layout
+//! - [`endpoint`]: the [`Endpoint`] handle, its blocking and async API.
+//! - [`core`]: the core actor: peer table, filters, subscriptions, outbound peerings
+//!   and retries, statuses; publishes the routing snapshot.
+//! - [`listener`]: the listener actor, accepting connections and running handshakes.
+//! - [`peer`]: the peer actor, one per connection: reader and writer tasks, keepalive.
+//! - [`connection`]: connecting and the handshake, over any `AsyncRead + AsyncWrite`.
+//! - [`routing`]: the data path: routing snapshot, encode-once batches, slow-peer
+//!   policy, feeding subscribers.
+//! - [`dedup`]: per-origin sliding windows that make rings and meshes deliver once.
+//! - [`framing`]: frames on a byte stream (length prefix, cap, batch assembly).
+//! - [`subscriber`]: [`Subscriber`] and [`StatusSubscriber`].
+//! - [`publisher`]: [`Publisher`].
+//! - [`queue`]: the bounded queue behind all of the above, for threads and tasks.
+//! - [`flare`]: descriptors readable while a queue is pending (or has room).
+//! - [`config`], [`info`], [`status`], [`error`]: configuration, peer descriptions,
+//!   status codes, errors.
+
+pub mod config;
+mod connection;
+mod core;
+mod dedup;
+pub mod endpoint;
+pub mod error;
+mod flare;
+mod framing;
+pub mod info;
+mod listener;
+mod peer;
+pub mod publisher;
+mod queue;
+mod routing;
+pub mod status;
+pub mod subscriber;
+
+pub use config::{Config, SlowPeerPolicy, TlsConfig};
+pub use endpoint::Endpoint;
+pub use error::EndpointError;
+pub use info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
+pub use publisher::Publisher;
+pub use status::{ErrorCode, ErrorStatus, Status, StatusCode, StatusEvent};
+pub use subscriber::{StatusSubscriber, Subscriber};

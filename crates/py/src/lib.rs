@@ -1,1 +1,71 @@
-//! placeholder
+//! `broker._broker`: the native module behind the Python package `broker`.
+//!
+//! Conversions and thin wrappers only: the pure-Python package (`python/broker`) adds
+//! what is easier in Python (asyncio, argument juggling of Broker 1.4's API).
+//!
+//! # Layout
+//! - [`convert`]: Python values ⇄ [`broker_wire::Data`], both ways, in Rust.
+//! - [`data`]: `Data`, a Broker value with typed accessors.
+//! - [`values`]: scalar wrappers `Count`, `Enum`, `Port`, `Timespan`, `Timestamp`,
+//!   `Address`, `Subnet`.
+//! - [`containers`]: `Set`, `Table`, `Vector` wrappers and `FrozenTable`.
+//! - [`enums`]: `EC`, `SC`, `PeerStatus`, `PeerFlags`, `Backend`, `Frontend`,
+//!   `Data.Type`, `Port.Protocol` as Python `IntEnum`/`IntFlag` classes.
+//! - [`topic`]: `Topic`.
+//! - [`zeek`]: `zeek.Event`.
+//! - [`config`]: `BrokerOptions`, `Configuration`, `Version`, `now()`.
+//! - [`endpoint`]: `Endpoint`.
+//! - [`subscriber`]: `Subscriber`, `StatusSubscriber` (get variants, iteration, `with`).
+//! - [`publisher`]: `Publisher`.
+//! - [`status`]: `Status`, `Error`, `EndpointInfo`, `NetworkInfo`, `PeerInfo`.
+//! - [`wait`]: blocking in slices without the GIL, waking on Ctrl-C.
+
+pub mod config;
+pub mod containers;
+pub mod convert;
+pub mod data;
+pub mod endpoint;
+pub mod enums;
+pub mod publisher;
+pub mod status;
+pub mod subscriber;
+pub mod topic;
+pub mod values;
+pub mod wait;
+pub mod zeek;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _broker(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    enums::register(m)?;
+    m.add_class::<data::PyData>()?;
+    m.add_class::<values::Count>()?;
+    m.add_class::<values::Enum>()?;
+    m.add_class::<values::Port>()?;
+    m.add_class::<values::Timespan>()?;
+    m.add_class::<values::Timestamp>()?;
+    m.add_class::<values::Address>()?;
+    m.add_class::<values::Subnet>()?;
+    m.add_class::<containers::Set>()?;
+    m.add_class::<containers::Table>()?;
+    m.add_class::<containers::Vector>()?;
+    m.add_class::<containers::FrozenTable>()?;
+    m.add_class::<topic::PyTopic>()?;
+    m.add_class::<zeek::Event>()?;
+    m.add_class::<config::BrokerOptions>()?;
+    m.add_class::<config::Configuration>()?;
+    m.add_class::<config::Version>()?;
+    m.add_class::<endpoint::PyEndpoint>()?;
+    m.add_class::<subscriber::PySubscriber>()?;
+    m.add_class::<subscriber::PyStatusSubscriber>()?;
+    m.add_class::<publisher::PyPublisher>()?;
+    m.add_class::<status::NetworkInfo>()?;
+    m.add_class::<status::OptionalNetworkInfo>()?;
+    m.add_class::<status::EndpointInfo>()?;
+    m.add_class::<status::PeerInfo>()?;
+    m.add_class::<status::Status>()?;
+    m.add_class::<status::Error>()?;
+    m.add_function(wrap_pyfunction!(config::now, m)?)?;
+    Ok(())
+}

@@ -1,1 +1,341 @@
 //! Length-prefixed postcard encoding of frames.
+//!
+//! On the wire every frame is `length: u32 little-endian | body: length bytes`, where
+//! the body is the postcard encoding of a [`Frame`]. The announced length is checked
+//! against [`FrameCodec::max_frame_len`] as soon as the four prefix bytes are there,
+//! before anything is allocated or any more input is awaited.
+//!
+//! Decoding works on a byte slice holding whatever has arrived so far:
+//! [`FrameCodec::decode`] returns `Ok(None)` until a whole frame is there, then the
+//! frame and the number of bytes it took, which the caller drops from its buffer.
+//! With the `tokio-codec` feature, [`FrameCodec`] also implements tokio-util's
+//! `Decoder` and `Encoder`.
+//!
+//! Publishing to many peers encodes each message once: [`encode_message`] gives the
+//! bytes of one [`DataMessage`], and [`FrameCodec::write_batch_frame`] concatenates
+//! such encodings into a [`Frame::Batch`] frame, byte for byte what encoding the
+//! frame itself would give.
+
+use std::ops::DerefMut;
+
+use postcard::ser_flavors::Flavor;
+use serde::Serialize;
+
+use crate::error::WireError;
+use crate::frame::{peek_hello_version, tag, DataMessage, Frame, Hello, PROTOCOL_VERSION};
+use crate::limits::{take_too_deep, PreallocScope, MAX_DEPTH};
+
+/// Bytes of the length prefix in front of every frame body.
+pub const LENGTH_PREFIX_LEN: usize = 4;
+
+/// The default cap on frame bodies: 16 MiB.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 16 << 20;
+
+/// Encodes and decodes length-prefixed frames, refusing bodies above a cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameCodec {
+    /// The largest frame body accepted or produced, in bytes; values above
+    /// `u32::MAX` act as `u32::MAX`, the most a prefix can announce.
+    pub max_frame_len: usize,
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        FrameCodec::new(DEFAULT_MAX_FRAME_LEN)
+    }
+}
+
+impl FrameCodec {
+    /// A codec refusing frame bodies longer than `max_frame_len` bytes.
+    pub fn new(max_frame_len: usize) -> Self {
+        FrameCodec { max_frame_len }
+    }
+
+    /// The effective cap.
+    fn cap(&self) -> usize {
+        self.max_frame_len.min(u32::MAX as usize)
+    }
+
+    /// The body length announced by the prefix at the start of `buf`, checked against
+    /// the cap; `Ok(None)` while fewer than four bytes have arrived.
+    pub fn announced_len(&self, buf: &[u8]) -> Result<Option<usize>, WireError> {
+        let Some(prefix) = buf.first_chunk::<LENGTH_PREFIX_LEN>() else {
+            return Ok(None);
+        };
+        let len = u32::from_le_bytes(*prefix) as usize;
+        if len > self.cap() {
+            return Err(WireError::FrameTooLarge {
+                len,
+                cap: self.cap(),
+            });
+        }
+        Ok(Some(len))
+    }
+
+    /// The body of the first frame in `buf` and the bytes the whole frame takes, or
+    /// `Ok(None)` while the frame is incomplete.
+    pub fn split_frame<'a>(&self, buf: &'a [u8]) -> Result<Option<(&'a [u8], usize)>, WireError> {
+        let Some(len) = self.announced_len(buf)? else {
+            return Ok(None);
+        };
+        let end = LENGTH_PREFIX_LEN + len;
+        Ok(buf
+            .get(LENGTH_PREFIX_LEN..end)
+            .map(|body| (body, end)))
+    }
+
+    /// Decodes the first frame in `buf`: the frame and the bytes it took, or
+    /// `Ok(None)` while the frame is incomplete.
+    pub fn decode(&self, buf: &[u8]) -> Result<Option<(Frame, usize)>, WireError> {
+        let Some((body, used)) = self.split_frame(buf)? else {
+            return Ok(None);
+        };
+        Ok(Some((decode_body(body)?, used)))
+    }
+
+    /// Decodes the first frame of a connection, which must be a [`Hello`] of our
+    /// protocol version. The version is checked before the rest of the frame is
+    /// parsed, so a peer of another version gets [`WireError::Incompatible`] even if
+    /// its handshake has a different layout after the version.
+    pub fn decode_handshake(&self, buf: &[u8]) -> Result<Option<(Hello, usize)>, WireError> {
+        let Some((body, used)) = self.split_frame(buf)? else {
+            return Ok(None);
+        };
+        let version = peek_hello_version(body)?;
+        if version != PROTOCOL_VERSION {
+            return Err(WireError::Incompatible(format!(
+                "peer speaks protocol version {version}, we speak {PROTOCOL_VERSION}"
+            )));
+        }
+        match decode_body(body)? {
+            Frame::Hello(hello) => Ok(Some((hello, used))),
+            // Unreachable given the peeked tag; refusing beats panicking.
+            other => Err(WireError::Incompatible(format!(
+                "first frame has tag {}",
+                other.tag()
+            ))),
+        }
+    }
+
+    /// Appends `frame`, length prefix included, to `out`. On error `out` is left as
+    /// it was.
+    pub fn encode<S: ByteSink>(&self, frame: &Frame, out: &mut S) -> Result<(), WireError> {
+        let start = out.len();
+        out.put(&[0; LENGTH_PREFIX_LEN]);
+        if let Err(e) = append_postcard(frame, out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        let len = out.len() - start - LENGTH_PREFIX_LEN;
+        if len > self.cap() {
+            out.truncate(start);
+            return Err(WireError::FrameTooLarge {
+                len,
+                cap: self.cap(),
+            });
+        }
+        out[start..start + LENGTH_PREFIX_LEN].copy_from_slice(&(len as u32).to_le_bytes());
+        Ok(())
+    }
+
+    /// Appends a [`Frame::Batch`] frame made of messages already encoded with
+    /// [`encode_message`], in order. Fails with [`WireError::FrameTooLarge`] (leaving
+    /// `out` untouched) if the batch exceeds the cap; split it then.
+    pub fn write_batch_frame<S: ByteSink, B: AsRef<[u8]>>(
+        &self,
+        messages: &[B],
+        out: &mut S,
+    ) -> Result<(), WireError> {
+        let mut count = [0; MAX_VARINT_LEN];
+        let count = write_varint(messages.len() as u64, &mut count);
+        let len = 1 + count.len() + messages.iter().map(|m| m.as_ref().len()).sum::<usize>();
+        if len > self.cap() {
+            return Err(WireError::FrameTooLarge {
+                len,
+                cap: self.cap(),
+            });
+        }
+        out.put(&(len as u32).to_le_bytes());
+        out.put(&[tag::BATCH]);
+        out.put(count);
+        for message in messages {
+            out.put(message.as_ref());
+        }
+        Ok(())
+    }
+}
+
+/// Decodes a frame body (without its length prefix), which must be consumed
+/// entirely.
+pub fn decode_body(body: &[u8]) -> Result<Frame, WireError> {
+    take_too_deep();
+    let _prealloc = PreallocScope::new(body.len());
+    let (frame, rest) = postcard::take_from_bytes::<Frame>(body).map_err(postcard_error)?;
+    if !rest.is_empty() {
+        return Err(WireError::TrailingBytes(rest.len()));
+    }
+    Ok(frame)
+}
+
+/// Appends the encoding of one message, as it appears inside a
+/// [`Frame::Batch`] body, to `out`. On error `out` is left as it was.
+pub fn encode_message<S: ByteSink>(message: &DataMessage, out: &mut S) -> Result<(), WireError> {
+    let start = out.len();
+    append_postcard(message, out).inspect_err(|_| out.truncate(start))
+}
+
+/// A growable byte buffer frames can be appended to.
+pub trait ByteSink: DerefMut<Target = [u8]> {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+    /// Shortens the buffer to `len` bytes.
+    fn truncate(&mut self, len: usize);
+}
+
+impl ByteSink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+}
+
+/// A postcard output appending to a [`ByteSink`].
+struct Append<'a, S>(&'a mut S);
+
+impl<S: ByteSink> Flavor for Append<'_, S> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.put(&[byte]);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.put(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// Appends the postcard encoding of `value` to `out`.
+fn append_postcard<T: Serialize, S: ByteSink>(value: &T, out: &mut S) -> Result<(), WireError> {
+    take_too_deep();
+    postcard::serialize_with_flavor(value, Append(out)).map_err(postcard_error)
+}
+
+/// Turns a postcard error into ours, recognising values refused for nesting too deep.
+fn postcard_error(e: postcard::Error) -> WireError {
+    let custom = matches!(
+        e,
+        postcard::Error::SerdeDeCustom | postcard::Error::SerdeSerCustom
+    );
+    if custom && take_too_deep() {
+        WireError::TooDeep(MAX_DEPTH)
+    } else {
+        WireError::Malformed(e)
+    }
+}
+
+/// The longest varint encoding of a `u64`.
+const MAX_VARINT_LEN: usize = 10;
+
+/// Writes `value` as postcard's varint (7 bits per byte, least significant first, high
+/// bit set on all but the last byte) into `buf`; returns the bytes written.
+fn write_varint(mut value: u64, buf: &mut [u8; MAX_VARINT_LEN]) -> &[u8] {
+    let mut len = 0;
+    loop {
+        let low = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            buf[len] = low;
+            return &buf[..=len];
+        }
+        buf[len] = low | 0x80;
+        len += 1;
+    }
+}
+
+/// Fuzzing entry point: decodes `bytes` as a stream of frames and checks, for every
+/// frame decoded, that a truncated copy decodes as incomplete and that its
+/// re-encoding decodes to the same frame. Also runs the handshake decoder on `bytes`.
+/// Never panics unless the codec is broken.
+pub fn exercise_decode(bytes: &[u8]) {
+    let codec = FrameCodec::new(1 << 20);
+    let _ = codec.decode_handshake(bytes);
+    let mut rest = bytes;
+    while let Ok(Some((frame, used))) = codec.decode(rest) {
+        assert!(
+            (LENGTH_PREFIX_LEN..=rest.len()).contains(&used),
+            "consumed {used} of {} bytes",
+            rest.len()
+        );
+        assert!(
+            matches!(codec.decode(&rest[..used - 1]), Ok(None)),
+            "a truncated frame must be incomplete"
+        );
+        let mut encoded = Vec::new();
+        codec
+            .encode(&frame, &mut encoded)
+            .expect("a decoded frame re-encodes");
+        let (again, again_used) = codec
+            .decode(&encoded)
+            .expect("a re-encoded frame decodes")
+            .expect("a re-encoded frame is complete");
+        assert_eq!(again, frame, "re-encoding changed the frame");
+        assert_eq!(again_used, encoded.len());
+        rest = &rest[used..];
+    }
+}
+
+#[cfg(feature = "tokio-codec")]
+mod tokio_codec {
+    //! tokio-util `Decoder`/`Encoder` for [`FrameCodec`] over `BytesMut`.
+
+    use bytes::{Buf, BytesMut};
+    use tokio_util::codec::{Decoder, Encoder};
+
+    use super::{ByteSink, FrameCodec, LENGTH_PREFIX_LEN};
+    use crate::error::WireError;
+    use crate::frame::Frame;
+
+    impl ByteSink for BytesMut {
+        fn put(&mut self, bytes: &[u8]) {
+            self.extend_from_slice(bytes);
+        }
+
+        fn truncate(&mut self, len: usize) {
+            BytesMut::truncate(self, len);
+        }
+    }
+
+    impl Decoder for FrameCodec {
+        type Item = Frame;
+        type Error = WireError;
+
+        fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, WireError> {
+            if let Some((frame, used)) = FrameCodec::decode(self, src)? {
+                src.advance(used);
+                return Ok(Some(frame));
+            }
+            // The announced length passed the cap: make room for the whole frame.
+            if let Some(len) = self.announced_len(src)? {
+                src.reserve(LENGTH_PREFIX_LEN + len - src.len());
+            }
+            Ok(None)
+        }
+    }
+
+    impl Encoder<Frame> for FrameCodec {
+        type Error = WireError;
+
+        fn encode(&mut self, frame: Frame, dst: &mut BytesMut) -> Result<(), WireError> {
+            FrameCodec::encode(self, &frame, dst)
+        }
+    }
+}

@@ -16,6 +16,10 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+mod encoding;
+
+pub(crate) use encoding::{deserialize_bytes, serialize_bytes};
+
 /// A set of Broker values, in Broker's total order.
 pub type Set = BTreeSet<Data>;
 /// A table (map) of Broker values, keyed in Broker's total order.
@@ -168,7 +172,10 @@ pub enum DataType {
 }
 
 /// A Broker value.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+///
+/// Its serde impls (in `encoding`) match what a derive would produce, but limit
+/// nesting to [`MAX_DEPTH`](crate::limits::MAX_DEPTH) levels.
+#[derive(Debug, Clone, Default)]
 pub enum Data {
     /// No value (`nil`).
     #[default]
@@ -376,6 +383,17 @@ fn fmt_real(r: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     }
 }
 
+/// Writes a subnet as Broker does: the masked network, and an IPv4-mapped IPv6
+/// network of at least 96 bits as the IPv4 network it is.
+fn fmt_subnet(n: &IpNet, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if let IpNet::V6(v6) = n {
+        if let (Some(v4), Some(len)) = (v6.network().to_ipv4_mapped(), v6.prefix_len().checked_sub(96)) {
+            return write!(f, "{v4}/{len}");
+        }
+    }
+    write!(f, "{}/{}", n.network(), n.prefix_len())
+}
+
 /// Writes items separated by `", "`.
 fn fmt_joined<'a, T: fmt::Display + 'a>(
     items: impl IntoIterator<Item = T>,
@@ -410,7 +428,7 @@ impl fmt::Display for Data {
             Data::Real(r) => fmt_real(*r, f),
             Data::String(s) => f.write_str(&std::string::String::from_utf8_lossy(s)),
             Data::Address(a) => write!(f, "{}", canonical_addr(a)),
-            Data::Subnet(n) => write!(f, "{n}"),
+            Data::Subnet(n) => fmt_subnet(n, f),
             Data::Port(p) => write!(f, "{p}"),
             Data::Timestamp(t) => write!(f, "{t}"),
             Data::Timespan(t) => write!(f, "{t}"),

@@ -1,9 +1,10 @@
-//! Errors of decoding frames.
+//! Errors of encoding and decoding frames and of reading Zeek messages.
 
 use thiserror::Error;
 
-/// Every way reading a frame can fail. A partial frame is not an error: decoding
-/// returns `Ok(None)` and waits for more bytes.
+/// Every way encoding or decoding a frame, or reading a Zeek message, can fail. A
+/// partial frame is not an error: decoding returns `Ok(None)` and waits for more
+/// bytes.
 #[derive(Debug, Error)]
 pub enum WireError {
     /// The length prefix announces more bytes than the configured cap.
@@ -26,6 +27,9 @@ pub enum WireError {
     /// The peer speaks another protocol or another version of ours.
     #[error("incompatible peer: {0}")]
     Incompatible(String),
+    /// A value is not a Zeek event of the layout `(1, 1, (name, (args...)))`.
+    #[error("invalid Zeek event: {0}")]
+    InvalidEvent(&'static str),
     /// Reading from or writing to the connection failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

@@ -1,10 +1,16 @@
 //! The frames two endpoints exchange over one connection.
 //!
+//! A frame body is the postcard encoding of [`Frame`]: the variant index (see
+//! [`tag`]) as a varint, then the variant's fields in declaration order. Integers
+//! other than `u8` are varints (signed ones zigzagged), fixed-size arrays are raw
+//! bytes, strings and sequences are a varint length followed by the items.
 //! See `docs/wire.md` for the layout of every frame and the version rules.
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::Data;
+use crate::data::{deserialize_bytes, serialize_bytes, Data};
+use crate::error::WireError;
+use crate::limits::budgeted_vec;
 use crate::topic::Topic;
 
 /// Magic number opening every handshake: `BRKR`.
@@ -12,6 +18,26 @@ pub const MAGIC: [u8; 4] = *b"BRKR";
 
 /// Version of this protocol. Peers with different versions refuse each other.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The variant index of each [`Frame`] on the wire: the first byte of every frame
+/// body. [`HELLO`](tag::HELLO) is 0 forever; the others are fixed per
+/// [`PROTOCOL_VERSION`].
+pub mod tag {
+    /// [`Frame::Hello`](super::Frame::Hello); frozen across all versions.
+    pub const HELLO: u8 = 0;
+    /// [`Frame::Filter`](super::Frame::Filter).
+    pub const FILTER: u8 = 1;
+    /// [`Frame::Batch`](super::Frame::Batch).
+    pub const BATCH: u8 = 2;
+    /// [`Frame::Ping`](super::Frame::Ping).
+    pub const PING: u8 = 3;
+    /// [`Frame::Pong`](super::Frame::Pong).
+    pub const PONG: u8 = 4;
+    /// [`Frame::Goodbye`](super::Frame::Goodbye).
+    pub const GOODBYE: u8 = 5;
+    /// [`Frame::Store`](super::Frame::Store).
+    pub const STORE: u8 = 6;
+}
 
 /// The identity of an endpoint: random bytes chosen at creation plus the process id,
 /// printed as Broker 1.4 does (`40 hex digits#pid`).
@@ -33,6 +59,11 @@ impl std::fmt::Display for NodeId {
 }
 
 /// The first frame each side sends on a new connection.
+///
+/// Layout: `00 | "BRKR" | version: varint u32 | node: 20 bytes, pid varint |
+/// filter: varint count, then each topic as varint length + bytes`. The tag, the
+/// magic and the version come first and keep this layout in every protocol version,
+/// so [`peek_hello_version`] recognises any peer's handshake.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
     /// Always [`MAGIC`].
@@ -42,10 +73,43 @@ pub struct Hello {
     /// The sender's identity.
     pub node: NodeId,
     /// The sender's subscription filter.
+    #[serde(deserialize_with = "budgeted_vec")]
     pub filter: Vec<Topic>,
 }
 
+impl Hello {
+    /// The handshake of this protocol version for `node` subscribed to `filter`.
+    pub fn new(node: NodeId, filter: Vec<Topic>) -> Self {
+        Hello {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            node,
+            filter,
+        }
+    }
+}
+
+/// Reads the protocol version from a frame body that should hold a [`Hello`],
+/// relying only on the part of its layout frozen across versions (tag, magic,
+/// version). Fails with [`WireError::Incompatible`] if the body is not a handshake.
+pub fn peek_hello_version(body: &[u8]) -> Result<u32, WireError> {
+    let incompatible = |what: &str| WireError::Incompatible(format!("first frame {what}"));
+    match body.split_first() {
+        Some((&tag::HELLO, rest)) if rest.starts_with(&MAGIC) => {
+            let (version, _) = postcard::take_from_bytes::<u32>(&rest[MAGIC.len()..])
+                .map_err(|_| incompatible("has no valid protocol version"))?;
+            Ok(version)
+        }
+        Some((&tag::HELLO, _)) => Err(incompatible("lacks the magic number")),
+        _ => Err(incompatible("is not a handshake")),
+    }
+}
+
 /// One published message as it travels between endpoints.
+///
+/// Layout: `origin (20 bytes, pid varint) | id varint | ttl varint | topic (varint
+/// length + bytes) | data`. `(origin, id)` identifies the message so that endpoints
+/// on a ring can drop copies they have already seen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataMessage {
     /// The endpoint that published the message.
@@ -60,19 +124,67 @@ pub struct DataMessage {
     pub data: Data,
 }
 
-/// Everything that travels on a connection after the length prefix.
+/// Store traffic, reserved for the data stores: the variant and its tag are fixed,
+/// the payload is opaque to this crate until the stores define typed commands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StoreFrame {
+    /// A command for the store named `store`.
+    ///
+    /// Layout: `00 | store (varint length + bytes) | payload (varint length + bytes)`.
+    Command {
+        /// The name of the store.
+        store: String,
+        /// The command, in a format owned by the stores.
+        #[serde(
+            serialize_with = "serialize_bytes",
+            deserialize_with = "deserialize_bytes"
+        )]
+        payload: Vec<u8>,
+    },
+}
+
+/// Everything that travels on a connection after the length prefix. The variant
+/// order is the wire tag (see [`tag`]): append new variants, never reorder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Frame {
-    /// Handshake; always the first frame, in both directions.
+    /// Handshake; always the first frame, in both directions. Tag 0, frozen.
     Hello(Hello),
     /// The sender's new subscription filter, replacing the previous one.
-    Filter(Vec<Topic>),
+    ///
+    /// Layout: `01 | varint count | topics`.
+    Filter(#[serde(deserialize_with = "budgeted_vec")] Vec<Topic>),
     /// A batch of published messages, in publish order.
-    Batch(Vec<DataMessage>),
+    ///
+    /// Layout: `02 | varint count | messages` (see [`DataMessage`]); a batch can be
+    /// assembled from messages encoded once (see `codec::write_batch_frame`).
+    Batch(#[serde(deserialize_with = "budgeted_vec")] Vec<DataMessage>),
     /// Liveness probe; the receiver answers with `Pong` of the same nonce.
+    ///
+    /// Layout: `03 | nonce varint`.
     Ping(u64),
     /// Answer to `Ping`.
+    ///
+    /// Layout: `04 | nonce varint`.
     Pong(u64),
     /// Orderly close: the sender will send nothing more.
+    ///
+    /// Layout: `05`.
     Goodbye,
+    /// Data store traffic. Layout: `06 | store frame`.
+    Store(StoreFrame),
+}
+
+impl Frame {
+    /// The frame's wire tag, the first byte of its body.
+    pub fn tag(&self) -> u8 {
+        match self {
+            Frame::Hello(_) => tag::HELLO,
+            Frame::Filter(_) => tag::FILTER,
+            Frame::Batch(_) => tag::BATCH,
+            Frame::Ping(_) => tag::PING,
+            Frame::Pong(_) => tag::PONG,
+            Frame::Goodbye => tag::GOODBYE,
+            Frame::Store(_) => tag::STORE,
+        }
+    }
 }

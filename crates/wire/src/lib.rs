@@ -6,18 +6,25 @@
 //!   [`Timespan`].
 //! - [`topic`]: [`Topic`], raw-prefix matching and Broker's `/` join.
 //! - [`zeek`]: typed views of Zeek message layouts (events and friends) over [`Data`].
-//! - [`frame`]: the frames two endpoints exchange over a connection.
+//! - [`frame`]: the frames two endpoints exchange over a connection, their wire tags
+//!   and the handshake's frozen prefix.
 //! - [`codec`]: length-prefixed postcard encoding of frames, with a size cap checked
-//!   before any allocation.
-//! - [`error`]: [`WireError`], every way decoding can fail.
+//!   before any allocation, and batch frames assembled from messages encoded once.
+//! - [`limits`]: the nesting depth limit of [`Data`] and the preallocation budget
+//!   that keep decoding hostile input cheap.
+//! - [`error`]: [`WireError`], every way encoding or decoding can fail.
+//!
+//! The protocol itself is specified in `docs/wire.md`.
 
 pub mod codec;
 pub mod data;
 pub mod error;
 pub mod frame;
+pub mod limits;
 pub mod topic;
 pub mod zeek;
 
 pub use data::{Data, Port, Protocol, Timespan, Timestamp};
 pub use error::WireError;
+pub use frame::{DataMessage, Frame, Hello, NodeId, MAGIC, PROTOCOL_VERSION};
 pub use topic::Topic;

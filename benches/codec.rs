@@ -1,0 +1,115 @@
+//! Codec speed for the four payloads of `shared/bench/pybench.py`: encoding and
+//! decoding one message per frame, 1000 messages per batch frame, and the fan-out
+//! path (encode each message once, assemble batch frames from the encodings).
+//!
+//! `cargo bench --bench codec -- --warm-up-time 1 --measurement-time 3`; results in
+//! `docs/performance.md`.
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+use broker_wire::codec::{encode_message, FrameCodec};
+use broker_wire::zeek::Event;
+use broker_wire::{Data, DataMessage, Frame, NodeId};
+
+/// Messages per batch frame.
+const BATCH: usize = 1000;
+
+/// The payload of pybench's scenario `kind` for message `i`.
+fn payload(kind: &str, i: u64) -> Data {
+    match kind {
+        "small" => Data::Vector(vec![
+            Data::Integer(i as i64),
+            Data::from("some string"),
+            Data::Real(3.14),
+        ]),
+        "vec100" => Data::Vector((0..100).map(Data::Integer).collect()),
+        "table50" => Data::Table(
+            (0..50)
+                .map(|j| (Data::from(format!("key{j:02}")), Data::Count(j)))
+                .collect(),
+        ),
+        "zeek" => Event::new("ping", vec![Data::from("some string"), Data::Count(i)]).into_data(),
+        _ => unreachable!("unknown payload {kind}"),
+    }
+}
+
+fn message(kind: &str, i: u64) -> DataMessage {
+    DataMessage {
+        origin: NodeId {
+            id: [0x5A; 20],
+            pid: 4242,
+        },
+        id: 1_000_000 + i,
+        ttl: 20,
+        topic: "/bench/data".into(),
+        data: payload(kind, i),
+    }
+}
+
+fn encoded(codec: &FrameCodec, frame: &Frame) -> Vec<u8> {
+    let mut out = Vec::new();
+    codec.encode(frame, &mut out).expect("frame encodes");
+    out
+}
+
+fn codec_benches(c: &mut Criterion) {
+    let codec = FrameCodec::default();
+    for kind in ["small", "vec100", "table50", "zeek"] {
+        let mut group = c.benchmark_group(format!("codec/{kind}"));
+
+        let single = Frame::Batch(vec![message(kind, 7)]);
+        let single_bytes = encoded(&codec, &single);
+        let batch = Frame::Batch((0..BATCH as u64).map(|i| message(kind, i)).collect());
+        let batch_bytes = encoded(&codec, &batch);
+        let Frame::Batch(messages) = &batch else {
+            unreachable!()
+        };
+        let parts: Vec<Vec<u8>> = messages
+            .iter()
+            .map(|m| {
+                let mut part = Vec::new();
+                encode_message(m, &mut part).expect("message encodes");
+                part
+            })
+            .collect();
+        let mut out = Vec::with_capacity(batch_bytes.len());
+
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(BenchmarkId::new("encode", "frame"), |b| {
+            b.iter(|| {
+                out.clear();
+                codec.encode(black_box(&single), &mut out).unwrap();
+            })
+        });
+        group.bench_function(BenchmarkId::new("decode", "frame"), |b| {
+            b.iter(|| codec.decode(black_box(&single_bytes)).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("encode", "message"), |b| {
+            b.iter(|| {
+                out.clear();
+                encode_message(black_box(&messages[7]), &mut out).unwrap();
+            })
+        });
+
+        group.throughput(Throughput::Elements(BATCH as u64));
+        group.bench_function(BenchmarkId::new("encode", "batch"), |b| {
+            b.iter(|| {
+                out.clear();
+                codec.encode(black_box(&batch), &mut out).unwrap();
+            })
+        });
+        group.bench_function(BenchmarkId::new("decode", "batch"), |b| {
+            b.iter(|| codec.decode(black_box(&batch_bytes)).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("assemble", "batch"), |b| {
+            b.iter(|| {
+                out.clear();
+                codec.write_batch_frame(black_box(&parts), &mut out).unwrap();
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, codec_benches);
+criterion_main!(benches);

@@ -1,0 +1,71 @@
+//! Pub/sub throughput through the Rust API: one peering and a 3-hop chain, small and
+//! large payloads. Each iteration publishes a fixed number of messages in batches and
+//! waits until the last subscriber has all of them.
+
+use std::time::Duration;
+
+use broker::actors::{Config, Endpoint, Subscriber};
+use broker::{Data, Topic};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+const MESSAGES: u64 = 200_000;
+const BATCH: usize = 1_000;
+
+/// A chain of `hops + 1` endpoints; node 0 publishes, the last one subscribes.
+struct Chain {
+    nodes: Vec<Endpoint>,
+    sub: Subscriber,
+}
+
+fn chain(hops: usize) -> Chain {
+    let nodes: Vec<Endpoint> = (0..=hops).map(|_| Endpoint::new(Config::default()).unwrap()).collect();
+    let sub = nodes[hops].make_subscriber(vec![Topic::from("/bench")], 65_536);
+    for middle in &nodes[1..hops] {
+        middle.forward(vec![Topic::from("/bench")]);
+    }
+    for pair in nodes.windows(2) {
+        let port = pair[1].listen("127.0.0.1", 0).unwrap();
+        pair[0].peer("127.0.0.1", port, None).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !nodes[0].peer_subscriptions().contains(&Topic::from("/bench")) {
+        assert!(std::time::Instant::now() < deadline, "filters did not propagate");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Chain { nodes, sub }
+}
+
+fn run(chain: &Chain, payload: &Data) {
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for _ in 0..MESSAGES / BATCH as u64 {
+                chain.nodes[0].publish_batch((0..BATCH).map(|_| (Topic::from("/bench"), payload.clone())).collect());
+            }
+        });
+        let mut received = 0;
+        while received < MESSAGES as usize {
+            let got = chain.sub.get_n(65_536, Some(Duration::from_secs(10)));
+            assert!(!got.is_empty(), "stalled at {received}");
+            received += got.len();
+        }
+    });
+}
+
+fn throughput(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pubsub");
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    for hops in [1, 3] {
+        let chain = chain(hops);
+        for (name, payload) in [("small", Data::Count(42)), ("1KiB", Data::from("x".repeat(1024)))] {
+            group.bench_with_input(BenchmarkId::new(format!("{hops}hop"), name), &payload, |b, payload| {
+                b.iter(|| run(&chain, payload))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, throughput);
+criterion_main!(benches);

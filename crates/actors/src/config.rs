@@ -1,0 +1,82 @@
+//! Endpoint configuration, with Broker 1.4's defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Certificates and keys for TLS peerings (used once TLS lands; plaintext until then).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// File of CA certificates to authenticate peers against.
+    pub cafile: Option<PathBuf>,
+    /// Directory of CA certificates.
+    pub capath: Option<PathBuf>,
+    /// This endpoint's certificate.
+    pub certificate: Option<PathBuf>,
+    /// The certificate's private key.
+    pub key: Option<PathBuf>,
+    /// Passphrase of the private key.
+    pub passphrase: Option<String>,
+}
+
+/// What to do when a peer's outgoing buffer is full because the peer stopped reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowPeerPolicy {
+    /// Wait for room: publishers block, forwarding pauses. Loses nothing.
+    Block,
+    /// Wait at most `after`, then drop the peering (`PeerLost` plus a `PeerTimeout`
+    /// error); a re-peer starts afresh.
+    Disconnect {
+        /// How long a full buffer is tolerated.
+        after: Duration,
+    },
+    /// Drop messages for that peer, counting them, with one error status per episode.
+    Drop,
+}
+
+/// Everything an endpoint can be configured with. `Default` gives Broker's defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Hops a published message may travel.
+    pub ttl: u16,
+    /// Whether this endpoint forwards messages between its peers.
+    pub forward: bool,
+    /// Plaintext peerings (TLS arrives with the TLS issue; plaintext until then).
+    pub disable_ssl: bool,
+    /// Certificates for TLS.
+    pub tls: TlsConfig,
+    /// Largest frame accepted from a peer, in bytes.
+    pub max_frame_len: usize,
+    /// Default subscriber queue capacity, and the floor of any requested capacity.
+    pub subscriber_queue: usize,
+    /// Messages buffered per peer before backpressure (or the slow-peer policy) applies.
+    pub peer_buffer: usize,
+    /// Handling of peers that stop reading.
+    pub slow_peer: SlowPeerPolicy,
+    /// How long a new connection may take to complete its handshake.
+    pub handshake_timeout: Duration,
+    /// Interval of liveness probes; a peer silent for three intervals is lost.
+    pub keepalive: Duration,
+    /// Capacity of each status subscriber's queue; older events are dropped beyond it.
+    pub status_queue: usize,
+    /// Capacity of each publisher's buffer, in messages.
+    pub publisher_buffer: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ttl: 20,
+            forward: true,
+            disable_ssl: false,
+            tls: TlsConfig::default(),
+            max_frame_len: 16 << 20,
+            subscriber_queue: 1024,
+            peer_buffer: 8192,
+            slow_peer: SlowPeerPolicy::Block,
+            handshake_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(5),
+            status_queue: 1024,
+            publisher_buffer: 1024,
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Opening a connection: TCP connect (outbound) and the handshake both directions
+//! share. Generic over any `AsyncRead + AsyncWrite` so TLS can wrap the stream before
+//! the handshake; after it, the halves are boxed so the peer actor is not generic.
+
+use std::time::Duration;
+
+use broker_wire::frame::{Frame, Hello};
+use broker_wire::WireError;
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::framing::{encode_frame, FrameReader};
+use crate::info::NetworkInfo;
+
+/// The read half of an established connection.
+pub(crate) type BoxedReader = Box<dyn AsyncRead + Unpin + Send>;
+/// The write half of an established connection.
+pub(crate) type BoxedWriter = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// A connection whose handshake succeeded.
+pub(crate) struct Established {
+    /// Frames from the peer, after its `Hello`.
+    pub(crate) reader: FrameReader<BoxedReader>,
+    /// Bytes to the peer.
+    pub(crate) writer: BoxedWriter,
+    /// The peer's `Hello`.
+    pub(crate) remote: Hello,
+    /// Where the peer is.
+    pub(crate) network: NetworkInfo,
+}
+
+/// Every way opening a connection can fail.
+#[derive(Debug, Error)]
+pub(crate) enum ConnectError {
+    /// TCP connect failed.
+    #[error("{0}")]
+    Unreachable(std::io::Error),
+    /// The peer did not complete the handshake in time.
+    #[error("handshake timed out")]
+    Timeout,
+    /// The peer speaks another version.
+    #[error("{0}")]
+    Incompatible(String),
+    /// The peer sent something that is not a valid handshake.
+    #[error("{0}")]
+    Invalid(WireError),
+}
+
+/// Connects to `address:port` and performs the handshake.
+pub(crate) async fn connect(
+    address: &str,
+    port: u16,
+    hello: Hello,
+    max_frame_len: usize,
+    timeout: Duration,
+) -> Result<Established, ConnectError> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect((address, port)))
+        .await
+        .map_err(|_| ConnectError::Unreachable(std::io::ErrorKind::TimedOut.into()))?
+        .map_err(ConnectError::Unreachable)?;
+    let _ = stream.set_nodelay(true);
+    let network = NetworkInfo { address: address.to_owned(), port };
+    handshake(stream, network, hello, max_frame_len, timeout).await
+}
+
+/// Exchanges `Hello`s over `stream`: ours goes first, so that a peer of another
+/// version learns about the mismatch too, then theirs must arrive within `timeout`.
+pub(crate) async fn handshake<S>(
+    stream: S,
+    network: NetworkInfo,
+    hello: Hello,
+    max_frame_len: usize,
+    timeout: Duration,
+) -> Result<Established, ConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (read_half, write_half) = tokio::io::split(stream);
+    let mut writer: BoxedWriter = Box::new(write_half);
+    let mut reader = FrameReader::new(Box::new(read_half) as BoxedReader, max_frame_len);
+    let exchange = async {
+        writer.write_all(&encode_frame(&Frame::Hello(hello))).await?;
+        writer.flush().await?;
+        reader.handshake().await
+    };
+    let first = tokio::time::timeout(timeout, exchange).await.map_err(|_| ConnectError::Timeout)?;
+    let remote = match first {
+        Ok(Some(remote)) => remote,
+        Ok(None) => return Err(ConnectError::Invalid(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into())),
+        Err(WireError::Incompatible(why)) => return Err(ConnectError::Incompatible(why)),
+        Err(err) => return Err(ConnectError::Invalid(err)),
+    };
+    Ok(Established { reader, writer, remote, network })
+}
+
+/// A frame's name for messages.
+pub(crate) fn frame_name(frame: &Frame) -> &'static str {
+    match frame {
+        Frame::Hello(_) => "Hello",
+        Frame::Filter(_) => "Filter",
+        Frame::Batch(_) => "Batch",
+        Frame::Ping(_) => "Ping",
+        Frame::Pong(_) => "Pong",
+        Frame::Goodbye => "Goodbye",
+        Frame::Store(_) => "Store",
+    }
+}

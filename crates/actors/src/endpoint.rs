@@ -1,0 +1,240 @@
+//! The endpoint handle: the API embedders use. Blocking calls work from any plain
+//! thread; async variants serve async callers. The actors run on a thread the
+//! endpoint owns, so no caller needs a runtime.
+//!
+//! Blocking calls must not be made from the endpoint's own thread (from inside an
+//! actor): they would wait on the thread that has to answer them.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Addr, Handler, Message};
+use broker_wire::frame::NodeId;
+use broker_wire::{Data, Topic};
+use futures::channel::oneshot;
+
+use crate::config::Config;
+use crate::core::{
+    AddPublisher, AddStatusSubscriber, AddSubscriber, Core, Forward, GetPeerSubscriptions, GetPeers, Listen, PeerWith,
+    Shutdown, Unpeer,
+};
+use crate::error::EndpointError;
+use crate::flare::Flare;
+use crate::info::PeerInfo;
+use crate::publisher::Publisher;
+use crate::queue::BoundedQueue;
+use crate::routing::{publish_async, publish_blocking, Shared};
+use crate::subscriber::{Inbox, StatusSubscriber, Subscriber};
+
+/// A Broker endpoint: peers with others, publishes and subscribes. Cheap to clone;
+/// all clones are the same endpoint. Dropping the last clone shuts it down.
+#[derive(Clone)]
+pub struct Endpoint {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    core: Addr<Core>,
+    /// The endpoint's thread, taken by the first shutdown.
+    thread: Mutex<Option<JoinHandle<()>>>,
+    next_subscriber: AtomicU64,
+}
+
+impl Endpoint {
+    /// Starts an endpoint with `config`.
+    pub fn new(config: Config) -> Result<Endpoint, EndpointError> {
+        let shared = Arc::new(Shared::new(fresh_node_id(), config));
+        let (started, core) = std::sync::mpsc::sync_channel(1);
+        let for_thread = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("broker-endpoint".into())
+            .spawn(move || {
+                let system = actix_rt::System::new();
+                let core = system.block_on(async move { Core::new(for_thread).start() });
+                if started.send(core).is_ok() {
+                    let _ = system.run();
+                }
+            })
+            .map_err(EndpointError::Start)?;
+        let core = core.recv().map_err(|_| EndpointError::Start(std::io::Error::other("endpoint thread died")))?;
+        let _ = shared.core.set(core.clone());
+        let inner = Inner { shared, core, thread: Mutex::new(Some(thread)), next_subscriber: AtomicU64::new(0) };
+        Ok(Endpoint { inner: Arc::new(inner) })
+    }
+
+    /// This endpoint's identity.
+    pub fn node_id(&self) -> NodeId {
+        self.inner.shared.node
+    }
+
+    /// The configuration the endpoint runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.shared.config
+    }
+
+    fn call<M>(&self, msg: M) -> Result<M::Result, EndpointError>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        Core: Handler<M>,
+    {
+        futures::executor::block_on(self.inner.core.send(msg)).map_err(|_| EndpointError::ShutDown)
+    }
+
+    /// Listens on `address` (`""` = all interfaces) and `port` (0 = any); returns the
+    /// bound port.
+    pub fn listen(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
+        self.call(Listen { address: address.to_owned(), port })?
+    }
+
+    /// Peers with `address:port`, blocking until peered or the first attempt failed.
+    /// With a non-zero `retry`, failed and lost connections are retried in the
+    /// background at that interval.
+    pub fn peer(&self, address: &str, port: u16, retry: Option<Duration>) -> Result<(), EndpointError> {
+        futures::executor::block_on(self.peer_async(address, port, retry))
+    }
+
+    /// Async [`Endpoint::peer`].
+    pub async fn peer_async(&self, address: &str, port: u16, retry: Option<Duration>) -> Result<(), EndpointError> {
+        let (reply, outcome) = oneshot::channel();
+        self.inner.core.do_send(PeerWith { address: address.to_owned(), port, retry, reply: Some(reply) });
+        outcome.await.map_err(|_| EndpointError::ShutDown)?
+    }
+
+    /// Starts peering with `address:port` without waiting for the outcome.
+    pub fn peer_nosync(&self, address: &str, port: u16, retry: Option<Duration>) {
+        self.inner.core.do_send(PeerWith { address: address.to_owned(), port, retry, reply: None });
+    }
+
+    /// Ends the peering with `address:port` (as given to `peer`, or as `peers()`
+    /// reports it); whether there was one.
+    pub fn unpeer(&self, address: &str, port: u16) -> bool {
+        self.call(Unpeer { address: address.to_owned(), port }).unwrap_or(false)
+    }
+
+    /// Async [`Endpoint::unpeer`].
+    pub async fn unpeer_async(&self, address: &str, port: u16) -> bool {
+        self.inner.core.send(Unpeer { address: address.to_owned(), port }).await.unwrap_or(false)
+    }
+
+    /// Ends a peering without waiting.
+    pub fn unpeer_nosync(&self, address: &str, port: u16) {
+        self.inner.core.do_send(Unpeer { address: address.to_owned(), port });
+    }
+
+    /// The current peerings, including outbound ones still connecting.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.call(GetPeers).unwrap_or_default()
+    }
+
+    /// Async [`Endpoint::peers`].
+    pub async fn peers_async(&self) -> Vec<PeerInfo> {
+        self.inner.core.send(GetPeers).await.unwrap_or_default()
+    }
+
+    /// The union of the direct peers' filters.
+    pub fn peer_subscriptions(&self) -> Vec<Topic> {
+        self.call(GetPeerSubscriptions).unwrap_or_default()
+    }
+
+    /// Forwards `topics` between peers even without a local subscriber; returns once
+    /// peers have been told.
+    pub fn forward(&self, topics: Vec<Topic>) {
+        let _ = self.call(Forward { topics });
+    }
+
+    /// Publishes one message to the peers whose filters match; blocks under
+    /// backpressure (see `SlowPeerPolicy`).
+    pub fn publish(&self, topic: Topic, data: Data) {
+        publish_blocking(&self.inner.shared, vec![(topic, data)]);
+    }
+
+    /// Publishes messages in order, as one batch: encoded once, one frame per peer.
+    pub fn publish_batch(&self, messages: Vec<(Topic, Data)>) {
+        publish_blocking(&self.inner.shared, messages);
+    }
+
+    /// Async [`Endpoint::publish_batch`]: waits instead of blocking.
+    pub async fn publish_batch_async(&self, messages: Vec<(Topic, Data)>) {
+        publish_async(&self.inner.shared, messages).await;
+    }
+
+    /// A subscriber to `topics` (raw prefixes), its queue holding `queue_size`
+    /// messages but at least `Config::subscriber_queue`. Peers know of it on return.
+    ///
+    /// # Panics
+    /// When the process is out of file descriptors for the subscriber's flare.
+    pub fn make_subscriber(&self, topics: Vec<Topic>, queue_size: usize) -> Subscriber {
+        let capacity = queue_size.max(self.inner.shared.config.subscriber_queue);
+        let queue = Arc::new(BoundedQueue::new(capacity, Some(new_flare()), None));
+        let id = self.inner.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        let _ = self.call(AddSubscriber { id, topics, queue: queue.clone() });
+        Subscriber { id, inbox: Inbox { queue }, core: self.inner.core.clone() }
+    }
+
+    /// A status subscriber: errors always, statuses too with `receive_statuses`.
+    ///
+    /// # Panics
+    /// When the process is out of file descriptors for the subscriber's flare.
+    pub fn make_status_subscriber(&self, receive_statuses: bool) -> StatusSubscriber {
+        let queue = Arc::new(BoundedQueue::new(self.inner.shared.config.status_queue, Some(new_flare()), None));
+        let _ = self.call(AddStatusSubscriber { queue: queue.clone(), statuses: receive_statuses });
+        StatusSubscriber { inbox: Inbox { queue } }
+    }
+
+    /// A publisher on `topic` with a buffer of `Config::publisher_buffer` messages.
+    ///
+    /// # Panics
+    /// When the process is out of file descriptors for the publisher's flare.
+    pub fn make_publisher(&self, topic: Topic) -> Publisher {
+        let queue = Arc::new(BoundedQueue::new(self.inner.shared.config.publisher_buffer, None, Some(new_flare())));
+        let _ = self.call(AddPublisher { topic: topic.clone(), queue: queue.clone() });
+        Publisher { topic, queue, sent: AtomicU64::new(0), created: Instant::now() }
+    }
+
+    /// Flushes everything published so far to the connected peers, closes every
+    /// peering and stops the endpoint's thread. Idempotent; later calls do nothing.
+    pub fn shutdown(&self) {
+        self.inner.shutdown();
+    }
+}
+
+impl Inner {
+    fn shutdown(&self) {
+        let Some(thread) = self.thread.lock().expect("thread lock poisoned").take() else { return };
+        let _ = futures::executor::block_on(self.core.send(Shutdown));
+        if thread.thread().id() != std::thread::current().id() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn new_flare() -> Flare {
+    Flare::new().expect("cannot create an eventfd: out of file descriptors?")
+}
+
+/// A random node id: 20 bytes from the OS, falling back to hashed time and address.
+fn fresh_node_id() -> NodeId {
+    let mut id = [0u8; 20];
+    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut id));
+    if from_os.is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in id.chunks_mut(8) {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+            let bytes = hasher.finish().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+    NodeId { id, pid: std::process::id() }
+}

@@ -1,0 +1,187 @@
+//! The peer actor: one per established connection. Its reader task decodes frames and
+//! feeds the data path directly (no core round trip per message), pausing while
+//! downstream queues are full; its writer task drains the peer's outbox, coalescing
+//! frames into large writes. The actor itself handles closing and keepalive.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use broker_wire::frame::{Frame, NodeId};
+use broker_wire::Topic;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::sync::watch;
+
+use crate::connection::{frame_name, BoxedReader, BoxedWriter};
+use crate::core::{Core, PeerClosed, PeerFilter};
+use crate::framing::{encode_frame, FrameReader};
+use crate::routing::{receive_batch, PeerLink, Shared};
+
+/// Close gracefully: write everything queued, then `Goodbye`. Resolves once written
+/// (or after `timeout`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Close {
+    /// Upper bound on the flush.
+    pub(crate) timeout: Duration,
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub(crate) enum CloseReason {
+    /// The peer said `Goodbye`, closed the stream, or the stream failed.
+    Closed,
+    /// The peer sent invalid input.
+    Invalid(String),
+    /// The peer was silent for too long.
+    Timeout,
+}
+
+/// One peering's connection.
+pub(crate) struct Peer {
+    shared: Arc<Shared>,
+    core: Addr<Core>,
+    node: NodeId,
+    conn: u64,
+    link: Arc<PeerLink>,
+    halves: Option<(FrameReader<BoxedReader>, BoxedWriter)>,
+    /// Becomes true when the writer has finished (flushed `Goodbye` or failed).
+    writer_done: watch::Receiver<bool>,
+    writer_done_tx: Option<watch::Sender<bool>>,
+    next_ping: u64,
+}
+
+impl Peer {
+    /// The actor for an established connection to `node`.
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        core: Addr<Core>,
+        conn: u64,
+        link: Arc<PeerLink>,
+        reader: FrameReader<BoxedReader>,
+        writer: BoxedWriter,
+    ) -> Self {
+        let (tx, rx) = watch::channel(false);
+        Peer {
+            shared,
+            core,
+            node: link.node,
+            conn,
+            link,
+            halves: Some((reader, writer)),
+            writer_done: rx,
+            writer_done_tx: Some(tx),
+            next_ping: 0,
+        }
+    }
+
+    fn closed(&self, reason: CloseReason, ctx: &mut Context<Self>) {
+        self.core.do_send(PeerClosed { node: self.node, conn: self.conn, reason });
+        ctx.stop();
+    }
+}
+
+impl Actor for Peer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let (reader, writer) = self.halves.take().expect("halves are taken once, at start");
+        let done = self.writer_done_tx.take().expect("writer starts once");
+        let link = self.link.clone();
+        ctx.spawn(write_loop(link, writer, done).into_actor(self).map(|result, act, ctx| {
+            // A failed write means the connection is gone, as a failed read does.
+            if result.is_err() {
+                act.closed(CloseReason::Closed, ctx);
+            }
+        }));
+        let read = read_loop(self.shared.clone(), self.core.clone(), self.node, self.conn, self.link.clone(), reader);
+        ctx.spawn(read.into_actor(self).map(|reason, act, ctx| act.closed(reason, ctx)));
+        let keepalive = self.shared.config.keepalive;
+        ctx.run_interval(keepalive, |act, _| {
+            act.next_ping += 1;
+            let _ = act.link.outbox.push_unbounded(encode_frame(&Frame::Ping(act.next_ping)));
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        // Wakes publishers blocked on this peer's buffer: the peering is gone.
+        self.link.outbox.close();
+    }
+}
+
+impl Handler<Close> for Peer {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, msg: Close, _: &mut Context<Self>) -> Self::Result {
+        self.link.outbox.close();
+        let mut done = self.writer_done.clone();
+        let flushed = async move {
+            let _ = tokio::time::timeout(msg.timeout, done.wait_for(|finished| *finished)).await;
+        };
+        Box::pin(flushed.into_actor(self).map(|_, _, ctx| ctx.stop()))
+    }
+}
+
+/// Writes queued frames until the outbox is closed and drained, then `Goodbye`.
+async fn write_loop(link: Arc<PeerLink>, writer: BoxedWriter, done: watch::Sender<bool>) -> std::io::Result<()> {
+    let mut out = BufWriter::with_capacity(256 * 1024, writer);
+    let result = async {
+        while let Some(frames) = link.outbox.pop_all_async().await {
+            for frame in frames {
+                out.write_all(&frame).await?;
+            }
+            out.flush().await?;
+            link.made_progress();
+        }
+        out.write_all(&encode_frame(&Frame::Goodbye)).await?;
+        out.flush().await?;
+        out.shutdown().await
+    }
+    .await;
+    let _ = done.send(true);
+    result
+}
+
+/// Reads frames until the connection ends; returns why.
+async fn read_loop(
+    shared: Arc<Shared>,
+    core: Addr<Core>,
+    node: NodeId,
+    conn: u64,
+    link: Arc<PeerLink>,
+    mut reader: FrameReader<BoxedReader>,
+) -> CloseReason {
+    // Silence is measured only while reading: a reader paused by backpressure is not
+    // a dead peer.
+    let silence = shared.config.keepalive * 3;
+    loop {
+        let frame = match tokio::time::timeout(silence, reader.next()).await {
+            Err(_) => return CloseReason::Timeout,
+            Ok(Ok(Some(frame))) => frame,
+            Ok(Ok(None)) => return CloseReason::Closed,
+            Ok(Err(broker_wire::WireError::Io(_))) => return CloseReason::Closed,
+            Ok(Err(err)) => return CloseReason::Invalid(err.to_string()),
+        };
+        match frame {
+            Frame::Batch(messages) => receive_batch(&shared, node, messages).await,
+            Frame::Filter(filter) => core.do_send(PeerFilter { node, conn, filter: sanitize(filter) }),
+            Frame::Ping(nonce) => {
+                let _ = link.outbox.push_unbounded(encode_frame(&Frame::Pong(nonce)));
+            }
+            Frame::Pong(_) => {}
+            // Store traffic belongs to the stores issue; until then nothing consumes it.
+            Frame::Store(_) => {}
+            Frame::Goodbye => return CloseReason::Closed,
+            other @ Frame::Hello(_) => {
+                return CloseReason::Invalid(format!("unexpected {} frame after the handshake", frame_name(&other)))
+            }
+        }
+    }
+}
+
+/// A peer's filter as we store it: deduplicated and sorted.
+pub(crate) fn sanitize(mut filter: Vec<Topic>) -> Vec<Topic> {
+    filter.sort();
+    filter.dedup();
+    filter
+}

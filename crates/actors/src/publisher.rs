@@ -1,0 +1,87 @@
+//! Publishers: a bounded buffer per publisher, drained into the data path by a task
+//! on the endpoint's thread, so a publisher can tell its demand and wait on a
+//! descriptor for room.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use broker_wire::{Data, Topic};
+
+use crate::queue::BoundedQueue;
+
+/// Publishes on one topic through a buffer of bounded capacity.
+pub struct Publisher {
+    pub(crate) topic: Topic,
+    pub(crate) queue: Arc<BoundedQueue<Data>>,
+    pub(crate) sent: AtomicU64,
+    pub(crate) created: Instant,
+}
+
+impl Publisher {
+    /// The topic this publisher publishes on.
+    pub fn topic(&self) -> &Topic {
+        &self.topic
+    }
+
+    /// Publishes one value; blocks while the buffer is full.
+    pub fn publish(&self, data: Data) {
+        // Closed only by shutdown, when nothing is delivered any more.
+        let _ = self.queue.push_wait(data, 1, None);
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Publishes values in order; blocks while the buffer is full.
+    pub fn publish_batch(&self, data: Vec<Data>) {
+        let count = data.len() as u64;
+        for value in data {
+            if self.queue.push_wait(value, 1, None).is_err() {
+                break;
+            }
+        }
+        self.sent.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// How many values can be published without blocking.
+    pub fn demand(&self) -> usize {
+        self.free_capacity()
+    }
+
+    /// Values waiting in the buffer.
+    pub fn buffered(&self) -> usize {
+        self.queue.weight()
+    }
+
+    /// Size of the buffer.
+    pub fn capacity(&self) -> usize {
+        self.queue.capacity()
+    }
+
+    /// Room left in the buffer.
+    pub fn free_capacity(&self) -> usize {
+        self.capacity().saturating_sub(self.buffered())
+    }
+
+    /// Values published per second since the publisher was created.
+    pub fn send_rate(&self) -> f64 {
+        let elapsed = self.created.elapsed().as_secs_f64();
+        if elapsed > 0.0 {
+            self.sent.load(Ordering::Relaxed) as f64 / elapsed
+        } else {
+            0.0
+        }
+    }
+
+    /// A descriptor readable exactly while the buffer has room.
+    pub fn fd(&self) -> RawFd {
+        self.queue.room_fd().expect("publishers are created with a flare")
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        // The drain task flushes what is buffered, then ends.
+        self.queue.close();
+    }
+}

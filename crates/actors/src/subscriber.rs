@@ -1,0 +1,140 @@
+//! Subscribers and status subscribers: bounded queues the data path fills directly,
+//! read from any thread, with a descriptor readable exactly while items are pending.
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use broker_wire::{Data, Topic};
+
+use crate::core::{ChangeSubscription, Core, RemoveSubscriber};
+use crate::queue::BoundedQueue;
+use crate::status::StatusEvent;
+
+/// The reading side shared by subscribers and status subscribers.
+pub(crate) struct Inbox<T> {
+    pub(crate) queue: Arc<BoundedQueue<T>>,
+}
+
+impl<T> Inbox<T> {
+    fn get(&self, timeout: Option<Duration>) -> Option<T> {
+        self.queue.pop_wait(1, 1, timeout).pop()
+    }
+
+    fn get_n(&self, n: usize, timeout: Option<Duration>) -> Vec<T> {
+        if n == 0 {
+            return Vec::new();
+        }
+        self.queue.pop_wait(n, n, timeout)
+    }
+
+    fn poll(&self) -> Vec<T> {
+        self.queue.pop_now(usize::MAX)
+    }
+
+    fn fd(&self) -> RawFd {
+        self.queue.pending_fd().expect("inboxes are created with a flare")
+    }
+}
+
+impl<T> Drop for Inbox<T> {
+    fn drop(&mut self) {
+        // Whoever waits to fill this queue gives up; the core prunes it.
+        self.queue.close();
+    }
+}
+
+/// Receives messages published by peers on the subscribed topics.
+pub struct Subscriber {
+    pub(crate) id: u64,
+    pub(crate) inbox: Inbox<(Topic, Data)>,
+    pub(crate) core: Addr<Core>,
+}
+
+impl Subscriber {
+    /// The next message, waiting at most `timeout` (forever with `None`); `None` on
+    /// timeout.
+    pub fn get(&self, timeout: Option<Duration>) -> Option<(Topic, Data)> {
+        self.inbox.get(timeout)
+    }
+
+    /// Up to `n` messages: returns once `n` are there or `timeout` passed (forever with
+    /// `None`), with what arrived.
+    pub fn get_n(&self, n: usize, timeout: Option<Duration>) -> Vec<(Topic, Data)> {
+        self.inbox.get_n(n, timeout)
+    }
+
+    /// Every pending message, without waiting.
+    pub fn poll(&self) -> Vec<(Topic, Data)> {
+        self.inbox.poll()
+    }
+
+    /// Number of pending messages.
+    pub fn available(&self) -> usize {
+        self.inbox.queue.len()
+    }
+
+    /// A descriptor readable exactly while messages are pending.
+    pub fn fd(&self) -> RawFd {
+        self.inbox.fd()
+    }
+
+    /// Subscribes to one more topic; with `block`, returns once peers have been told.
+    pub fn add_topic(&self, topic: Topic, block: bool) {
+        self.change(topic, true, block);
+    }
+
+    /// Unsubscribes from a topic; with `block`, returns once peers have been told.
+    pub fn remove_topic(&self, topic: Topic, block: bool) {
+        self.change(topic, false, block);
+    }
+
+    fn change(&self, topic: Topic, add: bool, block: bool) {
+        let msg = ChangeSubscription { id: self.id, topic, add };
+        if block {
+            // A stopped endpoint has no peers to tell: nothing to wait for.
+            let _ = futures::executor::block_on(self.core.send(msg));
+        } else {
+            self.core.do_send(msg);
+        }
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.core.do_send(RemoveSubscriber { id: self.id });
+    }
+}
+
+/// Receives errors, and statuses if asked for, about this endpoint's peerings.
+pub struct StatusSubscriber {
+    pub(crate) inbox: Inbox<StatusEvent>,
+}
+
+impl StatusSubscriber {
+    /// The next event, waiting at most `timeout` (forever with `None`).
+    pub fn get(&self, timeout: Option<Duration>) -> Option<StatusEvent> {
+        self.inbox.get(timeout)
+    }
+
+    /// Up to `n` events, waiting at most `timeout` for all `n`.
+    pub fn get_n(&self, n: usize, timeout: Option<Duration>) -> Vec<StatusEvent> {
+        self.inbox.get_n(n, timeout)
+    }
+
+    /// Every pending event, without waiting.
+    pub fn poll(&self) -> Vec<StatusEvent> {
+        self.inbox.poll()
+    }
+
+    /// Number of pending events.
+    pub fn available(&self) -> usize {
+        self.inbox.queue.len()
+    }
+
+    /// A descriptor readable exactly while events are pending.
+    pub fn fd(&self) -> RawFd {
+        self.inbox.fd()
+    }
+}

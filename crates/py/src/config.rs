@@ -1,0 +1,111 @@
+//! Module-level odds and ends: `BrokerOptions`, `Configuration`, `Version`, `now()`.
+
+use broker_wire::frame::PROTOCOL_VERSION;
+use pyo3::prelude::*;
+
+use crate::values::Timestamp;
+
+/// `broker.BrokerOptions`: options of an endpoint, with Broker's defaults.
+#[pyclass(module = "broker", get_all, set_all)]
+#[derive(Clone)]
+pub struct BrokerOptions {
+    /// Whether to peer in plaintext instead of TLS.
+    pub disable_ssl: bool,
+    /// Hops a published message may travel.
+    pub ttl: u16,
+    /// Whether to forward messages between peers.
+    pub forward: bool,
+    /// Accepted for compatibility; there is no `broker.conf` to read.
+    pub ignore_broker_conf: bool,
+    /// Accepted for compatibility; the clock is always the real one.
+    pub use_real_time: bool,
+}
+
+#[pymethods]
+impl BrokerOptions {
+    #[new]
+    fn new() -> Self {
+        BrokerOptions {
+            disable_ssl: false,
+            ttl: 20,
+            forward: true,
+            ignore_broker_conf: false,
+            use_real_time: true,
+        }
+    }
+}
+
+/// `broker.Configuration`: options plus the TLS files of an endpoint.
+#[pyclass(module = "broker", get_all, set_all)]
+pub struct Configuration {
+    /// The endpoint options.
+    pub options: BrokerOptions,
+    /// File of trusted CA certificates (PEM); empty for none.
+    pub openssl_cafile: String,
+    /// Directory of trusted CA certificates; empty for none.
+    pub openssl_capath: String,
+    /// This endpoint's certificate (PEM); empty for none.
+    pub openssl_certificate: String,
+    /// This endpoint's private key (PEM); empty for none.
+    pub openssl_key: String,
+    /// Passphrase of an encrypted key; empty for none.
+    pub openssl_passphrase: String,
+    /// Accepted for compatibility; the runtime sizes itself.
+    pub max_threads: u32,
+}
+
+#[pymethods]
+impl Configuration {
+    #[new]
+    #[pyo3(signature = (opts = None))]
+    fn new(opts: Option<BrokerOptions>) -> Self {
+        Configuration {
+            options: opts.unwrap_or_else(BrokerOptions::new),
+            openssl_cafile: String::new(),
+            openssl_capath: String::new(),
+            openssl_certificate: String::new(),
+            openssl_key: String::new(),
+            openssl_passphrase: String::new(),
+            max_threads: 0,
+        }
+    }
+}
+
+/// `broker.Version`: the version of the Broker API this package implements.
+#[pyclass(module = "broker", frozen)]
+pub struct Version;
+
+#[pymethods]
+impl Version {
+    /// Major version of the Broker API implemented.
+    #[classattr]
+    const MAJOR: u32 = 1;
+    /// Minor version.
+    #[classattr]
+    const MINOR: u32 = 4;
+    /// Patch level.
+    #[classattr]
+    const PATCH: u32 = 0;
+    /// Version of the wire protocol.
+    #[classattr]
+    const PROTOCOL: u32 = PROTOCOL_VERSION;
+
+    /// `"MAJOR.MINOR.PATCH"`.
+    #[staticmethod]
+    fn string() -> String {
+        format!("{}.{}.{}", Self::MAJOR, Self::MINOR, Self::PATCH)
+    }
+
+    /// Whether peers speaking protocol versions `a` and `b` (default: ours) can peer.
+    #[staticmethod]
+    #[pyo3(signature = (a, b = PROTOCOL_VERSION))]
+    fn compatible(a: u32, b: u32) -> bool {
+        a == b
+    }
+}
+
+/// The current time, a `broker.Timestamp`.
+#[pyfunction]
+pub fn now() -> Timestamp {
+    Timestamp(broker_wire::Timestamp::now())
+}

@@ -1,0 +1,318 @@
+//! Conversion between Python values and [`Data`], both ways, entirely in Rust.
+//!
+//! Hot path of the bindings: common exact types (`str`, `int`, `float`, `tuple`, ...) are
+//! tested first; wrapper classes, `datetime` and `ipaddress` values after; subclasses
+//! last. Values that Python cannot hash inside a set or as a table key (a set of tables)
+//! come out in a hashable read-only form: `frozenset` and [`FrozenTable`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use broker_wire::data::{Timespan as WireSpan, Timestamp as WireStamp};
+use broker_wire::Data;
+use ipnet::IpNet;
+use pyo3::exceptions::{PyOverflowError, PyRecursionError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDateTime, PyDelta, PyDeltaAccess, PyDict, PyFloat, PyFrozenSet,
+    PyInt, PyList, PySet, PyString, PyTuple, PyType,
+};
+
+use crate::containers::{FrozenTable, Set, Table, Vector};
+use crate::data::PyData;
+use crate::values::{Address, Count, Enum, Port, Subnet, Timespan, Timestamp};
+use crate::zeek::Event;
+
+/// Nesting deeper than this raises `RecursionError` instead of exhausting the stack.
+const MAX_DEPTH: usize = 500;
+
+/// Python classes the conversion needs, imported once per interpreter.
+struct PyClasses {
+    ipv4_address: Py<PyType>,
+    ipv6_address: Py<PyType>,
+    ipv4_network: Py<PyType>,
+    ipv6_network: Py<PyType>,
+    /// `datetime(1970, 1, 1, tzinfo=timezone.utc)`.
+    epoch: Py<PyDateTime>,
+}
+
+static CLASSES: PyOnceLock<PyClasses> = PyOnceLock::new();
+
+fn classes(py: Python<'_>) -> PyResult<&PyClasses> {
+    CLASSES.get_or_try_init(py, || {
+        let ipaddress = py.import("ipaddress")?;
+        let class = |name: &str| -> PyResult<Py<PyType>> {
+            Ok(ipaddress.getattr(name)?.downcast_into::<PyType>()?.unbind())
+        };
+        let utc = py.import("datetime")?.getattr("timezone")?.getattr("utc")?;
+        let epoch = PyDateTime::new(py, 1970, 1, 1, 0, 0, 0, 0, Some(utc.downcast()?))?;
+        Ok(PyClasses {
+            ipv4_address: class("IPv4Address")?,
+            ipv6_address: class("IPv6Address")?,
+            ipv4_network: class("IPv4Network")?,
+            ipv6_network: class("IPv6Network")?,
+            epoch: epoch.unbind(),
+        })
+    })
+}
+
+/// Converts any supported Python value to Broker data.
+pub fn to_data(value: &Bound<'_, PyAny>) -> PyResult<Data> {
+    to_data_at(value, 0)
+}
+
+fn to_data_at(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Data> {
+    if depth > MAX_DEPTH {
+        return Err(PyRecursionError::new_err("value nested too deeply for Broker"));
+    }
+    if let Ok(s) = value.downcast_exact::<PyString>() {
+        return Ok(Data::String(s.to_str()?.as_bytes().to_vec()));
+    }
+    if let Ok(b) = value.downcast_exact::<PyBool>() {
+        return Ok(Data::Boolean(b.is_true()));
+    }
+    if let Ok(i) = value.downcast_exact::<PyInt>() {
+        return Ok(Data::Integer(i.extract()?));
+    }
+    if let Ok(f) = value.downcast_exact::<PyFloat>() {
+        return Ok(Data::Real(f.value()));
+    }
+    if value.is_none() {
+        return Ok(Data::None);
+    }
+    if let Ok(t) = value.downcast_exact::<PyTuple>() {
+        return t.iter().map(|x| to_data_at(&x, depth + 1)).collect::<PyResult<_>>().map(Data::Vector);
+    }
+    if let Ok(l) = value.downcast_exact::<PyList>() {
+        return l.iter().map(|x| to_data_at(&x, depth + 1)).collect::<PyResult<_>>().map(Data::Vector);
+    }
+    if let Ok(d) = value.downcast_exact::<PyDict>() {
+        return dict_to_table(d, depth).map(Data::Table);
+    }
+    if let Some(data) = wrapper_to_data(value)? {
+        return Ok(data);
+    }
+    if let Some(data) = stdlib_to_data(value, depth)? {
+        return Ok(data);
+    }
+    Err(PyTypeError::new_err(format!(
+        "unsupported data type: {}",
+        value.get_type().repr()?
+    )))
+}
+
+fn dict_to_table(dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<BTreeMap<Data, Data>> {
+    dict.iter()
+        .map(|(k, v)| Ok((to_data_at(&k, depth + 1)?, to_data_at(&v, depth + 1)?)))
+        .collect()
+}
+
+fn iter_to_set(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<BTreeSet<Data>> {
+    value.try_iter()?.map(|x| to_data_at(&x?, depth + 1)).collect()
+}
+
+/// Instances of this module's classes.
+fn wrapper_to_data(value: &Bound<'_, PyAny>) -> PyResult<Option<Data>> {
+    let data = if let Ok(d) = value.downcast::<PyData>() {
+        d.get().0.clone()
+    } else if let Ok(c) = value.downcast::<Count>() {
+        Data::Count(c.get().value)
+    } else if let Ok(p) = value.downcast::<Port>() {
+        Data::Port(p.get().0)
+    } else if let Ok(e) = value.downcast::<Enum>() {
+        Data::EnumValue(e.get().name.clone())
+    } else if let Ok(t) = value.downcast::<Timespan>() {
+        Data::Timespan(t.get().0)
+    } else if let Ok(t) = value.downcast::<Timestamp>() {
+        Data::Timestamp(t.get().0)
+    } else if let Ok(a) = value.downcast::<Address>() {
+        Data::Address(a.get().0)
+    } else if let Ok(s) = value.downcast::<Subnet>() {
+        Data::Subnet(s.get().0)
+    } else if let Ok(s) = value.downcast::<Set>() {
+        Data::Set(s.borrow().0.clone())
+    } else if let Ok(t) = value.downcast::<Table>() {
+        Data::Table(t.borrow().0.clone())
+    } else if let Ok(v) = value.downcast::<Vector>() {
+        Data::Vector(v.borrow().0.clone())
+    } else if let Ok(t) = value.downcast::<FrozenTable>() {
+        Data::Table(dict_to_table(t.get().dict.bind(value.py()), 0)?)
+    } else if let Ok(e) = value.downcast::<Event>() {
+        e.get().data().clone()
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(data))
+}
+
+/// `datetime`, `ipaddress` and built-in types (and their subclasses) not caught by the
+/// exact-type fast path.
+fn stdlib_to_data(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Option<Data>> {
+    let py = value.py();
+    let data = if let Ok(dt) = value.downcast::<PyDateTime>() {
+        Data::Timestamp(WireStamp(datetime_nanos(dt)?))
+    } else if let Ok(delta) = value.downcast::<PyDelta>() {
+        Data::Timespan(WireSpan(delta_nanos(delta)?))
+    } else if let Ok(s) = value.downcast::<PyString>() {
+        Data::String(s.to_str()?.as_bytes().to_vec())
+    } else if let Ok(b) = value.downcast::<PyBytes>() {
+        Data::String(b.as_bytes().to_vec())
+    } else if let Ok(b) = value.downcast::<PyByteArray>() {
+        Data::String(b.to_vec())
+    } else if let Ok(b) = value.downcast::<PyBool>() {
+        Data::Boolean(b.is_true())
+    } else if value.is_instance_of::<PyInt>() {
+        Data::Integer(value.extract()?)
+    } else if let Ok(f) = value.downcast::<PyFloat>() {
+        Data::Real(f.value())
+    } else if value.is_instance_of::<PySet>() || value.is_instance_of::<PyFrozenSet>() {
+        Data::Set(iter_to_set(value, depth)?)
+    } else if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        let items = value.try_iter()?.map(|x| to_data_at(&x?, depth + 1));
+        Data::Vector(items.collect::<PyResult<_>>()?)
+    } else if let Ok(d) = value.downcast::<PyDict>() {
+        Data::Table(dict_to_table(d, depth)?)
+    } else if let Some(address) = ipaddress_to_data(py, value)? {
+        address
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(data))
+}
+
+fn ipaddress_to_data(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Option<Data>> {
+    let classes = classes(py)?;
+    let data = if value.is_instance(classes.ipv4_address.bind(py))? {
+        Data::Address(IpAddr::V4(Ipv4Addr::from(value.call_method0("__int__")?.extract::<u32>()?)))
+    } else if value.is_instance(classes.ipv6_address.bind(py))? {
+        Data::Address(IpAddr::V6(Ipv6Addr::from(value.call_method0("__int__")?.extract::<u128>()?)))
+    } else if value.is_instance(classes.ipv4_network.bind(py))?
+        || value.is_instance(classes.ipv6_network.bind(py))?
+    {
+        let Some(Data::Address(address)) = ipaddress_to_data(py, &value.getattr("network_address")?)? else {
+            return Ok(None);
+        };
+        let prefix: u8 = value.getattr("prefixlen")?.extract()?;
+        let net = IpNet::new(address, prefix).map_err(|e| PyOverflowError::new_err(e.to_string()))?;
+        Data::Subnet(net.trunc())
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(data))
+}
+
+fn overflow(what: &str) -> PyErr {
+    PyOverflowError::new_err(format!("{what} out of Broker's range (64-bit nanoseconds)"))
+}
+
+/// Nanoseconds of a `timedelta`, exactly.
+fn delta_nanos(delta: &Bound<'_, PyDelta>) -> PyResult<i64> {
+    let micros = (delta.get_days() as i128 * 86_400 + delta.get_seconds() as i128) * 1_000_000
+        + delta.get_microseconds() as i128;
+    i64::try_from(micros * 1000).map_err(|_| overflow("timedelta"))
+}
+
+/// Nanoseconds since the epoch of a `datetime`; a naive one is local time.
+fn datetime_nanos(dt: &Bound<'_, PyDateTime>) -> PyResult<i64> {
+    let py = dt.py();
+    let aware = if dt.getattr("tzinfo")?.is_none() {
+        dt.call_method0("astimezone")?
+    } else {
+        dt.clone().into_any()
+    };
+    let since_epoch = aware.call_method1("__sub__", (classes(py)?.epoch.bind(py),))?;
+    delta_nanos(since_epoch.downcast()?)
+}
+
+/// A `timedelta` of the given nanoseconds (rounded down to microseconds).
+fn nanos_to_delta(py: Python<'_>, nanos: i64) -> PyResult<Bound<'_, PyDelta>> {
+    let micros = nanos.div_euclid(1000);
+    let days = micros.div_euclid(86_400_000_000);
+    let rest = micros.rem_euclid(86_400_000_000);
+    let days = i32::try_from(days).map_err(|_| overflow("timespan"))?;
+    PyDelta::new(py, days, (rest / 1_000_000) as i32, (rest % 1_000_000) as i32, false)
+}
+
+/// Converts Broker data to its Python value (see the table in the spec).
+pub fn to_py<'py>(py: Python<'py>, data: &Data) -> PyResult<Bound<'py, PyAny>> {
+    to_py_at(py, data, false, 0)
+}
+
+/// Converts in `hashable` form when the result must be hashable (set element, table key).
+fn to_py_at<'py>(py: Python<'py>, data: &Data, hashable: bool, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    if depth > MAX_DEPTH {
+        return Err(PyRecursionError::new_err("value nested too deeply for Python"));
+    }
+    Ok(match data {
+        Data::None => py.None().into_bound(py),
+        Data::Boolean(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Data::Count(c) => Bound::new(py, Count { value: *c })?.into_any(),
+        Data::Integer(i) => i.into_pyobject(py)?.into_any(),
+        Data::Real(r) => PyFloat::new(py, *r).into_any(),
+        Data::String(bytes) => match std::str::from_utf8(bytes) {
+            Ok(s) => PyString::new(py, s).into_any(),
+            Err(_) => PyBytes::new(py, bytes).into_any(),
+        },
+        Data::Address(a) => address_to_py(py, a)?,
+        Data::Subnet(n) => subnet_to_py(py, n)?,
+        Data::Port(p) => Bound::new(py, Port(*p))?.into_any(),
+        Data::Timestamp(t) => {
+            let epoch = classes(py)?.epoch.bind(py);
+            epoch.call_method1("__add__", (nanos_to_delta(py, t.0)?,))?
+        }
+        Data::Timespan(t) => nanos_to_delta(py, t.0)?.into_any(),
+        Data::EnumValue(name) => Bound::new(py, Enum { name: name.clone() })?.into_any(),
+        Data::Set(set) => {
+            let items = set.iter().map(|x| to_py_at(py, x, true, depth + 1));
+            let items = items.collect::<PyResult<Vec<_>>>()?;
+            if hashable {
+                PyFrozenSet::new(py, &items)?.into_any()
+            } else {
+                PySet::new(py, &items)?.into_any()
+            }
+        }
+        Data::Table(table) => {
+            let dict = PyDict::new(py);
+            for (k, v) in table {
+                dict.set_item(to_py_at(py, k, true, depth + 1)?, to_py_at(py, v, hashable, depth + 1)?)?;
+            }
+            if hashable {
+                Bound::new(py, FrozenTable { dict: dict.unbind() })?.into_any()
+            } else {
+                dict.into_any()
+            }
+        }
+        Data::Vector(items) => {
+            let items = items.iter().map(|x| to_py_at(py, x, hashable, depth + 1));
+            PyTuple::new(py, items.collect::<PyResult<Vec<_>>>()?)?.into_any()
+        }
+    })
+}
+
+fn address_to_py<'py>(py: Python<'py>, address: &IpAddr) -> PyResult<Bound<'py, PyAny>> {
+    let classes = classes(py)?;
+    match address.to_canonical() {
+        IpAddr::V4(v4) => classes.ipv4_address.bind(py).call1((u32::from(v4),)),
+        IpAddr::V6(v6) => classes.ipv6_address.bind(py).call1((u128::from(v6),)),
+    }
+}
+
+fn subnet_to_py<'py>(py: Python<'py>, net: &IpNet) -> PyResult<Bound<'py, PyAny>> {
+    let classes = classes(py)?;
+    match net.trunc() {
+        IpNet::V4(v4) => {
+            let key = (u32::from(v4.network()), v4.prefix_len());
+            classes.ipv4_network.bind(py).call1((key,))
+        }
+        IpNet::V6(v6) => {
+            let key = (u128::from(v6.network()), v6.prefix_len());
+            classes.ipv6_network.bind(py).call1((key,))
+        }
+    }
+}
+
+/// A `(topic, value)` pair as Python sees a received message.
+pub fn message_to_py<'py>(py: Python<'py>, topic: &str, data: &Data) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, [PyString::new(py, topic).into_any(), to_py(py, data)?])
+}

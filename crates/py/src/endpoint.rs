@@ -1,0 +1,185 @@
+//! `broker.Endpoint`: peering, publishing, and the factories of subscribers and
+//! publishers. Blocking calls run without the GIL and give way to Ctrl-C.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use broker_actors::{Config, Endpoint};
+use broker_wire::Topic;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+use crate::config::Configuration;
+use crate::convert::to_data;
+use crate::publisher::PyPublisher;
+use crate::status::PeerInfo;
+use crate::subscriber::{PyStatusSubscriber, PySubscriber};
+use crate::topic::{topic_from, topics_from, PyTopic};
+use crate::wait::{duration_from, run_interruptible};
+
+/// The endpoint configuration a Python `Configuration` describes.
+fn config_from(cfg: &Configuration) -> Config {
+    let path = |s: &str| (!s.is_empty()).then(|| PathBuf::from(s));
+    let mut config = Config::default();
+    config.ttl = cfg.options.ttl;
+    config.forward = cfg.options.forward;
+    config.disable_ssl = cfg.options.disable_ssl;
+    config.tls.cafile = path(&cfg.openssl_cafile);
+    config.tls.capath = path(&cfg.openssl_capath);
+    config.tls.certificate = path(&cfg.openssl_certificate);
+    config.tls.key = path(&cfg.openssl_key);
+    config.tls.passphrase = (!cfg.openssl_passphrase.is_empty()).then(|| cfg.openssl_passphrase.clone());
+    config
+}
+
+/// Broker 1.4's `retry` in seconds: zero or less means no retry.
+fn retry_from(retry: &Bound<'_, PyAny>) -> PyResult<Option<Duration>> {
+    let retry = duration_from(retry)?;
+    Ok((!retry.is_zero()).then_some(retry))
+}
+
+/// `broker.Endpoint(cfg=None)`.
+#[pyclass(name = "Endpoint", module = "broker", frozen, subclass)]
+pub struct PyEndpoint {
+    inner: Endpoint,
+}
+
+impl PyEndpoint {
+    /// The Rust endpoint.
+    pub fn inner(&self) -> &Endpoint {
+        &self.inner
+    }
+}
+
+#[pymethods]
+impl PyEndpoint {
+    #[new]
+    #[pyo3(signature = (cfg = None))]
+    fn new(py: Python<'_>, cfg: Option<PyRef<'_, Configuration>>) -> PyResult<Self> {
+        let config = cfg.map_or_else(Config::default, |cfg| config_from(&cfg));
+        let inner = py
+            .detach(|| Endpoint::new(config))
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(PyEndpoint { inner })
+    }
+
+    /// The endpoint's unique id.
+    fn node_id(&self) -> String {
+        self.inner.node_id().to_string()
+    }
+
+    /// Listens for peers; returns the bound port (OS-chosen for 0), or 0 on failure.
+    #[pyo3(signature = (address = String::new(), port = 0))]
+    fn listen(&self, py: Python<'_>, address: String, port: u16) -> u16 {
+        py.detach(|| self.inner.listen(&address, port).unwrap_or(0))
+    }
+
+    /// Peers with a remote endpoint; `True` once peered, `False` if the first attempt
+    /// fails. With `retry` > 0 seconds, failed or lost peerings are retried.
+    #[pyo3(signature = (address, port, retry = None))]
+    fn peer(&self, py: Python<'_>, address: String, port: u16, retry: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        let retry = retry.map(retry_from).transpose()?.unwrap_or(Some(Duration::from_secs(10)));
+        let endpoint = self.inner.clone();
+        run_interruptible(py, move || endpoint.peer(&address, port, retry).is_ok())
+    }
+
+    /// Like `peer`, without waiting.
+    #[pyo3(signature = (address, port, retry = None))]
+    fn peer_nosync(&self, address: String, port: u16, retry: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let retry = retry.map(retry_from).transpose()?.unwrap_or(Some(Duration::from_secs(10)));
+        self.inner.peer_nosync(&address, port, retry);
+        Ok(())
+    }
+
+    /// Removes a peering; `True` if it existed.
+    fn unpeer(&self, py: Python<'_>, address: String, port: u16) -> PyResult<bool> {
+        let endpoint = self.inner.clone();
+        run_interruptible(py, move || endpoint.unpeer(&address, port))
+    }
+
+    /// Like `unpeer`, without waiting.
+    fn unpeer_nosync(&self, address: String, port: u16) {
+        self.inner.unpeer_nosync(&address, port);
+    }
+
+    /// The current peerings, as `PeerInfo`s.
+    fn peers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let peers = py.detach(|| self.inner.peers());
+        let peers = peers.iter().map(|p| PeerInfo::new(py, p)).collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, peers)
+    }
+
+    /// The union of the direct peers' subscriptions, as `Topic`s.
+    fn peer_subscriptions(&self, py: Python<'_>) -> Vec<PyTopic> {
+        py.detach(|| self.inner.peer_subscriptions()).into_iter().map(PyTopic).collect()
+    }
+
+    /// Forwards the topics between peers without subscribing locally.
+    fn forward(&self, py: Python<'_>, topics: &Bound<'_, PyAny>) -> PyResult<()> {
+        let topics = topics_from(topics)?;
+        py.detach(|| self.inner.forward(topics));
+        Ok(())
+    }
+
+    /// Publishes a value (any convertible value, or `Data`) under a topic.
+    fn publish(&self, py: Python<'_>, topic: &Bound<'_, PyAny>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (topic, data) = (topic_from(topic)?, to_data(data)?);
+        py.detach(|| self.inner.publish(topic, data));
+        Ok(())
+    }
+
+    /// Publishes `(topic, value)` pairs in one go.
+    #[pyo3(signature = (*batch))]
+    fn publish_batch(&self, py: Python<'_>, batch: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let messages = batch
+            .iter()
+            .map(|pair| {
+                let pair = pair.downcast_into::<PyTuple>().map_err(|_| {
+                    PyTypeError::new_err("publish_batch takes (topic, value) tuples")
+                })?;
+                let (topic, data) = (pair.get_item(0)?, pair.get_item(1)?);
+                Ok((topic_from(&topic)?, to_data(&data)?))
+            })
+            .collect::<PyResult<Vec<(Topic, _)>>>()?;
+        py.detach(|| self.inner.publish_batch(messages));
+        Ok(())
+    }
+
+    /// A subscriber to the topics (a `str`, a `Topic`, or an iterable of them).
+    #[pyo3(signature = (topics, qsize = 20))]
+    fn make_subscriber(&self, topics: &Bound<'_, PyAny>, qsize: usize) -> PyResult<PySubscriber> {
+        PySubscriber::new(self, topics, qsize)
+    }
+
+    /// A subscriber to errors, and to statuses if `receive_statuses`.
+    #[pyo3(signature = (receive_statuses = false))]
+    fn make_status_subscriber(&self, receive_statuses: bool) -> PyResult<PyStatusSubscriber> {
+        PyStatusSubscriber::new(self, receive_statuses)
+    }
+
+    /// A publisher to one topic.
+    fn make_publisher(&self, topic: &Bound<'_, PyAny>) -> PyResult<PyPublisher> {
+        PyPublisher::new(self, topic)
+    }
+
+    /// Flushes, closes peerings, releases sockets. Idempotent.
+    fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        let endpoint = self.inner.clone();
+        run_interruptible(py, move || endpoint.shutdown())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.shutdown(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        self.node_id()
+    }
+}

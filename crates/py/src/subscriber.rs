@@ -1,0 +1,303 @@
+//! `Subscriber` and `StatusSubscriber`: Broker 1.4's `get` variants, `poll`,
+//! `available`, `fd`, plus iteration and `with` blocks.
+//!
+//! Both wrap an [`Inbox`]; batches cross into Python as one list built in Rust.
+
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use broker_actors::{StatusEvent, StatusSubscriber as RustStatusSubscriber};
+use broker_actors::Subscriber as RustSubscriber;
+use broker_wire::{Data, Topic};
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyInt, PyList, PyTuple};
+
+use crate::convert::message_to_py;
+use crate::endpoint::PyEndpoint;
+use crate::status::event_to_py;
+use crate::topic::{topic_from, topics_from};
+use crate::wait::{duration_from, wait_for};
+
+/// A queue of received items, waited on in slices.
+pub trait Inbox: Send + Sync + 'static {
+    /// What the queue yields.
+    type Item: Send;
+    /// One item, or `None` after `timeout`.
+    fn get_one(&self, timeout: Duration) -> Option<Self::Item>;
+    /// Up to `n` items, fewer after `timeout`.
+    fn get_many(&self, n: usize, timeout: Duration) -> Vec<Self::Item>;
+    /// Everything pending, without waiting.
+    fn poll_all(&self) -> Vec<Self::Item>;
+    /// Number of pending items.
+    fn pending(&self) -> usize;
+    /// A descriptor readable exactly while items are pending.
+    fn raw_fd(&self) -> RawFd;
+    /// The item as Python sees it.
+    fn item_to_py(py: Python<'_>, item: Self::Item) -> PyResult<Bound<'_, PyAny>>;
+}
+
+impl Inbox for RustSubscriber {
+    type Item = (Topic, Data);
+
+    fn get_one(&self, timeout: Duration) -> Option<Self::Item> {
+        self.get(Some(timeout))
+    }
+
+    fn get_many(&self, n: usize, timeout: Duration) -> Vec<Self::Item> {
+        self.get_n(n, Some(timeout))
+    }
+
+    fn poll_all(&self) -> Vec<Self::Item> {
+        self.poll()
+    }
+
+    fn pending(&self) -> usize {
+        self.available()
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        self.fd()
+    }
+
+    fn item_to_py(py: Python<'_>, (topic, data): Self::Item) -> PyResult<Bound<'_, PyAny>> {
+        Ok(message_to_py(py, topic.as_str(), &data)?.into_any())
+    }
+}
+
+impl Inbox for RustStatusSubscriber {
+    type Item = StatusEvent;
+
+    fn get_one(&self, timeout: Duration) -> Option<Self::Item> {
+        self.get(Some(timeout))
+    }
+
+    fn get_many(&self, n: usize, timeout: Duration) -> Vec<Self::Item> {
+        self.get_n(n, Some(timeout))
+    }
+
+    fn poll_all(&self) -> Vec<Self::Item> {
+        self.poll()
+    }
+
+    fn pending(&self) -> usize {
+        self.available()
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        self.fd()
+    }
+
+    fn item_to_py(py: Python<'_>, item: Self::Item) -> PyResult<Bound<'_, PyAny>> {
+        event_to_py(py, item)
+    }
+}
+
+/// The inbox of a Python subscriber object; empty once closed.
+pub struct Handle<T>(Mutex<Option<Arc<T>>>);
+
+/// What `get(*args)` asks for.
+enum Request {
+    One(Option<Duration>),
+    Many(usize, Option<Duration>),
+}
+
+fn parse_get_args(args: &Bound<'_, PyTuple>) -> PyResult<Request> {
+    let is_count = |x: &Bound<'_, PyAny>| x.is_instance_of::<PyInt>() && !x.is_instance_of::<PyBool>();
+    match args.len() {
+        0 => Ok(Request::One(None)),
+        1 => {
+            let arg = args.get_item(0)?;
+            if is_count(&arg) {
+                Ok(Request::Many(arg.extract()?, None))
+            } else {
+                Ok(Request::One(Some(duration_from(&arg)?)))
+            }
+        }
+        2 => {
+            let timeout = duration_from(&args.get_item(1)?)?;
+            Ok(Request::Many(args.get_item(0)?.extract()?, Some(timeout)))
+        }
+        n => Err(PyTypeError::new_err(format!("get() takes at most 2 arguments ({n} given)"))),
+    }
+}
+
+impl<T: Inbox> Handle<T> {
+    /// A handle on an open inbox.
+    pub fn new(inbox: T) -> Self {
+        Handle(Mutex::new(Some(Arc::new(inbox))))
+    }
+
+    /// The inbox; `RuntimeError` once closed.
+    fn inbox(&self) -> PyResult<Arc<T>> {
+        let guard = self.0.lock().map_err(|_| PyRuntimeError::new_err("subscriber poisoned"))?;
+        guard.clone().ok_or_else(|| PyRuntimeError::new_err("subscriber is closed"))
+    }
+
+    /// Closes the inbox (ending its subscription once no call uses it any more).
+    pub fn close(&self) {
+        if let Ok(mut guard) = self.0.lock() {
+            guard.take();
+        }
+    }
+
+    fn list<'py>(py: Python<'py>, items: Vec<T::Item>) -> PyResult<Bound<'py, PyList>> {
+        let items = items.into_iter().map(|item| T::item_to_py(py, item));
+        PyList::new(py, items.collect::<PyResult<Vec<_>>>()?)
+    }
+
+    /// Broker 1.4's `get()`, `get(timeout)`, `get(n)`, `get(n, timeout)`.
+    pub fn get<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+        let inbox = self.inbox()?;
+        match parse_get_args(args)? {
+            Request::One(timeout) => match wait_for(py, timeout, |slice| inbox.get_one(slice))? {
+                Some(item) => T::item_to_py(py, item),
+                None => Ok(py.None().into_bound(py)),
+            },
+            Request::Many(n, timeout) => {
+                let mut items = Vec::with_capacity(n.min(4096));
+                wait_for(py, timeout, |slice| {
+                    items.extend(inbox.get_many(n - items.len(), slice));
+                    (items.len() >= n).then_some(())
+                })?;
+                Ok(Self::list(py, items)?.into_any())
+            }
+        }
+    }
+
+    /// Blocks for the next item, for iteration; `StopIteration` once closed.
+    pub fn next<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inbox = self.inbox().map_err(|_| PyStopIteration::new_err(()))?;
+        match wait_for(py, None, |slice| inbox.get_one(slice))? {
+            Some(item) => T::item_to_py(py, item),
+            None => Err(PyStopIteration::new_err(())),
+        }
+    }
+
+    /// Everything pending, as one list.
+    pub fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let inbox = self.inbox()?;
+        let items = py.detach(|| inbox.poll_all());
+        Self::list(py, items)
+    }
+
+    /// Whether items are pending.
+    pub fn available(&self) -> PyResult<bool> {
+        Ok(self.inbox()?.pending() > 0)
+    }
+
+    /// The readiness descriptor.
+    pub fn fd(&self) -> PyResult<RawFd> {
+        Ok(self.inbox()?.raw_fd())
+    }
+}
+
+/// Generates the methods both subscriber classes share.
+macro_rules! inbox_methods {
+    ($class:ty) => {
+        #[pymethods]
+        impl $class {
+            /// `get()` blocks for one item; `get(timeout)` gives an item or `None`;
+            /// `get(n)` blocks for exactly `n` items (a list); `get(n, timeout)` gives a
+            /// list, shorter after the timeout.
+            #[pyo3(signature = (*args))]
+            fn get<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+                self.handle.get(py, args)
+            }
+
+            /// All pending items as a list; never blocks.
+            fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+                self.handle.poll(py)
+            }
+
+            /// Whether items are pending.
+            fn available(&self) -> PyResult<bool> {
+                self.handle.available()
+            }
+
+            /// A descriptor that `select` sees readable exactly while items are pending.
+            fn fd(&self) -> PyResult<RawFd> {
+                self.handle.fd()
+            }
+
+            /// Ends the subscription; further calls raise `RuntimeError`.
+            fn close(&self) {
+                self.handle.close();
+            }
+
+            fn __iter__(slf: Py<Self>) -> Py<Self> {
+                slf
+            }
+
+            fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.handle.next(py)
+            }
+
+            fn __enter__(slf: Py<Self>) -> Py<Self> {
+                slf
+            }
+
+            #[pyo3(signature = (*_exc))]
+            fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
+                self.handle.close();
+                false
+            }
+        }
+    };
+}
+
+/// `broker.Subscriber`: receives `(topic, value)` messages.
+#[pyclass(name = "Subscriber", module = "broker", frozen, subclass)]
+pub struct PySubscriber {
+    handle: Handle<RustSubscriber>,
+}
+
+inbox_methods!(PySubscriber);
+
+#[pymethods]
+impl PySubscriber {
+    /// `Subscriber(endpoint, topics, qsize=20)`; usually `Endpoint.make_subscriber`.
+    #[new]
+    #[pyo3(signature = (endpoint, topics, qsize = 20))]
+    pub(crate) fn new(endpoint: &PyEndpoint, topics: &Bound<'_, PyAny>, qsize: usize) -> PyResult<Self> {
+        let inner = endpoint.inner().make_subscriber(topics_from(topics)?, qsize);
+        Ok(PySubscriber { handle: Handle::new(inner) })
+    }
+
+    /// Adds a topic to the subscription; `block` waits until it is in effect.
+    #[pyo3(signature = (topic, block = false))]
+    fn add_topic(&self, py: Python<'_>, topic: &Bound<'_, PyAny>, block: bool) -> PyResult<()> {
+        let (inbox, topic) = (self.handle.inbox()?, topic_from(topic)?);
+        py.detach(|| inbox.add_topic(topic, block));
+        Ok(())
+    }
+
+    /// Removes a topic from the subscription; `block` waits until it is in effect.
+    #[pyo3(signature = (topic, block = false))]
+    fn remove_topic(&self, py: Python<'_>, topic: &Bound<'_, PyAny>, block: bool) -> PyResult<()> {
+        let (inbox, topic) = (self.handle.inbox()?, topic_from(topic)?);
+        py.detach(|| inbox.remove_topic(topic, block));
+        Ok(())
+    }
+}
+
+/// `broker.StatusSubscriber`: receives `Status` and `Error` objects.
+#[pyclass(name = "StatusSubscriber", module = "broker", frozen, subclass)]
+pub struct PyStatusSubscriber {
+    handle: Handle<RustStatusSubscriber>,
+}
+
+inbox_methods!(PyStatusSubscriber);
+
+#[pymethods]
+impl PyStatusSubscriber {
+    /// `StatusSubscriber(endpoint, receive_statuses=False)`; usually
+    /// `Endpoint.make_status_subscriber`.
+    #[new]
+    #[pyo3(signature = (endpoint, receive_statuses = false))]
+    pub(crate) fn new(endpoint: &PyEndpoint, receive_statuses: bool) -> PyResult<Self> {
+        let inner = endpoint.inner().make_status_subscriber(receive_statuses);
+        Ok(PyStatusSubscriber { handle: Handle::new(inner) })
+    }
+}

@@ -1,0 +1,99 @@
+//! Helpers for multi-endpoint tests: topologies as data, bounded waits.
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::time::{Duration, Instant};
+
+use broker::actors::{Config, Endpoint, StatusCode, StatusEvent, StatusSubscriber, Subscriber};
+use broker::{Data, Topic};
+
+/// Upper bound of every wait in these tests.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Endpoints wired by a list of edges `(from, to)`: `from` peers with `to`.
+pub struct Net {
+    pub nodes: Vec<Endpoint>,
+    pub ports: Vec<u16>,
+    pub statuses: Vec<StatusSubscriber>,
+}
+
+impl Net {
+    /// `configs.len()` endpoints, each listening on loopback, peered along `edges`;
+    /// returns once every peering is up on both sides.
+    pub fn build(configs: Vec<Config>, edges: &[(usize, usize)]) -> Net {
+        let nodes: Vec<Endpoint> = configs.into_iter().map(|c| Endpoint::new(c).unwrap()).collect();
+        let statuses: Vec<StatusSubscriber> = nodes.iter().map(|n| n.make_status_subscriber(true)).collect();
+        let ports: Vec<u16> = nodes.iter().map(|n| n.listen("127.0.0.1", 0).unwrap()).collect();
+        let net = Net { nodes, ports, statuses };
+        for &(a, b) in edges {
+            net.nodes[a].peer("127.0.0.1", net.ports[b], None).unwrap();
+        }
+        for (i, status) in net.statuses.iter().enumerate() {
+            let degree = edges.iter().filter(|(a, b)| *a == i || *b == i).count();
+            let added = wait_statuses(status, StatusCode::PeerAdded, degree);
+            assert_eq!(added, degree, "node {i} saw {added} of {degree} peerings");
+        }
+        net
+    }
+
+    /// Same as [`Net::build`] with default configs.
+    pub fn uniform(n: usize, edges: &[(usize, usize)]) -> Net {
+        Net::build((0..n).map(|_| Config::default()).collect(), edges)
+    }
+}
+
+/// Waits (bounded) until `n` statuses with `code` arrived; returns how many did.
+pub fn wait_statuses(status: &StatusSubscriber, code: StatusCode, n: usize) -> usize {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = 0;
+    while seen < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        if let Some(StatusEvent::Status(s)) = status.get(Some(left)) {
+            if s.code == code {
+                seen += 1;
+            }
+        }
+    }
+    seen
+}
+
+/// The next status or error within `WAIT`.
+pub fn next_event(status: &StatusSubscriber) -> StatusEvent {
+    status.get(Some(WAIT)).expect("a status event within the wait bound")
+}
+
+/// Receives until `n` messages arrived or `WAIT` passed.
+pub fn receive(sub: &Subscriber, n: usize) -> Vec<(Topic, Data)> {
+    let deadline = Instant::now() + WAIT;
+    let mut got = Vec::new();
+    while got.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        got.extend(sub.get_n(n - got.len(), Some(left)));
+    }
+    got
+}
+
+/// Asserts that nothing arrives for a short while (for "must not receive" checks).
+pub fn assert_quiet(sub: &Subscriber) {
+    let extra = sub.get(Some(Duration::from_millis(300)));
+    assert!(extra.is_none(), "unexpected message {extra:?}");
+}
+
+/// Waits (bounded) until `condition` holds.
+pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `count` messages on `topic` carrying their index.
+pub fn numbered(topic: &str, count: u64) -> Vec<(Topic, Data)> {
+    (0..count).map(|i| (Topic::from(topic), Data::Count(i))).collect()
+}

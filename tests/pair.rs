@@ -1,0 +1,151 @@
+//! Two endpoints: peering, statuses, publish/subscribe, unpeer, shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use broker::actors::{Endpoint, ErrorCode, PeerFlags, PeerStatus, StatusCode, StatusEvent};
+use broker::{Data, Topic};
+use common::*;
+
+#[test]
+fn peering_reports_each_other_and_delivers_both_ways() {
+    let net = Net::uniform(2, &[(1, 0)]);
+    let (a, b) = (&net.nodes[0], &net.nodes[1]);
+    let peers_a = a.peers();
+    assert_eq!(peers_a.len(), 1);
+    assert_eq!(peers_a[0].peer.node, b.node_id());
+    assert_eq!(peers_a[0].status, PeerStatus::Peered);
+    assert!(peers_a[0].flags.contains(PeerFlags::REMOTE));
+    let peers_b = b.peers();
+    assert_eq!(peers_b[0].peer.node, a.node_id());
+    assert_eq!(peers_b[0].peer.network.as_ref().unwrap().port, net.ports[0]);
+
+    let sub_a = a.make_subscriber(vec![Topic::from("/to/a")], 16);
+    let sub_b = b.make_subscriber(vec![Topic::from("/to/b")], 16);
+    eventually("filters to propagate", || {
+        a.peer_subscriptions() == vec![Topic::from("/to/b")] && b.peer_subscriptions() == vec![Topic::from("/to/a")]
+    });
+    a.publish(Topic::from("/to/b/x"), Data::from("hello b"));
+    b.publish(Topic::from("/to/a"), Data::Count(7));
+    assert_eq!(receive(&sub_b, 1), vec![(Topic::from("/to/b/x"), Data::from("hello b"))]);
+    assert_eq!(receive(&sub_a, 1), vec![(Topic::from("/to/a"), Data::Count(7))]);
+}
+
+#[test]
+fn prefix_filters_are_raw_and_publishers_do_not_hear_themselves() {
+    let net = Net::uniform(2, &[(0, 1)]);
+    let (a, b) = (&net.nodes[0], &net.nodes[1]);
+    let local = a.make_subscriber(vec![Topic::from("/t")], 16);
+    let remote = b.make_subscriber(vec![Topic::from("/t")], 16);
+    eventually("filter", || a.peer_subscriptions().contains(&Topic::from("/t")));
+    a.publish_batch(vec![
+        (Topic::from("/tfoo"), Data::Count(1)),
+        (Topic::from("/other"), Data::Count(2)),
+        (Topic::from("/t/x"), Data::Count(3)),
+    ]);
+    let got: Vec<Data> = receive(&remote, 2).into_iter().map(|(_, d)| d).collect();
+    assert_eq!(got, vec![Data::Count(1), Data::Count(3)]);
+    assert_quiet(&remote);
+    assert_eq!(local.available(), 0, "no local delivery on the publishing endpoint");
+}
+
+#[test]
+fn subscriber_fd_is_readable_exactly_while_messages_are_pending() {
+    let net = Net::uniform(2, &[(0, 1)]);
+    let sub = net.nodes[1].make_subscriber(vec![Topic::from("/fd")], 16);
+    eventually("filter", || !net.nodes[0].peer_subscriptions().is_empty());
+    let readable = |fd| {
+        let mut pfd = libc_poll(fd);
+        pfd(0)
+    };
+    assert!(!readable(sub.fd()));
+    net.nodes[0].publish_batch(numbered("/fd", 3));
+    eventually("the fd to become readable", || readable(sub.fd()));
+    assert_eq!(receive(&sub, 3).len(), 3);
+    assert!(!readable(sub.fd()));
+    assert_eq!(sub.poll().len(), 0);
+}
+
+/// A poll(2) of one descriptor for readability.
+fn libc_poll(fd: i32) -> impl FnMut(i32) -> bool {
+    move |timeout_ms| {
+        #[repr(C)]
+        struct PollFd {
+            fd: i32,
+            events: i16,
+            revents: i16,
+        }
+        extern "C" {
+            fn poll(fds: *mut PollFd, n: u64, timeout: i32) -> i32;
+        }
+        let mut pfd = PollFd { fd, events: 1, revents: 0 };
+        // SAFETY: one valid pollfd struct laid out as the C one.
+        unsafe { poll(&mut pfd, 1, timeout_ms) == 1 }
+    }
+}
+
+#[test]
+fn unpeer_is_removed_here_and_lost_there() {
+    let net = Net::uniform(2, &[(1, 0)]);
+    assert!(net.nodes[1].unpeer("127.0.0.1", net.ports[0]));
+    match next_event(&net.statuses[1]) {
+        StatusEvent::Status(s) => {
+            assert_eq!(s.code, StatusCode::PeerRemoved);
+            assert_eq!(s.context.unwrap().node, net.nodes[0].node_id());
+            assert_eq!(s.message, "removed connection to remote peer");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match next_event(&net.statuses[0]) {
+        StatusEvent::Status(s) => {
+            assert_eq!(s.code, StatusCode::PeerLost);
+            assert_eq!(s.message, "lost connection to remote peer");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    eventually("both sides to forget", || net.nodes[0].peers().is_empty() && net.nodes[1].peers().is_empty());
+    assert!(!net.nodes[1].unpeer("127.0.0.1", net.ports[0]), "nothing left to unpeer");
+}
+
+#[test]
+fn failed_attempt_is_one_peer_unavailable() {
+    let a = Endpoint::new(Default::default()).unwrap();
+    let status = a.make_status_subscriber(false);
+    let closed_port = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    assert!(a.peer("127.0.0.1", closed_port, None).is_err());
+    match next_event(&status) {
+        StatusEvent::Error(e) => {
+            assert_eq!(e.code, ErrorCode::PeerUnavailable);
+            assert_eq!(e.message, "unable to connect to remote peer");
+            assert_eq!(e.context.unwrap().network.unwrap().port, closed_port);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(status.get(Some(Duration::from_millis(300))).is_none(), "exactly one error per attempt");
+}
+
+#[test]
+fn peering_twice_keeps_one_peering() {
+    let net = Net::uniform(2, &[(1, 0)]);
+    net.nodes[1].peer("127.0.0.1", net.ports[0], None).unwrap();
+    assert_eq!(net.nodes[1].peers().len(), 1);
+    assert!(net.statuses[1].get(Some(Duration::from_millis(300))).is_none());
+}
+
+#[test]
+fn shutdown_flushes_published_messages() {
+    let net = Net::uniform(2, &[(0, 1)]);
+    let sub = net.nodes[1].make_subscriber(vec![Topic::from("/flush")], 100_000);
+    eventually("filter", || !net.nodes[0].peer_subscriptions().is_empty());
+    let publisher = net.nodes[0].make_publisher(Topic::from("/flush"));
+    net.nodes[0].publish_batch(numbered("/flush", 20_000));
+    publisher.publish_batch((0..5_000).map(Data::Count).collect());
+    net.nodes[0].shutdown();
+    net.nodes[0].shutdown();
+    assert_eq!(receive(&sub, 25_000).len(), 25_000);
+    assert_eq!(wait_statuses(&net.statuses[1], StatusCode::PeerLost, 1), 1);
+}
