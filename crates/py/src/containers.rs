@@ -156,7 +156,10 @@ impl Table {
     }
 
     fn __str__(&self) -> String {
-        format!("Table{{{}}}", joined(self.0.iter().map(|(k, v)| format!("{k}: {v}"))))
+        format!(
+            "Table{{{}}}",
+            joined(self.0.iter().map(|(k, v)| format!("{k}: {v}")))
+        )
     }
 
     fn __repr__(&self) -> String {
@@ -205,7 +208,11 @@ impl Vector {
     /// Inserts a value before `index` (clamped like `list.insert`).
     fn insert(&mut self, index: isize, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let len = self.0.len() as isize;
-        let at = if index < 0 { (index + len).max(0) } else { index.min(len) };
+        let at = if index < 0 {
+            (index + len).max(0)
+        } else {
+            index.min(len)
+        };
         self.0.insert(at as usize, to_data(value)?);
         Ok(())
     }
@@ -285,10 +292,16 @@ impl FrozenTable {
         if let Some(items) = items {
             dict.call_method1("update", (items,))?;
         }
-        Ok(FrozenTable { dict: dict.unbind() })
+        Ok(FrozenTable {
+            dict: dict.unbind(),
+        })
     }
 
-    fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.dict.bind(py).as_any().get_item(key)
     }
 
@@ -350,7 +363,10 @@ impl FrozenTable {
         Ok(format!("FrozenTable({})", self.dict.bind(py).repr()?))
     }
 
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let class = py.get_type::<FrozenTable>().into_any();
         Ok((class, PyTuple::new(py, [self.dict.bind(py).copy()?])?))
     }

@@ -64,7 +64,9 @@ pub fn to_data(value: &Bound<'_, PyAny>) -> PyResult<Data> {
 
 fn to_data_at(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Data> {
     if depth > MAX_DEPTH {
-        return Err(PyRecursionError::new_err("value nested too deeply for Broker"));
+        return Err(PyRecursionError::new_err(
+            "value nested too deeply for Broker",
+        ));
     }
     if let Ok(s) = value.downcast_exact::<PyString>() {
         return Ok(Data::String(s.to_str()?.as_bytes().to_vec()));
@@ -82,10 +84,18 @@ fn to_data_at(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Data> {
         return Ok(Data::None);
     }
     if let Ok(t) = value.downcast_exact::<PyTuple>() {
-        return t.iter().map(|x| to_data_at(&x, depth + 1)).collect::<PyResult<_>>().map(Data::Vector);
+        return t
+            .iter()
+            .map(|x| to_data_at(&x, depth + 1))
+            .collect::<PyResult<_>>()
+            .map(Data::Vector);
     }
     if let Ok(l) = value.downcast_exact::<PyList>() {
-        return l.iter().map(|x| to_data_at(&x, depth + 1)).collect::<PyResult<_>>().map(Data::Vector);
+        return l
+            .iter()
+            .map(|x| to_data_at(&x, depth + 1))
+            .collect::<PyResult<_>>()
+            .map(Data::Vector);
     }
     if let Ok(d) = value.downcast_exact::<PyDict>() {
         return dict_to_table(d, depth).map(Data::Table);
@@ -109,7 +119,10 @@ fn dict_to_table(dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<BTreeMap<Da
 }
 
 fn iter_to_set(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<BTreeSet<Data>> {
-    value.try_iter()?.map(|x| to_data_at(&x?, depth + 1)).collect()
+    value
+        .try_iter()?
+        .map(|x| to_data_at(&x?, depth + 1))
+        .collect()
 }
 
 /// Instances of this module's classes.
@@ -184,17 +197,24 @@ fn stdlib_to_data(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Option<Dat
 fn ipaddress_to_data(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Option<Data>> {
     let classes = classes(py)?;
     let data = if value.is_instance(classes.ipv4_address.bind(py))? {
-        Data::Address(IpAddr::V4(Ipv4Addr::from(value.call_method0("__int__")?.extract::<u32>()?)))
+        Data::Address(IpAddr::V4(Ipv4Addr::from(
+            value.call_method0("__int__")?.extract::<u32>()?,
+        )))
     } else if value.is_instance(classes.ipv6_address.bind(py))? {
-        Data::Address(IpAddr::V6(Ipv6Addr::from(value.call_method0("__int__")?.extract::<u128>()?)))
+        Data::Address(IpAddr::V6(Ipv6Addr::from(
+            value.call_method0("__int__")?.extract::<u128>()?,
+        )))
     } else if value.is_instance(classes.ipv4_network.bind(py))?
         || value.is_instance(classes.ipv6_network.bind(py))?
     {
-        let Some(Data::Address(address)) = ipaddress_to_data(py, &value.getattr("network_address")?)? else {
+        let Some(Data::Address(address)) =
+            ipaddress_to_data(py, &value.getattr("network_address")?)?
+        else {
             return Ok(None);
         };
         let prefix: u8 = value.getattr("prefixlen")?.extract()?;
-        let net = IpNet::new(address, prefix).map_err(|e| PyOverflowError::new_err(e.to_string()))?;
+        let net =
+            IpNet::new(address, prefix).map_err(|e| PyOverflowError::new_err(e.to_string()))?;
         Data::Subnet(net.trunc())
     } else {
         return Ok(None);
@@ -231,7 +251,13 @@ fn nanos_to_delta(py: Python<'_>, nanos: i64) -> PyResult<Bound<'_, PyDelta>> {
     let days = micros.div_euclid(86_400_000_000);
     let rest = micros.rem_euclid(86_400_000_000);
     let days = i32::try_from(days).map_err(|_| overflow("timespan"))?;
-    PyDelta::new(py, days, (rest / 1_000_000) as i32, (rest % 1_000_000) as i32, false)
+    PyDelta::new(
+        py,
+        days,
+        (rest / 1_000_000) as i32,
+        (rest % 1_000_000) as i32,
+        false,
+    )
 }
 
 /// Converts Broker data to its Python value (see the table in the spec).
@@ -240,9 +266,16 @@ pub fn to_py<'py>(py: Python<'py>, data: &Data) -> PyResult<Bound<'py, PyAny>> {
 }
 
 /// Converts in `hashable` form when the result must be hashable (set element, table key).
-fn to_py_at<'py>(py: Python<'py>, data: &Data, hashable: bool, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+fn to_py_at<'py>(
+    py: Python<'py>,
+    data: &Data,
+    hashable: bool,
+    depth: usize,
+) -> PyResult<Bound<'py, PyAny>> {
     if depth > MAX_DEPTH {
-        return Err(PyRecursionError::new_err("value nested too deeply for Python"));
+        return Err(PyRecursionError::new_err(
+            "value nested too deeply for Python",
+        ));
     }
     Ok(match data {
         Data::None => py.None().into_bound(py),
@@ -275,10 +308,19 @@ fn to_py_at<'py>(py: Python<'py>, data: &Data, hashable: bool, depth: usize) -> 
         Data::Table(table) => {
             let dict = PyDict::new(py);
             for (k, v) in table {
-                dict.set_item(to_py_at(py, k, true, depth + 1)?, to_py_at(py, v, hashable, depth + 1)?)?;
+                dict.set_item(
+                    to_py_at(py, k, true, depth + 1)?,
+                    to_py_at(py, v, hashable, depth + 1)?,
+                )?;
             }
             if hashable {
-                Bound::new(py, FrozenTable { dict: dict.unbind() })?.into_any()
+                Bound::new(
+                    py,
+                    FrozenTable {
+                        dict: dict.unbind(),
+                    },
+                )?
+                .into_any()
             } else {
                 dict.into_any()
             }
@@ -313,6 +355,10 @@ fn subnet_to_py<'py>(py: Python<'py>, net: &IpNet) -> PyResult<Bound<'py, PyAny>
 }
 
 /// A `(topic, value)` pair as Python sees a received message.
-pub fn message_to_py<'py>(py: Python<'py>, topic: &str, data: &Data) -> PyResult<Bound<'py, PyTuple>> {
+pub fn message_to_py<'py>(
+    py: Python<'py>,
+    topic: &str,
+    data: &Data,
+) -> PyResult<Bound<'py, PyTuple>> {
     PyTuple::new(py, [PyString::new(py, topic).into_any(), to_py(py, data)?])
 }

@@ -20,7 +20,11 @@ pub struct PyData(pub Data);
 
 impl PyData {
     fn wrong_type(&self, wanted: &str) -> PyErr {
-        PyTypeError::new_err(format!("Data holds {}, not {wanted}: {}", type_name(&self.0), self.0))
+        PyTypeError::new_err(format!(
+            "Data holds {}, not {wanted}: {}",
+            type_name(&self.0),
+            self.0
+        ))
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use broker_actors::{Config, Endpoint};
+use broker_actors::{Config, Endpoint, TlsConfig};
 use broker_wire::Topic;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
@@ -21,16 +21,20 @@ use crate::wait::{duration_from, run_interruptible};
 /// The endpoint configuration a Python `Configuration` describes.
 fn config_from(cfg: &Configuration) -> Config {
     let path = |s: &str| (!s.is_empty()).then(|| PathBuf::from(s));
-    let mut config = Config::default();
-    config.ttl = cfg.options.ttl;
-    config.forward = cfg.options.forward;
-    config.disable_ssl = cfg.options.disable_ssl;
-    config.tls.cafile = path(&cfg.openssl_cafile);
-    config.tls.capath = path(&cfg.openssl_capath);
-    config.tls.certificate = path(&cfg.openssl_certificate);
-    config.tls.key = path(&cfg.openssl_key);
-    config.tls.passphrase = (!cfg.openssl_passphrase.is_empty()).then(|| cfg.openssl_passphrase.clone());
-    config
+    let tls = TlsConfig {
+        cafile: path(&cfg.openssl_cafile),
+        capath: path(&cfg.openssl_capath),
+        certificate: path(&cfg.openssl_certificate),
+        key: path(&cfg.openssl_key),
+        passphrase: (!cfg.openssl_passphrase.is_empty()).then(|| cfg.openssl_passphrase.clone()),
+    };
+    Config {
+        ttl: cfg.options.ttl,
+        forward: cfg.options.forward,
+        disable_ssl: cfg.options.disable_ssl,
+        tls,
+        ..Config::default()
+    }
 }
 
 /// Broker 1.4's `retry` in seconds: zero or less means no retry.
@@ -78,16 +82,33 @@ impl PyEndpoint {
     /// Peers with a remote endpoint; `True` once peered, `False` if the first attempt
     /// fails. With `retry` > 0 seconds, failed or lost peerings are retried.
     #[pyo3(signature = (address, port, retry = None))]
-    fn peer(&self, py: Python<'_>, address: String, port: u16, retry: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
-        let retry = retry.map(retry_from).transpose()?.unwrap_or(Some(Duration::from_secs(10)));
+    fn peer(
+        &self,
+        py: Python<'_>,
+        address: String,
+        port: u16,
+        retry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let retry = retry
+            .map(retry_from)
+            .transpose()?
+            .unwrap_or(Some(Duration::from_secs(10)));
         let endpoint = self.inner.clone();
         run_interruptible(py, move || endpoint.peer(&address, port, retry).is_ok())
     }
 
     /// Like `peer`, without waiting.
     #[pyo3(signature = (address, port, retry = None))]
-    fn peer_nosync(&self, address: String, port: u16, retry: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let retry = retry.map(retry_from).transpose()?.unwrap_or(Some(Duration::from_secs(10)));
+    fn peer_nosync(
+        &self,
+        address: String,
+        port: u16,
+        retry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let retry = retry
+            .map(retry_from)
+            .transpose()?
+            .unwrap_or(Some(Duration::from_secs(10)));
         self.inner.peer_nosync(&address, port, retry);
         Ok(())
     }
@@ -106,13 +127,19 @@ impl PyEndpoint {
     /// The current peerings, as `PeerInfo`s.
     fn peers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let peers = py.detach(|| self.inner.peers());
-        let peers = peers.iter().map(|p| PeerInfo::new(py, p)).collect::<PyResult<Vec<_>>>()?;
+        let peers = peers
+            .iter()
+            .map(|p| PeerInfo::new(py, p))
+            .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, peers)
     }
 
     /// The union of the direct peers' subscriptions, as `Topic`s.
     fn peer_subscriptions(&self, py: Python<'_>) -> Vec<PyTopic> {
-        py.detach(|| self.inner.peer_subscriptions()).into_iter().map(PyTopic).collect()
+        py.detach(|| self.inner.peer_subscriptions())
+            .into_iter()
+            .map(PyTopic)
+            .collect()
     }
 
     /// Forwards the topics between peers without subscribing locally.
@@ -123,7 +150,12 @@ impl PyEndpoint {
     }
 
     /// Publishes a value (any convertible value, or `Data`) under a topic.
-    fn publish(&self, py: Python<'_>, topic: &Bound<'_, PyAny>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn publish(
+        &self,
+        py: Python<'_>,
+        topic: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let (topic, data) = (topic_from(topic)?, to_data(data)?);
         py.detach(|| self.inner.publish(topic, data));
         Ok(())

@@ -138,8 +138,12 @@ pub static BACKEND: PyEnum = PyEnum::new(
 );
 
 /// `broker.Frontend`: the role of a store (values as in Broker 1.4).
-pub static FRONTEND: PyEnum =
-    PyEnum::new("Frontend", "Frontend", false, &[("Master", 1), ("Clone", 0)]);
+pub static FRONTEND: PyEnum = PyEnum::new(
+    "Frontend",
+    "Frontend",
+    false,
+    &[("Master", 1), ("Clone", 0)],
+);
 
 /// `broker.Data.Type`: the type of a value, with Broker's discriminants.
 pub static DATA_TYPE: PyEnum = PyEnum::new(

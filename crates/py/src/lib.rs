@@ -4,21 +4,21 @@
 //! what is easier in Python (asyncio, argument juggling of Broker 1.4's API).
 //!
 //! # Layout
-//! - [`convert`]: Python values ⇄ [`broker_wire::Data`], both ways, in Rust.
-//! - [`data`]: `Data`, a Broker value with typed accessors.
-//! - [`values`]: scalar wrappers `Count`, `Enum`, `Port`, `Timespan`, `Timestamp`,
+//! - [`convert`] — Python values ⇄ [`broker_wire::Data`], both ways, in Rust.
+//! - [`data`] — `Data`, a Broker value with typed accessors.
+//! - [`values`] — scalar wrappers `Count`, `Enum`, `Port`, `Timespan`, `Timestamp`,
 //!   `Address`, `Subnet`.
-//! - [`containers`]: `Set`, `Table`, `Vector` wrappers and `FrozenTable`.
-//! - [`enums`]: `EC`, `SC`, `PeerStatus`, `PeerFlags`, `Backend`, `Frontend`,
+//! - [`containers`] — `Set`, `Table`, `Vector` wrappers and `FrozenTable`.
+//! - [`enums`] — `EC`, `SC`, `PeerStatus`, `PeerFlags`, `Backend`, `Frontend`,
 //!   `Data.Type`, `Port.Protocol` as Python `IntEnum`/`IntFlag` classes.
-//! - [`topic`]: `Topic`.
-//! - [`zeek`]: `zeek.Event`.
-//! - [`config`]: `BrokerOptions`, `Configuration`, `Version`, `now()`.
-//! - [`endpoint`]: `Endpoint`.
-//! - [`subscriber`]: `Subscriber`, `StatusSubscriber` (get variants, iteration, `with`).
-//! - [`publisher`]: `Publisher`.
-//! - [`status`]: `Status`, `Error`, `EndpointInfo`, `NetworkInfo`, `PeerInfo`.
-//! - [`wait`]: blocking in slices without the GIL, waking on Ctrl-C.
+//! - [`topic`] — `Topic`.
+//! - [`zeek`] — `zeek.Event`.
+//! - [`config`] — `BrokerOptions`, `Configuration`, `Version`, `now()`.
+//! - [`endpoint`] — `Endpoint`.
+//! - [`subscriber`] — `Subscriber`, `StatusSubscriber` (get variants, iteration, `with`).
+//! - [`publisher`] — `Publisher`.
+//! - [`status`] — `Status`, `Error`, `EndpointInfo`, `NetworkInfo`, `PeerInfo`.
+//! - [`wait`] — blocking in slices without the GIL, waking on Ctrl-C.
 
 pub mod config;
 pub mod containers;

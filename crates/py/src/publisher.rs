@@ -48,7 +48,9 @@ impl PyPublisher {
     #[new]
     pub(crate) fn new(endpoint: &PyEndpoint, topic: &Bound<'_, PyAny>) -> PyResult<Self> {
         let inner = endpoint.inner().make_publisher(topic_from(topic)?);
-        Ok(PyPublisher { inner: Arc::new(inner) })
+        Ok(PyPublisher {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Publishes a value; while the buffer is full, waits (Ctrl-C interrupts).
@@ -62,7 +64,10 @@ impl PyPublisher {
     /// Publishes every value in one go.
     #[pyo3(signature = (*values))]
     fn publish_batch(&self, py: Python<'_>, values: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let batch = values.iter().map(|v| to_data(&v)).collect::<PyResult<Vec<_>>>()?;
+        let batch = values
+            .iter()
+            .map(|v| to_data(&v))
+            .collect::<PyResult<Vec<_>>>()?;
         self.wait_for_room(py)?;
         py.detach(|| self.inner.publish_batch(batch));
         Ok(())

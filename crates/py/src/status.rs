@@ -1,7 +1,9 @@
 //! Descriptions of peers and the statuses/errors status subscribers yield:
 //! `NetworkInfo`, `OptionalNetworkInfo`, `EndpointInfo`, `PeerInfo`, `Status`, `Error`.
 
-use broker_actors::{EndpointInfo as RustEndpointInfo, ErrorStatus, NetworkInfo as RustNetworkInfo};
+use broker_actors::{
+    EndpointInfo as RustEndpointInfo, ErrorStatus, NetworkInfo as RustNetworkInfo,
+};
 use broker_actors::{PeerInfo as RustPeerInfo, Status as RustStatus, StatusCode, StatusEvent};
 use broker_wire::frame::NodeId;
 use pyo3::exceptions::PyValueError;
@@ -49,7 +51,9 @@ impl OptionalNetworkInfo {
 
     /// The network location; `ValueError` if there is none.
     fn get(&self) -> PyResult<NetworkInfo> {
-        self.0.clone().ok_or_else(|| PyValueError::new_err("no network information"))
+        self.0
+            .clone()
+            .ok_or_else(|| PyValueError::new_err("no network information"))
     }
 
     fn __bool__(&self) -> bool {
@@ -87,10 +91,13 @@ pub struct EndpointInfo {
 
 impl From<&RustEndpointInfo> for EndpointInfo {
     fn from(info: &RustEndpointInfo) -> Self {
-        let network = info.network.as_ref().map(|n: &RustNetworkInfo| NetworkInfo {
-            address: n.address.clone(),
-            port: n.port,
-        });
+        let network = info
+            .network
+            .as_ref()
+            .map(|n: &RustNetworkInfo| NetworkInfo {
+                address: n.address.clone(),
+                port: n.port,
+            });
         EndpointInfo {
             id: node_text(&info.node),
             network: OptionalNetworkInfo(network),
@@ -182,9 +189,16 @@ impl Status {
         let name = status_name(self.0.code);
         match &self.0.context {
             Some(info) => {
-                let network = info.network.as_ref().map(|n| format!("{}:{}", n.address, n.port));
+                let network = info
+                    .network
+                    .as_ref()
+                    .map(|n| format!("{}:{}", n.address, n.port));
                 let network = network.unwrap_or_else(|| "null".to_owned());
-                format!("{name}({}, {network}, {:?})", node_text(&info.node), self.0.message)
+                format!(
+                    "{name}({}, {network}, {:?})",
+                    node_text(&info.node),
+                    self.0.message
+                )
             }
             None => format!("{name}({:?})", self.0.message),
         }
@@ -222,7 +236,10 @@ impl Error {
             Some(info) => {
                 let info = EndpointInfo::from(info);
                 let network = info.network.__str__();
-                format!("error({code}, 'broker', ({}, {network}, {:?}))", info.id, self.0.message)
+                format!(
+                    "error({code}, 'broker', ({}, {network}, {:?}))",
+                    info.id, self.0.message
+                )
             }
             None => format!("error({code}, 'broker', ({:?}))", self.0.message),
         }

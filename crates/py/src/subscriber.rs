@@ -7,8 +7,8 @@ use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use broker_actors::{StatusEvent, StatusSubscriber as RustStatusSubscriber};
 use broker_actors::Subscriber as RustSubscriber;
+use broker_actors::{StatusEvent, StatusSubscriber as RustStatusSubscriber};
 use broker_wire::{Data, Topic};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError};
 use pyo3::prelude::*;
@@ -104,7 +104,8 @@ enum Request {
 }
 
 fn parse_get_args(args: &Bound<'_, PyTuple>) -> PyResult<Request> {
-    let is_count = |x: &Bound<'_, PyAny>| x.is_instance_of::<PyInt>() && !x.is_instance_of::<PyBool>();
+    let is_count =
+        |x: &Bound<'_, PyAny>| x.is_instance_of::<PyInt>() && !x.is_instance_of::<PyBool>();
     match args.len() {
         0 => Ok(Request::One(None)),
         1 => {
@@ -119,7 +120,9 @@ fn parse_get_args(args: &Bound<'_, PyTuple>) -> PyResult<Request> {
             let timeout = duration_from(&args.get_item(1)?)?;
             Ok(Request::Many(args.get_item(0)?.extract()?, Some(timeout)))
         }
-        n => Err(PyTypeError::new_err(format!("get() takes at most 2 arguments ({n} given)"))),
+        n => Err(PyTypeError::new_err(format!(
+            "get() takes at most 2 arguments ({n} given)"
+        ))),
     }
 }
 
@@ -131,8 +134,13 @@ impl<T: Inbox> Handle<T> {
 
     /// The inbox; `RuntimeError` once closed.
     fn inbox(&self) -> PyResult<Arc<T>> {
-        let guard = self.0.lock().map_err(|_| PyRuntimeError::new_err("subscriber poisoned"))?;
-        guard.clone().ok_or_else(|| PyRuntimeError::new_err("subscriber is closed"))
+        let guard = self
+            .0
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("subscriber poisoned"))?;
+        guard
+            .clone()
+            .ok_or_else(|| PyRuntimeError::new_err("subscriber is closed"))
     }
 
     /// Closes the inbox (ending its subscription once no call uses it any more).
@@ -148,7 +156,11 @@ impl<T: Inbox> Handle<T> {
     }
 
     /// Broker 1.4's `get()`, `get(timeout)`, `get(n)`, `get(n, timeout)`.
-    pub fn get<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+    pub fn get<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let inbox = self.inbox()?;
         match parse_get_args(args)? {
             Request::One(timeout) => match wait_for(py, timeout, |slice| inbox.get_one(slice))? {
@@ -202,7 +214,11 @@ macro_rules! inbox_methods {
             /// `get(n)` blocks for exactly `n` items (a list); `get(n, timeout)` gives a
             /// list, shorter after the timeout.
             #[pyo3(signature = (*args))]
-            fn get<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+            fn get<'py>(
+                &self,
+                py: Python<'py>,
+                args: &Bound<'py, PyTuple>,
+            ) -> PyResult<Bound<'py, PyAny>> {
                 self.handle.get(py, args)
             }
 
@@ -260,9 +276,17 @@ impl PySubscriber {
     /// `Subscriber(endpoint, topics, qsize=20)`; usually `Endpoint.make_subscriber`.
     #[new]
     #[pyo3(signature = (endpoint, topics, qsize = 20))]
-    pub(crate) fn new(endpoint: &PyEndpoint, topics: &Bound<'_, PyAny>, qsize: usize) -> PyResult<Self> {
-        let inner = endpoint.inner().make_subscriber(topics_from(topics)?, qsize);
-        Ok(PySubscriber { handle: Handle::new(inner) })
+    pub(crate) fn new(
+        endpoint: &PyEndpoint,
+        topics: &Bound<'_, PyAny>,
+        qsize: usize,
+    ) -> PyResult<Self> {
+        let inner = endpoint
+            .inner()
+            .make_subscriber(topics_from(topics)?, qsize);
+        Ok(PySubscriber {
+            handle: Handle::new(inner),
+        })
     }
 
     /// Adds a topic to the subscription; `block` waits until it is in effect.
@@ -298,6 +322,8 @@ impl PyStatusSubscriber {
     #[pyo3(signature = (endpoint, receive_statuses = false))]
     pub(crate) fn new(endpoint: &PyEndpoint, receive_statuses: bool) -> PyResult<Self> {
         let inner = endpoint.inner().make_status_subscriber(receive_statuses);
-        Ok(PyStatusSubscriber { handle: Handle::new(inner) })
+        Ok(PyStatusSubscriber {
+            handle: Handle::new(inner),
+        })
     }
 }

@@ -47,6 +47,9 @@ impl PyTopic {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("Topic({})", pyo3::types::PyString::new(py, self.0.as_str()).repr()?))
+        Ok(format!(
+            "Topic({})",
+            pyo3::types::PyString::new(py, self.0.as_str()).repr()?
+        ))
     }
 }

@@ -85,7 +85,9 @@ fn protocol_from_int(value: i64) -> PyResult<Protocol> {
         1 => Ok(Protocol::Tcp),
         2 => Ok(Protocol::Udp),
         3 => Ok(Protocol::Icmp),
-        _ => Err(PyValueError::new_err(format!("invalid port protocol: {value}"))),
+        _ => Err(PyValueError::new_err(format!(
+            "invalid port protocol: {value}"
+        ))),
     }
 }
 
@@ -198,11 +200,15 @@ impl Timespan {
     }
 
     fn __add__(&self, other: &Self) -> PyResult<Self> {
-        Ok(Timespan(WireSpan(checked(self.0 .0.checked_add(other.0 .0))?)))
+        Ok(Timespan(WireSpan(checked(
+            self.0 .0.checked_add(other.0 .0),
+        )?)))
     }
 
     fn __sub__(&self, other: &Self) -> PyResult<Self> {
-        Ok(Timespan(WireSpan(checked(self.0 .0.checked_sub(other.0 .0))?)))
+        Ok(Timespan(WireSpan(checked(
+            self.0 .0.checked_sub(other.0 .0),
+        )?)))
     }
 
     fn __mul__(&self, factor: i64) -> PyResult<Self> {
@@ -220,7 +226,10 @@ impl Timespan {
             if divisor == 0 {
                 return Err(PyZeroDivisionError::new_err("division by a zero timespan"));
             }
-            return Ok((self.0 .0 as f64 / divisor as f64).into_pyobject(py)?.into_any().unbind());
+            return Ok((self.0 .0 as f64 / divisor as f64)
+                .into_pyobject(py)?
+                .into_any()
+                .unbind());
         }
         let divisor: i64 = other.extract()?;
         let nanos = self.0 .0.checked_div(divisor);
@@ -268,7 +277,9 @@ impl Timestamp {
     }
 
     fn __add__(&self, span: &Timespan) -> PyResult<Self> {
-        Ok(Timestamp(WireStamp(checked(self.0 .0.checked_add(span.0 .0))?)))
+        Ok(Timestamp(WireStamp(checked(
+            self.0 .0.checked_add(span.0 .0),
+        )?)))
     }
 
     /// `Timestamp - Timestamp` is a `Timespan`; `Timestamp - Timespan` a `Timestamp`.
@@ -303,9 +314,15 @@ fn parse_address(value: &Bound<'_, PyAny>) -> PyResult<IpAddr> {
     }
     if let Ok(bytes) = value.downcast::<PyBytes>() {
         return match bytes.as_bytes().len() {
-            4 => Ok(IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(bytes.as_bytes())?))),
-            16 => Ok(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(bytes.as_bytes())?)).to_canonical()),
-            n => Err(PyValueError::new_err(format!("an address has 4 or 16 bytes, not {n}"))),
+            4 => Ok(IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(
+                bytes.as_bytes(),
+            )?))),
+            16 => Ok(
+                IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(bytes.as_bytes())?)).to_canonical(),
+            ),
+            n => Err(PyValueError::new_err(format!(
+                "an address has 4 or 16 bytes, not {n}"
+            ))),
         };
     }
     let text = value.str()?.to_string();
@@ -370,9 +387,8 @@ impl Subnet {
     fn new(value: Option<&Bound<'_, PyAny>>, length: Option<u8>) -> PyResult<Self> {
         let net = match (value, length) {
             (None, _) => IpNet::default(),
-            (Some(address), Some(length)) => {
-                IpNet::new(parse_address(address)?, length).map_err(|e| PyValueError::new_err(e.to_string()))?
-            }
+            (Some(address), Some(length)) => IpNet::new(parse_address(address)?, length)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?,
             (Some(text), None) => {
                 let text = text.str()?.to_string();
                 text.parse::<IpNet>()

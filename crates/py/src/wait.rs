@@ -58,7 +58,9 @@ pub fn run_interruptible<T: Send + 'static>(
     })?;
     match outcome {
         Some(Ok(value)) => Ok(value),
-        _ => Err(PyRuntimeError::new_err("the broker call failed unexpectedly")),
+        _ => Err(PyRuntimeError::new_err(
+            "the broker call failed unexpectedly",
+        )),
     }
 }
 

@@ -49,12 +49,22 @@ impl Event {
     fn new(args: &Bound<'_, PyTuple>) -> PyResult<Self> {
         let first = args.get_item(0)?;
         if args.len() == 1 && !first.is_instance_of::<PyString>() {
-            return Ok(Event { data: to_data(&first)? });
+            return Ok(Event {
+                data: to_data(&first)?,
+            });
         }
         let name = Data::String(first.extract::<String>()?.into_bytes());
-        let values = args.iter().skip(1).map(|a| to_data(&a)).collect::<PyResult<Vec<_>>>()?;
+        let values = args
+            .iter()
+            .skip(1)
+            .map(|a| to_data(&a))
+            .collect::<PyResult<Vec<_>>>()?;
         let content = Data::Vector(vec![name, Data::Vector(values)]);
-        let data = Data::Vector(vec![Data::Count(FORMAT_VERSION), Data::Count(EVENT_TYPE), content]);
+        let data = Data::Vector(vec![
+            Data::Count(FORMAT_VERSION),
+            Data::Count(EVENT_TYPE),
+            content,
+        ]);
         Ok(Event { data })
     }
 
@@ -66,7 +76,12 @@ impl Event {
     /// The arguments as Python values (empty if the data is not an event).
     fn args<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let args = self.parts().map_or(&[][..], |(_, args)| args);
-        PyList::new(py, args.iter().map(|a| to_py(py, a)).collect::<PyResult<Vec<_>>>()?)
+        PyList::new(
+            py,
+            args.iter()
+                .map(|a| to_py(py, a))
+                .collect::<PyResult<Vec<_>>>()?,
+        )
     }
 
     /// Whether the data has the layout of a Zeek event.

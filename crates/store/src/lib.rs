@@ -34,12 +34,15 @@
 //! - [`memory`]: [`MemoryBackend`], a hash map with an expiry index.
 //! - [`sqlite`]: [`SqliteBackend`] and its [`SqliteOptions`].
 //! - [`encoding`]: canonical byte encodings of keys and values for persistent backends.
+//! - [`messages`]: the master/clone messages and store events as [`Data`](broker_wire::Data)
+//!   layouts, and the stores' topics.
 //! - [`error`]: [`StoreError`] and Broker's [`ErrorCode`]s.
 
 pub mod backend;
 pub mod encoding;
 pub mod error;
 pub mod memory;
+pub mod messages;
 pub mod operation;
 mod semantics;
 pub mod sqlite;
