@@ -15,6 +15,7 @@ use broker_wire::{Data, DataMessage, Frame, NodeId};
 const BATCH: usize = 1000;
 
 /// The payload of pybench's scenario `kind` for message `i`.
+#[allow(clippy::approx_constant)] // pybench's literal 3.14, not an approximation of pi
 fn payload(kind: &str, i: u64) -> Data {
     match kind {
         "small" => Data::Vector(vec![
@@ -104,7 +105,9 @@ fn codec_benches(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("assemble", "batch"), |b| {
             b.iter(|| {
                 out.clear();
-                codec.write_batch_frame(black_box(&parts), &mut out).unwrap();
+                codec
+                    .write_batch_frame(black_box(&parts), &mut out)
+                    .unwrap();
             })
         });
         group.finish();

@@ -36,7 +36,12 @@ fn stalled_subscriber_backpressures_a_million_messages_without_loss() {
         scope.spawn(|| {
             for first in (0..TOTAL).step_by(BATCH as usize) {
                 let batch = (first..first + BATCH)
-                    .map(|i| (Topic::from("/flow"), Data::Vector(vec![Data::Count(i), Data::from(payload.as_str())])))
+                    .map(|i| {
+                        (
+                            Topic::from("/flow"),
+                            Data::Vector(vec![Data::Count(i), Data::from(payload.as_str())]),
+                        )
+                    })
                     .collect();
                 net.nodes[0].publish_batch(batch);
                 published.store(first + BATCH, Ordering::Relaxed);
@@ -46,15 +51,23 @@ fn stalled_subscriber_backpressures_a_million_messages_without_loss() {
         // Stalled: nobody reads. The publisher must get stuck far below the total.
         std::thread::sleep(Duration::from_millis(1_500));
         let stuck_at = published.load(Ordering::Relaxed);
-        assert!(stuck_at < TOTAL / 2, "publisher ran ahead of a stalled subscriber: {stuck_at}");
+        assert!(
+            stuck_at < TOTAL / 2,
+            "publisher ran ahead of a stalled subscriber: {stuck_at}"
+        );
         let mut peak = rss_bytes();
         // Resume and check every message, in order.
         let deadline = Instant::now() + Duration::from_secs(90);
         let mut next = 0u64;
         while next < TOTAL {
-            assert!(Instant::now() < deadline, "only {next} of {TOTAL} messages arrived");
+            assert!(
+                Instant::now() < deadline,
+                "only {next} of {TOTAL} messages arrived"
+            );
             for (_, data) in sub.get_n(10_000, Some(Duration::from_millis(100))) {
-                let Data::Vector(fields) = data else { panic!("unexpected payload") };
+                let Data::Vector(fields) = data else {
+                    panic!("unexpected payload")
+                };
                 assert_eq!(fields[0], Data::Count(next), "lost or reordered");
                 next += 1;
             }
@@ -73,9 +86,17 @@ fn stalled_subscriber_backpressures_a_million_messages_without_loss() {
 /// A raw peer that completes the handshake, asks for `/slow`, then never reads.
 fn stalled_raw_peer(port: u16) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let hello = Hello::new(NodeId { id: [3; 20], pid: 3 }, vec![Topic::from("/slow")]);
+    let hello = Hello::new(
+        NodeId {
+            id: [3; 20],
+            pid: 3,
+        },
+        vec![Topic::from("/slow")],
+    );
     let mut out = Vec::new();
-    FrameCodec::default().encode(&Frame::Hello(hello), &mut out).unwrap();
+    FrameCodec::default()
+        .encode(&Frame::Hello(hello), &mut out)
+        .unwrap();
     stream.write_all(&out).unwrap();
     let mut prefix = [0u8; 4];
     stream.set_read_timeout(Some(WAIT)).unwrap();
@@ -86,7 +107,11 @@ fn stalled_raw_peer(port: u16) -> TcpStream {
 }
 
 fn small_config(slow_peer: SlowPeerPolicy) -> Config {
-    Config { slow_peer, peer_buffer: 256, ..Config::default() }
+    Config {
+        slow_peer,
+        peer_buffer: 256,
+        ..Config::default()
+    }
 }
 
 /// Publishes until `stop` or a bounded number of batches.
@@ -96,13 +121,20 @@ fn flood(endpoint: &Endpoint, stop: &AtomicBool) {
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        endpoint.publish_batch((0..100).map(|_| (Topic::from("/slow"), big.clone())).collect());
+        endpoint.publish_batch(
+            (0..100)
+                .map(|_| (Topic::from("/slow"), big.clone()))
+                .collect(),
+        );
     }
 }
 
 #[test]
 fn disconnect_policy_drops_a_peer_that_stops_reading() {
-    let endpoint = Endpoint::new(small_config(SlowPeerPolicy::Disconnect { after: Duration::from_millis(300) })).unwrap();
+    let endpoint = Endpoint::new(small_config(SlowPeerPolicy::Disconnect {
+        after: Duration::from_millis(300),
+    }))
+    .unwrap();
     let statuses = endpoint.make_status_subscriber(true);
     let port = endpoint.listen("127.0.0.1", 0).unwrap();
     let _stalled = stalled_raw_peer(port);
@@ -121,7 +153,10 @@ fn disconnect_policy_drops_a_peer_that_stops_reading() {
             }
         }
         stop.store(true, Ordering::Relaxed);
-        assert!(timeout_error && lost, "timeout error: {timeout_error}, lost: {lost}");
+        assert!(
+            timeout_error && lost,
+            "timeout error: {timeout_error}, lost: {lost}"
+        );
     });
     assert!(endpoint.peers().is_empty());
 }
@@ -136,13 +171,21 @@ fn drop_policy_keeps_publishing_and_reports_episodes() {
     // Never blocks: the whole flood completes although nobody reads.
     let big = Data::from("x".repeat(1_000));
     for _ in 0..200 {
-        endpoint.publish_batch((0..100).map(|_| (Topic::from("/slow"), big.clone())).collect());
+        endpoint.publish_batch(
+            (0..100)
+                .map(|_| (Topic::from("/slow"), big.clone()))
+                .collect(),
+        );
     }
     let mut reports = vec![next_event(&statuses)];
     reports.extend(statuses.poll());
     // Reports come per episode (the kernel's socket buffers let a few writes through
     // before the stall is complete), not per dropped message.
-    assert!(reports.len() < 20, "{} reports for 200 batches", reports.len());
+    assert!(
+        reports.len() < 20,
+        "{} reports for 200 batches",
+        reports.len()
+    );
     for report in reports {
         match report {
             StatusEvent::Error(e) => {

@@ -24,12 +24,19 @@ fn peering_reports_each_other_and_delivers_both_ways() {
     let sub_a = a.make_subscriber(vec![Topic::from("/to/a")], 16);
     let sub_b = b.make_subscriber(vec![Topic::from("/to/b")], 16);
     eventually("filters to propagate", || {
-        a.peer_subscriptions() == vec![Topic::from("/to/b")] && b.peer_subscriptions() == vec![Topic::from("/to/a")]
+        a.peer_subscriptions() == vec![Topic::from("/to/b")]
+            && b.peer_subscriptions() == vec![Topic::from("/to/a")]
     });
     a.publish(Topic::from("/to/b/x"), Data::from("hello b"));
     b.publish(Topic::from("/to/a"), Data::Count(7));
-    assert_eq!(receive(&sub_b, 1), vec![(Topic::from("/to/b/x"), Data::from("hello b"))]);
-    assert_eq!(receive(&sub_a, 1), vec![(Topic::from("/to/a"), Data::Count(7))]);
+    assert_eq!(
+        receive(&sub_b, 1),
+        vec![(Topic::from("/to/b/x"), Data::from("hello b"))]
+    );
+    assert_eq!(
+        receive(&sub_a, 1),
+        vec![(Topic::from("/to/a"), Data::Count(7))]
+    );
 }
 
 #[test]
@@ -38,7 +45,9 @@ fn prefix_filters_are_raw_and_publishers_do_not_hear_themselves() {
     let (a, b) = (&net.nodes[0], &net.nodes[1]);
     let local = a.make_subscriber(vec![Topic::from("/t")], 16);
     let remote = b.make_subscriber(vec![Topic::from("/t")], 16);
-    eventually("filter", || a.peer_subscriptions().contains(&Topic::from("/t")));
+    eventually("filter", || {
+        a.peer_subscriptions().contains(&Topic::from("/t"))
+    });
     a.publish_batch(vec![
         (Topic::from("/tfoo"), Data::Count(1)),
         (Topic::from("/other"), Data::Count(2)),
@@ -47,7 +56,11 @@ fn prefix_filters_are_raw_and_publishers_do_not_hear_themselves() {
     let got: Vec<Data> = receive(&remote, 2).into_iter().map(|(_, d)| d).collect();
     assert_eq!(got, vec![Data::Count(1), Data::Count(3)]);
     assert_quiet(&remote);
-    assert_eq!(local.available(), 0, "no local delivery on the publishing endpoint");
+    assert_eq!(
+        local.available(),
+        0,
+        "no local delivery on the publishing endpoint"
+    );
 }
 
 #[test]
@@ -79,7 +92,11 @@ fn libc_poll(fd: i32) -> impl FnMut(i32) -> bool {
         extern "C" {
             fn poll(fds: *mut PollFd, n: u64, timeout: i32) -> i32;
         }
-        let mut pfd = PollFd { fd, events: 1, revents: 0 };
+        let mut pfd = PollFd {
+            fd,
+            events: 1,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd struct laid out as the C one.
         unsafe { poll(&mut pfd, 1, timeout_ms) == 1 }
     }
@@ -104,8 +121,13 @@ fn unpeer_is_removed_here_and_lost_there() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    eventually("both sides to forget", || net.nodes[0].peers().is_empty() && net.nodes[1].peers().is_empty());
-    assert!(!net.nodes[1].unpeer("127.0.0.1", net.ports[0]), "nothing left to unpeer");
+    eventually("both sides to forget", || {
+        net.nodes[0].peers().is_empty() && net.nodes[1].peers().is_empty()
+    });
+    assert!(
+        !net.nodes[1].unpeer("127.0.0.1", net.ports[0]),
+        "nothing left to unpeer"
+    );
 }
 
 #[test]
@@ -125,7 +147,10 @@ fn failed_attempt_is_one_peer_unavailable() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(status.get(Some(Duration::from_millis(300))).is_none(), "exactly one error per attempt");
+    assert!(
+        status.get(Some(Duration::from_millis(300))).is_none(),
+        "exactly one error per attempt"
+    );
 }
 
 #[test]
@@ -133,7 +158,9 @@ fn peering_twice_keeps_one_peering() {
     let net = Net::uniform(2, &[(1, 0)]);
     net.nodes[1].peer("127.0.0.1", net.ports[0], None).unwrap();
     assert_eq!(net.nodes[1].peers().len(), 1);
-    assert!(net.statuses[1].get(Some(Duration::from_millis(300))).is_none());
+    assert!(net.statuses[1]
+        .get(Some(Duration::from_millis(300)))
+        .is_none());
 }
 
 #[test]

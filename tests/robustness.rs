@@ -35,10 +35,18 @@ fn first_error(status: &broker::actors::StatusSubscriber) -> broker::actors::Err
 }
 
 fn hello_bytes(version_offset: u32) -> Vec<u8> {
-    let mut hello = Hello::new(NodeId { id: [9; 20], pid: 1 }, vec![]);
+    let mut hello = Hello::new(
+        NodeId {
+            id: [9; 20],
+            pid: 1,
+        },
+        vec![],
+    );
     hello.version += version_offset;
     let mut out = Vec::new();
-    FrameCodec::default().encode(&Frame::Hello(hello), &mut out).unwrap();
+    FrameCodec::default()
+        .encode(&Frame::Hello(hello), &mut out)
+        .unwrap();
     out
 }
 
@@ -60,7 +68,9 @@ fn garbage_on_the_port_closes_that_connection_only() {
     let (net, sub) = serving_pair();
     let errors = net.nodes[0].make_status_subscriber(false);
     let mut stream = TcpStream::connect(("127.0.0.1", net.ports[0])).unwrap();
-    stream.write_all(b"\x10\x00\x00\x00GET / HTTP/1.1\r\n\r\n").unwrap();
+    stream
+        .write_all(b"\x10\x00\x00\x00GET / HTTP/1.1\r\n\r\n")
+        .unwrap();
     assert_closed_by_endpoint(stream);
     assert_eq!(first_error(&errors).code, ErrorCode::PeerInvalid);
     still_serving(&net, &sub);
@@ -75,7 +85,11 @@ fn oversized_frame_closes_that_connection_only() {
     assert_closed_by_endpoint(stream);
     let error = first_error(&errors);
     assert_eq!(error.code, ErrorCode::PeerInvalid);
-    assert!(error.message.contains("exceeds the cap"), "{}", error.message);
+    assert!(
+        error.message.contains("exceeds the cap"),
+        "{}",
+        error.message
+    );
     still_serving(&net, &sub);
 }
 
@@ -95,7 +109,10 @@ fn unknown_frame_after_handshake_closes_the_peering() {
 
 #[test]
 fn half_open_handshake_times_out() {
-    let config = Config { handshake_timeout: Duration::from_millis(300), ..Config::default() };
+    let config = Config {
+        handshake_timeout: Duration::from_millis(300),
+        ..Config::default()
+    };
     let endpoint = Endpoint::new(config).unwrap();
     let port = endpoint.listen("127.0.0.1", 0).unwrap();
     let silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -117,7 +134,10 @@ fn version_mismatch_is_incompatible_on_both_sides() {
     client.read_exact(&mut prefix).unwrap();
     let mut body = vec![0u8; u32::from_le_bytes(prefix) as usize];
     client.read_exact(&mut body).unwrap();
-    assert!(matches!(broker::wire::codec::decode_body(&body).unwrap(), Frame::Hello(_)));
+    assert!(matches!(
+        broker::wire::codec::decode_body(&body).unwrap(),
+        Frame::Hello(_)
+    ));
 
     // Outbound: peering with a server of another version fails promptly.
     let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -130,7 +150,10 @@ fn version_mismatch_is_incompatible_on_both_sides() {
         let _ = conn.read_to_end(&mut sink);
     });
     let result = endpoint.peer("127.0.0.1", server_port, None);
-    assert!(matches!(result, Err(EndpointError::PeerIncompatible { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(EndpointError::PeerIncompatible { .. })),
+        "{result:?}"
+    );
     assert_eq!(first_error(&errors).code, ErrorCode::PeerIncompatible);
     endpoint.shutdown();
     fake.join().unwrap();
@@ -157,7 +180,9 @@ fn peer_added_comes_before_any_data_from_that_peer() {
         assert!(first.is_some());
         let before: Vec<_> = statuses.poll();
         assert!(
-            before.iter().any(|e| matches!(e, StatusEvent::Status(s) if s.code == StatusCode::PeerAdded)),
+            before
+                .iter()
+                .any(|e| matches!(e, StatusEvent::Status(s) if s.code == StatusCode::PeerAdded)),
             "PeerAdded was not there when the first message was: {before:?}"
         );
     });
@@ -169,7 +194,9 @@ fn reconnects_after_the_listener_restarts() {
     let port = first.listen("127.0.0.1", 0).unwrap();
     let client = Endpoint::new(Config::default()).unwrap();
     let statuses = client.make_status_subscriber(true);
-    client.peer("127.0.0.1", port, Some(Duration::from_millis(100))).unwrap();
+    client
+        .peer("127.0.0.1", port, Some(Duration::from_millis(100)))
+        .unwrap();
     assert_eq!(wait_statuses(&statuses, StatusCode::PeerAdded, 1), 1);
     first.shutdown();
     assert_eq!(wait_statuses(&statuses, StatusCode::PeerLost, 1), 1);
@@ -177,7 +204,11 @@ fn reconnects_after_the_listener_restarts() {
     let second = Endpoint::new(Config::default()).unwrap();
     let sub = second.make_subscriber(vec![Topic::from("/again")], 16);
     assert_eq!(second.listen("127.0.0.1", port).unwrap(), port);
-    assert_eq!(wait_statuses(&statuses, StatusCode::PeerAdded, 1), 1, "re-peered after the restart");
+    assert_eq!(
+        wait_statuses(&statuses, StatusCode::PeerAdded, 1),
+        1,
+        "re-peered after the restart"
+    );
     eventually("filter", || !client.peer_subscriptions().is_empty());
     client.publish(Topic::from("/again"), Data::Count(2));
     assert_eq!(receive(&sub, 1).len(), 1);

@@ -16,19 +16,35 @@ fn chain_with(config_of: impl Fn(usize) -> Config) -> Net {
 /// Which nodes of `net` receive `count` messages published at node 0 on `/c`, given
 /// subscribers at every other node. Waits for the filters to settle first.
 fn receivers(net: &Net, count: u64) -> Vec<usize> {
-    let subs: Vec<_> = net.nodes.iter().map(|n| n.make_subscriber(vec![Topic::from("/c")], 64)).collect();
-    eventually("filter at the publisher", || net.nodes[0].peer_subscriptions().contains(&Topic::from("/c")));
+    let subs: Vec<_> = net
+        .nodes
+        .iter()
+        .map(|n| n.make_subscriber(vec![Topic::from("/c")], 64))
+        .collect();
+    eventually("filter at the publisher", || {
+        net.nodes[0]
+            .peer_subscriptions()
+            .contains(&Topic::from("/c"))
+    });
     // Give the filters downstream the same chance: each hop's filter is in place
     // once its upstream peer reports it.
     for i in 1..net.nodes.len() - 1 {
-        eventually("filters along the chain", || net.nodes[i].peer_subscriptions().contains(&Topic::from("/c")));
+        eventually("filters along the chain", || {
+            net.nodes[i]
+                .peer_subscriptions()
+                .contains(&Topic::from("/c"))
+        });
     }
     net.nodes[0].publish_batch(numbered("/c", count));
     let mut got = Vec::new();
     for (i, sub) in subs.iter().enumerate().skip(1) {
         let received = receive_at_most(sub, count);
         if !received.is_empty() {
-            assert_eq!(received, numbered("/c", count), "node {i} gets all, in order");
+            assert_eq!(
+                received,
+                numbered("/c", count),
+                "node {i} gets all, in order"
+            );
             got.push(i);
         }
     }
@@ -44,18 +60,27 @@ fn receive_at_most(sub: &broker::actors::Subscriber, count: u64) -> Vec<(Topic, 
 
 #[test]
 fn chain_forwards_to_every_hop() {
-    assert_eq!(receivers(&chain_with(|_| Config::default()), 100), vec![1, 2, 3]);
+    assert_eq!(
+        receivers(&chain_with(|_| Config::default()), 100),
+        vec![1, 2, 3]
+    );
 }
 
 #[test]
 fn chain_ttl_2_reaches_hops_1_and_2_only() {
-    let net = chain_with(|i| Config { ttl: if i == 0 { 2 } else { 20 }, ..Config::default() });
+    let net = chain_with(|i| Config {
+        ttl: if i == 0 { 2 } else { 20 },
+        ..Config::default()
+    });
     assert_eq!(receivers(&net, 100), vec![1, 2]);
 }
 
 #[test]
 fn chain_without_forwarding_stops_at_the_first_hop() {
-    let net = chain_with(|i| Config { forward: i != 1, ..Config::default() });
+    let net = chain_with(|i| Config {
+        forward: i != 1,
+        ..Config::default()
+    });
     assert_eq!(receivers(&net, 100), vec![1]);
 }
 
@@ -63,12 +88,20 @@ fn chain_without_forwarding_stops_at_the_first_hop() {
 fn unsubscribed_middle_nodes_forward_only_after_forward() {
     let net = Net::uniform(4, CHAIN);
     let end = net.nodes[3].make_subscriber(vec![Topic::from("/m")], 64);
-    eventually("filter at hop 2", || net.nodes[2].peer_subscriptions().contains(&Topic::from("/m")));
+    eventually("filter at hop 2", || {
+        net.nodes[2]
+            .peer_subscriptions()
+            .contains(&Topic::from("/m"))
+    });
     net.nodes[0].publish_batch(numbered("/m", 10));
     assert_quiet(&end);
     net.nodes[1].forward(vec![Topic::from("/m")]);
     net.nodes[2].forward(vec![Topic::from("/m")]);
-    eventually("filter at the publisher", || net.nodes[0].peer_subscriptions().contains(&Topic::from("/m")));
+    eventually("filter at the publisher", || {
+        net.nodes[0]
+            .peer_subscriptions()
+            .contains(&Topic::from("/m"))
+    });
     net.nodes[0].publish_batch(numbered("/m", 10));
     assert_eq!(receive(&end, 10), numbered("/m", 10));
 }
@@ -77,9 +110,15 @@ fn unsubscribed_middle_nodes_forward_only_after_forward() {
 /// messages exactly once, in order per origin.
 fn exactly_once(n: usize, edges: &[(usize, usize)], count: u64) {
     let net = Net::uniform(n, edges);
-    let subs: Vec<_> = net.nodes.iter().map(|e| e.make_subscriber(vec![Topic::from("/x/")], 64)).collect();
+    let subs: Vec<_> = net
+        .nodes
+        .iter()
+        .map(|e| e.make_subscriber(vec![Topic::from("/x/")], 64))
+        .collect();
     for node in &net.nodes {
-        eventually("filters", || node.peer_subscriptions().contains(&Topic::from("/x/")));
+        eventually("filters", || {
+            node.peer_subscriptions().contains(&Topic::from("/x/"))
+        });
     }
     std::thread::scope(|scope| {
         for (i, node) in net.nodes.iter().enumerate() {
@@ -89,12 +128,24 @@ fn exactly_once(n: usize, edges: &[(usize, usize)], count: u64) {
     for (i, sub) in subs.iter().enumerate() {
         let expected = (n as u64 - 1) * count;
         let got = receive(sub, expected as usize);
-        assert_eq!(got.len() as u64, expected, "node {i} receives every other node's messages");
+        assert_eq!(
+            got.len() as u64,
+            expected,
+            "node {i} receives every other node's messages"
+        );
         assert_quiet(sub);
         for origin in (0..n).filter(|&o| o != i) {
             let topic = Topic::from(format!("/x/{origin}"));
-            let from: Vec<Data> = got.iter().filter(|(t, _)| *t == topic).map(|(_, d)| d.clone()).collect();
-            assert_eq!(from, (0..count).map(Data::Count).collect::<Vec<_>>(), "node {i} from {origin}");
+            let from: Vec<Data> = got
+                .iter()
+                .filter(|(t, _)| *t == topic)
+                .map(|(_, d)| d.clone())
+                .collect();
+            assert_eq!(
+                from,
+                (0..count).map(Data::Count).collect::<Vec<_>>(),
+                "node {i} from {origin}"
+            );
         }
     }
 }
@@ -113,10 +164,15 @@ fn mesh_of_4_delivers_exactly_once() {
 fn star_fans_out_and_forwards_between_leaves() {
     let net = Net::uniform(5, &[(1, 0), (2, 0), (3, 0), (4, 0)]);
     let hub = net.nodes[0].make_subscriber(vec![Topic::from("/s")], 64);
-    let leaves: Vec<_> = net.nodes[1..].iter().map(|e| e.make_subscriber(vec![Topic::from("/s")], 64)).collect();
+    let leaves: Vec<_> = net.nodes[1..]
+        .iter()
+        .map(|e| e.make_subscriber(vec![Topic::from("/s")], 64))
+        .collect();
     eventually("filters at the hub", || net.nodes[0].peers().len() == 4);
     for node in &net.nodes {
-        eventually("filters", || node.peer_subscriptions().contains(&Topic::from("/s")));
+        eventually("filters", || {
+            node.peer_subscriptions().contains(&Topic::from("/s"))
+        });
     }
     net.nodes[0].publish_batch(numbered("/s", 50));
     for leaf in &leaves {
@@ -125,7 +181,10 @@ fn star_fans_out_and_forwards_between_leaves() {
     net.nodes[1].publish(Topic::from("/s/leaf"), Data::from("via hub"));
     assert_eq!(receive(&hub, 1).len(), 1);
     for leaf in &leaves[1..] {
-        assert_eq!(receive(leaf, 1), vec![(Topic::from("/s/leaf"), Data::from("via hub"))]);
+        assert_eq!(
+            receive(leaf, 1),
+            vec![(Topic::from("/s/leaf"), Data::from("via hub"))]
+        );
     }
     assert_quiet(&leaves[0]);
 }

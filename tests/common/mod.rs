@@ -20,10 +20,23 @@ impl Net {
     /// `configs.len()` endpoints, each listening on loopback, peered along `edges`;
     /// returns once every peering is up on both sides.
     pub fn build(configs: Vec<Config>, edges: &[(usize, usize)]) -> Net {
-        let nodes: Vec<Endpoint> = configs.into_iter().map(|c| Endpoint::new(c).unwrap()).collect();
-        let statuses: Vec<StatusSubscriber> = nodes.iter().map(|n| n.make_status_subscriber(true)).collect();
-        let ports: Vec<u16> = nodes.iter().map(|n| n.listen("127.0.0.1", 0).unwrap()).collect();
-        let net = Net { nodes, ports, statuses };
+        let nodes: Vec<Endpoint> = configs
+            .into_iter()
+            .map(|c| Endpoint::new(c).unwrap())
+            .collect();
+        let statuses: Vec<StatusSubscriber> = nodes
+            .iter()
+            .map(|n| n.make_status_subscriber(true))
+            .collect();
+        let ports: Vec<u16> = nodes
+            .iter()
+            .map(|n| n.listen("127.0.0.1", 0).unwrap())
+            .collect();
+        let net = Net {
+            nodes,
+            ports,
+            statuses,
+        };
         for &(a, b) in edges {
             net.nodes[a].peer("127.0.0.1", net.ports[b], None).unwrap();
         }
@@ -61,7 +74,9 @@ pub fn wait_statuses(status: &StatusSubscriber, code: StatusCode, n: usize) -> u
 
 /// The next status or error within `WAIT`.
 pub fn next_event(status: &StatusSubscriber) -> StatusEvent {
-    status.get(Some(WAIT)).expect("a status event within the wait bound")
+    status
+        .get(Some(WAIT))
+        .expect("a status event within the wait bound")
 }
 
 /// Receives until `n` messages arrived or `WAIT` passed.
@@ -95,5 +110,7 @@ pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
 
 /// `count` messages on `topic` carrying their index.
 pub fn numbered(topic: &str, count: u64) -> Vec<(Topic, Data)> {
-    (0..count).map(|i| (Topic::from(topic), Data::Count(i))).collect()
+    (0..count)
+        .map(|i| (Topic::from(topic), Data::Count(i)))
+        .collect()
 }

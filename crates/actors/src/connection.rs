@@ -60,7 +60,10 @@ pub(crate) async fn connect(
         .map_err(|_| ConnectError::Unreachable(std::io::ErrorKind::TimedOut.into()))?
         .map_err(ConnectError::Unreachable)?;
     let _ = stream.set_nodelay(true);
-    let network = NetworkInfo { address: address.to_owned(), port };
+    let network = NetworkInfo {
+        address: address.to_owned(),
+        port,
+    };
     handshake(stream, network, hello, max_frame_len, timeout).await
 }
 
@@ -80,18 +83,31 @@ where
     let mut writer: BoxedWriter = Box::new(write_half);
     let mut reader = FrameReader::new(Box::new(read_half) as BoxedReader, max_frame_len);
     let exchange = async {
-        writer.write_all(&encode_frame(&Frame::Hello(hello))).await?;
+        writer
+            .write_all(&encode_frame(&Frame::Hello(hello)))
+            .await?;
         writer.flush().await?;
         reader.handshake().await
     };
-    let first = tokio::time::timeout(timeout, exchange).await.map_err(|_| ConnectError::Timeout)?;
+    let first = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| ConnectError::Timeout)?;
     let remote = match first {
         Ok(Some(remote)) => remote,
-        Ok(None) => return Err(ConnectError::Invalid(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into())),
+        Ok(None) => {
+            return Err(ConnectError::Invalid(
+                std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into(),
+            ))
+        }
         Err(WireError::Incompatible(why)) => return Err(ConnectError::Incompatible(why)),
         Err(err) => return Err(ConnectError::Invalid(err)),
     };
-    Ok(Established { reader, writer, remote, network })
+    Ok(Established {
+        reader,
+        writer,
+        remote,
+        network,
+    })
 }
 
 /// A frame's name for messages.

@@ -19,7 +19,9 @@ use crate::info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UN
 use crate::listener::{worth_reporting, Listener, StopListening};
 use crate::peer::{sanitize, Close, CloseReason, Peer};
 use crate::queue::BoundedQueue;
-use crate::routing::{publish_async, PeerLink, PeerRoute, Routes, Shared, SubscriberQueue, SubscriberRoute};
+use crate::routing::{
+    publish_async, PeerLink, PeerRoute, Routes, Shared, SubscriberQueue, SubscriberRoute,
+};
 use crate::status::{text, ErrorCode, StatusCode, StatusEvent};
 
 /// Answer to a blocking `peer` call.
@@ -176,7 +178,10 @@ struct PeerEntry {
 
 impl PeerEntry {
     fn info(&self) -> EndpointInfo {
-        EndpointInfo { node: self.link.node, network: Some(self.network.clone()) }
+        EndpointInfo {
+            node: self.link.node,
+            network: Some(self.network.clone()),
+        }
     }
 }
 
@@ -231,7 +236,8 @@ impl Core {
         }
     }
 
-    fn emit(&mut self, event: StatusEvent) {
+    /// Hands `event` to the status subscribers that want it.
+    pub(crate) fn emit(&mut self, event: StatusEvent) {
         self.status_sinks.retain(|sink| !sink.queue.is_closed());
         for sink in &self.status_sinks {
             if sink.statuses || matches!(event, StatusEvent::Error(_)) {
@@ -244,7 +250,11 @@ impl Core {
 
     fn local_filter(&self) -> Vec<Topic> {
         let subscribed = self.subscribers.values().flat_map(|s| s.filter.iter());
-        let topics = subscribed.chain(&self.forwarded).filter(|t| !t.is_local_only()).cloned().collect();
+        let topics = subscribed
+            .chain(&self.forwarded)
+            .filter(|t| !t.is_local_only())
+            .cloned()
+            .collect();
         sanitize(topics)
     }
 
@@ -259,14 +269,23 @@ impl Core {
             }
         }
         self.shared.set_routes(Routes {
-            peers: self.peers.values().map(|p| PeerRoute { filter: p.filter.clone(), link: p.link.clone() }).collect(),
+            peers: self
+                .peers
+                .values()
+                .map(|p| PeerRoute {
+                    filter: p.filter.clone(),
+                    link: p.link.clone(),
+                })
+                .collect(),
             subscribers: self.subscribers.values().cloned().collect(),
             local_filter: Arc::new(local_filter),
         });
     }
 
     fn attempt(&mut self, key: (String, u16), ctx: &mut Context<Self>) {
-        let Some(target) = self.outbound.get_mut(&key) else { return };
+        let Some(target) = self.outbound.get_mut(&key) else {
+            return;
+        };
         if target.connecting || self.shutting_down {
             return;
         }
@@ -277,17 +296,42 @@ impl Core {
         let config = &self.shared.config;
         let (cap, timeout) = (config.max_frame_len, config.handshake_timeout);
         let opening = async move { connect(&address, port, hello, cap, timeout).await };
-        ctx.spawn(opening.into_actor(self).map(move |result, act, ctx| match result {
-            Ok(established) => act.established(Handshaken { established, sent_filter, outbound: Some(key) }, ctx),
-            Err(error) => {
-                let network = NetworkInfo { address: key.0.clone(), port: key.1 };
-                act.failed(HandshakeFailed { network, outbound: Some(key), error }, ctx)
-            }
-        }));
+        ctx.spawn(
+            opening
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(established) => act.established(
+                        Handshaken {
+                            established,
+                            sent_filter,
+                            outbound: Some(key),
+                        },
+                        ctx,
+                    ),
+                    Err(error) => {
+                        let network = NetworkInfo {
+                            address: key.0.clone(),
+                            port: key.1,
+                        };
+                        act.failed(
+                            HandshakeFailed {
+                                network,
+                                outbound: Some(key),
+                                error,
+                            },
+                            ctx,
+                        )
+                    }
+                }),
+        );
     }
 
     fn established(&mut self, msg: Handshaken, ctx: &mut Context<Self>) {
-        let Handshaken { established, sent_filter, outbound } = msg;
+        let Handshaken {
+            established,
+            sent_filter,
+            outbound,
+        } = msg;
         let node = established.remote.node;
         if let Some(key) = &outbound {
             if let Some(target) = self.outbound.get_mut(key) {
@@ -302,15 +346,29 @@ impl Core {
         if self.shutting_down || node == self.shared.node || self.peers.contains_key(&node) {
             return;
         }
-        let Established { reader, writer, remote, network } = established;
+        let Established {
+            reader,
+            writer,
+            remote,
+            network,
+        } = established;
         self.next_conn += 1;
         let conn = self.next_conn;
         let link = Arc::new(PeerLink::new(node, self.shared.config.peer_buffer));
         let current = self.shared.routes().local_filter.clone();
         if *current != sent_filter {
-            let _ = link.outbox.push_unbounded(encode_frame(&Frame::Filter(current.to_vec())));
+            let _ = link
+                .outbox
+                .push_unbounded(encode_frame(&Frame::Filter(current.to_vec())));
         }
-        let peer = Peer::new(self.shared.clone(), ctx.address(), conn, link.clone(), reader, writer);
+        let peer = Peer::new(
+            self.shared.clone(),
+            ctx.address(),
+            conn,
+            link.clone(),
+            reader,
+            writer,
+        );
         let entry = PeerEntry {
             actor: peer.start(),
             link,
@@ -323,14 +381,28 @@ impl Core {
         self.peers.insert(node, entry);
         self.rebuild_routes();
         // Before the peer actor reads anything: PeerAdded precedes the peer's data.
-        self.emit(StatusEvent::status(StatusCode::PeerAdded, Some(info), text::HANDSHAKE_SUCCESSFUL));
+        self.emit(StatusEvent::status(
+            StatusCode::PeerAdded,
+            Some(info),
+            text::HANDSHAKE_SUCCESSFUL,
+        ));
     }
 
     fn failed(&mut self, msg: HandshakeFailed, ctx: &mut Context<Self>) {
-        let HandshakeFailed { network, outbound, error } = msg;
-        let context = Some(EndpointInfo { node: UNKNOWN_NODE, network: Some(network.clone()) });
+        let HandshakeFailed {
+            network,
+            outbound,
+            error,
+        } = msg;
+        let context = Some(EndpointInfo {
+            node: UNKNOWN_NODE,
+            network: Some(network.clone()),
+        });
         let (code, message) = match &error {
-            ConnectError::Unreachable(_) | ConnectError::Timeout => (ErrorCode::PeerUnavailable, text::UNABLE_TO_CONNECT.to_owned()),
+            ConnectError::Unreachable(_) | ConnectError::Timeout => (
+                ErrorCode::PeerUnavailable,
+                text::UNABLE_TO_CONNECT.to_owned(),
+            ),
             ConnectError::Incompatible(why) => (ErrorCode::PeerIncompatible, why.clone()),
             ConnectError::Invalid(why) => (ErrorCode::PeerInvalid, why.to_string()),
         };
@@ -338,13 +410,23 @@ impl Core {
             self.emit(StatusEvent::error(code, context, message.clone()));
         }
         let Some(key) = outbound else { return };
-        let Some(target) = self.outbound.get_mut(&key) else { return };
+        let Some(target) = self.outbound.get_mut(&key) else {
+            return;
+        };
         target.connecting = false;
         for waiter in target.waiters.drain(..) {
             let (address, port) = key.clone();
             let _ = waiter.send(Err(match &error {
-                ConnectError::Incompatible(reason) => EndpointError::PeerIncompatible { address, port, reason: reason.clone() },
-                _ => EndpointError::PeerUnavailable { address, port, reason: error.to_string() },
+                ConnectError::Incompatible(reason) => EndpointError::PeerIncompatible {
+                    address,
+                    port,
+                    reason: reason.clone(),
+                },
+                _ => EndpointError::PeerUnavailable {
+                    address,
+                    port,
+                    reason: error.to_string(),
+                },
             }));
         }
         self.retry_later(key, ctx);
@@ -381,7 +463,9 @@ impl Core {
         self.peers
             .iter()
             .find(|(_, p)| {
-                p.outbound.as_ref().is_some_and(|(a, o)| a == address && *o == port)
+                p.outbound
+                    .as_ref()
+                    .is_some_and(|(a, o)| a == address && *o == port)
                     || (p.network.address == address && p.network.port == port)
             })
             .map(|(node, _)| *node)
@@ -401,13 +485,22 @@ impl Handler<Listen> for Core {
     type Result = Result<u16, EndpointError>;
 
     fn handle(&mut self, msg: Listen, ctx: &mut Context<Self>) -> Self::Result {
-        let host = if msg.address.is_empty() { "0.0.0.0" } else { msg.address.as_str() };
-        let listen_error = |source| EndpointError::Listen { address: msg.address.clone(), port: msg.port, source };
+        let host = if msg.address.is_empty() {
+            "0.0.0.0"
+        } else {
+            msg.address.as_str()
+        };
+        let listen_error = |source| EndpointError::Listen {
+            address: msg.address.clone(),
+            port: msg.port,
+            source,
+        };
         let socket = std::net::TcpListener::bind((host, msg.port)).map_err(listen_error)?;
         socket.set_nonblocking(true).map_err(listen_error)?;
         let port = socket.local_addr().map_err(listen_error)?.port();
         let socket = tokio::net::TcpListener::from_std(socket).map_err(listen_error)?;
-        self.listeners.push(Listener::new(self.shared.clone(), ctx.address(), socket).start());
+        self.listeners
+            .push(Listener::new(self.shared.clone(), ctx.address(), socket).start());
         Ok(port)
     }
 }
@@ -430,7 +523,10 @@ impl Handler<PeerWith> for Core {
             connecting: false,
         });
         target.retry = msg.retry;
-        if target.node.is_some_and(|node| self.peers.contains_key(&node)) {
+        if target
+            .node
+            .is_some_and(|node| self.peers.contains_key(&node))
+        {
             if let Some(reply) = msg.reply {
                 let _ = reply.send(Ok(()));
             }
@@ -449,13 +545,24 @@ impl Handler<Unpeer> for Core {
         let target = self.outbound.remove(&(msg.address.clone(), msg.port));
         let had_target = target.is_some();
         for waiter in target.into_iter().flat_map(|t| t.waiters) {
-            let _ = waiter.send(Err(EndpointError::Cancelled { address: msg.address.clone(), port: msg.port }));
+            let _ = waiter.send(Err(EndpointError::Cancelled {
+                address: msg.address.clone(),
+                port: msg.port,
+            }));
         }
-        let Some(node) = self.find_peer(&msg.address, msg.port) else { return had_target };
+        let Some(node) = self.find_peer(&msg.address, msg.port) else {
+            return had_target;
+        };
         let entry = self.peers.remove(&node).expect("found above");
         self.rebuild_routes();
-        self.emit(StatusEvent::status(StatusCode::PeerRemoved, Some(entry.info()), text::REMOVED_CONNECTION));
-        entry.actor.do_send(Close { timeout: FLUSH_TIMEOUT });
+        self.emit(StatusEvent::status(
+            StatusCode::PeerRemoved,
+            Some(entry.info()),
+            text::REMOVED_CONNECTION,
+        ));
+        entry.actor.do_send(Close {
+            timeout: FLUSH_TIMEOUT,
+        });
         true
     }
 }
@@ -466,15 +573,30 @@ impl Handler<GetPeers> for Core {
     fn handle(&mut self, _: GetPeers, _: &mut Context<Self>) -> Vec<PeerInfo> {
         // Broker 1.4 reports `Remote | Outbound | Inbound` on both sides of a peering.
         let flags = PeerFlags::REMOTE | PeerFlags::OUTBOUND | PeerFlags::INBOUND;
-        let peered = self.peers.values().map(|p| PeerInfo { peer: p.info(), flags, status: PeerStatus::Peered });
-        let pending = self.outbound.iter().filter(|(_, t)| t.node.is_none()).map(|((address, port), t)| PeerInfo {
-            peer: EndpointInfo {
-                node: UNKNOWN_NODE,
-                network: Some(NetworkInfo { address: address.clone(), port: *port }),
-            },
-            flags: PeerFlags::REMOTE | PeerFlags::OUTBOUND,
-            status: if t.connecting { PeerStatus::Connecting } else { PeerStatus::Reconnecting },
+        let peered = self.peers.values().map(|p| PeerInfo {
+            peer: p.info(),
+            flags,
+            status: PeerStatus::Peered,
         });
+        let pending =
+            self.outbound
+                .iter()
+                .filter(|(_, t)| t.node.is_none())
+                .map(|((address, port), t)| PeerInfo {
+                    peer: EndpointInfo {
+                        node: UNKNOWN_NODE,
+                        network: Some(NetworkInfo {
+                            address: address.clone(),
+                            port: *port,
+                        }),
+                    },
+                    flags: PeerFlags::REMOTE | PeerFlags::OUTBOUND,
+                    status: if t.connecting {
+                        PeerStatus::Connecting
+                    } else {
+                        PeerStatus::Reconnecting
+                    },
+                });
         peered.chain(pending).collect()
     }
 }
@@ -483,7 +605,12 @@ impl Handler<GetPeerSubscriptions> for Core {
     type Result = Vec<Topic>;
 
     fn handle(&mut self, _: GetPeerSubscriptions, _: &mut Context<Self>) -> Vec<Topic> {
-        sanitize(self.peers.values().flat_map(|p| p.filter.iter().cloned()).collect())
+        sanitize(
+            self.peers
+                .values()
+                .flat_map(|p| p.filter.iter().cloned())
+                .collect(),
+        )
     }
 }
 
@@ -500,7 +627,10 @@ impl Handler<AddSubscriber> for Core {
     type Result = ();
 
     fn handle(&mut self, msg: AddSubscriber, _: &mut Context<Self>) {
-        let route = SubscriberRoute { filter: Arc::new(sanitize(msg.topics)), queue: msg.queue };
+        let route = SubscriberRoute {
+            filter: Arc::new(sanitize(msg.topics)),
+            queue: msg.queue,
+        };
         self.subscribers.insert(msg.id, route);
         self.rebuild_routes();
     }
@@ -510,7 +640,9 @@ impl Handler<ChangeSubscription> for Core {
     type Result = ();
 
     fn handle(&mut self, msg: ChangeSubscription, _: &mut Context<Self>) {
-        let Some(route) = self.subscribers.get_mut(&msg.id) else { return };
+        let Some(route) = self.subscribers.get_mut(&msg.id) else {
+            return;
+        };
         let mut filter = route.filter.to_vec();
         if msg.add {
             filter.push(msg.topic);
@@ -536,7 +668,10 @@ impl Handler<AddStatusSubscriber> for Core {
     type Result = ();
 
     fn handle(&mut self, msg: AddStatusSubscriber, _: &mut Context<Self>) {
-        self.status_sinks.push(StatusSink { queue: msg.queue, statuses: msg.statuses });
+        self.status_sinks.push(StatusSink {
+            queue: msg.queue,
+            statuses: msg.statuses,
+        });
     }
 }
 
@@ -550,7 +685,10 @@ impl Handler<AddPublisher> for Core {
         let shared = self.shared.clone();
         actix::spawn(async move {
             while let Some(batch) = msg.queue.pop_all_async().await {
-                let messages: Vec<(Topic, Data)> = batch.into_iter().map(|data| (msg.topic.clone(), data)).collect();
+                let messages: Vec<(Topic, Data)> = batch
+                    .into_iter()
+                    .map(|data| (msg.topic.clone(), data))
+                    .collect();
                 publish_async(&shared, messages).await;
             }
             let _ = done.send(true);
@@ -578,7 +716,9 @@ impl Handler<PeerFilter> for Core {
     type Result = ();
 
     fn handle(&mut self, msg: PeerFilter, _: &mut Context<Self>) {
-        let Some(peer) = self.peers.get_mut(&msg.node).filter(|p| p.conn == msg.conn) else { return };
+        let Some(peer) = self.peers.get_mut(&msg.node).filter(|p| p.conn == msg.conn) else {
+            return;
+        };
         peer.filter = Arc::new(msg.filter);
         self.rebuild_routes();
     }
@@ -591,16 +731,28 @@ impl Handler<PeerClosed> for Core {
         if self.peers.get(&msg.node).is_none_or(|p| p.conn != msg.conn) {
             return; // Already removed by unpeer, a slow-peer disconnect or shutdown.
         }
-        let Some(entry) = self.lose(msg.node, ctx) else { return };
+        let Some(entry) = self.lose(msg.node, ctx) else {
+            return;
+        };
         let context = Some(entry.info());
         match msg.reason {
             CloseReason::Closed => {}
-            CloseReason::Invalid(why) => self.emit(StatusEvent::error(ErrorCode::PeerInvalid, context.clone(), why)),
-            CloseReason::Timeout => {
-                self.emit(StatusEvent::error(ErrorCode::PeerTimeout, context.clone(), "peer stopped responding"))
-            }
+            CloseReason::Invalid(why) => self.emit(StatusEvent::error(
+                ErrorCode::PeerInvalid,
+                context.clone(),
+                why,
+            )),
+            CloseReason::Timeout => self.emit(StatusEvent::error(
+                ErrorCode::PeerTimeout,
+                context.clone(),
+                "peer stopped responding",
+            )),
         }
-        self.emit(StatusEvent::status(StatusCode::PeerLost, context, text::LOST_CONNECTION));
+        self.emit(StatusEvent::status(
+            StatusCode::PeerLost,
+            context,
+            text::LOST_CONNECTION,
+        ));
     }
 }
 
@@ -608,7 +760,9 @@ impl Handler<SlowPeer> for Core {
     type Result = ();
 
     fn handle(&mut self, msg: SlowPeer, ctx: &mut Context<Self>) {
-        let Some(peer) = self.peers.get(&msg.node) else { return };
+        let Some(peer) = self.peers.get(&msg.node) else {
+            return;
+        };
         let context = Some(peer.info());
         if msg.dropped {
             let count = peer.link.dropped.load(std::sync::atomic::Ordering::Relaxed);
@@ -617,9 +771,19 @@ impl Handler<SlowPeer> for Core {
             return;
         }
         let entry = self.lose(msg.node, ctx).expect("present above");
-        entry.actor.do_send(Close { timeout: Duration::ZERO });
-        self.emit(StatusEvent::error(ErrorCode::PeerTimeout, context.clone(), "peer stopped reading: disconnected"));
-        self.emit(StatusEvent::status(StatusCode::PeerLost, context, text::LOST_CONNECTION));
+        entry.actor.do_send(Close {
+            timeout: Duration::ZERO,
+        });
+        self.emit(StatusEvent::error(
+            ErrorCode::PeerTimeout,
+            context.clone(),
+            "peer stopped reading: disconnected",
+        ));
+        self.emit(StatusEvent::status(
+            StatusCode::PeerLost,
+            context,
+            text::LOST_CONNECTION,
+        ));
     }
 }
 
@@ -652,7 +816,11 @@ impl Handler<Shutdown> for Core {
         let close_peers = publishers_flushed.into_actor(self).then(|_, act, _| {
             let peers: Vec<Addr<Peer>> = act.peers.drain().map(|(_, p)| p.actor).collect();
             act.rebuild_routes();
-            let closed = futures::future::join_all(peers.into_iter().map(|p| p.send(Close { timeout: FLUSH_TIMEOUT })));
+            let closed = futures::future::join_all(peers.into_iter().map(|p| {
+                p.send(Close {
+                    timeout: FLUSH_TIMEOUT,
+                })
+            }));
             closed.into_actor(act)
         });
         Box::pin(close_peers.map(|_, _, _| System::current().stop()))

@@ -36,7 +36,11 @@ struct Window {
 
 impl Window {
     fn new() -> Self {
-        Window { top: 0, seen: vec![0; WORDS].into_boxed_slice(), last_use: 0 }
+        Window {
+            top: 0,
+            seen: vec![0; WORDS].into_boxed_slice(),
+            last_use: 0,
+        }
     }
 
     fn bit(id: u64) -> (usize, u64) {
@@ -90,7 +94,12 @@ impl Dedup {
     }
 
     fn forget_least_recent(&mut self) {
-        if let Some(oldest) = self.windows.iter().min_by_key(|(_, w)| w.last_use).map(|(n, _)| *n) {
+        if let Some(oldest) = self
+            .windows
+            .iter()
+            .min_by_key(|(_, w)| w.last_use)
+            .map(|(n, _)| *n)
+        {
             self.windows.remove(&oldest);
         }
     }
@@ -100,8 +109,14 @@ impl Dedup {
 mod tests {
     use super::*;
 
-    const A: NodeId = NodeId { id: [1; 20], pid: 1 };
-    const B: NodeId = NodeId { id: [2; 20], pid: 1 };
+    const A: NodeId = NodeId {
+        id: [1; 20],
+        pid: 1,
+    };
+    const B: NodeId = NodeId {
+        id: [2; 20],
+        pid: 1,
+    };
 
     #[test]
     fn out_of_order_ids_pass_once() {
@@ -134,7 +149,13 @@ mod tests {
     fn origins_are_bounded() {
         let mut d = Dedup::default();
         for n in 0..(MAX_ORIGINS as u32 + 10) {
-            d.first_time(NodeId { id: [0; 20], pid: n }, 1);
+            d.first_time(
+                NodeId {
+                    id: [0; 20],
+                    pid: n,
+                },
+                1,
+            );
         }
         assert_eq!(d.windows.len(), MAX_ORIGINS);
     }

@@ -18,8 +18,8 @@ use futures::channel::oneshot;
 
 use crate::config::Config;
 use crate::core::{
-    AddPublisher, AddStatusSubscriber, AddSubscriber, Core, Forward, GetPeerSubscriptions, GetPeers, Listen, PeerWith,
-    Shutdown, Unpeer,
+    AddPublisher, AddStatusSubscriber, AddSubscriber, Core, Forward, GetPeerSubscriptions,
+    GetPeers, Listen, PeerWith, Shutdown, Unpeer,
 };
 use crate::error::EndpointError;
 use crate::flare::Flare;
@@ -60,10 +60,19 @@ impl Endpoint {
                 }
             })
             .map_err(EndpointError::Start)?;
-        let core = core.recv().map_err(|_| EndpointError::Start(std::io::Error::other("endpoint thread died")))?;
+        let core = core
+            .recv()
+            .map_err(|_| EndpointError::Start(std::io::Error::other("endpoint thread died")))?;
         let _ = shared.core.set(core.clone());
-        let inner = Inner { shared, core, thread: Mutex::new(Some(thread)), next_subscriber: AtomicU64::new(0) };
-        Ok(Endpoint { inner: Arc::new(inner) })
+        let inner = Inner {
+            shared,
+            core,
+            thread: Mutex::new(Some(thread)),
+            next_subscriber: AtomicU64::new(0),
+        };
+        Ok(Endpoint {
+            inner: Arc::new(inner),
+        })
     }
 
     /// This endpoint's identity.
@@ -74,6 +83,11 @@ impl Endpoint {
     /// The configuration the endpoint runs with.
     pub fn config(&self) -> &Config {
         &self.inner.shared.config
+    }
+
+    /// The data path state, for the store actors.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
     }
 
     fn call<M>(&self, msg: M) -> Result<M::Result, EndpointError>
@@ -88,42 +102,79 @@ impl Endpoint {
     /// Listens on `address` (`""` = all interfaces) and `port` (0 = any); returns the
     /// bound port.
     pub fn listen(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
-        self.call(Listen { address: address.to_owned(), port })?
+        self.call(Listen {
+            address: address.to_owned(),
+            port,
+        })?
     }
 
     /// Peers with `address:port`, blocking until peered or the first attempt failed.
     /// With a non-zero `retry`, failed and lost connections are retried in the
     /// background at that interval.
-    pub fn peer(&self, address: &str, port: u16, retry: Option<Duration>) -> Result<(), EndpointError> {
+    pub fn peer(
+        &self,
+        address: &str,
+        port: u16,
+        retry: Option<Duration>,
+    ) -> Result<(), EndpointError> {
         futures::executor::block_on(self.peer_async(address, port, retry))
     }
 
     /// Async [`Endpoint::peer`].
-    pub async fn peer_async(&self, address: &str, port: u16, retry: Option<Duration>) -> Result<(), EndpointError> {
+    pub async fn peer_async(
+        &self,
+        address: &str,
+        port: u16,
+        retry: Option<Duration>,
+    ) -> Result<(), EndpointError> {
         let (reply, outcome) = oneshot::channel();
-        self.inner.core.do_send(PeerWith { address: address.to_owned(), port, retry, reply: Some(reply) });
+        self.inner.core.do_send(PeerWith {
+            address: address.to_owned(),
+            port,
+            retry,
+            reply: Some(reply),
+        });
         outcome.await.map_err(|_| EndpointError::ShutDown)?
     }
 
     /// Starts peering with `address:port` without waiting for the outcome.
     pub fn peer_nosync(&self, address: &str, port: u16, retry: Option<Duration>) {
-        self.inner.core.do_send(PeerWith { address: address.to_owned(), port, retry, reply: None });
+        self.inner.core.do_send(PeerWith {
+            address: address.to_owned(),
+            port,
+            retry,
+            reply: None,
+        });
     }
 
     /// Ends the peering with `address:port` (as given to `peer`, or as `peers()`
     /// reports it); whether there was one.
     pub fn unpeer(&self, address: &str, port: u16) -> bool {
-        self.call(Unpeer { address: address.to_owned(), port }).unwrap_or(false)
+        self.call(Unpeer {
+            address: address.to_owned(),
+            port,
+        })
+        .unwrap_or(false)
     }
 
     /// Async [`Endpoint::unpeer`].
     pub async fn unpeer_async(&self, address: &str, port: u16) -> bool {
-        self.inner.core.send(Unpeer { address: address.to_owned(), port }).await.unwrap_or(false)
+        self.inner
+            .core
+            .send(Unpeer {
+                address: address.to_owned(),
+                port,
+            })
+            .await
+            .unwrap_or(false)
     }
 
     /// Ends a peering without waiting.
     pub fn unpeer_nosync(&self, address: &str, port: u16) {
-        self.inner.core.do_send(Unpeer { address: address.to_owned(), port });
+        self.inner.core.do_send(Unpeer {
+            address: address.to_owned(),
+            port,
+        });
     }
 
     /// The current peerings, including outbound ones still connecting.
@@ -172,8 +223,16 @@ impl Endpoint {
         let capacity = queue_size.max(self.inner.shared.config.subscriber_queue);
         let queue = Arc::new(BoundedQueue::new(capacity, Some(new_flare()), None));
         let id = self.inner.next_subscriber.fetch_add(1, Ordering::Relaxed);
-        let _ = self.call(AddSubscriber { id, topics, queue: queue.clone() });
-        Subscriber { id, inbox: Inbox { queue }, core: self.inner.core.clone() }
+        let _ = self.call(AddSubscriber {
+            id,
+            topics,
+            queue: queue.clone(),
+        });
+        Subscriber {
+            id,
+            inbox: Inbox { queue },
+            core: self.inner.core.clone(),
+        }
     }
 
     /// A status subscriber: errors always, statuses too with `receive_statuses`.
@@ -181,9 +240,18 @@ impl Endpoint {
     /// # Panics
     /// When the process is out of file descriptors for the subscriber's flare.
     pub fn make_status_subscriber(&self, receive_statuses: bool) -> StatusSubscriber {
-        let queue = Arc::new(BoundedQueue::new(self.inner.shared.config.status_queue, Some(new_flare()), None));
-        let _ = self.call(AddStatusSubscriber { queue: queue.clone(), statuses: receive_statuses });
-        StatusSubscriber { inbox: Inbox { queue } }
+        let queue = Arc::new(BoundedQueue::new(
+            self.inner.shared.config.status_queue,
+            Some(new_flare()),
+            None,
+        ));
+        let _ = self.call(AddStatusSubscriber {
+            queue: queue.clone(),
+            statuses: receive_statuses,
+        });
+        StatusSubscriber {
+            inbox: Inbox { queue },
+        }
     }
 
     /// A publisher on `topic` with a buffer of `Config::publisher_buffer` messages.
@@ -191,9 +259,21 @@ impl Endpoint {
     /// # Panics
     /// When the process is out of file descriptors for the publisher's flare.
     pub fn make_publisher(&self, topic: Topic) -> Publisher {
-        let queue = Arc::new(BoundedQueue::new(self.inner.shared.config.publisher_buffer, None, Some(new_flare())));
-        let _ = self.call(AddPublisher { topic: topic.clone(), queue: queue.clone() });
-        Publisher { topic, queue, sent: AtomicU64::new(0), created: Instant::now() }
+        let queue = Arc::new(BoundedQueue::new(
+            self.inner.shared.config.publisher_buffer,
+            None,
+            Some(new_flare()),
+        ));
+        let _ = self.call(AddPublisher {
+            topic: topic.clone(),
+            queue: queue.clone(),
+        });
+        Publisher {
+            topic,
+            queue,
+            sent: AtomicU64::new(0),
+            created: Instant::now(),
+        }
     }
 
     /// Flushes everything published so far to the connected peers, closes every
@@ -205,7 +285,9 @@ impl Endpoint {
 
 impl Inner {
     fn shutdown(&self) {
-        let Some(thread) = self.thread.lock().expect("thread lock poisoned").take() else { return };
+        let Some(thread) = self.thread.lock().expect("thread lock poisoned").take() else {
+            return;
+        };
         let _ = futures::executor::block_on(self.core.send(Shutdown));
         if thread.thread().id() != std::thread::current().id() {
             let _ = thread.join();
@@ -231,10 +313,18 @@ fn fresh_node_id() -> NodeId {
         use std::hash::{BuildHasher, Hasher};
         for chunk in id.chunks_mut(8) {
             let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+            hasher.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos(),
+            );
             let bytes = hasher.finish().to_le_bytes();
             chunk.copy_from_slice(&bytes[..chunk.len()]);
         }
     }
-    NodeId { id, pid: std::process::id() }
+    NodeId {
+        id,
+        pid: std::process::id(),
+    }
 }

@@ -32,7 +32,10 @@ pub(crate) struct EncodedBatch {
 impl EncodedBatch {
     /// Room for `count` messages, none encoded yet.
     pub(crate) fn new(count: usize) -> Self {
-        EncodedBatch { bytes: Vec::new(), spans: vec![None; count] }
+        EncodedBatch {
+            bytes: Vec::new(),
+            spans: vec![None; count],
+        }
     }
 
     /// The encoding of `messages[index]`, encoding it on first use; `None` if it
@@ -50,7 +53,12 @@ impl EncodedBatch {
     /// Batch frames, back to back, holding `messages[i]` for every selected `i`;
     /// and how many messages they hold. Messages larger than `cap` alone are skipped:
     /// no receiver would accept them.
-    pub(crate) fn frames(&mut self, messages: &[DataMessage], selected: &[usize], cap: usize) -> (Bytes, usize) {
+    pub(crate) fn frames(
+        &mut self,
+        messages: &[DataMessage],
+        selected: &[usize],
+        cap: usize,
+    ) -> (Bytes, usize) {
         let codec = FrameCodec::new(cap);
         let target = FRAME_TARGET.min(cap);
         let mut out = Vec::new();
@@ -58,7 +66,9 @@ impl EncodedBatch {
         let mut size = 0;
         let mut count = 0;
         for &index in selected {
-            let Some(encoded) = self.message(messages, index) else { continue };
+            let Some(encoded) = self.message(messages, index) else {
+                continue;
+            };
             let len = encoded.len();
             if len + 16 > cap {
                 continue;
@@ -75,7 +85,12 @@ impl EncodedBatch {
         (Bytes::from(out), count)
     }
 
-    fn flush(&self, codec: &FrameCodec, parts: &mut Vec<(usize, usize)>, out: &mut Vec<u8>) -> usize {
+    fn flush(
+        &self,
+        codec: &FrameCodec,
+        parts: &mut Vec<(usize, usize)>,
+        out: &mut Vec<u8>,
+    ) -> usize {
         if parts.is_empty() {
             return 0;
         }
@@ -99,7 +114,11 @@ pub(crate) struct FrameReader<R> {
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// A reader accepting frames of at most `cap` bytes.
     pub(crate) fn new(io: R, cap: usize) -> Self {
-        FrameReader { io, buf: BytesMut::with_capacity(64 * 1024), codec: FrameCodec::new(cap) }
+        FrameReader {
+            io,
+            buf: BytesMut::with_capacity(64 * 1024),
+            codec: FrameCodec::new(cap),
+        }
     }
 
     /// The next frame; `Ok(None)` on a clean end of stream between frames.
@@ -139,7 +158,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Reads more bytes; false on a clean end of stream.
     async fn fill(&mut self) -> Result<bool, WireError> {
         if let Some(len) = self.codec.announced_len(&self.buf)? {
-            self.buf.reserve((LENGTH_PREFIX_LEN + len).saturating_sub(self.buf.len()));
+            self.buf
+                .reserve((LENGTH_PREFIX_LEN + len).saturating_sub(self.buf.len()));
         }
         if self.buf.capacity() - self.buf.len() < 4096 {
             self.buf.reserve(64 * 1024);
@@ -162,7 +182,10 @@ mod tests {
 
     fn message(id: u64, payload: usize) -> DataMessage {
         DataMessage {
-            origin: NodeId { id: [7; 20], pid: 42 },
+            origin: NodeId {
+                id: [7; 20],
+                pid: 42,
+            },
             id,
             ttl: 20,
             topic: Topic::from("/a/b"),
@@ -212,12 +235,24 @@ mod tests {
         let mut garbage = Vec::new();
         garbage.extend_from_slice(&5u32.to_le_bytes());
         garbage.extend_from_slice(b"hello");
-        let err = FrameReader::new(&garbage[..], 1024).handshake().await.unwrap_err();
+        let err = FrameReader::new(&garbage[..], 1024)
+            .handshake()
+            .await
+            .unwrap_err();
         assert!(matches!(err, WireError::Malformed(_)), "{err}");
-        let mut hello = Hello::new(NodeId { id: [1; 20], pid: 1 }, vec![]);
+        let mut hello = Hello::new(
+            NodeId {
+                id: [1; 20],
+                pid: 1,
+            },
+            vec![],
+        );
         hello.version += 1;
         let bytes = encode_frame(&Frame::Hello(hello));
-        let err = FrameReader::new(&bytes[..], 1024).handshake().await.unwrap_err();
+        let err = FrameReader::new(&bytes[..], 1024)
+            .handshake()
+            .await
+            .unwrap_err();
         assert!(matches!(err, WireError::Incompatible(_)), "{err}");
     }
 }

@@ -71,4 +71,7 @@ pub struct PeerInfo {
 
 /// The node of an endpoint not (yet) known, e.g. in the context of a failed
 /// connection attempt: all zeros.
-pub const UNKNOWN_NODE: NodeId = NodeId { id: [0; 20], pid: 0 };
+pub const UNKNOWN_NODE: NodeId = NodeId {
+    id: [0; 20],
+    pid: 0,
+};

@@ -17,9 +17,12 @@
 //! - [`dedup`]: per-origin sliding windows that make rings and meshes deliver once.
 //! - [`framing`]: frames on a byte stream (length prefix, cap, batch assembly).
 //! - [`subscriber`]: [`Subscriber`] and [`StatusSubscriber`].
-//! - [`publisher`]: [`Publisher`].
+//! - [`publisher`]: the [`Publisher`] handle.
 //! - [`queue`]: the bounded queue behind all of the above, for threads and tasks.
 //! - [`flare`]: descriptors readable while a queue is pending (or has room).
+//! - [`store_handle`]: [`Store`], the handle on a data store, and `attach_master` /
+//!   `attach_clone`; `store_master` and `store_clone`: the actors behind it;
+//!   `store_hooks`: what they need from the core (local delivery, statuses).
 //! - [`config`], [`info`], [`status`], [`error`]: configuration, peer descriptions,
 //!   status codes, errors.
 
@@ -38,6 +41,10 @@ pub mod publisher;
 mod queue;
 mod routing;
 pub mod status;
+mod store_clone;
+pub mod store_handle;
+mod store_hooks;
+mod store_master;
 pub mod subscriber;
 
 pub use config::{Config, SlowPeerPolicy, TlsConfig};
@@ -46,4 +53,5 @@ pub use error::EndpointError;
 pub use info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
 pub use publisher::Publisher;
 pub use status::{ErrorCode, ErrorStatus, Status, StatusCode, StatusEvent};
+pub use store_handle::{AttachError, CloneOptions, QueryError, Role, Store};
 pub use subscriber::{StatusSubscriber, Subscriber};

@@ -27,7 +27,11 @@ pub(crate) struct Listener {
 impl Listener {
     /// A listener on a bound socket.
     pub(crate) fn new(shared: Arc<Shared>, core: Addr<Core>, socket: TcpListener) -> Self {
-        Listener { shared, core, socket: Some(socket) }
+        Listener {
+            shared,
+            core,
+            socket: Some(socket),
+        }
     }
 }
 
@@ -35,7 +39,10 @@ impl Actor for Listener {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let socket = self.socket.take().expect("the socket is taken once, at start");
+        let socket = self
+            .socket
+            .take()
+            .expect("the socket is taken once, at start");
         let shared = self.shared.clone();
         let core = self.core.clone();
         let accept_loop = async move {
@@ -49,15 +56,32 @@ impl Actor for Listener {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let network = NetworkInfo { address: remote.ip().to_string(), port: remote.port() };
+                let network = NetworkInfo {
+                    address: remote.ip().to_string(),
+                    port: remote.port(),
+                };
                 let hello = crate::core::hello(&shared);
                 let config = &shared.config;
-                let opening = handshake(stream, network.clone(), hello.clone(), config.max_frame_len, config.handshake_timeout);
+                let opening = handshake(
+                    stream,
+                    network.clone(),
+                    hello.clone(),
+                    config.max_frame_len,
+                    config.handshake_timeout,
+                );
                 let core = core.clone();
                 actix::spawn(async move {
                     match opening.await {
-                        Ok(established) => core.do_send(Handshaken { established, sent_filter: hello.filter, outbound: None }),
-                        Err(error) => core.do_send(HandshakeFailed { network, outbound: None, error }),
+                        Ok(established) => core.do_send(Handshaken {
+                            established,
+                            sent_filter: hello.filter,
+                            outbound: None,
+                        }),
+                        Err(error) => core.do_send(HandshakeFailed {
+                            network,
+                            outbound: None,
+                            error,
+                        }),
                     }
                 });
             }

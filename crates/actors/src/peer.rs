@@ -76,7 +76,11 @@ impl Peer {
     }
 
     fn closed(&self, reason: CloseReason, ctx: &mut Context<Self>) {
-        self.core.do_send(PeerClosed { node: self.node, conn: self.conn, reason });
+        self.core.do_send(PeerClosed {
+            node: self.node,
+            conn: self.conn,
+            reason,
+        });
         ctx.stop();
     }
 }
@@ -88,18 +92,35 @@ impl Actor for Peer {
         let (reader, writer) = self.halves.take().expect("halves are taken once, at start");
         let done = self.writer_done_tx.take().expect("writer starts once");
         let link = self.link.clone();
-        ctx.spawn(write_loop(link, writer, done).into_actor(self).map(|result, act, ctx| {
-            // A failed write means the connection is gone, as a failed read does.
-            if result.is_err() {
-                act.closed(CloseReason::Closed, ctx);
-            }
-        }));
-        let read = read_loop(self.shared.clone(), self.core.clone(), self.node, self.conn, self.link.clone(), reader);
-        ctx.spawn(read.into_actor(self).map(|reason, act, ctx| act.closed(reason, ctx)));
+        ctx.spawn(
+            write_loop(link, writer, done)
+                .into_actor(self)
+                .map(|result, act, ctx| {
+                    // A failed write means the connection is gone, as a failed read does.
+                    if result.is_err() {
+                        act.closed(CloseReason::Closed, ctx);
+                    }
+                }),
+        );
+        let read = read_loop(
+            self.shared.clone(),
+            self.core.clone(),
+            self.node,
+            self.conn,
+            self.link.clone(),
+            reader,
+        );
+        ctx.spawn(
+            read.into_actor(self)
+                .map(|reason, act, ctx| act.closed(reason, ctx)),
+        );
         let keepalive = self.shared.config.keepalive;
         ctx.run_interval(keepalive, |act, _| {
             act.next_ping += 1;
-            let _ = act.link.outbox.push_unbounded(encode_frame(&Frame::Ping(act.next_ping)));
+            let _ = act
+                .link
+                .outbox
+                .push_unbounded(encode_frame(&Frame::Ping(act.next_ping)));
         });
     }
 
@@ -123,7 +144,11 @@ impl Handler<Close> for Peer {
 }
 
 /// Writes queued frames until the outbox is closed and drained, then `Goodbye`.
-async fn write_loop(link: Arc<PeerLink>, writer: BoxedWriter, done: watch::Sender<bool>) -> std::io::Result<()> {
+async fn write_loop(
+    link: Arc<PeerLink>,
+    writer: BoxedWriter,
+    done: watch::Sender<bool>,
+) -> std::io::Result<()> {
     let mut out = BufWriter::with_capacity(256 * 1024, writer);
     let result = async {
         while let Some(frames) = link.outbox.pop_all_async().await {
@@ -164,16 +189,25 @@ async fn read_loop(
         };
         match frame {
             Frame::Batch(messages) => receive_batch(&shared, node, messages).await,
-            Frame::Filter(filter) => core.do_send(PeerFilter { node, conn, filter: sanitize(filter) }),
+            Frame::Filter(filter) => core.do_send(PeerFilter {
+                node,
+                conn,
+                filter: sanitize(filter),
+            }),
             Frame::Ping(nonce) => {
-                let _ = link.outbox.push_unbounded(encode_frame(&Frame::Pong(nonce)));
+                let _ = link
+                    .outbox
+                    .push_unbounded(encode_frame(&Frame::Pong(nonce)));
             }
             Frame::Pong(_) => {}
             // Store traffic belongs to the stores issue; until then nothing consumes it.
             Frame::Store(_) => {}
             Frame::Goodbye => return CloseReason::Closed,
             other @ Frame::Hello(_) => {
-                return CloseReason::Invalid(format!("unexpected {} frame after the handshake", frame_name(&other)))
+                return CloseReason::Invalid(format!(
+                    "unexpected {} frame after the handshake",
+                    frame_name(&other)
+                ))
             }
         }
     }

@@ -75,7 +75,9 @@ impl Publisher {
 
     /// A descriptor readable exactly while the buffer has room.
     pub fn fd(&self) -> RawFd {
-        self.queue.room_fd().expect("publishers are created with a flare")
+        self.queue
+            .room_fd()
+            .expect("publishers are created with a flare")
     }
 }
 

@@ -69,7 +69,11 @@ impl<T> Drop for WaitGuard<'_, T> {
 
 impl<T> BoundedQueue<T> {
     /// A queue holding at most `capacity` weight (at least 1), with optional flares.
-    pub(crate) fn new(capacity: usize, pending_flare: Option<Flare>, room_flare: Option<Flare>) -> Self {
+    pub(crate) fn new(
+        capacity: usize,
+        pending_flare: Option<Flare>,
+        room_flare: Option<Flare>,
+    ) -> Self {
         if let Some(flare) = &room_flare {
             flare.raise();
         }
@@ -137,7 +141,12 @@ impl<T> BoundedQueue<T> {
         Ok(())
     }
 
-    fn push_locked(&self, state: &mut State<T>, item: T, weight: usize) -> Result<(), PushError<T>> {
+    fn push_locked(
+        &self,
+        state: &mut State<T>,
+        item: T,
+        weight: usize,
+    ) -> Result<(), PushError<T>> {
         if state.closed {
             return Err(PushError::Closed(item));
         }
@@ -171,7 +180,12 @@ impl<T> BoundedQueue<T> {
     }
 
     /// Pushes, waiting for room at most `timeout` (forever with `None`).
-    pub(crate) fn push_wait(&self, mut item: T, weight: usize, timeout: Option<Duration>) -> Result<(), PushError<T>> {
+    pub(crate) fn push_wait(
+        &self,
+        mut item: T,
+        weight: usize,
+        timeout: Option<Duration>,
+    ) -> Result<(), PushError<T>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut state = self.lock();
         loop {
@@ -188,7 +202,10 @@ impl<T> BoundedQueue<T> {
                         state.waiting_producers -= 1;
                         return Err(PushError::Full(item));
                     }
-                    self.room_ready.wait_timeout(state, left).expect("queue lock poisoned").0
+                    self.room_ready
+                        .wait_timeout(state, left)
+                        .expect("queue lock poisoned")
+                        .0
                 }
             };
             state.waiting_producers -= 1;
@@ -209,7 +226,10 @@ impl<T> BoundedQueue<T> {
                 }
                 state.waiting_producers += 1;
             }
-            let _guard = WaitGuard { queue: self, producer: true };
+            let _guard = WaitGuard {
+                queue: self,
+                producer: true,
+            };
             notified.await;
         }
     }
@@ -217,7 +237,9 @@ impl<T> BoundedQueue<T> {
     fn pop_locked(&self, state: &mut State<T>, max: usize, out: &mut Vec<T>) {
         let before = state.weight;
         while out.len() < max {
-            let Some((item, weight)) = state.items.pop_front() else { break };
+            let Some((item, weight)) = state.items.pop_front() else {
+                break;
+            };
             state.weight -= weight;
             out.push(item);
         }
@@ -268,7 +290,10 @@ impl<T> BoundedQueue<T> {
                         state.waiting_consumers -= 1;
                         return out;
                     }
-                    self.item_ready.wait_timeout(state, left).expect("queue lock poisoned").0
+                    self.item_ready
+                        .wait_timeout(state, left)
+                        .expect("queue lock poisoned")
+                        .0
                 }
             };
             state.waiting_consumers -= 1;
@@ -293,7 +318,10 @@ impl<T> BoundedQueue<T> {
                 }
                 state.waiting_consumers += 1;
             }
-            let _guard = WaitGuard { queue: self, producer: false };
+            let _guard = WaitGuard {
+                queue: self,
+                producer: false,
+            };
             notified.await;
         }
     }

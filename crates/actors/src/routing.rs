@@ -137,7 +137,10 @@ impl Shared {
 
     fn report_slow(&self, link: &PeerLink, dropped: bool) {
         if let Some(core) = self.core.get() {
-            core.do_send(SlowPeer { node: link.node, dropped });
+            core.do_send(SlowPeer {
+                node: link.node,
+                dropped,
+            });
         }
     }
 }
@@ -148,7 +151,12 @@ pub(crate) type Deliveries = Vec<(Arc<PeerLink>, Bytes, usize)>;
 
 /// Encodes `messages` once and cuts frames for each peer (except `skip`) whose filter
 /// wants some of them. Local-only topics never leave the endpoint.
-pub(crate) fn plan(shared: &Shared, routes: &Routes, messages: &[DataMessage], skip: Option<NodeId>) -> Deliveries {
+pub(crate) fn plan(
+    shared: &Shared,
+    routes: &Routes,
+    messages: &[DataMessage],
+    skip: Option<NodeId>,
+) -> Deliveries {
     let mut deliveries = Vec::new();
     let mut encoded = EncodedBatch::new(messages.len());
     // Peers wanting the whole batch share one set of frames.
@@ -157,12 +165,14 @@ pub(crate) fn plan(shared: &Shared, routes: &Routes, messages: &[DataMessage], s
     let cap = shared.config.max_frame_len;
     for peer in routes.peers.iter().filter(|p| Some(p.link.node) != skip) {
         selected.clear();
-        selected.extend(
-            (0..messages.len()).filter(|&i| !messages[i].topic.is_local_only() && matches(&peer.filter, &messages[i].topic)),
-        );
+        selected.extend((0..messages.len()).filter(|&i| {
+            !messages[i].topic.is_local_only() && matches(&peer.filter, &messages[i].topic)
+        }));
         let (frames, count) = match selected.len() {
             0 => continue,
-            n if n == messages.len() => whole.get_or_insert_with(|| encoded.frames(messages, &selected, cap)).clone(),
+            n if n == messages.len() => whole
+                .get_or_insert_with(|| encoded.frames(messages, &selected, cap))
+                .clone(),
             _ => encoded.frames(messages, &selected, cap),
         };
         if count > 0 {
@@ -177,7 +187,9 @@ pub(crate) fn push_blocking(shared: &Shared, deliveries: Deliveries) {
     for (link, frame, count) in deliveries {
         let result = match shared.config.slow_peer {
             SlowPeerPolicy::Block => link.outbox.push_wait(frame, count, None),
-            SlowPeerPolicy::Disconnect { after } => link.outbox.push_wait(frame, count, Some(after)),
+            SlowPeerPolicy::Disconnect { after } => {
+                link.outbox.push_wait(frame, count, Some(after))
+            }
             SlowPeerPolicy::Drop => link.outbox.try_push(frame, count),
         };
         settle(shared, &link, result, count);
@@ -190,7 +202,9 @@ pub(crate) async fn push_async(shared: &Shared, deliveries: Deliveries) {
         let result = match shared.config.slow_peer {
             SlowPeerPolicy::Block => link.outbox.push_async(frame, count).await,
             SlowPeerPolicy::Disconnect { after } => {
-                match tokio::time::timeout(after, link.outbox.push_async(frame.clone(), count)).await {
+                match tokio::time::timeout(after, link.outbox.push_async(frame.clone(), count))
+                    .await
+                {
                     Ok(result) => result,
                     Err(_) => Err(PushError::Full(frame)),
                 }
@@ -226,7 +240,13 @@ fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
     messages
         .into_iter()
         .zip(first..)
-        .map(|((topic, data), id)| DataMessage { origin, id, ttl, topic, data })
+        .map(|((topic, data), id)| DataMessage {
+            origin,
+            id,
+            ttl,
+            topic,
+            data,
+        })
         .collect()
 }
 
@@ -237,7 +257,10 @@ pub(crate) fn publish_blocking(shared: &Shared, messages: Vec<(Topic, Data)>) {
     if routes.peers.is_empty() || messages.is_empty() {
         return;
     }
-    push_blocking(shared, plan(shared, &routes, &stamp(shared, messages), None));
+    push_blocking(
+        shared,
+        plan(shared, &routes, &stamp(shared, messages), None),
+    );
 }
 
 /// Publishes a batch originating here from async code, waiting under backpressure.
@@ -293,8 +316,13 @@ async fn deliver_local(routes: &Routes, messages: Vec<DataMessage>) {
     }
     let mut per_subscriber: Vec<Vec<(Topic, Data)>> = vec![Vec::new(); subscribers.len()];
     for message in messages {
-        let mut targets = subscribers.iter().enumerate().filter(|(_, s)| matches(&s.filter, &message.topic));
-        let Some((mut last, _)) = targets.next() else { continue };
+        let mut targets = subscribers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches(&s.filter, &message.topic));
+        let Some((mut last, _)) = targets.next() else {
+            continue;
+        };
         for (next, _) in targets {
             per_subscriber[last].push((message.topic.clone(), message.data.clone()));
             last = next;

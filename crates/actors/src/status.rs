@@ -87,12 +87,24 @@ pub enum StatusEvent {
 impl StatusEvent {
     /// A status event.
     pub(crate) fn status(code: StatusCode, context: Option<EndpointInfo>, message: &str) -> Self {
-        StatusEvent::Status(Status { code, context, message: message.to_owned() })
+        StatusEvent::Status(Status {
+            code,
+            context,
+            message: message.to_owned(),
+        })
     }
 
     /// An error event.
-    pub(crate) fn error(code: ErrorCode, context: Option<EndpointInfo>, message: impl Into<String>) -> Self {
-        StatusEvent::Error(ErrorStatus { code, context, message: message.into() })
+    pub(crate) fn error(
+        code: ErrorCode,
+        context: Option<EndpointInfo>,
+        message: impl Into<String>,
+    ) -> Self {
+        StatusEvent::Error(ErrorStatus {
+            code,
+            context,
+            message: message.into(),
+        })
     }
 }
 

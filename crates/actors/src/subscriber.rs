@@ -34,7 +34,9 @@ impl<T> Inbox<T> {
     }
 
     fn fd(&self) -> RawFd {
-        self.queue.pending_fd().expect("inboxes are created with a flare")
+        self.queue
+            .pending_fd()
+            .expect("inboxes are created with a flare")
     }
 }
 
@@ -91,7 +93,11 @@ impl Subscriber {
     }
 
     fn change(&self, topic: Topic, add: bool, block: bool) {
-        let msg = ChangeSubscription { id: self.id, topic, add };
+        let msg = ChangeSubscription {
+            id: self.id,
+            topic,
+            add,
+        };
         if block {
             // A stopped endpoint has no peers to tell: nothing to wait for.
             let _ = futures::executor::block_on(self.core.send(msg));

@@ -79,9 +79,7 @@ impl FrameCodec {
             return Ok(None);
         };
         let end = LENGTH_PREFIX_LEN + len;
-        Ok(buf
-            .get(LENGTH_PREFIX_LEN..end)
-            .map(|body| (body, end)))
+        Ok(buf.get(LENGTH_PREFIX_LEN..end).map(|body| (body, end)))
     }
 
     /// Decodes the first frame in `buf`: the frame and the bytes it took, or

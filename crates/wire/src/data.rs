@@ -387,7 +387,10 @@ fn fmt_real(r: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 /// network of at least 96 bits as the IPv4 network it is.
 fn fmt_subnet(n: &IpNet, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if let IpNet::V6(v6) = n {
-        if let (Some(v4), Some(len)) = (v6.network().to_ipv4_mapped(), v6.prefix_len().checked_sub(96)) {
+        if let (Some(v4), Some(len)) = (
+            v6.network().to_ipv4_mapped(),
+            v6.prefix_len().checked_sub(96),
+        ) {
             return write!(f, "{v4}/{len}");
         }
     }

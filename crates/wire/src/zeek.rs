@@ -180,7 +180,11 @@ mod tests {
         let valid = [
             message(count(1), count(1), ping(vec![])),
             message(count(1), count(1), ping(vec![Data::Integer(1)])),
-            message(count(1), count(1), vector(vec![Data::from(""), vector(vec![])])),
+            message(
+                count(1),
+                count(1),
+                vector(vec![Data::from(""), vector(vec![])]),
+            ),
             // Trailing elements in the content and in the message are tolerated.
             message(count(1), count(1), {
                 let mut content = ping(vec![]);
@@ -200,13 +204,21 @@ mod tests {
             message(count(2), count(1), ping(vec![])),
             message(count(1), count(2), ping(vec![])),
             message(count(1), count(1), vector(vec![count(3), vector(vec![])])),
-            message(count(1), count(1), vector(vec![Data::from("ping"), count(5)])),
+            message(
+                count(1),
+                count(1),
+                vector(vec![Data::from("ping"), count(5)]),
+            ),
             message(count(1), count(1), vector(vec![Data::from("ping")])),
             message(count(1), count(1), Data::from("ping")),
             vector(vec![count(1), count(1)]),
             Data::from("ping"),
             // Our one addition: names must be UTF-8 (Python sees them as `str`).
-            message(count(1), count(1), vector(vec![Data::String(vec![0xff]), vector(vec![])])),
+            message(
+                count(1),
+                count(1),
+                vector(vec![Data::String(vec![0xff]), vector(vec![])]),
+            ),
         ];
         for data in &invalid {
             assert!(

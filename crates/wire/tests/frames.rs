@@ -9,7 +9,10 @@ use broker_wire::{Data, DataMessage, Frame, Hello, NodeId, WireError, MAGIC, PRO
 use common::encode;
 
 fn node() -> NodeId {
-    NodeId { id: [0xAB; 20], pid: 300 }
+    NodeId {
+        id: [0xAB; 20],
+        pid: 300,
+    }
 }
 
 #[test]
@@ -59,7 +62,10 @@ fn layouts_are_as_documented() {
     expected.extend_from_slice(&[0xAC, 0x02, 1, 20, 2, b'/', b't']);
     expected.extend_from_slice(&[14, 2, 2, 5, 5, 1, b'x']);
     assert_eq!(&batch[4..], &expected[..]);
-    assert_eq!(encode(&Frame::Ping(300)), [3, 0, 0, 0, tag::PING, 0xAC, 0x02]);
+    assert_eq!(
+        encode(&Frame::Ping(300)),
+        [3, 0, 0, 0, tag::PING, 0xAC, 0x02]
+    );
     assert_eq!(encode(&Frame::Goodbye), [1, 0, 0, 0, tag::GOODBYE]);
 }
 
@@ -69,7 +75,10 @@ fn handshake_of_this_version_is_accepted() {
     let bytes = encode(&Frame::Hello(hello.clone()));
     assert_eq!(peek_hello_version(&bytes[4..]).unwrap(), PROTOCOL_VERSION);
     let codec = FrameCodec::default();
-    assert!(matches!(codec.decode_handshake(&bytes[..bytes.len() - 1]), Ok(None)));
+    assert!(matches!(
+        codec.decode_handshake(&bytes[..bytes.len() - 1]),
+        Ok(None)
+    ));
     let (decoded, used) = codec.decode_handshake(&bytes).unwrap().unwrap();
     assert_eq!((decoded, used), (hello, bytes.len()));
 }
@@ -96,13 +105,50 @@ fn handshake_of_another_version_is_incompatible_even_if_unparseable() {
 fn anything_but_a_handshake_is_incompatible() {
     let codec = FrameCodec::default();
     let ping = encode(&Frame::Ping(1));
-    assert!(matches!(codec.decode_handshake(&ping), Err(WireError::Incompatible(_))));
+    assert!(matches!(
+        codec.decode_handshake(&ping),
+        Err(WireError::Incompatible(_))
+    ));
     let mut wrong_magic = encode(&Frame::Hello(Hello::new(node(), vec![])));
     wrong_magic[5] = b'X';
-    assert!(matches!(codec.decode_handshake(&wrong_magic), Err(WireError::Incompatible(_))));
-    for body in [&[][..], &[tag::HELLO], &[tag::HELLO, b'B', b'R', b'K', b'R']] {
-        assert!(matches!(peek_hello_version(body), Err(WireError::Incompatible(_))));
+    assert!(matches!(
+        codec.decode_handshake(&wrong_magic),
+        Err(WireError::Incompatible(_))
+    ));
+    for body in [
+        &[][..],
+        &[tag::HELLO],
+        &[tag::HELLO, b'B', b'R', b'K', b'R'],
+    ] {
+        assert!(matches!(
+            peek_hello_version(body),
+            Err(WireError::Incompatible(_))
+        ));
     }
     // Other frames decode normally once the handshake is done.
     assert!(matches!(codec.decode(&ping), Ok(Some((Frame::Ping(1), _)))));
+}
+
+#[cfg(feature = "tokio-codec")]
+#[test]
+fn tokio_codec_decodes_split_input_and_encodes() {
+    use bytes::BytesMut;
+    use tokio_util::codec::{Decoder, Encoder};
+
+    let mut codec = FrameCodec::default();
+    let mut buf = BytesMut::new();
+    Encoder::encode(&mut codec, Frame::Ping(9), &mut buf).unwrap();
+    Encoder::encode(&mut codec, Frame::Goodbye, &mut buf).unwrap();
+    let mut input = BytesMut::from(&buf[..3]);
+    assert!(Decoder::decode(&mut codec, &mut input).unwrap().is_none());
+    input.extend_from_slice(&buf[3..]);
+    assert_eq!(
+        Decoder::decode(&mut codec, &mut input).unwrap(),
+        Some(Frame::Ping(9))
+    );
+    assert_eq!(
+        Decoder::decode(&mut codec, &mut input).unwrap(),
+        Some(Frame::Goodbye)
+    );
+    assert!(input.is_empty());
 }

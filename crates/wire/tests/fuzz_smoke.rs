@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use broker_wire::codec::exercise_decode;
 use common::{arb_frame, encode};
+use proptest::prelude::RngExt;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
-use proptest::prelude::RngExt;
 
 /// Inputs to try at most, and the wall-clock budget for trying them.
 const MAX_INPUTS: usize = 300_000;

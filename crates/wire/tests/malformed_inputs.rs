@@ -71,7 +71,10 @@ fn framed(body: &[u8]) -> Vec<u8> {
 /// A batch body holding one message whose data is encoded as `data`.
 fn batch_body_with_data(data: &[u8]) -> Vec<u8> {
     let message = DataMessage {
-        origin: NodeId { id: [1; 20], pid: 2 },
+        origin: NodeId {
+            id: [1; 20],
+            pid: 2,
+        },
         id: 3,
         ttl: 4,
         topic: "/t".into(),
@@ -91,7 +94,10 @@ fn decode(bytes: &[u8]) -> Result<Option<(Frame, usize)>, WireError> {
 #[test]
 fn every_truncation_of_a_frame_is_incomplete() {
     let frame = Frame::Batch(vec![DataMessage {
-        origin: NodeId { id: [9; 20], pid: 77 },
+        origin: NodeId {
+            id: [9; 20],
+            pid: 77,
+        },
         id: 1 << 40,
         ttl: 20,
         topic: "/zeek/events".into(),
@@ -113,7 +119,10 @@ fn oversized_length_prefix_is_refused_before_the_body_arrives() {
     ));
     assert_eq!(allocated, 0, "nothing is allocated to refuse a frame");
     let just_over = framed(&vec![0; 1025]);
-    assert!(matches!(codec.decode(&just_over[..4]), Err(WireError::FrameTooLarge { .. })));
+    assert!(matches!(
+        codec.decode(&just_over[..4]),
+        Err(WireError::FrameTooLarge { .. })
+    ));
     let at_cap = framed(&[tag::PING; 1024]);
     assert!(matches!(codec.decode(&at_cap[..100]), Ok(None)));
 }
@@ -123,12 +132,19 @@ fn encoding_refuses_frames_above_the_cap() {
     let codec = FrameCodec::new(8);
     let mut out = vec![1, 2, 3];
     let frame = Frame::Filter(vec!["/a/long/topic".into()]);
-    assert!(matches!(codec.encode(&frame, &mut out), Err(WireError::FrameTooLarge { .. })));
+    assert!(matches!(
+        codec.encode(&frame, &mut out),
+        Err(WireError::FrameTooLarge { .. })
+    ));
     assert!(matches!(
         codec.write_batch_frame(&[[0u8; 8]], &mut out),
         Err(WireError::FrameTooLarge { len: 10, cap: 8 })
     ));
-    assert_eq!(out, [1, 2, 3], "a refused frame leaves the buffer as it was");
+    assert_eq!(
+        out,
+        [1, 2, 3],
+        "a refused frame leaves the buffer as it was"
+    );
 }
 
 #[test]
@@ -172,7 +188,10 @@ fn unknown_tags_are_malformed() {
 fn trailing_bytes_are_refused() {
     let mut body = encode(&Frame::Ping(5))[4..].to_vec();
     body.extend_from_slice(&[0, 0]);
-    assert!(matches!(decode(&framed(&body)), Err(WireError::TrailingBytes(2))));
+    assert!(matches!(
+        decode(&framed(&body)),
+        Err(WireError::TrailingBytes(2))
+    ));
 }
 
 #[test]
@@ -198,7 +217,11 @@ fn lying_element_counts_allocate_within_the_frame_size() {
         // Each input byte accounts for at most one reserved and one decoded value
         // (plus growth slack); trusting the claims would take 100 x 2000 values.
         let bound = 3 * std::mem::size_of::<Data>() * bytes.len();
-        assert!(allocated <= bound, "allocated {allocated} bytes for {} input bytes", bytes.len());
+        assert!(
+            allocated <= bound,
+            "allocated {allocated} bytes for {} input bytes",
+            bytes.len()
+        );
     }
 }
 
@@ -206,7 +229,10 @@ fn lying_element_counts_allocate_within_the_frame_size() {
 fn nesting_up_to_the_limit_round_trips_and_beyond_it_is_refused() {
     let deepest = nested_vectors(MAX_DEPTH);
     let frame = Frame::Batch(vec![DataMessage {
-        origin: NodeId { id: [0; 20], pid: 0 },
+        origin: NodeId {
+            id: [0; 20],
+            pid: 0,
+        },
         id: 0,
         ttl: 1,
         topic: "/deep".into(),
@@ -226,12 +252,18 @@ fn nesting_up_to_the_limit_round_trips_and_beyond_it_is_refused() {
     }]);
     let mut out = Vec::new();
     let result = FrameCodec::default().encode(&too_deep, &mut out);
-    assert!(matches!(result, Err(WireError::TooDeep(MAX_DEPTH))), "{result:?}");
+    assert!(
+        matches!(result, Err(WireError::TooDeep(MAX_DEPTH))),
+        "{result:?}"
+    );
     assert!(out.is_empty());
     let mut body = batch_body_with_data(&[]);
-    body.extend(std::iter::repeat([14, 1]).take(MAX_DEPTH + 1).flatten());
+    body.extend(std::iter::repeat_n([14, 1], MAX_DEPTH + 1).flatten());
     body.push(0);
-    assert!(matches!(decode(&framed(&body)), Err(WireError::TooDeep(MAX_DEPTH))));
+    assert!(matches!(
+        decode(&framed(&body)),
+        Err(WireError::TooDeep(MAX_DEPTH))
+    ));
 }
 
 /// A million nested vectors, sets or table keys are refused, on a small stack too.
@@ -251,7 +283,10 @@ fn a_million_levels_of_nesting_do_not_overflow_the_stack() {
             .unwrap()
             .join()
             .expect("decoding must not crash");
-        assert!(matches!(result, Err(WireError::TooDeep(MAX_DEPTH))), "{result:?}");
+        assert!(
+            matches!(result, Err(WireError::TooDeep(MAX_DEPTH))),
+            "{result:?}"
+        );
     }
 }
 

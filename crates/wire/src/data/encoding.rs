@@ -87,15 +87,24 @@ impl Serialize for Nested<'_> {
             Data::Timespan(v) => s.serialize_newtype_variant("Data", index, name, v),
             Data::EnumValue(v) => s.serialize_newtype_variant("Data", index, name, v),
             Data::Set(v) => {
-                let items = Items { items: v, depth: inner };
+                let items = Items {
+                    items: v,
+                    depth: inner,
+                };
                 s.serialize_newtype_variant("Data", index, name, &items)
             }
             Data::Table(v) => {
-                let items = Items { items: v, depth: inner };
+                let items = Items {
+                    items: v,
+                    depth: inner,
+                };
                 s.serialize_newtype_variant("Data", index, name, &items)
             }
             Data::Vector(v) => {
-                let items = Items { items: v, depth: inner };
+                let items = Items {
+                    items: v,
+                    depth: inner,
+                };
                 s.serialize_newtype_variant("Data", index, name, &items)
             }
         }

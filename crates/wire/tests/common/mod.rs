@@ -6,10 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use broker_wire::codec::FrameCodec;
 use broker_wire::frame::StoreFrame;
-use broker_wire::{
-    DataMessage, Frame, Hello, NodeId, Port, Protocol, Timespan, Timestamp, Topic,
-};
 use broker_wire::Data;
+use broker_wire::{DataMessage, Frame, Hello, NodeId, Port, Protocol, Timespan, Timestamp, Topic};
 use ipnet::IpNet;
 use proptest::collection::{btree_map, btree_set, vec};
 use proptest::prelude::*;
@@ -63,7 +61,12 @@ pub fn arb_scalar() -> impl Strategy<Value = Data> {
 }
 
 fn protocol(p: u8) -> Protocol {
-    [Protocol::Unknown, Protocol::Tcp, Protocol::Udp, Protocol::Icmp][usize::from(p)]
+    [
+        Protocol::Unknown,
+        Protocol::Tcp,
+        Protocol::Udp,
+        Protocol::Icmp,
+    ][usize::from(p)]
 }
 
 /// Any value nesting at most 4 levels.
@@ -86,21 +89,27 @@ pub fn arb_topic() -> impl Strategy<Value = Topic> {
 }
 
 pub fn arb_message() -> impl Strategy<Value = DataMessage> {
-    (arb_node(), any::<u64>(), any::<u16>(), arb_topic(), arb_data()).prop_map(
-        |(origin, id, ttl, topic, data)| DataMessage {
+    (
+        arb_node(),
+        any::<u64>(),
+        any::<u16>(),
+        arb_topic(),
+        arb_data(),
+    )
+        .prop_map(|(origin, id, ttl, topic, data)| DataMessage {
             origin,
             id,
             ttl,
             topic,
             data,
-        },
-    )
+        })
 }
 
 /// Any frame, every variant.
 pub fn arb_frame() -> impl Strategy<Value = Frame> {
     prop_oneof![
-        (arb_node(), vec(arb_topic(), 0..4)).prop_map(|(node, filter)| Frame::Hello(Hello::new(node, filter))),
+        (arb_node(), vec(arb_topic(), 0..4))
+            .prop_map(|(node, filter)| Frame::Hello(Hello::new(node, filter))),
         (any::<[u8; 4]>(), any::<u32>(), arb_node()).prop_map(|(magic, version, node)| {
             Frame::Hello(Hello {
                 magic,

@@ -1,0 +1,317 @@
+//! The master actor of a data store: applies writes in arrival order (from its handles and
+//! from clones), numbers every change, sends the changes to the clones, answers snapshot
+//! requests and `put_unique`, runs the expiry timer, and publishes store events locally.
+//!
+//! Its inputs are two queues read as streams: its handles' writes and the messages its
+//! subscription to `<name>/<$>/data/master` receives. Each batch is applied, then what it
+//! produced is published while the actor waits (`ctx.wait`), so output keeps the order of
+//! the changes and slow peers slow the master down instead of piling up messages.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use broker_store::messages::{
+    clone_topic, events_topic, store_events, EntityId, ToClones, ToMaster,
+};
+use broker_store::{Change, Operation, StoreError};
+use broker_wire::{Data, Timestamp, Topic};
+
+use crate::routing::{publish_async, Shared};
+use crate::status::ErrorCode;
+use crate::store_handle::{error_code, Replica, Request};
+use crate::store_hooks::{batches, deliver_locally, emit_error};
+use crate::subscriber::Subscriber;
+
+/// How often the master tells its clones it is alive and how far its sequence goes.
+pub(crate) const HEARTBEAT: Duration = Duration::from_millis(500);
+
+/// What one batch of work produced.
+#[derive(Default)]
+struct Output {
+    /// Messages for the clones.
+    to_clones: Vec<Data>,
+    /// Store events for local subscribers.
+    events: Vec<Data>,
+}
+
+/// The master actor.
+pub(crate) struct StoreMaster {
+    replica: Arc<Replica>,
+    shared: Arc<Shared>,
+    /// Distinguishes this run's sequence numbers from any other master's.
+    epoch: u64,
+    /// The number of the last change.
+    seq: u64,
+    clone_topic: Topic,
+    events_topic: Topic,
+    /// Keeps the subscription to the master topic; its queue feeds the actor.
+    inbox: Subscriber,
+    /// The pending expiry timer and the expiry it fires for.
+    expiry_timer: Option<(SpawnHandle, Timestamp)>,
+}
+
+impl StoreMaster {
+    /// Starts the master of `replica` on the current (endpoint) thread.
+    pub(crate) fn launch(replica: Arc<Replica>, shared: Arc<Shared>, inbox: Subscriber) {
+        let name = replica.name.clone();
+        StoreMaster {
+            epoch: fresh_epoch(),
+            seq: 0,
+            clone_topic: clone_topic(&name),
+            events_topic: events_topic(&name),
+            replica,
+            shared,
+            inbox,
+            expiry_timer: None,
+        }
+        .start();
+    }
+
+    /// Applies `op` for `origin`'s request `request`; whether it changed anything.
+    fn apply(
+        &mut self,
+        op: Operation,
+        now: Timestamp,
+        origin: EntityId,
+        request: u64,
+        out: &mut Output,
+    ) -> Result<bool, StoreError> {
+        let name = op.name();
+        let applied = self.replica.store().apply(op, now);
+        match applied {
+            Ok(Some(change)) => {
+                self.record(change, now, origin, request, out);
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(error) => {
+                let message = format!("store {}: {name} failed: {error}", self.replica.name);
+                emit_error(&self.shared, error_code(&error), message);
+                Err(error)
+            }
+        }
+    }
+
+    /// Numbers a change and queues it for the clones and the local subscribers.
+    fn record(
+        &mut self,
+        change: Change,
+        applied_at: Timestamp,
+        origin: EntityId,
+        request: u64,
+        out: &mut Output,
+    ) {
+        self.seq += 1;
+        out.events.extend(store_events(
+            &self.replica.name,
+            &change,
+            applied_at,
+            &origin,
+        ));
+        let message = ToClones::Change {
+            epoch: self.epoch,
+            seq: self.seq,
+            applied_at,
+            change,
+            origin,
+            request,
+        };
+        out.to_clones.push(message.to_data());
+    }
+
+    /// Expires every entry due at `now`.
+    fn expire(&mut self, now: Timestamp, out: &mut Output) {
+        let due = {
+            let mut store = self.replica.store();
+            match store.next_expiry() {
+                Ok(Some(next)) if next <= now => store.expire_due(now),
+                Ok(_) => return,
+                Err(error) => Err(error),
+            }
+        };
+        match due {
+            Ok(changes) => {
+                let me = self.replica.entity;
+                for change in changes {
+                    self.record(change, now, me, 0, out);
+                }
+            }
+            Err(error) => {
+                let message = format!(
+                    "store {}: expiring entries failed: {error}",
+                    self.replica.name
+                );
+                emit_error(&self.shared, ErrorCode::BackendFailure, message);
+            }
+        }
+    }
+
+    /// Arms the timer for the next expiry, unless it is armed for it already.
+    fn schedule_expiry(&mut self, ctx: &mut Context<Self>) {
+        let next = self.replica.store().next_expiry().ok().flatten();
+        if self.expiry_timer.as_ref().map(|(_, at)| *at) == next {
+            return;
+        }
+        if let Some((timer, _)) = self.expiry_timer.take() {
+            ctx.cancel_future(timer);
+        }
+        let Some(at) = next else { return };
+        let delay = Duration::from_nanos(
+            u64::try_from(at.0.saturating_sub(Timestamp::now().0)).unwrap_or(0),
+        );
+        let timer = ctx.run_later(delay, |act, ctx| {
+            act.expiry_timer = None;
+            let mut out = Output::default();
+            act.expire(Timestamp::now(), &mut out);
+            act.flush(out, 0, ctx);
+            act.schedule_expiry(ctx);
+        });
+        self.expiry_timer = Some((timer, at));
+    }
+
+    /// Publishes what a batch produced, holding further input until done; then counts
+    /// `finished` writes as handled.
+    fn flush(&mut self, out: Output, finished: u64, ctx: &mut Context<Self>) {
+        if out.to_clones.is_empty() && out.events.is_empty() {
+            self.replica.progress.finished(finished);
+            return;
+        }
+        let to_clones = out
+            .to_clones
+            .into_iter()
+            .map(|d| (self.clone_topic.clone(), d))
+            .collect();
+        let events = out
+            .events
+            .into_iter()
+            .map(|d| (self.events_topic.clone(), d))
+            .collect();
+        let (shared, replica) = (self.shared.clone(), self.replica.clone());
+        let publishing = async move {
+            publish_async(&shared, to_clones).await;
+            deliver_locally(&shared, events).await;
+            replica.progress.finished(finished);
+        };
+        ctx.wait(publishing.into_actor(self));
+    }
+}
+
+impl Actor for StoreMaster {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.add_stream(batches(self.replica.requests.clone()));
+        ctx.add_stream(batches(self.inbox.inbox.queue.clone()));
+        ctx.run_interval(HEARTBEAT, |act, ctx| {
+            let alive = ToClones::Alive {
+                epoch: act.epoch,
+                seq: act.seq,
+            };
+            act.flush(
+                Output {
+                    to_clones: vec![alive.to_data()],
+                    events: Vec::new(),
+                },
+                0,
+                ctx,
+            );
+        });
+        // A master attached to a persistent backend may hold entries that expire.
+        self.schedule_expiry(ctx);
+    }
+}
+
+impl Drop for StoreMaster {
+    fn drop(&mut self) {
+        // Writers blocked on a full queue and readers waiting for writes give up.
+        self.replica.requests.close();
+        self.replica.progress.close();
+    }
+}
+
+/// Writes from the master's own handles.
+impl StreamHandler<Vec<Request>> for StoreMaster {
+    fn handle(&mut self, batch: Vec<Request>, ctx: &mut Context<Self>) {
+        let now = Timestamp::now();
+        let mut out = Output::default();
+        // Before put_unique decides anything, expired entries must be gone.
+        self.expire(now, &mut out);
+        let mut counted = 0;
+        let me = self.replica.entity;
+        for Request { op, answer } in batch {
+            let changed = self.apply(op, now, me, 0, &mut out);
+            match answer {
+                Some(answer) => {
+                    // The caller may have timed out and gone; nothing to tell then.
+                    let _ = answer.try_send(changed.unwrap_or(false));
+                }
+                None => counted += 1,
+            }
+        }
+        self.replica.progress.applied(counted);
+        self.flush(out, counted, ctx);
+        self.schedule_expiry(ctx);
+    }
+}
+
+/// Messages from clones.
+impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
+    fn handle(&mut self, batch: Vec<(Topic, Data)>, ctx: &mut Context<Self>) {
+        let now = Timestamp::now();
+        let mut out = Output::default();
+        self.expire(now, &mut out);
+        for (_, data) in batch {
+            // Anything else on the topic is not ours to interpret.
+            let Ok(message) = ToMaster::from_data(&data) else {
+                continue;
+            };
+            match message {
+                ToMaster::Op { clone, request, op } => {
+                    let put_unique = matches!(op, Operation::PutUnique { .. });
+                    let reply = match self.apply(op, now, clone, request, &mut out) {
+                        Ok(inserted) if put_unique => Some(ToClones::PutUniqueResult {
+                            clone,
+                            request,
+                            inserted,
+                        }),
+                        Ok(_) => None,
+                        Err(error) => Some(ToClones::OpFailed {
+                            clone,
+                            request,
+                            code: error_code(&error) as u8,
+                            message: error.to_string(),
+                        }),
+                    };
+                    out.to_clones.extend(reply.map(|r| r.to_data()));
+                }
+                ToMaster::SnapshotRequest { clone } => match self.replica.store().snapshot() {
+                    Ok(entries) => {
+                        let snapshot = ToClones::Snapshot {
+                            epoch: self.epoch,
+                            seq: self.seq,
+                            clone,
+                            entries,
+                        };
+                        out.to_clones.push(snapshot.to_data());
+                    }
+                    Err(error) => {
+                        let message =
+                            format!("store {}: snapshot failed: {error}", self.replica.name);
+                        emit_error(&self.shared, ErrorCode::BackendFailure, message);
+                    }
+                },
+            }
+        }
+        self.flush(out, 0, ctx);
+        self.schedule_expiry(ctx);
+    }
+}
+
+/// A number unlikely to repeat across masters and restarts.
+fn fresh_epoch() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_i64(Timestamp::now().0);
+    hasher.finish()
+}

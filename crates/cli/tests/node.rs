@@ -1,0 +1,71 @@
+//! broker-node end to end: ping/pong, a relay between two pipes, replaying a recording.
+
+mod common;
+
+use common::{assert_usage_error, feed, port_file, read_port, Tool};
+
+const NODE: &str = env!("CARGO_BIN_EXE_broker-node");
+const PIPE: &str = env!("CARGO_BIN_EXE_broker-pipe");
+
+/// Starts `binary` listening on a free port; the tool and its address.
+fn listening(dir: &tempfile::TempDir, name: &str, binary: &str, args: &[&str]) -> (Tool, String) {
+    let file = port_file(dir, name);
+    let file_arg = file.to_str().unwrap().to_owned();
+    let mut all = args.to_vec();
+    all.extend(["--local-port", "0", "--port-file", &file_arg]);
+    let tool = Tool::spawn(binary, &all);
+    let port = read_port(&file);
+    (tool, format!("127.0.0.1:{port}"))
+}
+
+#[test]
+fn ping_reports_round_trips_of_every_pong() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_pong, address) = listening(&dir, "pong", NODE, &["--mode", "pong", "--topics", "/pp"]);
+    let mut ping =
+        Tool::spawn(NODE, &["--mode", "ping", "--topics", "/pp", "--peers", &address, "--num-pings", "5", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&ping.stdout_lines(1)[0]).unwrap();
+    assert_eq!(summary["pongs"], 5, "{summary}");
+    assert_eq!(summary["rtt"]["samples"], 5);
+    assert!(summary["rtt"]["median_us"].as_f64().unwrap() <= summary["rtt"]["p99_us"].as_f64().unwrap());
+    assert!(ping.wait().success());
+}
+
+#[test]
+fn relay_forwards_between_its_peers_and_shows_what_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, address) = listening(&dir, "relay", NODE, &["--mode", "relay", "--topics", "/r", "--name", "r1", "--verbose"]);
+    let mut sub = Tool::spawn(PIPE, &["--mode", "subscribe", "--topic", "/r", "--peers", &address, "--message-cap", "2"]);
+    sub.await_stderr("peered with");
+    let mut publisher = Tool::spawn(PIPE, &["--mode", "publish", "--topic", "/r/x", "--peers", &address]);
+    feed(publisher.stdin(), &["one", "two"]);
+    assert!(publisher.wait().success());
+    assert_eq!(sub.stdout_lines(2), ["/r/x one", "/r/x two"]);
+    assert!(sub.wait().success());
+    assert_eq!(relay.stdout_lines(2), ["r1: /r/x one", "r1: /r/x two"]);
+}
+
+#[test]
+fn generate_replays_a_recording_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("messages.jsonl");
+    let lines: Vec<String> =
+        (0..20).map(|i| format!(r#"{{"data":[{i},{{"@count":{i}}}],"topic":"/gen/{}"}}"#, i % 3)).collect();
+    std::fs::write(&recording, lines.join("\n") + "\n").unwrap();
+    let (mut sub, address) =
+        listening(&dir, "sub", PIPE, &["--mode", "subscribe", "--topic", "/gen", "--json", "--message-cap", "20"]);
+    let mut generator = Tool::spawn(
+        NODE,
+        &["--mode", "generate", "--peers", &address, "--generator-file", recording.to_str().unwrap(), "--send-rate", "500"],
+    );
+    assert!(generator.wait().success(), "{}", generator.stderr_so_far());
+    assert_eq!(sub.stdout_lines(20), lines);
+    assert!(sub.wait().success());
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    assert_usage_error(NODE, &["--mode", "generate"], "--generator-file");
+    assert_usage_error(NODE, &["--mode", "flood"], "--mode");
+    assert_usage_error(NODE, &["--mode", "ping", "--num-pings", "many"], "--num-pings");
+}
