@@ -50,9 +50,18 @@ fn hello_bytes(version_offset: u32) -> Vec<u8> {
     out
 }
 
+/// A plaintext endpoint's configuration: these tests speak the frame protocol on raw
+/// sockets (TLS-level garbage is covered by `tests/tls.rs`).
+fn plaintext() -> Config {
+    Config {
+        disable_ssl: true,
+        ..Config::default()
+    }
+}
+
 /// An endpoint with a peer and a working subscription, to show it keeps serving.
 fn serving_pair() -> (Net, broker::actors::Subscriber) {
-    let net = Net::uniform(2, &[(1, 0)]);
+    let net = Net::build(vec![plaintext(), plaintext()], &[(1, 0)]);
     let sub = net.nodes[1].make_subscriber(vec![Topic::from("/ok")], 16);
     eventually("filter", || !net.nodes[0].peer_subscriptions().is_empty());
     (net, sub)
@@ -69,7 +78,7 @@ fn garbage_on_the_port_closes_that_connection_only() {
     let errors = net.nodes[0].make_status_subscriber(false);
     let mut stream = TcpStream::connect(("127.0.0.1", net.ports[0])).unwrap();
     stream
-        .write_all(b"\x10\x00\x00\x00GET / HTTP/1.1\r\n\r\n")
+        .write_all(b"\x00\x00\x00\x10GET / HTTP/1.1\r\n\r\n")
         .unwrap();
     assert_closed_by_endpoint(stream);
     assert_eq!(first_error(&errors).code, ErrorCode::PeerInvalid);
@@ -81,7 +90,7 @@ fn oversized_frame_closes_that_connection_only() {
     let (net, sub) = serving_pair();
     let errors = net.nodes[0].make_status_subscriber(false);
     let mut stream = TcpStream::connect(("127.0.0.1", net.ports[0])).unwrap();
-    stream.write_all(&u32::MAX.to_le_bytes()).unwrap();
+    stream.write_all(&u32::MAX.to_be_bytes()).unwrap();
     assert_closed_by_endpoint(stream);
     let error = first_error(&errors);
     assert_eq!(error.code, ErrorCode::PeerInvalid);
@@ -100,7 +109,7 @@ fn unknown_frame_after_handshake_closes_the_peering() {
     let mut stream = TcpStream::connect(("127.0.0.1", net.ports[0])).unwrap();
     stream.write_all(&hello_bytes(0)).unwrap();
     assert_eq!(wait_statuses(&statuses, StatusCode::PeerAdded, 1), 1);
-    stream.write_all(&[2, 0, 0, 0, 0xee, 0x01]).unwrap();
+    stream.write_all(&[0, 0, 0, 2, 0xee, 0x01]).unwrap();
     let error = first_error(&statuses);
     assert_eq!(error.code, ErrorCode::PeerInvalid);
     assert_closed_by_endpoint(stream);
@@ -122,7 +131,7 @@ fn half_open_handshake_times_out() {
 #[test]
 fn version_mismatch_is_incompatible_on_both_sides() {
     // Inbound: a client of another version is refused with an error here...
-    let endpoint = Endpoint::new(Config::default()).unwrap();
+    let endpoint = Endpoint::new(plaintext()).unwrap();
     let errors = endpoint.make_status_subscriber(false);
     let port = endpoint.listen("127.0.0.1", 0).unwrap();
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -132,7 +141,7 @@ fn version_mismatch_is_incompatible_on_both_sides() {
     let mut prefix = [0u8; 4];
     client.set_read_timeout(Some(WAIT)).unwrap();
     client.read_exact(&mut prefix).unwrap();
-    let mut body = vec![0u8; u32::from_le_bytes(prefix) as usize];
+    let mut body = vec![0u8; u32::from_be_bytes(prefix) as usize];
     client.read_exact(&mut body).unwrap();
     assert!(matches!(
         broker::wire::codec::decode_body(&body).unwrap(),

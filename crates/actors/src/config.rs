@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Certificates and keys for TLS peerings (used once TLS lands; plaintext until then).
+/// Broker's `openssl_*` options: PEM files as OpenSSL writes them. With none set
+/// (and `disable_ssl` off) peerings are encrypted but not authenticated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// File of CA certificates to authenticate peers against.
@@ -16,6 +17,16 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
     /// Passphrase of the private key.
     pub passphrase: Option<String>,
+}
+
+impl TlsConfig {
+    /// Whether any authentication material is configured.
+    pub fn is_authenticated(&self) -> bool {
+        self.cafile.is_some()
+            || self.capath.is_some()
+            || self.certificate.is_some()
+            || self.key.is_some()
+    }
 }
 
 /// What to do when a peer's outgoing buffer is full because the peer stopped reading.
@@ -40,7 +51,7 @@ pub struct Config {
     pub ttl: u16,
     /// Whether this endpoint forwards messages between its peers.
     pub forward: bool,
-    /// Plaintext peerings (TLS arrives with the TLS issue; plaintext until then).
+    /// Plaintext peerings instead of TLS.
     pub disable_ssl: bool,
     /// Certificates for TLS.
     pub tls: TlsConfig,

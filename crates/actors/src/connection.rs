@@ -1,6 +1,7 @@
-//! Opening a connection: TCP connect (outbound) and the handshake both directions
-//! share. Generic over any `AsyncRead + AsyncWrite` so TLS can wrap the stream before
-//! the handshake; after it, the halves are boxed so the peer actor is not generic.
+//! Opening a connection: TCP connect (outbound), TLS when the endpoint uses it, and
+//! the handshake both directions share. The handshake is generic over any
+//! `AsyncRead + AsyncWrite`; after it, the halves are boxed so the peer actor is not
+//! generic.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use tokio::net::TcpStream;
 
 use crate::framing::{encode_frame, FrameReader};
 use crate::info::NetworkInfo;
+use crate::tls::{TlsContext, TlsError};
 
 /// The read half of an established connection.
 pub(crate) type BoxedReader = Box<dyn AsyncRead + Unpin + Send>;
@@ -45,26 +47,82 @@ pub(crate) enum ConnectError {
     /// The peer sent something that is not a valid handshake.
     #[error("{0}")]
     Invalid(WireError),
+    /// TLS failed: authentication, or one side speaks TLS and the other not.
+    #[error("{0}")]
+    Tls(TlsError),
 }
 
-/// Connects to `address:port` and performs the handshake.
+/// Which end of a connection this endpoint is: who starts the TLS handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// We connected.
+    Outbound,
+    /// We accepted.
+    Inbound,
+}
+
+/// Everything the opening of a connection needs from the endpoint.
+#[derive(Clone)]
+pub(crate) struct Opening {
+    /// Our handshake.
+    pub(crate) hello: Hello,
+    /// TLS, or `None` for plaintext.
+    pub(crate) tls: Option<TlsContext>,
+    /// The largest frame accepted.
+    pub(crate) max_frame_len: usize,
+    /// How long TLS and the handshake together may take.
+    pub(crate) timeout: Duration,
+}
+
+/// Connects to `address:port`, secures the stream and performs the handshake.
 pub(crate) async fn connect(
     address: &str,
     port: u16,
-    hello: Hello,
-    max_frame_len: usize,
-    timeout: Duration,
+    opening: Opening,
 ) -> Result<Established, ConnectError> {
-    let stream = tokio::time::timeout(timeout, TcpStream::connect((address, port)))
+    let stream = tokio::time::timeout(opening.timeout, TcpStream::connect((address, port)))
         .await
         .map_err(|_| ConnectError::Unreachable(std::io::ErrorKind::TimedOut.into()))?
         .map_err(ConnectError::Unreachable)?;
-    let _ = stream.set_nodelay(true);
     let network = NetworkInfo {
         address: address.to_owned(),
         port,
     };
-    handshake(stream, network, hello, max_frame_len, timeout).await
+    open(stream, Side::Outbound, network, opening).await
+}
+
+/// Secures an established TCP stream with TLS when the endpoint uses it, then
+/// performs the handshake; both within the opening's timeout. A TLS endpoint and a
+/// plaintext one fail here at once: each takes the other's first bytes for garbage.
+pub(crate) async fn open(
+    stream: TcpStream,
+    side: Side,
+    network: NetworkInfo,
+    opening: Opening,
+) -> Result<Established, ConnectError> {
+    let _ = stream.set_nodelay(true);
+    let Opening {
+        hello,
+        tls,
+        max_frame_len,
+        timeout,
+    } = opening;
+    let Some(tls) = tls else {
+        return handshake(stream, network, hello, max_frame_len, timeout).await;
+    };
+    let started = tokio::time::Instant::now();
+    let securing = async {
+        match side {
+            Side::Outbound => tls.connect(stream).await,
+            Side::Inbound => tls.accept(stream).await,
+        }
+    };
+    let secured = tokio::time::timeout(timeout, securing)
+        .await
+        .map_err(|_| ConnectError::Timeout)?
+        .map_err(ConnectError::Tls)?;
+    let left = timeout.saturating_sub(started.elapsed());
+    handshake(secured, network, hello, max_frame_len, left).await
 }
 
 /// Exchanges `Hello`s over `stream`: ours goes first, so that a peer of another

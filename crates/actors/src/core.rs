@@ -12,7 +12,7 @@ use broker_wire::{Data, Topic};
 use futures::channel::oneshot;
 use tokio::sync::watch;
 
-use crate::connection::{connect, ConnectError, Established};
+use crate::connection::{connect, ConnectError, Established, Opening};
 use crate::error::EndpointError;
 use crate::framing::encode_frame;
 use crate::info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
@@ -214,9 +214,15 @@ pub(crate) struct Core {
     shutting_down: bool,
 }
 
-/// Our `Hello`, carrying the current filter.
-pub(crate) fn hello(shared: &Shared) -> Hello {
-    Hello::new(shared.node, shared.routes().local_filter.to_vec())
+/// What opening a connection needs now: our `Hello` with the current filter, TLS,
+/// limits.
+pub(crate) fn opening(shared: &Shared) -> Opening {
+    Opening {
+        hello: Hello::new(shared.node, shared.routes().local_filter.to_vec()),
+        tls: shared.tls.clone(),
+        max_frame_len: shared.config.max_frame_len,
+        timeout: shared.config.handshake_timeout,
+    }
 }
 
 impl Core {
@@ -290,12 +296,10 @@ impl Core {
             return;
         }
         target.connecting = true;
-        let hello = hello(&self.shared);
-        let sent_filter = hello.filter.clone();
+        let opening = opening(&self.shared);
+        let sent_filter = opening.hello.filter.clone();
         let (address, port) = key.clone();
-        let config = &self.shared.config;
-        let (cap, timeout) = (config.max_frame_len, config.handshake_timeout);
-        let opening = async move { connect(&address, port, hello, cap, timeout).await };
+        let opening = async move { connect(&address, port, opening).await };
         ctx.spawn(
             opening
                 .into_actor(self)
@@ -405,6 +409,7 @@ impl Core {
             ),
             ConnectError::Incompatible(why) => (ErrorCode::PeerIncompatible, why.clone()),
             ConnectError::Invalid(why) => (ErrorCode::PeerInvalid, why.to_string()),
+            ConnectError::Tls(why) => (ErrorCode::PeerInvalid, why.to_string()),
         };
         if outbound.is_some() || worth_reporting(&error) {
             self.emit(StatusEvent::error(code, context, message.clone()));
@@ -551,6 +556,20 @@ impl Handler<Unpeer> for Core {
             }));
         }
         let Some(node) = self.find_peer(&msg.address, msg.port) else {
+            if !had_target {
+                let context = EndpointInfo {
+                    node: UNKNOWN_NODE,
+                    network: Some(NetworkInfo {
+                        address: msg.address.clone(),
+                        port: msg.port,
+                    }),
+                };
+                self.emit(StatusEvent::error(
+                    ErrorCode::PeerInvalid,
+                    Some(context),
+                    text::UNKNOWN_PEER,
+                ));
+            }
             return had_target;
         };
         let entry = self.peers.remove(&node).expect("found above");

@@ -28,6 +28,7 @@ use crate::publisher::Publisher;
 use crate::queue::BoundedQueue;
 use crate::routing::{publish_async, publish_blocking, Shared};
 use crate::subscriber::{Inbox, StatusSubscriber, Subscriber};
+use crate::tls::TlsContext;
 
 /// A Broker endpoint: peers with others, publishes and subscribes. Cheap to clone;
 /// all clones are the same endpoint. Dropping the last clone shuts it down.
@@ -47,7 +48,8 @@ struct Inner {
 impl Endpoint {
     /// Starts an endpoint with `config`.
     pub fn new(config: Config) -> Result<Endpoint, EndpointError> {
-        let shared = Arc::new(Shared::new(fresh_node_id(), config));
+        let tls = TlsContext::new(&config.tls, config.disable_ssl)?;
+        let shared = Arc::new(Shared::new(fresh_node_id(), config, tls));
         let (started, core) = std::sync::mpsc::sync_channel(1);
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()

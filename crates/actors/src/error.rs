@@ -59,6 +59,9 @@ pub enum EndpointError {
         /// The peer's port.
         port: u16,
     },
+    /// The TLS configuration cannot be used (a file is unreadable, a passphrase wrong).
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The endpoint has been shut down.
     #[error("the endpoint has been shut down")]
     ShutDown,

@@ -233,7 +233,7 @@ mod tests {
     #[tokio::test]
     async fn handshake_tells_garbage_from_another_version() {
         let mut garbage = Vec::new();
-        garbage.extend_from_slice(&5u32.to_le_bytes());
+        garbage.extend_from_slice(&5u32.to_be_bytes());
         garbage.extend_from_slice(b"hello");
         let err = FrameReader::new(&garbage[..], 1024)
             .handshake()

@@ -11,7 +11,10 @@
 //!   and retries, statuses; publishes the routing snapshot.
 //! - [`listener`]: the listener actor, accepting connections and running handshakes.
 //! - [`peer`]: the peer actor, one per connection: reader and writer tasks, keepalive.
-//! - [`connection`]: connecting and the handshake, over any `AsyncRead + AsyncWrite`.
+//! - [`connection`]: connecting, TLS and the handshake, over any
+//!   `AsyncRead + AsyncWrite`.
+//! - [`tls`]: OpenSSL contexts from Broker's `openssl_*` options: authenticated,
+//!   anonymous (encrypted only) or none.
 //! - [`routing`]: the data path: routing snapshot, encode-once batches, slow-peer
 //!   policy, feeding subscribers.
 //! - [`dedup`]: per-origin sliding windows that make rings and meshes deliver once.
@@ -46,6 +49,7 @@ pub mod store_handle;
 mod store_hooks;
 mod store_master;
 pub mod subscriber;
+pub mod tls;
 
 pub use config::{Config, SlowPeerPolicy, TlsConfig};
 pub use endpoint::Endpoint;
@@ -55,3 +59,4 @@ pub use publisher::Publisher;
 pub use status::{ErrorCode, ErrorStatus, Status, StatusCode, StatusEvent};
 pub use store_handle::{AttachError, CloneOptions, QueryError, Role, Store};
 pub use subscriber::{StatusSubscriber, Subscriber};
+pub use tls::TlsError;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::net::TcpListener;
 
-use crate::connection::{handshake, ConnectError};
+use crate::connection::{open, ConnectError, Side};
 use crate::core::{Core, HandshakeFailed, Handshaken};
 use crate::info::NetworkInfo;
 use crate::routing::Shared;
@@ -55,26 +55,19 @@ impl Actor for Listener {
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
                 let network = NetworkInfo {
                     address: remote.ip().to_string(),
                     port: remote.port(),
                 };
-                let hello = crate::core::hello(&shared);
-                let config = &shared.config;
-                let opening = handshake(
-                    stream,
-                    network.clone(),
-                    hello.clone(),
-                    config.max_frame_len,
-                    config.handshake_timeout,
-                );
+                let opening = crate::core::opening(&shared);
+                let sent_filter = opening.hello.filter.clone();
+                let opening = open(stream, Side::Inbound, network.clone(), opening);
                 let core = core.clone();
                 actix::spawn(async move {
                     match opening.await {
                         Ok(established) => core.do_send(Handshaken {
                             established,
-                            sent_filter: hello.filter,
+                            sent_filter,
                             outbound: None,
                         }),
                         Err(error) => core.do_send(HandshakeFailed {

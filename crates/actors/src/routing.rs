@@ -17,6 +17,7 @@ use crate::core::{Core, SlowPeer};
 use crate::dedup::Dedup;
 use crate::framing::EncodedBatch;
 use crate::queue::{BoundedQueue, PushError};
+use crate::tls::TlsContext;
 
 /// A subscriber's queue of received messages.
 pub(crate) type SubscriberQueue = BoundedQueue<(Topic, Data)>;
@@ -95,6 +96,8 @@ pub(crate) struct Shared {
     pub(crate) node: NodeId,
     /// Its configuration.
     pub(crate) config: Config,
+    /// TLS for its connections; `None` for plaintext.
+    pub(crate) tls: Option<TlsContext>,
     /// The last message id handed out.
     next_id: AtomicU64,
     /// The current routing snapshot. An `RwLock` around an `Arc` so readers hold the
@@ -109,10 +112,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Shared state of a new endpoint.
-    pub(crate) fn new(node: NodeId, config: Config) -> Self {
+    pub(crate) fn new(node: NodeId, config: Config, tls: Option<TlsContext>) -> Self {
         Shared {
             node,
             config,
+            tls,
             next_id: AtomicU64::new(0),
             routes: RwLock::new(Arc::default()),
             dedup: Mutex::new(Dedup::default()),

@@ -118,4 +118,6 @@ pub(crate) mod text {
     pub const REMOVED_CONNECTION: &str = "removed connection to remote peer";
     /// `PeerUnavailable`.
     pub const UNABLE_TO_CONNECT: &str = "unable to connect to remote peer";
+    /// `PeerInvalid` after unpeering from an endpoint that is no peer.
+    pub const UNKNOWN_PEER: &str = "cannot unpeer from unknown peer";
 }

@@ -17,7 +17,7 @@ use broker_store::messages::{
 use broker_store::{Change, Operation, StoreError};
 use broker_wire::{Data, Timestamp, Topic};
 
-use crate::routing::{publish_async, Shared};
+use crate::routing::{matches, publish_async, Shared};
 use crate::status::ErrorCode;
 use crate::store_handle::{error_code, Replica, Request};
 use crate::store_hooks::{batches, deliver_locally, emit_error};
@@ -33,6 +33,11 @@ struct Output {
     to_clones: Vec<Data>,
     /// Store events for local subscribers.
     events: Vec<Data>,
+    /// Whether any peer subscribes to the clone topic: changes nobody would receive are
+    /// not even encoded.
+    clones_listen: bool,
+    /// Whether any local subscriber wants the store events.
+    events_listen: bool,
 }
 
 /// The master actor.
@@ -103,12 +108,17 @@ impl StoreMaster {
         out: &mut Output,
     ) {
         self.seq += 1;
-        out.events.extend(store_events(
-            &self.replica.name,
-            &change,
-            applied_at,
-            &origin,
-        ));
+        if out.events_listen {
+            out.events.extend(store_events(
+                &self.replica.name,
+                &change,
+                applied_at,
+                &origin,
+            ));
+        }
+        if !out.clones_listen {
+            return;
+        }
         let message = ToClones::Change {
             epoch: self.epoch,
             seq: self.seq,
@@ -118,6 +128,22 @@ impl StoreMaster {
             request,
         };
         out.to_clones.push(message.to_data());
+    }
+
+    /// An empty output, knowing who listens right now.
+    fn output(&self) -> Output {
+        let routes = self.shared.routes();
+        Output {
+            clones_listen: routes
+                .peers
+                .iter()
+                .any(|p| matches(&p.filter, &self.clone_topic)),
+            events_listen: routes
+                .subscribers
+                .iter()
+                .any(|s| matches(&s.filter, &self.events_topic)),
+            ..Output::default()
+        }
     }
 
     /// Expires every entry due at `now`.
@@ -162,7 +188,7 @@ impl StoreMaster {
         );
         let timer = ctx.run_later(delay, |act, ctx| {
             act.expiry_timer = None;
-            let mut out = Output::default();
+            let mut out = act.output();
             act.expire(Timestamp::now(), &mut out);
             act.flush(out, 0, ctx);
             act.schedule_expiry(ctx);
@@ -208,14 +234,9 @@ impl Actor for StoreMaster {
                 epoch: act.epoch,
                 seq: act.seq,
             };
-            act.flush(
-                Output {
-                    to_clones: vec![alive.to_data()],
-                    events: Vec::new(),
-                },
-                0,
-                ctx,
-            );
+            let mut out = act.output();
+            out.to_clones.push(alive.to_data());
+            act.flush(out, 0, ctx);
         });
         // A master attached to a persistent backend may hold entries that expire.
         self.schedule_expiry(ctx);
@@ -234,7 +255,7 @@ impl Drop for StoreMaster {
 impl StreamHandler<Vec<Request>> for StoreMaster {
     fn handle(&mut self, batch: Vec<Request>, ctx: &mut Context<Self>) {
         let now = Timestamp::now();
-        let mut out = Output::default();
+        let mut out = self.output();
         // Before put_unique decides anything, expired entries must be gone.
         self.expire(now, &mut out);
         let mut counted = 0;
@@ -259,7 +280,7 @@ impl StreamHandler<Vec<Request>> for StoreMaster {
 impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
     fn handle(&mut self, batch: Vec<(Topic, Data)>, ctx: &mut Context<Self>) {
         let now = Timestamp::now();
-        let mut out = Output::default();
+        let mut out = self.output();
         self.expire(now, &mut out);
         for (_, data) in batch {
             // Anything else on the topic is not ours to interpret.

@@ -39,6 +39,9 @@ pub enum CliError {
 impl CliError {
     /// A file error for `path`.
     pub fn file(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
-        CliError::File { path: path.as_ref().display().to_string(), source }
+        CliError::File {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
     }
 }

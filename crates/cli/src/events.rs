@@ -39,7 +39,12 @@ fn conn_log(seq: u64) -> Data {
     Data::Vector(vec![
         Data::Timestamp(Timestamp::now()),
         Data::string(format!("CUPfSu4o7wzHat{seq:04}")),
-        Data::Vector(vec![address(1), port(1024 + (seq % 60000) as u16), address(2), port(80)]),
+        Data::Vector(vec![
+            address(1),
+            port(1024 + (seq % 60000) as u16),
+            address(2),
+            port(80),
+        ]),
         Data::EnumValue("tcp".into()),
         Data::string("http"),
         Data::Timespan(Timespan(1_500_000)),
@@ -61,8 +66,13 @@ fn conn_log(seq: u64) -> Data {
 fn large_table(seq: u64) -> Data {
     let table: Table = (0..100u64)
         .map(|i| {
-            let members: Set = (0..10u64).map(|j| Data::string(format!("m{j:04}"))).collect();
-            (Data::string(format!("key-{seq:06}-{i:04}")), Data::Set(members))
+            let members: Set = (0..10u64)
+                .map(|j| Data::string(format!("m{j:04}")))
+                .collect();
+            (
+                Data::string(format!("key-{seq:06}-{i:04}")),
+                Data::Set(members),
+            )
         })
         .collect();
     Data::Table(table)
@@ -76,9 +86,18 @@ mod tests {
     #[test]
     fn events_are_zeek_events_of_the_documented_shape() {
         let small = EventType::SmallVector.make(0);
-        assert_eq!(EventView::parse(&small).unwrap().args, &[Data::Integer(42), Data::string("test")]);
+        assert_eq!(
+            EventView::parse(&small).unwrap().args,
+            &[Data::Integer(42), Data::string("test")]
+        );
         let conn = EventType::ConnLog.make(1);
-        assert_eq!(EventView::parse(&conn).unwrap().args[0].as_vector().unwrap().len(), 18);
+        assert_eq!(
+            EventView::parse(&conn).unwrap().args[0]
+                .as_vector()
+                .unwrap()
+                .len(),
+            18
+        );
         let table = EventType::LargeTable.make(2);
         match &EventView::parse(&table).unwrap().args[0] {
             Data::Table(t) => assert_eq!(t.len(), 100),

@@ -90,7 +90,12 @@ fn table_to_json(table: &Table) -> Value {
         Some(map) if single_tag(&map).is_none() => Value::Object(map),
         _ => tagged(
             "@table",
-            Value::Array(table.iter().map(|(k, v)| Value::Array(vec![to_json(k), to_json(v)])).collect()),
+            Value::Array(
+                table
+                    .iter()
+                    .map(|(k, v)| Value::Array(vec![to_json(k), to_json(v)]))
+                    .collect(),
+            ),
         ),
     }
 }
@@ -99,28 +104,65 @@ fn number(n: &Number) -> Result<Data, CliError> {
     if let Some(i) = n.as_i64() {
         Ok(Data::Integer(i))
     } else if n.is_u64() {
-        Err(invalid(n, "integer out of range (use {\"@count\": n} for counts)"))
+        Err(invalid(
+            n,
+            "integer out of range (use {\"@count\": n} for counts)",
+        ))
     } else {
         Ok(Data::Real(n.as_f64().unwrap_or(f64::NAN)))
     }
 }
 
 fn from_tagged(tag: &str, inner: &Value) -> Result<Data, CliError> {
-    let text = || inner.as_str().ok_or_else(|| invalid(inner, format!("{tag} takes a string")));
-    let int = || inner.as_i64().ok_or_else(|| invalid(inner, format!("{tag} takes an integer")));
-    let items = || inner.as_array().ok_or_else(|| invalid(inner, format!("{tag} takes an array")));
+    let text = || {
+        inner
+            .as_str()
+            .ok_or_else(|| invalid(inner, format!("{tag} takes a string")))
+    };
+    let int = || {
+        inner
+            .as_i64()
+            .ok_or_else(|| invalid(inner, format!("{tag} takes an integer")))
+    };
+    let items = || {
+        inner
+            .as_array()
+            .ok_or_else(|| invalid(inner, format!("{tag} takes an array")))
+    };
     Ok(match tag {
-        "@count" => Data::Count(inner.as_u64().ok_or_else(|| invalid(inner, "@count takes a non-negative integer"))?),
+        "@count" => Data::Count(
+            inner
+                .as_u64()
+                .ok_or_else(|| invalid(inner, "@count takes a non-negative integer"))?,
+        ),
         "@real" => Data::Real(parse_real(inner)?),
-        "@bytes" => Data::String(unhex(text()?).ok_or_else(|| invalid(inner, "@bytes takes hex digits"))?),
-        "@address" => Data::Address(text()?.parse::<IpAddr>().map_err(|e| invalid(inner, e.to_string()))?),
-        "@subnet" => Data::Subnet(text()?.parse::<IpNet>().map_err(|e| invalid(inner, e.to_string()))?),
-        "@port" => Data::Port(parse_port(text()?).ok_or_else(|| invalid(inner, "@port takes \"N/tcp|udp|icmp|?\""))?),
+        "@bytes" => {
+            Data::String(unhex(text()?).ok_or_else(|| invalid(inner, "@bytes takes hex digits"))?)
+        }
+        "@address" => Data::Address(
+            text()?
+                .parse::<IpAddr>()
+                .map_err(|e| invalid(inner, e.to_string()))?,
+        ),
+        "@subnet" => Data::Subnet(
+            text()?
+                .parse::<IpNet>()
+                .map_err(|e| invalid(inner, e.to_string()))?,
+        ),
+        "@port" => Data::Port(
+            parse_port(text()?)
+                .ok_or_else(|| invalid(inner, "@port takes \"N/tcp|udp|icmp|?\""))?,
+        ),
         "@timestamp" => Data::Timestamp(Timestamp(int()?)),
         "@timespan" => Data::Timespan(Timespan(int()?)),
         "@enum" => Data::EnumValue(text()?.to_owned()),
         "@set" => Data::Set(items()?.iter().map(from_json).collect::<Result<Set, _>>()?),
-        "@table" => Data::Table(items()?.iter().map(table_entry).collect::<Result<Table, _>>()?),
+        "@table" => Data::Table(
+            items()?
+                .iter()
+                .map(table_entry)
+                .collect::<Result<Table, _>>()?,
+        ),
         _ => return Err(invalid(tag, "unknown tag")),
     })
 }
@@ -140,7 +182,10 @@ fn parse_real(inner: &Value) -> Result<f64, CliError> {
             "-nan" => Ok(-f64::NAN),
             "inf" => Ok(f64::INFINITY),
             "-inf" => Ok(f64::NEG_INFINITY),
-            _ => Err(invalid(inner, "@real takes a number, \"nan\", \"inf\" or \"-inf\"")),
+            _ => Err(invalid(
+                inner,
+                "@real takes a number, \"nan\", \"inf\" or \"-inf\"",
+            )),
         },
         _ => Err(invalid(inner, "@real takes a number")),
     }
@@ -176,11 +221,17 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 {
         return None;
     }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn invalid(what: impl std::fmt::Display, reason: impl Into<String>) -> CliError {
-    CliError::Json { input: what.to_string(), reason: reason.into() }
+    CliError::Json {
+        input: what.to_string(),
+        reason: reason.into(),
+    }
 }
 
 #[cfg(test)]
@@ -214,9 +265,17 @@ mod tests {
             Data::Timespan(Timespan(-5)),
             Data::EnumValue("Log::WRITER_ASCII".into()),
             Data::Set([Data::Count(1), Data::string("a")].into_iter().collect()),
-            Data::Table([(Data::string("k"), Data::Integer(1))].into_iter().collect()),
+            Data::Table(
+                [(Data::string("k"), Data::Integer(1))]
+                    .into_iter()
+                    .collect(),
+            ),
             Data::Table([(Data::Count(1), Data::Integer(1))].into_iter().collect()),
-            Data::Table([(Data::string("@count"), Data::Integer(1))].into_iter().collect()),
+            Data::Table(
+                [(Data::string("@count"), Data::Integer(1))]
+                    .into_iter()
+                    .collect(),
+            ),
             Data::Vector(vec![Data::None, Data::Vector(vec![])]),
         ];
         for value in values.clone() {
@@ -229,12 +288,21 @@ mod tests {
     fn plain_json_maps_to_natural_types() {
         let data = parse_value(r#"{"a": [1, 2.5, "x", null, true]}"#).unwrap();
         assert_eq!(data.to_string(), "{a -> (1, 2.500000, x, nil, T)}");
-        assert_eq!(parse_value(r#"{"@port": "53/udp"}"#).unwrap().to_string(), "53/udp");
+        assert_eq!(
+            parse_value(r#"{"@port": "53/udp"}"#).unwrap().to_string(),
+            "53/udp"
+        );
     }
 
     #[test]
     fn bad_input_is_a_clear_error() {
-        for bad in [r#"{"@count": -1}"#, r#"{"@nope": 1}"#, r#"{"@port": "80"}"#, "18446744073709551615", "[1,"] {
+        for bad in [
+            r#"{"@count": -1}"#,
+            r#"{"@nope": 1}"#,
+            r#"{"@port": "80"}"#,
+            "18446744073709551615",
+            "[1,",
+        ] {
             assert!(parse_value(bad).is_err(), "{bad}");
         }
     }

@@ -26,11 +26,17 @@ impl FromStr for PeerAddr {
     fn from_str(text: &str) -> Result<Self, CliError> {
         let bad = || CliError::PeerAddress(text.to_owned());
         let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
-        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         if host.is_empty() || (host.contains(':') && !text.starts_with('[')) {
             return Err(bad());
         }
-        Ok(PeerAddr { host: host.to_owned(), port: port.parse().map_err(|_| bad())? })
+        Ok(PeerAddr {
+            host: host.to_owned(),
+            port: port.parse().map_err(|_| bad())?,
+        })
     }
 }
 
@@ -97,10 +103,19 @@ pub fn write_atomically(path: &std::path::Path, contents: &str) -> Result<(), Cl
 
 /// Waits until a direct peer subscribes to a prefix of `topic`, at most `timeout`;
 /// whether one did. Publishing earlier would send the first messages to nobody.
-pub fn await_subscription(endpoint: &Endpoint, topic: &Topic, timeout: Duration, interrupt: &Interrupt) -> bool {
+pub fn await_subscription(
+    endpoint: &Endpoint,
+    topic: &Topic,
+    timeout: Duration,
+    interrupt: &Interrupt,
+) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
-        if endpoint.peer_subscriptions().iter().any(|filter| filter.is_prefix_of(topic.as_str())) {
+        if endpoint
+            .peer_subscriptions()
+            .iter()
+            .any(|filter| filter.is_prefix_of(topic.as_str()))
+        {
             return true;
         }
         if Instant::now() >= deadline || interrupt.is_set() {

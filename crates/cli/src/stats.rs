@@ -31,7 +31,8 @@ impl LatencySummary {
         let mut sorted: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
         sorted.sort_by(f64::total_cmp);
         // Nearest rank: the smallest sample with at least p of the samples at or below it.
-        let rank = |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        let rank =
+            |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
         Some(LatencySummary {
             samples: sorted.len(),
             min_us: sorted[0],
@@ -61,7 +62,11 @@ pub struct RateReporter {
 
 impl RateReporter {
     /// Starts reporting the increase of `counter` every `interval` to `report`.
-    pub fn spawn(counter: Arc<AtomicU64>, interval: Duration, mut report: impl FnMut(f64) + Send + 'static) -> Self {
+    pub fn spawn(
+        counter: Arc<AtomicU64>,
+        interval: Duration,
+        mut report: impl FnMut(f64) + Send + 'static,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -78,7 +83,10 @@ impl RateReporter {
                 }
             }
         });
-        RateReporter { stop, thread: Some(thread) }
+        RateReporter {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -99,7 +107,15 @@ mod tests {
     fn percentiles_use_nearest_rank() {
         let samples: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
         let summary = LatencySummary::of(&samples).unwrap();
-        assert_eq!((summary.min_us, summary.median_us, summary.p99_us, summary.max_us), (1.0, 50.0, 99.0, 100.0));
+        assert_eq!(
+            (
+                summary.min_us,
+                summary.median_us,
+                summary.p99_us,
+                summary.max_us
+            ),
+            (1.0, 50.0, 99.0, 100.0)
+        );
         assert_eq!(LatencySummary::of(&samples[..1]).unwrap().p99_us, 1.0);
         assert!(LatencySummary::of(&[]).is_none());
     }

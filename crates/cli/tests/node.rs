@@ -22,22 +22,64 @@ fn listening(dir: &tempfile::TempDir, name: &str, binary: &str, args: &[&str]) -
 fn ping_reports_round_trips_of_every_pong() {
     let dir = tempfile::tempdir().unwrap();
     let (_pong, address) = listening(&dir, "pong", NODE, &["--mode", "pong", "--topics", "/pp"]);
-    let mut ping =
-        Tool::spawn(NODE, &["--mode", "ping", "--topics", "/pp", "--peers", &address, "--num-pings", "5", "--json"]);
+    let mut ping = Tool::spawn(
+        NODE,
+        &[
+            "--mode",
+            "ping",
+            "--topics",
+            "/pp",
+            "--peers",
+            &address,
+            "--num-pings",
+            "5",
+            "--json",
+        ],
+    );
     let summary: serde_json::Value = serde_json::from_str(&ping.stdout_lines(1)[0]).unwrap();
     assert_eq!(summary["pongs"], 5, "{summary}");
     assert_eq!(summary["rtt"]["samples"], 5);
-    assert!(summary["rtt"]["median_us"].as_f64().unwrap() <= summary["rtt"]["p99_us"].as_f64().unwrap());
+    assert!(
+        summary["rtt"]["median_us"].as_f64().unwrap() <= summary["rtt"]["p99_us"].as_f64().unwrap()
+    );
     assert!(ping.wait().success());
 }
 
 #[test]
 fn relay_forwards_between_its_peers_and_shows_what_passes() {
     let dir = tempfile::tempdir().unwrap();
-    let (relay, address) = listening(&dir, "relay", NODE, &["--mode", "relay", "--topics", "/r", "--name", "r1", "--verbose"]);
-    let mut sub = Tool::spawn(PIPE, &["--mode", "subscribe", "--topic", "/r", "--peers", &address, "--message-cap", "2"]);
+    let (relay, address) = listening(
+        &dir,
+        "relay",
+        NODE,
+        &[
+            "--mode",
+            "relay",
+            "--topics",
+            "/r",
+            "--name",
+            "r1",
+            "--verbose",
+        ],
+    );
+    let mut sub = Tool::spawn(
+        PIPE,
+        &[
+            "--mode",
+            "subscribe",
+            "--topic",
+            "/r",
+            "--peers",
+            &address,
+            "--message-cap",
+            "2",
+        ],
+    );
     sub.await_stderr("peered with");
-    let mut publisher = Tool::spawn(PIPE, &["--mode", "publish", "--topic", "/r/x", "--peers", &address]);
+    let mut publisher = Tool::spawn(
+        PIPE,
+        &["--mode", "publish", "--topic", "/r/x", "--peers", &address],
+    );
     feed(publisher.stdin(), &["one", "two"]);
     assert!(publisher.wait().success());
     assert_eq!(sub.stdout_lines(2), ["/r/x one", "/r/x two"]);
@@ -49,14 +91,41 @@ fn relay_forwards_between_its_peers_and_shows_what_passes() {
 fn generate_replays_a_recording_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let recording = dir.path().join("messages.jsonl");
-    let lines: Vec<String> =
-        (0..20).map(|i| format!(r#"{{"data":[{i},{{"@count":{i}}}],"topic":"/gen/{}"}}"#, i % 3)).collect();
+    let lines: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                r#"{{"data":[{i},{{"@count":{i}}}],"topic":"/gen/{}"}}"#,
+                i % 3
+            )
+        })
+        .collect();
     std::fs::write(&recording, lines.join("\n") + "\n").unwrap();
-    let (mut sub, address) =
-        listening(&dir, "sub", PIPE, &["--mode", "subscribe", "--topic", "/gen", "--json", "--message-cap", "20"]);
+    let (mut sub, address) = listening(
+        &dir,
+        "sub",
+        PIPE,
+        &[
+            "--mode",
+            "subscribe",
+            "--topic",
+            "/gen",
+            "--json",
+            "--message-cap",
+            "20",
+        ],
+    );
     let mut generator = Tool::spawn(
         NODE,
-        &["--mode", "generate", "--peers", &address, "--generator-file", recording.to_str().unwrap(), "--send-rate", "500"],
+        &[
+            "--mode",
+            "generate",
+            "--peers",
+            &address,
+            "--generator-file",
+            recording.to_str().unwrap(),
+            "--send-rate",
+            "500",
+        ],
     );
     assert!(generator.wait().success(), "{}", generator.stderr_so_far());
     assert_eq!(sub.stdout_lines(20), lines);
@@ -67,5 +136,9 @@ fn generate_replays_a_recording_in_order() {
 fn bad_arguments_are_usage_errors() {
     assert_usage_error(NODE, &["--mode", "generate"], "--generator-file");
     assert_usage_error(NODE, &["--mode", "flood"], "--mode");
-    assert_usage_error(NODE, &["--mode", "ping", "--num-pings", "many"], "--num-pings");
+    assert_usage_error(
+        NODE,
+        &["--mode", "ping", "--num-pings", "many"],
+        "--num-pings",
+    );
 }

@@ -9,7 +9,14 @@ const PIPE: &str = env!("CARGO_BIN_EXE_broker-pipe");
 /// A subscriber listening on a free port, and its port.
 fn subscriber(dir: &tempfile::TempDir, extra: &[&str]) -> (Tool, String) {
     let file = port_file(dir, "subscriber");
-    let mut args = vec!["--mode", "subscribe", "--topic", "/test", "--local-port", "0"];
+    let mut args = vec![
+        "--mode",
+        "subscribe",
+        "--topic",
+        "/test",
+        "--local-port",
+        "0",
+    ];
     let file_arg = file.to_str().unwrap().to_owned();
     args.extend(["--port-file", &file_arg]);
     args.extend(extra);
@@ -22,10 +29,18 @@ fn subscriber(dir: &tempfile::TempDir, extra: &[&str]) -> (Tool, String) {
 fn lines_published_are_printed_by_the_subscriber() {
     let dir = tempfile::tempdir().unwrap();
     let (mut sub, address) = subscriber(&dir, &["--message-cap", "3"]);
-    let mut publisher = Tool::spawn(PIPE, &["--mode", "publish", "--topic", "/test/a", "--peers", &address]);
+    let mut publisher = Tool::spawn(
+        PIPE,
+        &[
+            "--mode", "publish", "--topic", "/test/a", "--peers", &address,
+        ],
+    );
     feed(publisher.stdin(), &["hello", "two words", "third"]);
     assert!(publisher.wait().success(), "{}", publisher.stderr_so_far());
-    assert_eq!(sub.stdout_lines(3), ["/test/a hello", "/test/a two words", "/test/a third"]);
+    assert_eq!(
+        sub.stdout_lines(3),
+        ["/test/a hello", "/test/a two words", "/test/a third"]
+    );
     assert!(sub.wait().success());
 }
 
@@ -33,12 +48,30 @@ fn lines_published_are_printed_by_the_subscriber() {
 fn json_values_keep_their_types() {
     let dir = tempfile::tempdir().unwrap();
     let (mut sub, address) = subscriber(&dir, &["--message-cap", "3", "--json"]);
-    let mut publisher = Tool::spawn(PIPE, &["--mode", "publish", "--topic", "/test", "--peers", &address, "--json"]);
-    let values = [r#"{"@count":3}"#, r#"[1,2.5,"x",{"@port":"80/tcp"},null]"#, r#"{"@set":[{"@address":"::1"}]}"#];
-    feed(publisher.stdin(), &["not json", values[0], values[1], values[2]]);
+    let mut publisher = Tool::spawn(
+        PIPE,
+        &[
+            "--mode", "publish", "--topic", "/test", "--peers", &address, "--json",
+        ],
+    );
+    let values = [
+        r#"{"@count":3}"#,
+        r#"[1,2.5,"x",{"@port":"80/tcp"},null]"#,
+        r#"{"@set":[{"@address":"::1"}]}"#,
+    ];
+    feed(
+        publisher.stdin(),
+        &["not json", values[0], values[1], values[2]],
+    );
     assert!(publisher.wait().success());
-    assert!(publisher.stderr_so_far().contains("skipping line"), "bad lines are reported");
-    let expected: Vec<String> = values.iter().map(|v| format!(r#"{{"data":{v},"topic":"/test"}}"#)).collect();
+    assert!(
+        publisher.stderr_so_far().contains("skipping line"),
+        "bad lines are reported"
+    );
+    let expected: Vec<String> = values
+        .iter()
+        .map(|v| format!(r#"{{"data":{v},"topic":"/test"}}"#))
+        .collect();
     assert_eq!(sub.stdout_lines(3), expected);
     assert!(sub.wait().success());
 }
@@ -55,15 +88,23 @@ fn subscriber_exits_cleanly_on_sigint() {
 fn rate_mode_prints_rates_instead_of_messages() {
     let dir = tempfile::tempdir().unwrap();
     let (mut sub, address) = subscriber(&dir, &["--rate"]);
-    let mut publisher = Tool::spawn(PIPE, &["--mode", "publish", "--topic", "/test", "--peers", &address]);
+    let mut publisher = Tool::spawn(
+        PIPE,
+        &["--mode", "publish", "--topic", "/test", "--peers", &address],
+    );
     let lines: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
-    feed(publisher.stdin(), &lines.iter().map(String::as_str).collect::<Vec<_>>());
+    feed(
+        publisher.stdin(),
+        &lines.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     assert!(publisher.wait().success());
     // Rates until all 200 were counted; each line is a number, not a message.
     let mut total = 0.0;
     while total < 199.0 {
         let line = sub.stdout_lines(1).remove(0);
-        total += line.parse::<f64>().unwrap_or_else(|_| panic!("not a rate: {line}"));
+        total += line
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("not a rate: {line}"));
     }
     sub.interrupt();
     assert!(sub.wait().success());
@@ -73,6 +114,21 @@ fn rate_mode_prints_rates_instead_of_messages() {
 fn bad_arguments_are_usage_errors() {
     assert_usage_error(PIPE, &["--mode", "shout", "--topic", "/t"], "--mode");
     assert_usage_error(PIPE, &["--mode", "publish"], "--topic");
-    assert_usage_error(PIPE, &["--mode", "publish", "--topic", "/t", "--peers", "nohost"], "invalid peer address");
-    assert_usage_error(PIPE, &["--mode", "publish", "--topic", "/t", "--message-cap", "lots"], "--message-cap");
+    assert_usage_error(
+        PIPE,
+        &["--mode", "publish", "--topic", "/t", "--peers", "nohost"],
+        "invalid peer address",
+    );
+    assert_usage_error(
+        PIPE,
+        &[
+            "--mode",
+            "publish",
+            "--topic",
+            "/t",
+            "--message-cap",
+            "lots",
+        ],
+        "--message-cap",
+    );
 }

@@ -1,6 +1,6 @@
 //! Length-prefixed postcard encoding of frames.
 //!
-//! On the wire every frame is `length: u32 little-endian | body: length bytes`, where
+//! On the wire every frame is `length: u32 big-endian | body: length bytes`, where
 //! the body is the postcard encoding of a [`Frame`]. The announced length is checked
 //! against [`FrameCodec::max_frame_len`] as soon as the four prefix bytes are there,
 //! before anything is allocated or any more input is awaited.
@@ -62,7 +62,7 @@ impl FrameCodec {
         let Some(prefix) = buf.first_chunk::<LENGTH_PREFIX_LEN>() else {
             return Ok(None);
         };
-        let len = u32::from_le_bytes(*prefix) as usize;
+        let len = u32::from_be_bytes(*prefix) as usize;
         if len > self.cap() {
             return Err(WireError::FrameTooLarge {
                 len,
@@ -132,7 +132,7 @@ impl FrameCodec {
                 cap: self.cap(),
             });
         }
-        out[start..start + LENGTH_PREFIX_LEN].copy_from_slice(&(len as u32).to_le_bytes());
+        out[start..start + LENGTH_PREFIX_LEN].copy_from_slice(&(len as u32).to_be_bytes());
         Ok(())
     }
 
@@ -153,7 +153,7 @@ impl FrameCodec {
                 cap: self.cap(),
             });
         }
-        out.put(&(len as u32).to_le_bytes());
+        out.put(&(len as u32).to_be_bytes());
         out.put(&[tag::BATCH]);
         out.put(count);
         for message in messages {

@@ -41,7 +41,7 @@ fn every_frame_body_starts_with_its_tag() {
 #[test]
 fn layouts_are_as_documented() {
     let hello = encode(&Frame::Hello(Hello::new(node(), vec!["/a".into()])));
-    let mut expected = vec![32, 0, 0, 0, tag::HELLO];
+    let mut expected = vec![0, 0, 0, 32, tag::HELLO];
     expected.extend_from_slice(b"BRKR");
     expected.push(PROTOCOL_VERSION as u8);
     expected.extend_from_slice(&[0xAB; 20]);
@@ -64,9 +64,9 @@ fn layouts_are_as_documented() {
     assert_eq!(&batch[4..], &expected[..]);
     assert_eq!(
         encode(&Frame::Ping(300)),
-        [3, 0, 0, 0, tag::PING, 0xAC, 0x02]
+        [0, 0, 0, 3, tag::PING, 0xAC, 0x02]
     );
-    assert_eq!(encode(&Frame::Goodbye), [1, 0, 0, 0, tag::GOODBYE]);
+    assert_eq!(encode(&Frame::Goodbye), [0, 0, 0, 1, tag::GOODBYE]);
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn handshake_of_another_version_is_incompatible_even_if_unparseable() {
     body.extend_from_slice(&[0x80, 0x01]); // version 128
     body.extend_from_slice(&[0xff; 7]);
     assert_eq!(peek_hello_version(&body).unwrap(), 128);
-    let mut bytes = (body.len() as u32).to_le_bytes().to_vec();
+    let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
     bytes.extend_from_slice(&body);
     let err = FrameCodec::default().decode_handshake(&bytes).unwrap_err();
     assert!(

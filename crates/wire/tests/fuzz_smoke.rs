@@ -41,10 +41,10 @@ fn mutate(rng: &mut TestRng, input: &[u8], other: &[u8]) -> Vec<u8> {
                 bytes.remove(at);
             }
             4 if bytes.len() >= 4 => {
-                let len = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+                let len = u32::from_be_bytes(bytes[..4].try_into().unwrap());
                 let delta = rng.random_range(-3i64..=3);
                 let len = (i64::from(len) + delta).clamp(0, i64::from(u32::MAX)) as u32;
-                bytes[..4].copy_from_slice(&len.to_le_bytes());
+                bytes[..4].copy_from_slice(&len.to_be_bytes());
             }
             _ => {
                 let from = rng.random_range(0..=other.len());

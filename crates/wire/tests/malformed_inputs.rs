@@ -63,7 +63,7 @@ fn peak_allocation_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
 
 /// `body` behind a length prefix announcing its length.
 fn framed(body: &[u8]) -> Vec<u8> {
-    let mut bytes = (body.len() as u32).to_le_bytes().to_vec();
+    let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
     bytes.extend_from_slice(body);
     bytes
 }
@@ -112,7 +112,7 @@ fn every_truncation_of_a_frame_is_incomplete() {
 #[test]
 fn oversized_length_prefix_is_refused_before_the_body_arrives() {
     let codec = FrameCodec::new(1024);
-    let (result, allocated) = peak_allocation_of(|| codec.decode(&u32::MAX.to_le_bytes()));
+    let (result, allocated) = peak_allocation_of(|| codec.decode(&u32::MAX.to_be_bytes()));
     assert!(matches!(
         result,
         Err(WireError::FrameTooLarge { len, cap: 1024 }) if len == u32::MAX as usize
@@ -152,11 +152,11 @@ fn corrupted_length_prefix_is_a_clean_error() {
     let bytes = encode(&Frame::Filter(vec!["/a".into(), "/b".into()]));
     let body = &bytes[4..];
     // Announcing one byte less cuts the body short.
-    let mut shorter = ((body.len() - 1) as u32).to_le_bytes().to_vec();
+    let mut shorter = ((body.len() - 1) as u32).to_be_bytes().to_vec();
     shorter.extend_from_slice(body);
     assert!(matches!(decode(&shorter), Err(WireError::Malformed(_))));
     // Announcing one byte more swallows a byte of whatever follows.
-    let mut longer = ((body.len() + 1) as u32).to_le_bytes().to_vec();
+    let mut longer = ((body.len() + 1) as u32).to_be_bytes().to_vec();
     longer.extend_from_slice(body);
     assert!(matches!(decode(&longer), Ok(None)));
     longer.push(tag::GOODBYE);

@@ -88,7 +88,9 @@ fn run(args: &Args, interrupt: &Interrupt) -> Result<(), CliError> {
     let count = Arc::new(AtomicU64::new(0));
     let _rate = args.rate.then(|| {
         let name = args.name.clone();
-        RateReporter::spawn(count.clone(), Duration::from_secs(1), move |rate| println!("{name}: {} msgs/s", rate.round()))
+        RateReporter::spawn(count.clone(), Duration::from_secs(1), move |rate| {
+            println!("{name}: {} msgs/s", rate.round())
+        })
     });
     let base = Topic::new(args.topics[0].as_str());
     let outcome = match args.mode {
@@ -98,9 +100,16 @@ fn run(args: &Args, interrupt: &Interrupt) -> Result<(), CliError> {
         }
         Mode::Pong => {
             let pong = &base / &Topic::new("pong");
-            receive(args, &endpoint, vec![&base / &Topic::new("ping")], &count, interrupt, |_, data| {
-                endpoint.publish(pong.clone(), data);
-            })
+            receive(
+                args,
+                &endpoint,
+                vec![&base / &Topic::new("ping")],
+                &count,
+                interrupt,
+                |_, data| {
+                    endpoint.publish(pong.clone(), data);
+                },
+            )
         }
         Mode::Ping => ping(args, &endpoint, &base, interrupt),
         Mode::Generate => generate(args, &endpoint, &count, interrupt),
@@ -116,8 +125,12 @@ fn print_statuses(endpoint: &Endpoint, name: &str, interrupt: Interrupt) {
     std::thread::spawn(move || {
         while !interrupt.is_set() {
             match statuses.get(Some(POLL_SLICE)) {
-                Some(StatusEvent::Status(s)) => eprintln!("{name}: status {:?}: {}", s.code, s.message),
-                Some(StatusEvent::Error(e)) => eprintln!("{name}: error {:?}: {}", e.code, e.message),
+                Some(StatusEvent::Status(s)) => {
+                    eprintln!("{name}: status {:?}: {}", s.code, s.message)
+                }
+                Some(StatusEvent::Error(e)) => {
+                    eprintln!("{name}: error {:?}: {}", e.code, e.message)
+                }
                 None => {}
             }
         }
@@ -138,7 +151,9 @@ fn receive(
     args.network.connect(endpoint)?;
     let cap = args.message_cap.unwrap_or(u64::MAX);
     while count.load(Ordering::Relaxed) < cap && !interrupt.is_set() {
-        let Some((topic, data)) = subscriber.get(Some(POLL_SLICE)) else { continue };
+        let Some((topic, data)) = subscriber.get(Some(POLL_SLICE)) else {
+            continue;
+        };
         count.fetch_add(1, Ordering::Relaxed);
         if args.verbose {
             let mut out = std::io::stdout().lock();
@@ -150,12 +165,25 @@ fn receive(
     Ok(())
 }
 
-fn ping(args: &Args, endpoint: &Endpoint, base: &Topic, interrupt: &Interrupt) -> Result<(), CliError> {
+fn ping(
+    args: &Args,
+    endpoint: &Endpoint,
+    base: &Topic,
+    interrupt: &Interrupt,
+) -> Result<(), CliError> {
     let ping_topic = base / &Topic::new("ping");
     let pongs = endpoint.make_subscriber(vec![base / &Topic::new("pong")], 64);
     args.network.connect(endpoint)?;
-    if !await_subscription(endpoint, &ping_topic, Duration::from_secs_f64(args.await_subscriber), interrupt) {
-        eprintln!("{}: no pong node subscribed to {ping_topic}; pinging anyway", args.name);
+    if !await_subscription(
+        endpoint,
+        &ping_topic,
+        Duration::from_secs_f64(args.await_subscriber),
+        interrupt,
+    ) {
+        eprintln!(
+            "{}: no pong node subscribed to {ping_topic}; pinging anyway",
+            args.name
+        );
     }
     let timeout = Duration::from_millis(args.ping_timeout);
     let mut rtts = Vec::new();
@@ -164,7 +192,10 @@ fn ping(args: &Args, endpoint: &Endpoint, base: &Topic, interrupt: &Interrupt) -
             break;
         }
         let sent = Instant::now();
-        endpoint.publish(ping_topic.clone(), Data::Vector(vec![Data::string(args.name.as_str()), Data::Count(seq)]));
+        endpoint.publish(
+            ping_topic.clone(),
+            Data::Vector(vec![Data::string(args.name.as_str()), Data::Count(seq)]),
+        );
         if let Some(rtt) = await_pong(&pongs, &args.name, seq, sent, timeout) {
             if args.verbose {
                 println!("{}: pong {seq} after {} us", args.name, rtt.as_micros());
@@ -175,17 +206,31 @@ fn ping(args: &Args, endpoint: &Endpoint, base: &Topic, interrupt: &Interrupt) -
     }
     let summary = LatencySummary::of(&rtts);
     if args.json {
-        println!("{}", serde_json::json!({ "name": args.name, "pings": args.num_pings, "pongs": rtts.len(), "rtt": summary }));
+        println!(
+            "{}",
+            serde_json::json!({ "name": args.name, "pings": args.num_pings, "pongs": rtts.len(), "rtt": summary })
+        );
     } else {
         let rtt = summary.map_or_else(|| "no round trips".to_owned(), |s| s.to_string());
-        println!("{}: {} pings, {} pongs; round trip: {rtt}", args.name, args.num_pings, rtts.len());
+        println!(
+            "{}: {} pings, {} pongs; round trip: {rtt}",
+            args.name,
+            args.num_pings,
+            rtts.len()
+        );
     }
     Ok(())
 }
 
 /// Waits at most `timeout` for the pong to ping `seq` of `name`, sent at `sent`;
 /// its round-trip time.
-fn await_pong(pongs: &Subscriber, name: &str, seq: u64, sent: Instant, timeout: Duration) -> Option<Duration> {
+fn await_pong(
+    pongs: &Subscriber,
+    name: &str,
+    seq: u64,
+    sent: Instant,
+    timeout: Duration,
+) -> Option<Duration> {
     let deadline = sent + timeout;
     loop {
         let left = deadline.checked_duration_since(Instant::now())?;
@@ -198,13 +243,29 @@ fn await_pong(pongs: &Subscriber, name: &str, seq: u64, sent: Instant, timeout: 
     }
 }
 
-fn generate(args: &Args, endpoint: &Endpoint, count: &AtomicU64, interrupt: &Interrupt) -> Result<(), CliError> {
-    let path = args.generator_file.as_ref().expect("clap requires --generator-file in generate mode");
+fn generate(
+    args: &Args,
+    endpoint: &Endpoint,
+    count: &AtomicU64,
+    interrupt: &Interrupt,
+) -> Result<(), CliError> {
+    let path = args
+        .generator_file
+        .as_ref()
+        .expect("clap requires --generator-file in generate mode");
     let messages = read_recording(path)?;
     args.network.connect(endpoint)?;
     if let Some((topic, _)) = messages.first() {
-        if !await_subscription(endpoint, topic, Duration::from_secs_f64(args.await_subscriber), interrupt) {
-            eprintln!("{}: no peer subscribed to {topic}; sending anyway", args.name);
+        if !await_subscription(
+            endpoint,
+            topic,
+            Duration::from_secs_f64(args.await_subscriber),
+            interrupt,
+        ) {
+            eprintln!(
+                "{}: no peer subscribed to {topic}; sending anyway",
+                args.name
+            );
         }
     }
     let started = Instant::now();
@@ -221,9 +282,16 @@ fn generate(args: &Args, endpoint: &Endpoint, count: &AtomicU64, interrupt: &Int
     }
     let sent = count.load(Ordering::Relaxed);
     if args.json {
-        println!("{}", serde_json::json!({ "name": args.name, "sent": sent, "seconds": started.elapsed().as_secs_f64() }));
+        println!(
+            "{}",
+            serde_json::json!({ "name": args.name, "sent": sent, "seconds": started.elapsed().as_secs_f64() })
+        );
     } else {
-        println!("{}: sent {sent} messages in {:.3} s", args.name, started.elapsed().as_secs_f64());
+        println!(
+            "{}: sent {sent} messages in {:.3} s",
+            args.name,
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }
@@ -237,9 +305,14 @@ fn read_recording(path: &PathBuf) -> Result<Vec<(Topic, Data)>, CliError> {
         if line.trim().is_empty() {
             continue;
         }
-        let record: HashMap<String, serde_json::Value> = serde_json::from_str(&line)
-            .map_err(|e| CliError::Json { input: format!("{}:{}", path.display(), number + 1), reason: e.to_string() })?;
-        let (Some(serde_json::Value::String(topic)), Some(data)) = (record.get("topic"), record.get("data")) else {
+        let record: HashMap<String, serde_json::Value> =
+            serde_json::from_str(&line).map_err(|e| CliError::Json {
+                input: format!("{}:{}", path.display(), number + 1),
+                reason: e.to_string(),
+            })?;
+        let (Some(serde_json::Value::String(topic)), Some(data)) =
+            (record.get("topic"), record.get("data"))
+        else {
             return Err(CliError::Json {
                 input: format!("{}:{}", path.display(), number + 1),
                 reason: "expected {\"topic\": \"...\", \"data\": ...}".into(),

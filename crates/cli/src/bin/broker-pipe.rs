@@ -74,11 +74,23 @@ fn run(args: &Args, interrupt: &Interrupt) -> Result<(), CliError> {
     outcome
 }
 
-fn publish(args: &Args, endpoint: &Endpoint, topic: &Topic, count: &AtomicU64, interrupt: &Interrupt) -> Result<(), CliError> {
+fn publish(
+    args: &Args,
+    endpoint: &Endpoint,
+    topic: &Topic,
+    count: &AtomicU64,
+    interrupt: &Interrupt,
+) -> Result<(), CliError> {
     args.network.connect(endpoint)?;
     let wait = Duration::from_secs_f64(args.await_subscriber.max(0.0));
-    if !wait.is_zero() && !await_subscription(endpoint, topic, wait, interrupt) && !interrupt.is_set() {
-        eprintln!("no peer subscribed to {topic} after {}s; publishing anyway", args.await_subscriber);
+    if !wait.is_zero()
+        && !await_subscription(endpoint, topic, wait, interrupt)
+        && !interrupt.is_set()
+    {
+        eprintln!(
+            "no peer subscribed to {topic} after {}s; publishing anyway",
+            args.await_subscriber
+        );
     }
     let lines = stdin_lines();
     let cap = args.message_cap.unwrap_or(u64::MAX);
@@ -118,12 +130,20 @@ fn stdin_lines() -> mpsc::Receiver<std::io::Result<String>> {
     receive
 }
 
-fn subscribe(args: &Args, endpoint: &Endpoint, topic: &Topic, count: &AtomicU64, interrupt: &Interrupt) -> Result<(), CliError> {
+fn subscribe(
+    args: &Args,
+    endpoint: &Endpoint,
+    topic: &Topic,
+    count: &AtomicU64,
+    interrupt: &Interrupt,
+) -> Result<(), CliError> {
     let subscriber = endpoint.make_subscriber(vec![topic.clone()], 1024);
     args.network.connect(endpoint)?;
     let cap = args.message_cap.unwrap_or(u64::MAX);
     while count.load(Ordering::Relaxed) < cap && !interrupt.is_set() {
-        let Some(first) = subscriber.get(Some(POLL_SLICE)) else { continue };
+        let Some(first) = subscriber.get(Some(POLL_SLICE)) else {
+            continue;
+        };
         // Locked per batch only: the rate reporter prints on stdout too.
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let left = cap - count.load(Ordering::Relaxed);
@@ -134,7 +154,11 @@ fn subscribe(args: &Args, endpoint: &Endpoint, topic: &Topic, count: &AtomicU64,
                 continue;
             }
             if args.json {
-                writeln!(out, "{}", serde_json::json!({ "topic": topic.as_str(), "data": to_json(&data) }))?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "topic": topic.as_str(), "data": to_json(&data) })
+                )?;
             } else {
                 writeln!(out, "{topic} {data}")?;
             }

@@ -30,7 +30,11 @@ impl Tool {
             .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
         let stdout = lines_of(child.stdout.take().unwrap());
         let stderr = lines_of(child.stderr.take().unwrap());
-        Tool { child, stdout, stderr }
+        Tool {
+            child,
+            stdout,
+            stderr,
+        }
     }
 
     /// The process id.
@@ -52,7 +56,10 @@ impl Tool {
     pub fn await_stderr(&self, needle: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
-            match self.stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            match self
+                .stderr
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
                 Ok(line) if line.contains(needle) => return,
                 Ok(_) => {}
                 Err(_) => panic!("no {needle:?} on stderr of {}", self.pid()),
@@ -67,7 +74,10 @@ impl Tool {
 
     /// Sends SIGINT.
     pub fn interrupt(&self) {
-        let status = Command::new("kill").args(["-INT", &self.pid().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -78,7 +88,12 @@ impl Tool {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "process {} did not exit in time; stderr: {}", self.pid(), self.stderr_so_far());
+            assert!(
+                Instant::now() < deadline,
+                "process {} did not exit in time; stderr: {}",
+                self.pid(),
+                self.stderr_so_far()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -159,6 +174,12 @@ pub fn feed(mut stdin: ChildStdin, lines: &[&str]) {
 pub fn assert_usage_error(binary: &str, args: &[&str], needle: &str) {
     let (status, stderr) = run_to_end(binary, args);
     assert_eq!(status.code(), Some(2), "args {args:?}: {stderr}");
-    assert!(stderr.starts_with("error:") && stderr.contains("--help"), "args {args:?}: {stderr}");
-    assert!(stderr.contains(needle), "args {args:?}: expected {needle:?} in {stderr}");
+    assert!(
+        stderr.starts_with("error:") && stderr.contains("--help"),
+        "args {args:?}: {stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "args {args:?}: expected {needle:?} in {stderr}"
+    );
 }

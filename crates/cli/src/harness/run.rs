@@ -1,0 +1,267 @@
+//! Running a topology in one process: a node per endpoint, a proxy per link.
+
+use std::time::{Duration, Instant};
+
+use broker_wire::Topic;
+
+use super::node::{payload, Node};
+use super::proxy::Proxy;
+use super::report::{Check, NodeReport, Report};
+use super::topology::{Step, Topology};
+use crate::error::CliError;
+use crate::stats::LatencySummary;
+
+/// Bound of waiting for links to come up (after start, restart and heal).
+const LINK_WAIT: Duration = Duration::from_secs(10);
+/// Interval of the nodes' reconnection attempts.
+const RETRY: Duration = Duration::from_millis(200);
+/// Pause after links are up, for subscriptions to reach every node.
+const SETTLE: Duration = Duration::from_millis(200);
+
+/// Runs `topology` to the end and reports what every node received.
+pub fn run(topology: &Topology) -> Result<Report, CliError> {
+    let mut run = Run::start(topology)?;
+    for (i, step) in topology.steps.iter().enumerate() {
+        run.step(i + 1, step)?;
+    }
+    Ok(run.report())
+}
+
+struct Run<'t> {
+    topology: &'t Topology,
+    links: Vec<(usize, usize)>,
+    nodes: Vec<Node>,
+    /// One per link, forwarding to the link's listening node.
+    proxies: Vec<Proxy>,
+    cut: Vec<bool>,
+    epoch: Instant,
+    next_seq: Vec<u64>,
+    /// Every publish step: (origin, topic, count).
+    published: Vec<(usize, Topic, u64)>,
+    checks: Vec<Check>,
+}
+
+impl<'t> Run<'t> {
+    fn start(topology: &'t Topology) -> Result<Self, CliError> {
+        let epoch = Instant::now();
+        let mut nodes: Vec<Node> = topology
+            .nodes
+            .iter()
+            .map(|spec| Node::new(&spec.name))
+            .collect();
+        let ports = nodes
+            .iter_mut()
+            .zip(&topology.nodes)
+            .map(|(node, spec)| node.start(&spec.subscribe, epoch))
+            .collect::<Result<Vec<u16>, _>>()?;
+        let links = topology.links();
+        let proxies = links
+            .iter()
+            .map(|&(_, listener)| Proxy::start(ports[listener]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut run = Run {
+            topology,
+            cut: vec![false; links.len()],
+            links,
+            nodes,
+            proxies,
+            epoch,
+            next_seq: vec![0; topology.nodes.len()],
+            published: Vec::new(),
+            checks: Vec::new(),
+        };
+        for node in 0..run.nodes.len() {
+            run.dial(node);
+        }
+        run.await_links("start");
+        Ok(run)
+    }
+
+    /// Peers `node` with every node it dials, through the links' proxies.
+    fn dial(&self, node: usize) {
+        let Some(endpoint) = self.nodes[node].endpoint() else {
+            return;
+        };
+        for (link, _) in self
+            .links
+            .iter()
+            .enumerate()
+            .filter(|(_, &(dialer, _))| dialer == node)
+        {
+            endpoint.peer_nosync("127.0.0.1", self.proxies[link].port(), Some(RETRY));
+        }
+    }
+
+    fn step(&mut self, number: usize, step: &Step) -> Result<(), CliError> {
+        match step {
+            Step::Publish { from, topic, count } => self.publish(
+                self.topology.node(from)?,
+                Topic::new(topic.as_str()),
+                *count,
+            ),
+            Step::Wait { ms } => std::thread::sleep(Duration::from_millis(*ms)),
+            Step::Expect {
+                node,
+                count,
+                topic,
+                timeout_ms,
+            } => {
+                let check = self.expect(
+                    self.topology.node(node)?,
+                    *count,
+                    topic.as_deref(),
+                    Duration::from_millis(*timeout_ms),
+                );
+                self.checks.push(Check {
+                    step: number,
+                    ..check
+                });
+            }
+            Step::Kill { node } => self.nodes[self.topology.node(node)?].kill(),
+            Step::Restart { node } => {
+                let index = self.topology.node(node)?;
+                let port =
+                    self.nodes[index].start(&self.topology.nodes[index].subscribe, self.epoch)?;
+                for (link, _) in self
+                    .links
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &(_, listener))| listener == index)
+                {
+                    self.proxies[link].retarget(port);
+                }
+                self.dial(index);
+                self.await_links(&format!("restart {node}"));
+            }
+            Step::Partition { link } => {
+                let link = self.topology.link(link)?;
+                self.cut[link] = true;
+                self.proxies[link].partition();
+            }
+            Step::Heal { link: names } => {
+                let link = self.topology.link(names)?;
+                self.cut[link] = false;
+                self.proxies[link].heal();
+                self.await_links(&format!("heal {}-{}", names[0], names[1]));
+            }
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self, origin: usize, topic: Topic, count: u64) {
+        let Some(endpoint) = self.nodes[origin].endpoint() else {
+            return;
+        };
+        let name = &self.nodes[origin].name;
+        let first = self.next_seq[origin];
+        let messages = (first..first + count)
+            .map(|seq| (topic.clone(), payload(name, seq, self.epoch)))
+            .collect();
+        endpoint.publish_batch(messages);
+        self.next_seq[origin] += count;
+        self.published.push((origin, topic, count));
+    }
+
+    /// Waits until `node` received at least `count` distinct messages (under
+    /// `topic`), then a little longer to catch extra ones; passes on exactly `count`.
+    fn expect(&self, node: usize, count: u64, topic: Option<&str>, timeout: Duration) -> Check {
+        let matching = || {
+            let received = self.nodes[node]
+                .received
+                .lock()
+                .expect("received lock poisoned");
+            received
+                .distinct
+                .values()
+                .filter(|t| topic.is_none_or(|p| t.as_str().starts_with(p)))
+                .count() as u64
+        };
+        let deadline = Instant::now() + timeout;
+        while matching() < count && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let got = matching();
+        let what = format!(
+            "{} receives {count}{}",
+            self.nodes[node].name,
+            topic.map_or(String::new(), |t| format!(" on {t}"))
+        );
+        Check {
+            step: 0,
+            what,
+            passed: got == count,
+            detail: format!("received {got}"),
+        }
+    }
+
+    /// Waits (bounded) until every live, uncut link is peered on both ends; a failed
+    /// check if not.
+    fn await_links(&mut self, after: &str) {
+        let expected: Vec<usize> = (0..self.nodes.len())
+            .map(|node| {
+                let alive = |n: usize| self.nodes[n].endpoint().is_some();
+                self.links
+                    .iter()
+                    .zip(&self.cut)
+                    .filter(|(&(a, b), &cut)| {
+                        !cut && (a == node || b == node) && alive(a) && alive(b)
+                    })
+                    .count()
+            })
+            .collect();
+        let deadline = Instant::now() + LINK_WAIT;
+        let behind = |nodes: &[Node]| {
+            (0..nodes.len())
+                .filter(|&n| nodes[n].peered() < expected[n])
+                .count()
+        };
+        while behind(&self.nodes) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let lagging = behind(&self.nodes);
+        if lagging > 0 {
+            let what = format!("links up after {after}");
+            self.checks.push(Check {
+                step: 0,
+                what,
+                passed: false,
+                detail: format!("{lagging} nodes not fully peered"),
+            });
+        }
+        std::thread::sleep(SETTLE);
+    }
+
+    fn report(&self) -> Report {
+        let nodes = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                let subscriptions = &self.topology.nodes[i].subscribe;
+                let expected: u64 = self
+                    .published
+                    .iter()
+                    .filter(|(origin, topic, _)| {
+                        *origin != i
+                            && subscriptions
+                                .iter()
+                                .any(|s| topic.as_str().starts_with(s.as_str()))
+                    })
+                    .map(|(_, _, count)| count)
+                    .sum();
+                let received = node.received.lock().expect("received lock poisoned");
+                let distinct = received.distinct.len() as u64;
+                NodeReport {
+                    name: node.name.clone(),
+                    expected,
+                    received: distinct,
+                    lost: expected.saturating_sub(distinct),
+                    duplicates: received.duplicates,
+                    latency: LatencySummary::of(&received.latencies),
+                }
+            })
+            .collect();
+        Report::new(self.topology.name.clone(), nodes, self.checks.clone())
+    }
+}
