@@ -101,7 +101,7 @@ fn stalled_raw_peer(port: u16) -> TcpStream {
     let mut prefix = [0u8; 4];
     stream.set_read_timeout(Some(WAIT)).unwrap();
     stream.read_exact(&mut prefix).unwrap();
-    let mut body = vec![0u8; u32::from_le_bytes(prefix) as usize];
+    let mut body = vec![0u8; u32::from_be_bytes(prefix) as usize];
     stream.read_exact(&mut body).unwrap();
     stream
 }
@@ -110,6 +110,8 @@ fn small_config(slow_peer: SlowPeerPolicy) -> Config {
     Config {
         slow_peer,
         peer_buffer: 256,
+        // The peer is a raw socket speaking the frame protocol.
+        disable_ssl: true,
         ..Config::default()
     }
 }

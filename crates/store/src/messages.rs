@@ -560,9 +560,23 @@ fn vector(fields: Vec<Data>) -> Data {
 
 fn entity_fields(entity: &EntityId) -> [Data; 2] {
     [
-        Data::from(entity.node.to_string()),
+        Data::from(node_text(&entity.node)),
         Data::Count(entity.object),
     ]
+}
+
+/// [`NodeId`]'s `Display` form, built without the formatting machinery: every change and
+/// store event carries one, so this is on the master's hot path.
+fn node_text(node: &NodeId) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut text = String::with_capacity(2 * node.id.len() + 11);
+    for byte in node.id {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0xF)]));
+    }
+    text.push('#');
+    text.push_str(&node.pid.to_string());
+    text
 }
 
 /// Parses `40 hex digits#pid`, as [`NodeId`]'s `Display` writes it.
@@ -816,6 +830,16 @@ mod tests {
         for msg in messages {
             assert_eq!(ToClones::from_data(&msg.to_data()), Ok(msg));
         }
+    }
+
+    #[test]
+    fn node_text_is_the_display_form() {
+        let node = NodeId {
+            id: std::array::from_fn(|i| (i * 37) as u8),
+            pid: 8104,
+        };
+        assert_eq!(node_text(&node), node.to_string());
+        assert_eq!(parse_node(&node_text(&node)), Some(node));
     }
 
     #[test]
