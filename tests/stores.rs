@@ -168,6 +168,7 @@ fn writes_made_while_the_master_is_unreachable_are_replayed_and_reads_turn_stale
         .unwrap();
     let options = CloneOptions {
         stale_interval: Duration::from_millis(300),
+        request_timeout: Duration::from_millis(300),
         ..CloneOptions::default()
     };
     let clone = net.nodes[1]
@@ -181,6 +182,8 @@ fn writes_made_while_the_master_is_unreachable_are_replayed_and_reads_turn_stale
 
     assert!(net.nodes[1].unpeer("127.0.0.1", net.ports[0]));
     clone.put(Data::from("offline"), Data::Count(2), None);
+    let unanswered = clone.put_unique(Data::from("u"), Data::Count(1), None);
+    assert_eq!(unanswered.unwrap_err().code(), ErrorCode::RequestTimeOut);
     eventually("stale reads", || {
         matches!(
             clone.get(&Data::from("a")),
@@ -268,6 +271,12 @@ fn sqlite_contents_survive_a_master_restart() {
         master.erase(Data::from("erased"));
         assert!(master.await_idle(WAIT));
         endpoint.shutdown();
+        // The master stopped with its endpoint: requests fail at once instead of timing out.
+        let refused = master.put_unique(Data::from("late"), Data::Count(1), None);
+        assert!(
+            matches!(refused, Err(QueryError::Closed { .. })),
+            "{refused:?}"
+        );
     }
     let net = Net::uniform(2, &[(1, 0)]);
     let master = net.nodes[0]

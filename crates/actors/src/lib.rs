@@ -25,7 +25,8 @@
 //! - [`flare`]: descriptors readable while a queue is pending (or has room).
 //! - [`store_handle`]: [`Store`], the handle on a data store, and `attach_master` /
 //!   `attach_clone`; `store_master` and `store_clone`: the actors behind it;
-//!   `store_hooks`: what they need from the core (local delivery, statuses).
+//!   `store_replica`: what a handle and its actor share; `store_hooks`: what they need
+//!   from the core (local delivery, statuses).
 //! - [`config`], [`info`], [`status`], [`error`]: configuration, peer descriptions,
 //!   status codes, errors.
 
@@ -48,6 +49,7 @@ mod store_clone;
 pub mod store_handle;
 mod store_hooks;
 mod store_master;
+mod store_replica;
 pub mod subscriber;
 pub mod tls;
 

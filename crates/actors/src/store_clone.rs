@@ -26,9 +26,10 @@ use broker_wire::{Data, Timestamp, Topic};
 
 use crate::routing::{matches, publish_async, Shared};
 use crate::status::ErrorCode;
-use crate::store_handle::{CloneOptions, Replica, Request};
+use crate::store_handle::CloneOptions;
 use crate::store_hooks::{batches, deliver_locally, emit_error};
 use crate::store_master::HEARTBEAT;
+use crate::store_replica::{Replica, Request};
 use crate::subscriber::Subscriber;
 
 /// Silence after which the master counts as unreachable: a few missed heartbeats.

@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use broker_store::messages::{clone_topic, master_topic, EntityId};
@@ -27,6 +27,7 @@ use crate::status::ErrorCode;
 use crate::store_clone::StoreClone;
 use crate::store_hooks::{emit_error, RunOnEndpoint};
 use crate::store_master::StoreMaster;
+use crate::store_replica::{Progress, Replica, Request};
 
 /// Writes a handle may queue for its actor before `put` and friends block.
 const REQUEST_QUEUE: usize = 4096;
@@ -147,124 +148,6 @@ pub(crate) fn error_code(error: &StoreError) -> ErrorCode {
         broker_store::ErrorCode::TypeClash => ErrorCode::TypeClash,
         broker_store::ErrorCode::InvalidData => ErrorCode::InvalidData,
         broker_store::ErrorCode::BackendFailure => ErrorCode::BackendFailure,
-    }
-}
-
-/// A write for the store's actor; `answer` is set for `put_unique`, which waits for it.
-pub(crate) struct Request {
-    pub(crate) op: Operation,
-    pub(crate) answer: Option<SyncSender<bool>>,
-}
-
-/// What a handle and its actor share.
-pub(crate) struct Replica {
-    pub(crate) name: String,
-    pub(crate) role: Role,
-    /// This store instance, as the publisher of its writes.
-    pub(crate) entity: EntityId,
-    /// The contents: the master's authoritative store, or a clone's in-memory copy.
-    pub(crate) store: Mutex<broker_store::Store>,
-    /// Writes on their way to the actor.
-    pub(crate) requests: Arc<BoundedQueue<Request>>,
-    pub(crate) progress: Progress,
-    /// Set by a clone whose master has been unreachable for its stale interval.
-    pub(crate) stale: AtomicBool,
-    pub(crate) request_timeout: Duration,
-}
-
-impl Replica {
-    pub(crate) fn store(&self) -> MutexGuard<'_, broker_store::Store> {
-        // Poisoned only by a panic inside a backend call: a bug.
-        self.store.lock().expect("store lock poisoned")
-    }
-}
-
-/// Counts writes through their life, so that reads on a master see earlier writes and
-/// `await_idle` knows when nothing is pending. Writes awaiting an answer (`put_unique`)
-/// are not counted: their caller waits for them anyway.
-#[derive(Default)]
-pub(crate) struct Progress {
-    state: Mutex<Counters>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct Counters {
-    submitted: u64,
-    /// Applied to the replica (masters only).
-    applied: u64,
-    /// Completely handled: published by a master; answered or given up by a clone.
-    finished: u64,
-    /// Whether a clone follows its master (always for a master).
-    synced: bool,
-    /// The actor is gone: nothing will progress any more.
-    closed: bool,
-}
-
-impl Progress {
-    fn new(synced: bool) -> Self {
-        let progress = Progress::default();
-        progress.lock().synced = synced;
-        progress
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Counters> {
-        self.state.lock().expect("progress lock poisoned")
-    }
-
-    fn update(&self, change: impl FnOnce(&mut Counters)) {
-        change(&mut self.lock());
-        self.changed.notify_all();
-    }
-
-    fn submit(&self) {
-        self.lock().submitted += 1;
-    }
-
-    pub(crate) fn applied(&self, n: u64) {
-        if n > 0 {
-            self.update(|c| c.applied += n);
-        }
-    }
-
-    pub(crate) fn finished(&self, n: u64) {
-        if n > 0 {
-            self.update(|c| c.finished += n);
-        }
-    }
-
-    pub(crate) fn set_synced(&self, synced: bool) {
-        self.update(|c| c.synced = synced);
-    }
-
-    pub(crate) fn close(&self) {
-        self.update(|c| c.closed = true);
-    }
-
-    /// Waits at most `timeout` until `done` holds; whether it does.
-    fn wait_for(&self, timeout: Duration, done: impl Fn(&Counters) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut counters = self.lock();
-        loop {
-            if done(&counters) {
-                return true;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || counters.closed {
-                return false;
-            }
-            counters = self
-                .changed
-                .wait_timeout(counters, left)
-                .expect("progress lock poisoned")
-                .0;
-        }
-    }
-
-    /// Waits until every write submitted so far has been applied.
-    fn wait_applied(&self, timeout: Duration) -> bool {
-        let target = self.lock().submitted;
-        self.wait_for(timeout, |c| c.applied >= target)
     }
 }
 
@@ -448,9 +331,7 @@ impl Store {
     /// (a master: applied and sent to the clones; a clone: answered by the master) and a
     /// clone follows its master; whether that happened.
     pub fn await_idle(&self, timeout: Duration) -> bool {
-        self.replica
-            .progress
-            .wait_for(timeout, |c| c.synced && c.finished >= c.submitted)
+        self.replica.progress.wait_idle(timeout)
     }
 
     fn read<T>(
@@ -592,9 +473,7 @@ impl Endpoint {
         // A clone that could not sync yet still serves: it keeps asking the master.
         replica
             .progress
-            .wait_for(deadline.saturating_duration_since(Instant::now()), |c| {
-                c.synced
-            });
+            .wait_synced(deadline.saturating_duration_since(Instant::now()));
         Ok(Some(Store { replica }))
     }
 

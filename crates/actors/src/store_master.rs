@@ -19,8 +19,9 @@ use broker_wire::{Data, Timestamp, Topic};
 
 use crate::routing::{matches, publish_async, Shared};
 use crate::status::ErrorCode;
-use crate::store_handle::{error_code, Replica, Request};
+use crate::store_handle::error_code;
 use crate::store_hooks::{batches, deliver_locally, emit_error};
+use crate::store_replica::{Replica, Request};
 use crate::subscriber::Subscriber;
 
 /// How often the master tells its clones it is alive and how far its sequence goes.

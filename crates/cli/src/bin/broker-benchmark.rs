@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use broker_actors::{Config, Endpoint, Subscriber};
+use broker_actors::{Config, Endpoint, PeerStatus, Subscriber};
 use broker_cli::events::EventType;
 use broker_cli::net::{await_subscription, NetworkArgs};
 use broker_cli::{finish, CliError, Interrupt, POLL_SLICE};
@@ -105,7 +105,7 @@ fn serve(
     let mut first: Option<Instant> = None;
     let mut tick = Instant::now();
     while received < max && !interrupt.is_set() {
-        let batch = events.get_n(4096, Some(POLL_SLICE));
+        let batch = events.get_n((max - received).min(4096) as usize, Some(POLL_SLICE));
         if !batch.is_empty() {
             first.get_or_insert_with(Instant::now);
             received += batch.len() as u64;
@@ -191,6 +191,14 @@ fn send(
             next_increase += Duration::from_secs_f64(args.batch_size_increase_interval);
         }
         if tick.elapsed() >= Duration::from_secs(1) {
+            if !endpoint
+                .peers()
+                .iter()
+                .any(|p| p.status == PeerStatus::Peered)
+            {
+                eprintln!("broker-benchmark: the server is gone");
+                break;
+            }
             let secs = tick.elapsed().as_secs_f64();
             let (send_rate, receive_rate) = (
                 (sent - last_sent) as f64 / secs,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use broker_actors::{Config, Endpoint, PeerStatus};
 use broker_wire::{Data, Topic};
 
+use super::topology::NodeSpec;
 use crate::error::CliError;
 use crate::POLL_SLICE;
 
@@ -58,9 +59,19 @@ impl Node {
         }
     }
 
-    /// Starts the endpoint, subscribes to `topics` and listens on a free loopback port.
-    pub fn start(&mut self, topics: &[String], epoch: Instant) -> Result<u16, CliError> {
+    /// Starts the endpoint, subscribes to `spec.subscribe`, forwards `spec.forward`
+    /// and listens on a free loopback port.
+    pub fn start(&mut self, spec: &NodeSpec, epoch: Instant) -> Result<u16, CliError> {
         let endpoint = Endpoint::new(Config::default())?;
+        let topics = &spec.subscribe;
+        if !spec.forward.is_empty() {
+            endpoint.forward(
+                spec.forward
+                    .iter()
+                    .map(|t| Topic::new(t.as_str()))
+                    .collect(),
+            );
+        }
         let subscriber = endpoint.make_subscriber(
             topics.iter().map(|t| Topic::new(t.as_str())).collect(),
             4096,
@@ -70,7 +81,10 @@ impl Node {
         let (stopped, received, name) = (stop.clone(), self.received.clone(), self.name.clone());
         let thread = std::thread::spawn(move || {
             while !stopped.load(Ordering::Relaxed) {
-                let batch = subscriber.get_n(1024, Some(POLL_SLICE));
+                let Some(first) = subscriber.get(Some(POLL_SLICE)) else {
+                    continue;
+                };
+                let batch = std::iter::once(first).chain(subscriber.poll());
                 let now = epoch.elapsed();
                 let mut received = received.lock().expect("received lock poisoned");
                 for (topic, data) in batch {

@@ -52,7 +52,7 @@ impl<'t> Run<'t> {
         let ports = nodes
             .iter_mut()
             .zip(&topology.nodes)
-            .map(|(node, spec)| node.start(&spec.subscribe, epoch))
+            .map(|(node, spec)| node.start(spec, epoch))
             .collect::<Result<Vec<u16>, _>>()?;
         let links = topology.links();
         let proxies = links
@@ -120,8 +120,7 @@ impl<'t> Run<'t> {
             Step::Kill { node } => self.nodes[self.topology.node(node)?].kill(),
             Step::Restart { node } => {
                 let index = self.topology.node(node)?;
-                let port =
-                    self.nodes[index].start(&self.topology.nodes[index].subscribe, self.epoch)?;
+                let port = self.nodes[index].start(&self.topology.nodes[index], self.epoch)?;
                 for (link, _) in self
                     .links
                     .iter()

@@ -35,6 +35,10 @@ pub struct NodeSpec {
     /// Topic prefixes this node subscribes to.
     #[serde(default)]
     pub subscribe: Vec<String>,
+    /// Topic prefixes this node forwards between its peers without subscribing
+    /// (a node forwards only what it or its peers' filters name).
+    #[serde(default)]
+    pub forward: Vec<String>,
 }
 
 /// One step of a run.

@@ -1,0 +1,79 @@
+//! The harness runs the shipped topologies (in process) and the tool reports them.
+
+mod common;
+
+use std::path::PathBuf;
+
+use broker_cli::harness::{run, Topology};
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_broker-harness");
+
+fn topology(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/topologies")
+        .join(format!("{name}.toml"))
+}
+
+fn run_shipped(name: &str) -> broker_cli::harness::Report {
+    let report = run(&Topology::load(&topology(name)).unwrap()).unwrap();
+    assert!(report.passed, "{report}");
+    assert!(report.nodes.iter().all(|n| n.duplicates == 0), "{report}");
+    report
+}
+
+#[test]
+fn chain_of_four_loses_only_while_cut() {
+    let report = run_shipped("chain-4");
+    let d = report.node("d").unwrap();
+    assert_eq!((d.expected, d.received, d.lost), (35, 30, 5), "{report}");
+}
+
+#[test]
+fn ring_delivers_once_around_cuts_and_restarts() {
+    let report = run_shipped("ring");
+    // c was dead while b published 10 on /ring/3.
+    assert_eq!(report.node("c").unwrap().lost, 10, "{report}");
+    assert_eq!(
+        report.nodes.iter().map(|n| n.lost).sum::<u64>(),
+        10,
+        "{report}"
+    );
+}
+
+#[test]
+fn star_of_eight_recovers_from_a_hub_restart() {
+    let report = run_shipped("star-8");
+    assert!(report.nodes.iter().all(|n| n.lost == 0), "{report}");
+}
+
+#[test]
+fn tree_of_fifteen_reaches_every_leaf() {
+    let report = run_shipped("tree-15");
+    assert!(report.nodes.iter().all(|n| n.lost == 0), "{report}");
+    assert_eq!(report.nodes.iter().filter(|n| n.expected > 0).count(), 8);
+}
+
+#[test]
+fn failed_expectations_fail_the_tool_with_a_json_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("short.toml");
+    let text = "name = \"short\"\n[[node]]\nname = \"a\"\npeers = [\"b\"]\n[[node]]\nname = \"b\"\nsubscribe = [\"/t\"]\n\
+                [[step]]\npublish = { from = \"a\", topic = \"/t\", count = 3 }\n\
+                [[step]]\nexpect = { node = \"b\", count = 4, timeout_ms = 300 }\n";
+    std::fs::write(&file, text).unwrap();
+    let mut tool = common::Tool::spawn(HARNESS, &[file.to_str().unwrap(), "--json"]);
+    assert_eq!(tool.wait().code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&tool.rest_of_stdout()[0]).unwrap();
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["checks"][0]["detail"], "received 3");
+    assert_eq!(report["nodes"][1]["received"], 3);
+}
+
+#[test]
+fn bad_arguments_and_bad_topologies_are_errors() {
+    common::assert_usage_error(HARNESS, &[], "TOPOLOGY.toml");
+    common::assert_usage_error(HARNESS, &["x.toml", "--mode", "fast"], "--mode");
+    let (status, stderr) = common::run_to_end(HARNESS, &["/nonexistent.toml"]);
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("/nonexistent.toml"), "{stderr}");
+}
