@@ -13,7 +13,7 @@
 //! - [`events`]: the benchmark's event types.
 //! - [`harness`]: topologies described in TOML, run in one process, with a TCP
 //!   proxy per link for partitions.
-//! - [`error`]: [`CliError`].
+//! - [`error`]: the tools' error type, [`CliError`].
 
 pub mod error;
 pub mod events;

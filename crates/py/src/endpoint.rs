@@ -16,7 +16,7 @@ use crate::publisher::PyPublisher;
 use crate::status::PeerInfo;
 use crate::subscriber::{PyStatusSubscriber, PySubscriber};
 use crate::topic::{topic_from, topics_from, PyTopic};
-use crate::wait::{duration_from, run_interruptible};
+use crate::wait::{drive, duration_from, run_interruptible};
 
 /// The endpoint configuration a Python `Configuration` describes.
 fn config_from(cfg: &Configuration) -> Config {
@@ -149,19 +149,21 @@ impl PyEndpoint {
         Ok(())
     }
 
-    /// Publishes a value (any convertible value, or `Data`) under a topic.
+    /// Publishes a value (any convertible value, or `Data`) under a topic; under
+    /// backpressure, waits (Ctrl-C interrupts).
     fn publish(
         &self,
         py: Python<'_>,
         topic: &Bound<'_, PyAny>,
         data: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let (topic, data) = (topic_from(topic)?, to_data(data)?);
-        py.detach(|| self.inner.publish(topic, data));
-        Ok(())
+        let message = (topic_from(topic)?, to_data(data)?);
+        // The async path is the interruptible one: Ctrl-C drops it where it waits. It needs
+        // no runtime here: its only timer serves `SlowPeerPolicy::Disconnect`, never set.
+        drive(py, self.inner.publish_batch_async(vec![message]))
     }
 
-    /// Publishes `(topic, value)` pairs in one go.
+    /// Publishes `(topic, value)` pairs in one go; waits like `publish`.
     #[pyo3(signature = (*batch))]
     fn publish_batch(&self, py: Python<'_>, batch: &Bound<'_, PyTuple>) -> PyResult<()> {
         let messages = batch
@@ -174,8 +176,7 @@ impl PyEndpoint {
                 Ok((topic_from(&topic)?, to_data(&data)?))
             })
             .collect::<PyResult<Vec<(Topic, _)>>>()?;
-        py.detach(|| self.inner.publish_batch(messages));
-        Ok(())
+        drive(py, self.inner.publish_batch_async(messages))
     }
 
     /// A subscriber to the topics (a `str`, a `Topic`, or an iterable of them).

@@ -17,6 +17,7 @@
 //! - [`endpoint`] — `Endpoint`.
 //! - [`subscriber`] — `Subscriber`, `StatusSubscriber` (get variants, iteration, `with`).
 //! - [`publisher`] — `Publisher`.
+//! - [`store`] — `Store`, and `Endpoint.attach_master` / `attach_clone`.
 //! - [`status`] — `Status`, `Error`, `EndpointInfo`, `NetworkInfo`, `PeerInfo`.
 //! - [`wait`] — blocking in slices without the GIL, waking on Ctrl-C.
 
@@ -28,6 +29,7 @@ pub mod endpoint;
 pub mod enums;
 pub mod publisher;
 pub mod status;
+pub mod store;
 pub mod subscriber;
 pub mod topic;
 pub mod values;
@@ -60,6 +62,7 @@ fn _broker(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<subscriber::PySubscriber>()?;
     m.add_class::<subscriber::PyStatusSubscriber>()?;
     m.add_class::<publisher::PyPublisher>()?;
+    m.add_class::<store::PyStore>()?;
     m.add_class::<status::NetworkInfo>()?;
     m.add_class::<status::OptionalNetworkInfo>()?;
     m.add_class::<status::EndpointInfo>()?;

@@ -4,7 +4,9 @@
 //! the GIL is taken back to run Python's signal handlers, so Ctrl-C raises
 //! `KeyboardInterrupt` within a slice.
 
-use std::sync::mpsc;
+use std::future::Future;
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -62,6 +64,59 @@ pub fn run_interruptible<T: Send + 'static>(
             "the broker call failed unexpectedly",
         )),
     }
+}
+
+/// Wakes [`drive`] when the future it polls can make progress.
+#[derive(Default)]
+struct WakeSignal {
+    woken: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl Wake for WakeSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // A poisoned flag only means a waiter panicked; waking is still right.
+        *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.condvar.notify_one();
+    }
+}
+
+/// Runs `future` to completion on this thread, interruptibly and without the GIL. On
+/// Ctrl-C the future is dropped where it waits, which cancels what it had left to do.
+pub fn drive<F>(py: Python<'_>, future: F) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let signal = Arc::new(WakeSignal::default());
+    let waker = Waker::from(signal.clone());
+    let mut future = std::pin::pin!(future);
+    let outcome = wait_for(py, None, |slice| {
+        let end = Instant::now() + slice;
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+                return Some(value);
+            }
+            let mut woken = signal.woken.lock().unwrap_or_else(|e| e.into_inner());
+            while !*woken {
+                let left = end.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                woken = match signal.condvar.wait_timeout(woken, left) {
+                    Ok((guard, _)) => guard,
+                    Err(poisoned) => poisoned.into_inner().0,
+                };
+            }
+            *woken = false;
+        }
+    })?;
+    outcome.ok_or_else(|| PyRuntimeError::new_err("an endless wait ended without a result"))
 }
 
 /// A timeout from seconds (`int`/`float`) or a `timedelta`; negative means zero.

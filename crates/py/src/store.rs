@@ -1,0 +1,291 @@
+//! `broker.Store` (master or clone) and `Endpoint.attach_master` / `attach_clone`.
+//!
+//! Failed reads answer `None`, as Broker 1.4's wrapper does for an invalid result; `exists`
+//! has no such answer and raises. Writes are fire-and-forget, as in Broker. Calls that may
+//! wait long (`put_unique`, `attach_clone`, `await_idle`) give way to Ctrl-C.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use broker_actors::{AttachError, QueryError, Store};
+use broker_store::BackendType;
+use broker_wire::Data;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::convert::{to_data, to_py};
+use crate::endpoint::PyEndpoint;
+use crate::wait::{duration_from, run_interruptible, wait_for};
+
+/// The backend a `broker.Backend` value (or plain int) names.
+fn backend_from(backend: i64) -> PyResult<BackendType> {
+    match backend {
+        0 => Ok(BackendType::Memory),
+        1 => Ok(BackendType::Sqlite),
+        2 => Ok(BackendType::RocksDb),
+        other => Err(PyValueError::new_err(format!(
+            "not a broker.Backend: {other}"
+        ))),
+    }
+}
+
+/// Backend options: a mapping of `str` to any convertible value.
+fn options_from(options: Option<&Bound<'_, PyDict>>) -> PyResult<BTreeMap<String, Data>> {
+    options.map_or_else(
+        || Ok(BTreeMap::new()),
+        |dict| {
+            dict.iter()
+                .map(|(key, value)| Ok((key.extract::<String>()?, to_data(&value)?)))
+                .collect()
+        },
+    )
+}
+
+/// An expiry in seconds (`int`/`float`) or a `timedelta`; `None` for none.
+fn expiry_from(expiry: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
+    expiry.map(duration_from).transpose()
+}
+
+fn attach_error(error: AttachError) -> PyErr {
+    PyRuntimeError::new_err(error.to_string())
+}
+
+/// `Some(value)` as Python's value, a missing value or a failed read as `None`.
+fn answer_to_py<'py>(
+    py: Python<'py>,
+    answer: Result<Option<Data>, QueryError>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match answer {
+        Ok(Some(value)) => to_py(py, &value),
+        Ok(None) | Err(_) => Ok(py.None().into_bound(py)),
+    }
+}
+
+/// `broker.Store`: a data store, master or clone. Every handle on one store is the same
+/// store.
+#[pyclass(name = "Store", module = "broker", frozen)]
+pub struct PyStore {
+    inner: Store,
+}
+
+#[pymethods]
+impl PyEndpoint {
+    /// Attaches the master of store `name`: the same store when attached here already,
+    /// `None` when a direct peer holds its master. SQLite takes `{"path": ...}`.
+    #[pyo3(signature = (name, backend = 0, options = None))]
+    fn attach_master(
+        &self,
+        py: Python<'_>,
+        name: String,
+        backend: i64,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Option<PyStore>> {
+        let (backend, options) = (backend_from(backend)?, options_from(options)?);
+        let attached = py.detach(|| self.inner().attach_master(&name, backend, options));
+        Ok(attached.map_err(attach_error)?.map(|inner| PyStore { inner }))
+    }
+
+    /// Attaches a clone of store `name`; `None` when no direct peer holds its master
+    /// within a few seconds.
+    fn attach_clone(&self, py: Python<'_>, name: String) -> PyResult<Option<PyStore>> {
+        let endpoint = self.inner().clone();
+        let attached = run_interruptible(py, move || endpoint.attach_clone(&name))?;
+        Ok(attached.map_err(attach_error)?.map(|inner| PyStore { inner }))
+    }
+}
+
+#[pymethods]
+impl PyStore {
+    /// The store's name.
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// Whether `key` exists; raises `RuntimeError` when the store cannot tell (a stale
+    /// clone).
+    fn exists(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let key = to_data(key)?;
+        py.detach(|| self.inner.exists(&key))
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    /// The value under `key`, or `None`.
+    fn get<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let key = to_data(key)?;
+        answer_to_py(py, py.detach(|| self.inner.get(&key)))
+    }
+
+    /// What `index` designates in the value under `key`: set membership (`bool`), a
+    /// table's value or a vector's element; `None` when absent.
+    fn get_index_from_value<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (key, index) = (to_data(key)?, to_data(index)?);
+        answer_to_py(py, py.detach(|| self.inner.get_index_from_value(&key, &index)))
+    }
+
+    /// Every key, as a `set`; `None` when the store cannot tell.
+    fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let keys = py.detach(|| self.inner.keys().map(|keys| Some(Data::Set(keys))));
+        answer_to_py(py, keys)
+    }
+
+    /// Stores `value` under `key`, expiring after `expiry` seconds (or a `timedelta`).
+    #[pyo3(signature = (key, value, expiry = None))]
+    fn put(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        expiry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let (key, value, expiry) = (to_data(key)?, to_data(value)?, expiry_from(expiry)?);
+        py.detach(|| self.inner.put(key, value, expiry));
+        Ok(())
+    }
+
+    /// Stores `value` under `key` only if absent, atomically at the master; whether it
+    /// did, or `None` when the master did not answer.
+    #[pyo3(signature = (key, value, expiry = None))]
+    fn put_unique(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        expiry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<bool>> {
+        let (key, value, expiry) = (to_data(key)?, to_data(value)?, expiry_from(expiry)?);
+        let store = self.inner.clone();
+        let inserted = run_interruptible(py, move || store.put_unique(key, value, expiry))?;
+        Ok(inserted.ok())
+    }
+
+    /// Removes `key`.
+    fn erase(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let key = to_data(key)?;
+        py.detach(|| self.inner.erase(key));
+        Ok(())
+    }
+
+    /// Removes every entry.
+    fn clear(&self, py: Python<'_>) {
+        py.detach(|| self.inner.clear());
+    }
+
+    /// Adds `amount` to the number under `key` (a missing key counts from zero).
+    #[pyo3(signature = (key, amount, expiry = None))]
+    fn increment(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        amount: &Bound<'_, PyAny>,
+        expiry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let (key, amount, expiry) = (to_data(key)?, to_data(amount)?, expiry_from(expiry)?);
+        py.detach(|| self.inner.increment(key, amount, expiry));
+        Ok(())
+    }
+
+    /// Subtracts `amount` from the number under `key`.
+    #[pyo3(signature = (key, amount, expiry = None))]
+    fn decrement(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        amount: &Bound<'_, PyAny>,
+        expiry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let (key, amount, expiry) = (to_data(key)?, to_data(amount)?, expiry_from(expiry)?);
+        py.detach(|| self.inner.decrement(key, amount, expiry));
+        Ok(())
+    }
+
+    /// Appends the string `s` to the string under `key`.
+    #[pyo3(signature = (key, s, expiry = None))]
+    fn append(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        s: &Bound<'_, PyAny>,
+        expiry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let (key, suffix, expiry) = (to_data(key)?, to_data(s)?, expiry_from(expiry)?);
+        py.detach(|| self.inner.append(key, suffix, expiry));
+        Ok(())
+    }
+
+    /// Adds `index` to the set under `key`, or, given a `value` (any, even a falsy one),
+    /// maps `index` to it in the table under `key`.
+    #[pyo3(signature = (key, index, value = None, expiry = None))]
+    fn insert_into(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        index: &Bound<'_, PyAny>,
+        value: Option<&Bound<'_, PyAny>>,
+        expiry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let (key, index) = (to_data(key)?, to_data(index)?);
+        let (value, expiry) = (value.map(to_data).transpose()?, expiry_from(expiry)?);
+        py.detach(|| self.inner.insert_into(key, index, value, expiry));
+        Ok(())
+    }
+
+    /// Removes `index` from the set or table under `key`.
+    #[pyo3(signature = (key, index, expiry = None))]
+    fn remove_from(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        index: &Bound<'_, PyAny>,
+        expiry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let (key, index, expiry) = (to_data(key)?, to_data(index)?, expiry_from(expiry)?);
+        py.detach(|| self.inner.remove_from(key, index, expiry));
+        Ok(())
+    }
+
+    /// Appends `value` to the vector under `key`.
+    #[pyo3(signature = (key, value, expiry = None))]
+    fn push(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        expiry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let (key, value, expiry) = (to_data(key)?, to_data(value)?, expiry_from(expiry)?);
+        py.detach(|| self.inner.push(key, value, expiry));
+        Ok(())
+    }
+
+    /// Removes the last element of the vector under `key`.
+    #[pyo3(signature = (key, expiry = None))]
+    fn pop(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        expiry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let (key, expiry) = (to_data(key)?, expiry_from(expiry)?);
+        py.detach(|| self.inner.pop(key, expiry));
+        Ok(())
+    }
+
+    /// Waits until every write made through this store has been handled and a clone
+    /// follows its master; whether that happened within `timeout` (`None`: no limit).
+    #[pyo3(signature = (timeout = None))]
+    fn await_idle(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        let timeout = timeout.map(duration_from).transpose()?;
+        let idle = wait_for(py, timeout, |slice| self.inner.await_idle(slice).then_some(()))?;
+        Ok(idle.is_some())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Store({:?}, {:?})", self.inner.name(), self.inner.role())
+    }
+}
