@@ -1,11 +1,13 @@
 """A tour of the Python API, mirroring Broker's Python documentation: two endpoints peer,
-ping/pong, a batch of mixed-type messages, the status subscriber, and a Zeek event.
+ping/pong, a batch of mixed-type messages, the status subscriber, a Zeek event, and a data
+store with a master on one endpoint and a clone on the other.
 
 Run: python examples/demo.py
 """
 
 import datetime
 import ipaddress
+import time
 
 import broker
 
@@ -49,6 +51,9 @@ def main():
         event = broker.zeek.Event(value)
         print(f"ep2 received Zeek event {event.name()}{tuple(event.args())}")
 
+        # --stores: a master on ep1, a clone on ep2; both read and write the same store.
+        stores(ep1, ep2)
+
         # --error: peering with a port nobody listens on fails with PeerUnavailable.
         assert not ep1.peer("127.0.0.1", free_port(), 0)
         error = statuses.get(WAIT)
@@ -59,6 +64,48 @@ def main():
         removed = statuses.get(WAIT)
         print(f"status: {removed.code()} - {removed.message()}")
     print("both endpoints shut down")
+
+
+def stores(ep1, ep2):
+    master = ep1.attach_master("demo", broker.Backend.Memory, {})
+    clone = ep2.attach_clone("demo")
+    print(f"ep1 holds the master of {master.name()!r}, ep2 a clone of {clone.name()!r}")
+    master.put("greeting", "hello")
+    master.put("counter", 1)
+    master.put("fruits", {"apple"})
+    master.put("prices", {"apple": 1.5})
+    master.put("queue", (1, 2))
+    clone.increment("counter", 41)
+    clone.append("greeting", ", world")
+    clone.insert_into("fruits", "pear")
+    clone.insert_into("prices", "pear", 0.0)
+    clone.push("queue", 3)
+    clone.pop("queue")
+    clone.remove_from("fruits", "apple")
+    print(f"put_unique('greeting') from the clone: {clone.put_unique('greeting', 'hi')}")
+    print(f"put_unique('new') from the clone: {clone.put_unique('new', True)}")
+    clone.erase("new")
+    master.put("short-lived", "gone soon", 0.1)
+    expected = {"greeting": "hello, world", "counter": 42, "fruits": {"pear"},
+                "prices": {"apple": 1.5, "pear": 0.0}, "queue": (1, 2)}
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and (snapshot(master) != expected or snapshot(clone) != expected):
+        time.sleep(0.02)
+    for name, store in (("master", master), ("clone", clone)):
+        print(f"{name}: {dict(sorted(snapshot(store).items()))}")
+    print(f"clone: exists('counter') = {clone.exists('counter')}, get('missing') = {clone.get('missing')}")
+    print(f"clone: 'pear' in fruits = {clone.get_index_from_value('fruits', 'pear')},"
+          f" prices['apple'] = {clone.get_index_from_value('prices', 'apple')}")
+    master.clear()
+    assert clone.await_idle(WAIT)
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and clone.keys():
+        time.sleep(0.02)
+    print(f"after clear: master keys {master.keys()}, clone keys {clone.keys()}")
+
+
+def snapshot(store):
+    return {key: store.get(key) for key in store.keys() or ()}
 
 
 def free_port():

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use broker_wire::frame::{Frame, Hello, NodeId};
-use broker_wire::{Data, Topic};
+use broker_wire::Topic;
 use futures::channel::oneshot;
 use tokio::sync::watch;
 
@@ -20,7 +20,8 @@ use crate::listener::{worth_reporting, Listener, StopListening};
 use crate::peer::{sanitize, Close, CloseReason, Peer};
 use crate::queue::BoundedQueue;
 use crate::routing::{
-    publish_async, PeerLink, PeerRoute, Routes, Shared, SubscriberQueue, SubscriberRoute,
+    publish_async, PeerLink, PeerRoute, PublishQueue, Routes, Shared, SubscriberQueue,
+    SubscriberRoute,
 };
 use crate::status::{text, ErrorCode, StatusCode, StatusEvent};
 
@@ -104,12 +105,12 @@ pub(crate) struct AddStatusSubscriber {
     pub(crate) statuses: bool,
 }
 
-/// A new publisher: its buffer is drained into the data path by a task of its own.
+/// A new publisher (or the endpoint's own mailbox): its buffer is drained into the
+/// data path by a task of its own, whatever piled up at once.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct AddPublisher {
-    pub(crate) topic: Topic,
-    pub(crate) queue: Arc<BoundedQueue<Data>>,
+    pub(crate) queue: Arc<PublishQueue>,
 }
 
 /// A connection completed its handshake.
@@ -209,7 +210,7 @@ pub(crate) struct Core {
     listeners: Vec<Addr<Listener>>,
     /// Publisher buffers, and whether their drain task finished; shutdown closes the
     /// buffers and waits for the tasks so that published data is flushed.
-    publishers: Vec<(Weak<BoundedQueue<Data>>, watch::Receiver<bool>)>,
+    publishers: Vec<(Weak<PublishQueue>, watch::Receiver<bool>)>,
     next_conn: u64,
     shutting_down: bool,
 }
@@ -704,11 +705,7 @@ impl Handler<AddPublisher> for Core {
         let shared = self.shared.clone();
         actix::spawn(async move {
             while let Some(batch) = msg.queue.pop_all_async().await {
-                let messages: Vec<(Topic, Data)> = batch
-                    .into_iter()
-                    .map(|data| (msg.topic.clone(), data))
-                    .collect();
-                publish_async(&shared, messages).await;
+                publish_async(&shared, batch).await;
             }
             let _ = done.send(true);
         });

@@ -25,8 +25,8 @@ use crate::error::EndpointError;
 use crate::flare::Flare;
 use crate::info::PeerInfo;
 use crate::publisher::Publisher;
-use crate::queue::BoundedQueue;
-use crate::routing::{publish_async, publish_blocking, Shared};
+use crate::queue::{BoundedQueue, PushError};
+use crate::routing::Shared;
 use crate::subscriber::{Inbox, StatusSubscriber, Subscriber};
 use crate::tls::TlsContext;
 
@@ -66,6 +66,9 @@ impl Endpoint {
             .recv()
             .map_err(|_| EndpointError::Start(std::io::Error::other("endpoint thread died")))?;
         let _ = shared.core.set(core.clone());
+        core.do_send(AddPublisher {
+            queue: shared.mailbox.clone(),
+        });
         let inner = Inner {
             shared,
             core,
@@ -200,20 +203,32 @@ impl Endpoint {
         let _ = self.call(Forward { topics });
     }
 
-    /// Publishes one message to the peers whose filters match; blocks under
-    /// backpressure (see `SlowPeerPolicy`).
+    /// Publishes one message to the peers whose filters match; blocks while the
+    /// endpoint's buffer (`Config::peer_buffer` messages) is full. Messages go out in
+    /// the order of the `publish*` calls, batched with whatever else is buffered.
     pub fn publish(&self, topic: Topic, data: Data) {
-        publish_blocking(&self.inner.shared, vec![(topic, data)]);
+        // Closed only by shutdown, when nothing is delivered any more.
+        let _ = self.inner.shared.mailbox.push_wait((topic, data), 1, None);
     }
 
-    /// Publishes messages in order, as one batch: encoded once, one frame per peer.
+    /// Publishes one message if the endpoint's buffer has room; gives it back if not.
+    pub fn try_publish(&self, topic: Topic, data: Data) -> Result<(), (Topic, Data)> {
+        match self.inner.shared.mailbox.try_push((topic, data), 1) {
+            Err(PushError::Full(message)) => Err(message),
+            // Closed only by shutdown, when nothing is delivered any more.
+            Ok(()) | Err(PushError::Closed(_)) => Ok(()),
+        }
+    }
+
+    /// Publishes messages in order, like as many [`Endpoint::publish`] calls under
+    /// one lock per buffer-full.
     pub fn publish_batch(&self, messages: Vec<(Topic, Data)>) {
-        publish_blocking(&self.inner.shared, messages);
+        let _ = self.inner.shared.mailbox.push_many_wait(messages);
     }
 
     /// Async [`Endpoint::publish_batch`]: waits instead of blocking.
     pub async fn publish_batch_async(&self, messages: Vec<(Topic, Data)>) {
-        publish_async(&self.inner.shared, messages).await;
+        let _ = self.inner.shared.mailbox.push_many_async(messages).await;
     }
 
     /// A subscriber to `topics` (raw prefixes), its queue holding `queue_size`
@@ -267,7 +282,6 @@ impl Endpoint {
             Some(new_flare()),
         ));
         let _ = self.call(AddPublisher {
-            topic: topic.clone(),
             queue: queue.clone(),
         });
         Publisher {

@@ -9,12 +9,13 @@ use std::time::Instant;
 
 use broker_wire::{Data, Topic};
 
-use crate::queue::BoundedQueue;
+use crate::queue::PushError;
+use crate::routing::PublishQueue;
 
 /// Publishes on one topic through a buffer of bounded capacity.
 pub struct Publisher {
     pub(crate) topic: Topic,
-    pub(crate) queue: Arc<BoundedQueue<Data>>,
+    pub(crate) queue: Arc<PublishQueue>,
     pub(crate) sent: AtomicU64,
     pub(crate) created: Instant,
 }
@@ -28,18 +29,28 @@ impl Publisher {
     /// Publishes one value; blocks while the buffer is full.
     pub fn publish(&self, data: Data) {
         // Closed only by shutdown, when nothing is delivered any more.
-        let _ = self.queue.push_wait(data, 1, None);
+        let _ = self.queue.push_wait((self.topic.clone(), data), 1, None);
         self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Publishes one value if the buffer has room; gives it back if not.
+    pub fn try_publish(&self, data: Data) -> Result<(), Data> {
+        match self.queue.try_push((self.topic.clone(), data), 1) {
+            Err(PushError::Full((_, data))) => Err(data),
+            // Closed only by shutdown, when nothing is delivered any more.
+            Ok(()) | Err(PushError::Closed(_)) => {
+                self.sent.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+        }
     }
 
     /// Publishes values in order; blocks while the buffer is full.
     pub fn publish_batch(&self, data: Vec<Data>) {
         let count = data.len() as u64;
-        for value in data {
-            if self.queue.push_wait(value, 1, None).is_err() {
-                break;
-            }
-        }
+        let messages = data.into_iter().map(|d| (self.topic.clone(), d)).collect();
+        // Closed only by shutdown, when nothing is delivered any more.
+        let _ = self.queue.push_many_wait(messages);
         self.sent.fetch_add(count, Ordering::Relaxed);
     }
 

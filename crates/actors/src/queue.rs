@@ -18,10 +18,31 @@ struct State<T> {
     /// Sum of the weights of `items`.
     weight: usize,
     closed: bool,
-    /// Producers currently waiting for room (both kinds); pops only wake when > 0.
-    waiting_producers: usize,
-    /// Consumers currently waiting for items (both kinds); pushes only wake when > 0.
-    waiting_consumers: usize,
+    /// Producers currently waiting for room; pops only wake those there are.
+    producers: Waiters,
+    /// Consumers currently waiting for items; pushes only wake those there are.
+    consumers: Waiters,
+}
+
+/// Counts of waiters of one side, by kind: waking a kind costs a system call even
+/// when nobody waits, so only kinds with waiters are woken.
+#[derive(Default)]
+struct Waiters {
+    /// Plain threads, on a condition variable.
+    threads: usize,
+    /// Async tasks, on a `Notify`.
+    tasks: usize,
+}
+
+impl Waiters {
+    fn wake(&self, threads: &Condvar, tasks: &Notify) {
+        if self.threads > 0 {
+            threads.notify_all();
+        }
+        if self.tasks > 0 {
+            tasks.notify_waiters();
+        }
+    }
 }
 
 /// Why a push did not happen; the item comes back.
@@ -60,9 +81,9 @@ impl<T> Drop for WaitGuard<'_, T> {
     fn drop(&mut self) {
         let mut state = self.queue.lock();
         if self.producer {
-            state.waiting_producers -= 1;
+            state.producers.tasks -= 1;
         } else {
-            state.waiting_consumers -= 1;
+            state.consumers.tasks -= 1;
         }
     }
 }
@@ -82,8 +103,8 @@ impl<T> BoundedQueue<T> {
                 items: VecDeque::new(),
                 weight: 0,
                 closed: false,
-                waiting_producers: 0,
-                waiting_consumers: 0,
+                producers: Waiters::default(),
+                consumers: Waiters::default(),
             }),
             capacity: capacity.max(1),
             item_ready: Condvar::new(),
@@ -161,6 +182,24 @@ impl<T> BoundedQueue<T> {
         let was_empty = state.items.is_empty();
         state.items.push_back((item, weight));
         state.weight += weight;
+        self.appended(state, was_empty, weight);
+    }
+
+    /// Moves items of weight 1 from the front of `items` while there is room (an empty
+    /// queue takes at least one).
+    fn append_some_locked(&self, state: &mut State<T>, items: &mut VecDeque<T>) {
+        let was_empty = state.items.is_empty();
+        let room = self.capacity.saturating_sub(state.weight).max(usize::from(was_empty));
+        let count = room.min(items.len());
+        if count > 0 {
+            state.items.extend(items.drain(..count).map(|item| (item, 1)));
+            state.weight += count;
+            self.appended(state, was_empty, count);
+        }
+    }
+
+    /// Flares and wake-ups after `weight` was appended.
+    fn appended(&self, state: &State<T>, was_empty: bool, weight: usize) {
         if was_empty {
             if let Some(flare) = &self.pending_flare {
                 flare.raise();
@@ -173,9 +212,52 @@ impl<T> BoundedQueue<T> {
                 }
             }
         }
-        if state.waiting_consumers > 0 {
-            self.item_ready.notify_all();
-            self.item_ready_async.notify_waiters();
+        state
+            .consumers
+            .wake(&self.item_ready, &self.item_ready_async);
+    }
+
+    /// Pushes items of weight 1 in order under as few locks as room allows, waiting for
+    /// room as needed; returns the items not pushed because the queue closed.
+    pub(crate) fn push_many_wait(&self, items: Vec<T>) -> Result<(), PushError<Vec<T>>> {
+        let mut items = VecDeque::from(items);
+        let mut state = self.lock();
+        loop {
+            if state.closed {
+                return Err(PushError::Closed(items.into()));
+            }
+            self.append_some_locked(&mut state, &mut items);
+            if items.is_empty() {
+                return Ok(());
+            }
+            state.producers.threads += 1;
+            state = self.room_ready.wait(state).expect("queue lock poisoned");
+            state.producers.threads -= 1;
+        }
+    }
+
+    /// Async [`BoundedQueue::push_many_wait`].
+    pub(crate) async fn push_many_async(&self, items: Vec<T>) -> Result<(), PushError<Vec<T>>> {
+        let mut items = VecDeque::from(items);
+        loop {
+            let mut notified = pin!(self.room_ready_async.notified());
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if state.closed {
+                    return Err(PushError::Closed(items.into()));
+                }
+                self.append_some_locked(&mut state, &mut items);
+                if items.is_empty() {
+                    return Ok(());
+                }
+                state.producers.tasks += 1;
+            }
+            let _guard = WaitGuard {
+                queue: self,
+                producer: true,
+            };
+            notified.await;
         }
     }
 
@@ -193,13 +275,13 @@ impl<T> BoundedQueue<T> {
                 Err(PushError::Full(back)) => item = back,
                 done => return done,
             }
-            state.waiting_producers += 1;
+            state.producers.threads += 1;
             state = match deadline {
                 None => self.room_ready.wait(state).expect("queue lock poisoned"),
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        state.waiting_producers -= 1;
+                        state.producers.threads -= 1;
                         return Err(PushError::Full(item));
                     }
                     self.room_ready
@@ -208,7 +290,7 @@ impl<T> BoundedQueue<T> {
                         .0
                 }
             };
-            state.waiting_producers -= 1;
+            state.producers.threads -= 1;
         }
     }
 
@@ -224,7 +306,7 @@ impl<T> BoundedQueue<T> {
                     Err(PushError::Full(back)) => item = back,
                     done => return done,
                 }
-                state.waiting_producers += 1;
+                state.producers.tasks += 1;
             }
             let _guard = WaitGuard {
                 queue: self,
@@ -256,10 +338,9 @@ impl<T> BoundedQueue<T> {
                 flare.raise();
             }
         }
-        if state.waiting_producers > 0 {
-            self.room_ready.notify_all();
-            self.room_ready_async.notify_waiters();
-        }
+        state
+            .producers
+            .wake(&self.room_ready, &self.room_ready_async);
     }
 
     /// Takes up to `max` items without waiting.
@@ -281,13 +362,13 @@ impl<T> BoundedQueue<T> {
             if out.len() >= min.min(max) || state.closed {
                 return out;
             }
-            state.waiting_consumers += 1;
+            state.consumers.threads += 1;
             state = match deadline {
                 None => self.item_ready.wait(state).expect("queue lock poisoned"),
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        state.waiting_consumers -= 1;
+                        state.consumers.threads -= 1;
                         return out;
                     }
                     self.item_ready
@@ -296,7 +377,7 @@ impl<T> BoundedQueue<T> {
                         .0
                 }
             };
-            state.waiting_consumers -= 1;
+            state.consumers.threads -= 1;
         }
     }
 
@@ -316,7 +397,7 @@ impl<T> BoundedQueue<T> {
                 if state.closed {
                     return None;
                 }
-                state.waiting_consumers += 1;
+                state.consumers.tasks += 1;
             }
             let _guard = WaitGuard {
                 queue: self,

@@ -22,6 +22,9 @@ use crate::tls::TlsContext;
 /// A subscriber's queue of received messages.
 pub(crate) type SubscriberQueue = BoundedQueue<(Topic, Data)>;
 
+/// Messages waiting to be published: the endpoint's own buffer and each publisher's.
+pub(crate) type PublishQueue = BoundedQueue<(Topic, Data)>;
+
 /// The sending side of one peering: encoded frames waiting for the peer's writer.
 /// Shared by the core (registration, filters), the peer actor (its writer drains it)
 /// and the routing snapshot (publishers and other peers' readers fill it).
@@ -108,12 +111,17 @@ pub(crate) struct Shared {
     pub(crate) dedup: Mutex<Dedup>,
     /// The core, for reporting slow peers; set once when the core starts.
     pub(crate) core: OnceLock<Addr<Core>>,
+    /// What `Endpoint::publish*` hands over: callers pay a queue push per message and
+    /// a drain task on the endpoint's thread publishes whatever piled up as one batch.
+    pub(crate) mailbox: Arc<PublishQueue>,
 }
 
 impl Shared {
     /// Shared state of a new endpoint.
     pub(crate) fn new(node: NodeId, config: Config, tls: Option<TlsContext>) -> Self {
+        let mailbox = Arc::new(BoundedQueue::new(config.peer_buffer, None, None));
         Shared {
+            mailbox,
             node,
             config,
             tls,
@@ -186,20 +194,6 @@ pub(crate) fn plan(
     deliveries
 }
 
-/// Pushes frames from a plain thread, blocking as the slow-peer policy says.
-pub(crate) fn push_blocking(shared: &Shared, deliveries: Deliveries) {
-    for (link, frame, count) in deliveries {
-        let result = match shared.config.slow_peer {
-            SlowPeerPolicy::Block => link.outbox.push_wait(frame, count, None),
-            SlowPeerPolicy::Disconnect { after } => {
-                link.outbox.push_wait(frame, count, Some(after))
-            }
-            SlowPeerPolicy::Drop => link.outbox.try_push(frame, count),
-        };
-        settle(shared, &link, result, count);
-    }
-}
-
 /// Pushes frames from async code, waiting as the slow-peer policy says.
 pub(crate) async fn push_async(shared: &Shared, deliveries: Deliveries) {
     for (link, frame, count) in deliveries {
@@ -252,19 +246,6 @@ fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
             data,
         })
         .collect()
-}
-
-/// Publishes a batch originating here from a plain thread, blocking under
-/// backpressure.
-pub(crate) fn publish_blocking(shared: &Shared, messages: Vec<(Topic, Data)>) {
-    let routes = shared.routes();
-    if routes.peers.is_empty() || messages.is_empty() {
-        return;
-    }
-    push_blocking(
-        shared,
-        plan(shared, &routes, &stamp(shared, messages), None),
-    );
 }
 
 /// Publishes a batch originating here from async code, waiting under backpressure.
@@ -334,11 +315,8 @@ async fn deliver_local(routes: &Routes, messages: Vec<DataMessage>) {
         per_subscriber[last].push((message.topic, message.data));
     }
     for (subscriber, items) in subscribers.iter().zip(per_subscriber) {
-        for item in items {
-            // A closed queue belongs to a dropped subscriber: nothing to deliver.
-            if subscriber.queue.push_async(item, 1).await.is_err() {
-                break;
-            }
-        }
+        // One lock per batch (or per queue-full of it); a closed queue belongs to a
+        // dropped subscriber: nothing to deliver.
+        let _ = subscriber.queue.push_many_async(items).await;
     }
 }

@@ -38,8 +38,8 @@ impl BrokerOptions {
 /// `broker.Configuration`: options plus the TLS files of an endpoint.
 #[pyclass(module = "broker", get_all, set_all)]
 pub struct Configuration {
-    /// The endpoint options.
-    pub options: BrokerOptions,
+    /// The endpoint options; shared, so that `cfg.options.ttl = 5` changes `cfg`.
+    pub options: Py<BrokerOptions>,
     /// File of trusted CA certificates (PEM); empty for none.
     pub openssl_cafile: String,
     /// Directory of trusted CA certificates; empty for none.
@@ -58,16 +58,16 @@ pub struct Configuration {
 impl Configuration {
     #[new]
     #[pyo3(signature = (opts = None))]
-    fn new(opts: Option<BrokerOptions>) -> Self {
-        Configuration {
-            options: opts.unwrap_or_else(BrokerOptions::new),
+    fn new(py: Python<'_>, opts: Option<BrokerOptions>) -> PyResult<Self> {
+        Ok(Configuration {
+            options: Py::new(py, opts.unwrap_or_else(BrokerOptions::new))?,
             openssl_cafile: String::new(),
             openssl_capath: String::new(),
             openssl_certificate: String::new(),
             openssl_key: String::new(),
             openssl_passphrase: String::new(),
             max_threads: 0,
-        }
+        })
     }
 }
 

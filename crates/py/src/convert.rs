@@ -83,19 +83,21 @@ fn to_data_at(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Data> {
     if value.is_none() {
         return Ok(Data::None);
     }
+    // Sized up front (collecting through `PyResult` loses the size hint) and, for
+    // tuples, read without touching reference counts.
     if let Ok(t) = value.downcast_exact::<PyTuple>() {
-        return t
-            .iter()
-            .map(|x| to_data_at(&x, depth + 1))
-            .collect::<PyResult<_>>()
-            .map(Data::Vector);
+        let mut items = Vec::with_capacity(t.len());
+        for x in t.iter_borrowed() {
+            items.push(to_data_at(&x, depth + 1)?);
+        }
+        return Ok(Data::Vector(items));
     }
     if let Ok(l) = value.downcast_exact::<PyList>() {
-        return l
-            .iter()
-            .map(|x| to_data_at(&x, depth + 1))
-            .collect::<PyResult<_>>()
-            .map(Data::Vector);
+        let mut items = Vec::with_capacity(l.len());
+        for x in l.iter() {
+            items.push(to_data_at(&x, depth + 1)?);
+        }
+        return Ok(Data::Vector(items));
     }
     if let Ok(d) = value.downcast_exact::<PyDict>() {
         return dict_to_table(d, depth).map(Data::Table);
@@ -357,8 +359,8 @@ fn subnet_to_py<'py>(py: Python<'py>, net: &IpNet) -> PyResult<Bound<'py, PyAny>
 /// A `(topic, value)` pair as Python sees a received message.
 pub fn message_to_py<'py>(
     py: Python<'py>,
-    topic: &str,
+    topic: &Bound<'py, PyString>,
     data: &Data,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    PyTuple::new(py, [PyString::new(py, topic).into_any(), to_py(py, data)?])
+    PyTuple::new(py, [topic.clone().into_any(), to_py(py, data)?])
 }

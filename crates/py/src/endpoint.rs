@@ -19,7 +19,8 @@ use crate::topic::{topic_from, topics_from, PyTopic};
 use crate::wait::{drive, duration_from, run_interruptible};
 
 /// The endpoint configuration a Python `Configuration` describes.
-fn config_from(cfg: &Configuration) -> Config {
+fn config_from(py: Python<'_>, cfg: &Configuration) -> Config {
+    let options = cfg.options.borrow(py);
     let path = |s: &str| (!s.is_empty()).then(|| PathBuf::from(s));
     let tls = TlsConfig {
         cafile: path(&cfg.openssl_cafile),
@@ -29,9 +30,9 @@ fn config_from(cfg: &Configuration) -> Config {
         passphrase: (!cfg.openssl_passphrase.is_empty()).then(|| cfg.openssl_passphrase.clone()),
     };
     Config {
-        ttl: cfg.options.ttl,
-        forward: cfg.options.forward,
-        disable_ssl: cfg.options.disable_ssl,
+        ttl: options.ttl,
+        forward: options.forward,
+        disable_ssl: options.disable_ssl,
         tls,
         ..Config::default()
     }
@@ -61,7 +62,7 @@ impl PyEndpoint {
     #[new]
     #[pyo3(signature = (cfg = None))]
     fn new(py: Python<'_>, cfg: Option<PyRef<'_, Configuration>>) -> PyResult<Self> {
-        let config = cfg.map_or_else(Config::default, |cfg| config_from(&cfg));
+        let config = cfg.map_or_else(Config::default, |cfg| config_from(py, &cfg));
         let inner = py
             .detach(|| Endpoint::new(config))
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
@@ -157,9 +158,12 @@ impl PyEndpoint {
         topic: &Bound<'_, PyAny>,
         data: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let message = (topic_from(topic)?, to_data(data)?);
+        // With room in the endpoint's buffer this is a queue push, GIL held throughout.
+        let Err(message) = self.inner.try_publish(topic_from(topic)?, to_data(data)?) else {
+            return Ok(());
+        };
         // The async path is the interruptible one: Ctrl-C drops it where it waits. It needs
-        // no runtime here: its only timer serves `SlowPeerPolicy::Disconnect`, never set.
+        // no runtime here: the endpoint's thread does the publishing.
         drive(py, self.inner.publish_batch_async(vec![message]))
     }
 

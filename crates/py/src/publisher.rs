@@ -55,7 +55,10 @@ impl PyPublisher {
 
     /// Publishes a value; while the buffer is full, waits (Ctrl-C interrupts).
     fn publish(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let data = to_data(value)?;
+        // With room in the buffer this is a queue push, GIL held throughout.
+        let Err(data) = self.inner.try_publish(to_data(value)?) else {
+            return Ok(());
+        };
         self.wait_for_room(py)?;
         py.detach(|| self.inner.publish(data));
         Ok(())

@@ -83,7 +83,9 @@ impl PyEndpoint {
     ) -> PyResult<Option<PyStore>> {
         let (backend, options) = (backend_from(backend)?, options_from(options)?);
         let attached = py.detach(|| self.inner().attach_master(&name, backend, options));
-        Ok(attached.map_err(attach_error)?.map(|inner| PyStore { inner }))
+        Ok(attached
+            .map_err(attach_error)?
+            .map(|inner| PyStore { inner }))
     }
 
     /// Attaches a clone of store `name`; `None` when no direct peer holds its master
@@ -91,7 +93,9 @@ impl PyEndpoint {
     fn attach_clone(&self, py: Python<'_>, name: String) -> PyResult<Option<PyStore>> {
         let endpoint = self.inner().clone();
         let attached = run_interruptible(py, move || endpoint.attach_clone(&name))?;
-        Ok(attached.map_err(attach_error)?.map(|inner| PyStore { inner }))
+        Ok(attached
+            .map_err(attach_error)?
+            .map(|inner| PyStore { inner }))
     }
 }
 
@@ -125,7 +129,10 @@ impl PyStore {
         index: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (key, index) = (to_data(key)?, to_data(index)?);
-        answer_to_py(py, py.detach(|| self.inner.get_index_from_value(&key, &index)))
+        answer_to_py(
+            py,
+            py.detach(|| self.inner.get_index_from_value(&key, &index)),
+        )
     }
 
     /// Every key, as a `set`; `None` when the store cannot tell.
@@ -281,7 +288,9 @@ impl PyStore {
     #[pyo3(signature = (timeout = None))]
     fn await_idle(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
         let timeout = timeout.map(duration_from).transpose()?;
-        let idle = wait_for(py, timeout, |slice| self.inner.await_idle(slice).then_some(()))?;
+        let idle = wait_for(py, timeout, |slice| {
+            self.inner.await_idle(slice).then_some(())
+        })?;
         Ok(idle.is_some())
     }
 

@@ -12,7 +12,7 @@ use broker_actors::{StatusEvent, StatusSubscriber as RustStatusSubscriber};
 use broker_wire::{Data, Topic};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyInt, PyList, PyTuple};
+use pyo3::types::{PyBool, PyInt, PyList, PyString, PyTuple};
 
 use crate::convert::message_to_py;
 use crate::endpoint::PyEndpoint;
@@ -36,6 +36,13 @@ pub trait Inbox: Send + Sync + 'static {
     fn raw_fd(&self) -> RawFd;
     /// The item as Python sees it.
     fn item_to_py(py: Python<'_>, item: Self::Item) -> PyResult<Bound<'_, PyAny>>;
+    /// Several items as Python sees them, in order.
+    fn items_to_py(py: Python<'_>, items: Vec<Self::Item>) -> PyResult<Vec<Bound<'_, PyAny>>> {
+        items
+            .into_iter()
+            .map(|item| Self::item_to_py(py, item))
+            .collect()
+    }
 }
 
 impl Inbox for RustSubscriber {
@@ -62,7 +69,27 @@ impl Inbox for RustSubscriber {
     }
 
     fn item_to_py(py: Python<'_>, (topic, data): Self::Item) -> PyResult<Bound<'_, PyAny>> {
-        Ok(message_to_py(py, topic.as_str(), &data)?.into_any())
+        Ok(message_to_py(py, &PyString::new(py, topic.as_str()), &data)?.into_any())
+    }
+
+    fn items_to_py(py: Python<'_>, items: Vec<Self::Item>) -> PyResult<Vec<Bound<'_, PyAny>>> {
+        // Messages of a batch mostly share their topic (decoding shares the `Topic`
+        // too): one `str` object serves them all.
+        let mut last: Option<(Topic, Bound<'_, PyString>)> = None;
+        items
+            .into_iter()
+            .map(|(topic, data)| {
+                let name = match &last {
+                    Some((seen, name)) if seen.ptr_eq(&topic) => name.clone(),
+                    _ => {
+                        let name = PyString::new(py, topic.as_str());
+                        last = Some((topic, name.clone()));
+                        name
+                    }
+                };
+                Ok(message_to_py(py, &name, &data)?.into_any())
+            })
+            .collect()
     }
 }
 
@@ -151,8 +178,7 @@ impl<T: Inbox> Handle<T> {
     }
 
     fn list<'py>(py: Python<'py>, items: Vec<T::Item>) -> PyResult<Bound<'py, PyList>> {
-        let items = items.into_iter().map(|item| T::item_to_py(py, item));
-        PyList::new(py, items.collect::<PyResult<Vec<_>>>()?)
+        PyList::new(py, T::items_to_py(py, items)?)
     }
 
     /// Broker 1.4's `get()`, `get(timeout)`, `get(n)`, `get(n, timeout)`.

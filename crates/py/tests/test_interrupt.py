@@ -38,3 +38,49 @@ def test_ctrl_c_interrupts_a_blocking_call(call):
             proc.kill()
             proc.wait()
     assert out.strip() == "interrupted" and proc.returncode == 0
+
+
+PUBLISHERS = {
+    "publish": "a.publish('/t/x', payload)",
+    "publish_batch": "a.publish_batch(('/t/x', payload), ('/t/y', payload))",
+}
+
+
+@pytest.mark.parametrize("call", list(PUBLISHERS), ids=list(PUBLISHERS))
+def test_ctrl_c_interrupts_endpoint_publish_under_backpressure(call):
+    # b's subscriber never reads, so b stops reading its peer and a's publish blocks; a
+    # watcher thread (it needs the GIL too) reports once publishing has stalled.
+    script = (
+        "import broker, os, threading, time\n"
+        "a, b = broker.Endpoint(), broker.Endpoint()\n"
+        "sub = b.make_subscriber('/t', 1)\n"
+        "assert a.peer('127.0.0.1', b.listen('127.0.0.1', 0), 0)\n"
+        "deadline = time.monotonic() + 10\n"
+        "while not a.peer_subscriptions() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "payload, sent = 'x' * 1000, [0]\n"
+        "def watch():\n"
+        "    last = -1\n"
+        "    while sent[0] != last:\n"
+        "        last = sent[0]\n"
+        "        time.sleep(0.5)\n"
+        "    print('ready', flush=True)\n"
+        "threading.Thread(target=watch, daemon=True).start()\n"
+        "try:\n"
+        "    while True:\n"
+        f"        {PUBLISHERS[call]}\n"
+        "        sent[0] += 1\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+        "    os._exit(0)\n"  # a clean shutdown would flush to the stalled peer first
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out.strip() == "interrupted" and proc.returncode == 0

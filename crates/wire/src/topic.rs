@@ -1,9 +1,16 @@
 //! Topics: hierarchical names, matched by raw byte prefix.
+//!
+//! A topic is shared, not copied: cloning one (once per message routed to a subscriber
+//! or a publisher's buffer) is a reference-count increment, and decoding reuses the
+//! previous message's topic when the name repeats, as it does within a batch.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::ops::{Div, DivAssign};
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The separator of topic levels.
 pub const SEPARATOR: char = '/';
@@ -12,18 +19,30 @@ pub const SEPARATOR: char = '/';
 pub const INTERNAL_MARKER: &str = "<$>";
 
 /// A topic: a string whose hierarchy is by convention (`/zeek/events/...`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-pub struct Topic(String);
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Topic(Arc<str>);
+
+impl Default for Topic {
+    fn default() -> Self {
+        Topic::from("")
+    }
+}
 
 impl Topic {
     /// A topic with the given name.
     pub fn new(name: impl Into<String>) -> Self {
-        Topic(name.into())
+        Topic(Arc::from(name.into()))
     }
 
     /// The topic's name.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether `self` and `other` share one allocation (a cheap, conservative
+    /// equality test for caches keyed by topic).
+    pub fn ptr_eq(&self, other: &Topic) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// Whether a subscription to `self` matches `topic`: a raw prefix, so `/topic`
@@ -41,6 +60,47 @@ impl Topic {
     pub fn is_local_only(&self) -> bool {
         self.0.starts_with("<$>/local")
     }
+
+    /// The topic named `name`, sharing the last one decoded on this thread when the
+    /// names are equal (saves an allocation per message of a batch).
+    fn decoded(name: &str) -> Topic {
+        thread_local! {
+            static LAST: RefCell<Option<Topic>> = const { RefCell::new(None) };
+        }
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            match &*last {
+                Some(topic) if topic.as_str() == name => topic.clone(),
+                _ => {
+                    let topic = Topic::from(name);
+                    *last = Some(topic.clone());
+                    topic
+                }
+            }
+        })
+    }
+}
+
+impl Serialize for Topic {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Topic {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = Topic;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a topic name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Topic, E> {
+                Ok(Topic::decoded(name))
+            }
+        }
+        d.deserialize_str(Name)
+    }
 }
 
 impl fmt::Display for Topic {
@@ -51,13 +111,13 @@ impl fmt::Display for Topic {
 
 impl From<&str> for Topic {
     fn from(s: &str) -> Self {
-        Topic(s.to_owned())
+        Topic(Arc::from(s))
     }
 }
 
 impl From<String> for Topic {
     fn from(s: String) -> Self {
-        Topic(s)
+        Topic(Arc::from(s))
     }
 }
 
@@ -75,13 +135,16 @@ impl DivAssign<&Topic> for Topic {
         if rhs.0.is_empty() {
             return;
         }
-        if !self.0.is_empty() && !rhs.0.starts_with(SEPARATOR) {
-            self.0.push(SEPARATOR);
+        let mut joined = String::with_capacity(self.0.len() + 1 + rhs.0.len());
+        joined.push_str(&self.0);
+        if !joined.is_empty() && !rhs.0.starts_with(SEPARATOR) {
+            joined.push(SEPARATOR);
         }
-        self.0.push_str(&rhs.0);
-        if self.0.len() > 1 && self.0.ends_with(SEPARATOR) {
-            self.0.pop();
+        joined.push_str(&rhs.0);
+        if joined.len() > 1 && joined.ends_with(SEPARATOR) {
+            joined.pop();
         }
+        *self = Topic::from(joined);
     }
 }
 
@@ -100,7 +163,7 @@ mod tests {
     use super::*;
 
     fn join(a: &str, b: &str) -> String {
-        (&Topic::from(a) / &Topic::from(b)).0
+        (&Topic::from(a) / &Topic::from(b)).as_str().to_owned()
     }
 
     #[test]
@@ -114,6 +177,16 @@ mod tests {
         assert_eq!(join("/", "/"), "/");
         assert_eq!(join("a", ""), "a");
         assert_eq!(join("", "b"), "b");
+    }
+
+    #[test]
+    fn decoding_shares_a_repeated_topic() {
+        let first = Topic::decoded("/a/b");
+        let again = Topic::decoded("/a/b");
+        assert!(first.ptr_eq(&again));
+        let other = Topic::decoded("/a/c");
+        assert_eq!(other.as_str(), "/a/c");
+        assert!(!other.ptr_eq(&first));
     }
 
     #[test]

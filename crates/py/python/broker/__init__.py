@@ -47,6 +47,7 @@ EndpointInfo = _broker.EndpointInfo
 PeerInfo = _broker.PeerInfo
 Status = _broker.Status
 Error = _broker.Error
+Store = _broker.Store
 
 collections.abc.Mapping.register(FrozenTable)
 
@@ -109,6 +110,6 @@ __all__ = [
     "Address", "Backend", "BrokerOptions", "Configuration", "Count", "Data", "EC", "Endpoint",
     "EndpointInfo", "Enum", "Error", "Frontend", "FrozenTable", "NetworkInfo", "PeerFlags",
     "PeerInfo", "PeerStatus", "Port", "Publisher", "SC", "Set", "Status", "StatusSubscriber",
-    "Subnet", "Subscriber", "Table", "Timespan", "Timestamp", "Topic", "Vector", "Version",
+    "Store", "Subnet", "Subscriber", "Table", "Timespan", "Timestamp", "Topic", "Vector", "Version",
     "now", "utc", "zeek",
 ]
