@@ -6,6 +6,10 @@
 //! - [`store`]: data-store semantics and backends, independent of I/O.
 //! - [`actors`]: endpoints, peerings, subscribers, publishers and stores as actors.
 
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use broker_actors as actors;
 pub use broker_store as store;
 pub use broker_wire as wire;
