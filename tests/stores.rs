@@ -391,7 +391,7 @@ fn failed_operations_become_error_statuses_and_change_nothing() {
     master.put(Data::from("s"), Data::from("text"), None);
     clones[0].increment(Data::from("s"), Data::Count(1), None);
     assert!(clones[0].await_idle(WAIT), "a failed write is answered too");
-    master.decrement(Data::from("missing"), Data::Count(1), None);
+    master.pop(Data::from("missing"), None);
     let codes: Vec<ErrorCode> = (0..2)
         .map(|_| match next_event(&errors) {
             StatusEvent::Error(error) => error.code,

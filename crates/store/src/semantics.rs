@@ -19,19 +19,33 @@ pub(crate) type Outcome = Result<Data, Refusal>;
 
 /// `current + amount`, or the value a missing key starts from.
 pub(crate) fn increment(current: Option<Data>, amount: &Data) -> Outcome {
-    match current {
-        Some(value) => arithmetic(value, amount, Sign::Plus),
-        None => match amount {
-            Data::Count(_) | Data::Integer(_) | Data::Real(_) => Ok(amount.clone()),
-            Data::Timespan(span) => Ok(Data::Timestamp(Timestamp(span.0))),
-            _ => Err(Refusal::TypeClash),
-        },
-    }
+    arithmetic(
+        current.map_or_else(|| zero_like(amount), Ok)?,
+        amount,
+        Sign::Plus,
+    )
 }
 
-/// `current - amount`; a missing key is refused.
+/// `current - amount`; a missing key starts from zero like [`increment`]'s, as the spec
+/// says (Broker 1.4 refuses it with `NoSuchKey` instead).
 pub(crate) fn decrement(current: Option<Data>, amount: &Data) -> Outcome {
-    arithmetic(current.ok_or(Refusal::NoSuchKey)?, amount, Sign::Minus)
+    arithmetic(
+        current.map_or_else(|| zero_like(amount), Ok)?,
+        amount,
+        Sign::Minus,
+    )
+}
+
+/// What a missing key counts from under `amount`: zero of its type, and the epoch for a
+/// timespan (Broker 1.4: incrementing a missing key by a timespan makes a timestamp).
+fn zero_like(amount: &Data) -> Outcome {
+    match amount {
+        Data::Count(_) => Ok(Data::Count(0)),
+        Data::Integer(_) => Ok(Data::Integer(0)),
+        Data::Real(_) => Ok(Data::Real(0.0)),
+        Data::Timespan(_) => Ok(Data::Timestamp(Timestamp(0))),
+        _ => Err(Refusal::TypeClash),
+    }
 }
 
 /// Whether [`arithmetic`] adds or subtracts.

@@ -152,12 +152,10 @@ fn model_apply(
             amount,
             expiry,
         } => {
-            let new = match (current(&key), &amount) {
-                (None, Data::Count(_) | Data::Integer(_) | Data::Real(_)) => amount.clone(),
-                (None, Data::Timespan(span)) => Data::Timestamp(Timestamp(span.0)),
-                (Some(value), amount) => add(&value, amount, 1).ok_or(TypeClash)?,
-                (None, _) => return Err(TypeClash),
-            };
+            let start = current(&key)
+                .or_else(|| zero_of(&amount))
+                .ok_or(TypeClash)?;
+            let new = add(&start, &amount, 1).ok_or(TypeClash)?;
             (key, new, expiry)
         }
         Operation::Decrement {
@@ -165,8 +163,10 @@ fn model_apply(
             amount,
             expiry,
         } => {
-            let value = current(&key).ok_or(NoSuchKey)?;
-            let new = add(&value, &amount, -1).ok_or(TypeClash)?;
+            let start = current(&key)
+                .or_else(|| zero_of(&amount))
+                .ok_or(TypeClash)?;
+            let new = add(&start, &amount, -1).ok_or(TypeClash)?;
             (key, new, expiry)
         }
         Operation::Append {
@@ -260,6 +260,18 @@ fn model_apply(
 }
 
 /// `value + sign * amount` for the supported pairings, wrapping like two's complement.
+/// The reference's start for a missing key: zero of the amount's type, the epoch for
+/// a timespan.
+fn zero_of(amount: &Data) -> Option<Data> {
+    match amount {
+        Data::Count(_) => Some(Data::Count(0)),
+        Data::Integer(_) => Some(Data::Integer(0)),
+        Data::Real(_) => Some(Data::Real(0.0)),
+        Data::Timespan(_) => Some(Data::Timestamp(Timestamp(0))),
+        _ => None,
+    }
+}
+
 fn add(value: &Data, amount: &Data, sign: i64) -> Option<Data> {
     let wrap = |a: i64, b: i64| a.wrapping_add(b.wrapping_mul(sign));
     Some(match (value, amount) {

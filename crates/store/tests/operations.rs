@@ -107,7 +107,7 @@ fn increment_and_decrement_every_numeric_type() {
 }
 
 #[test]
-fn increment_creates_missing_keys_and_decrement_refuses_them() {
+fn increment_and_decrement_create_missing_keys() {
     on_every_backend(|store| {
         assert_eq!(
             applied(store, increment("c", 7u64), "c"),
@@ -120,7 +120,15 @@ fn increment_creates_missing_keys_and_decrement_refuses_them() {
         // Broker 1.4: a missing key incremented by a timespan becomes a timestamp.
         let got = applied(store, increment("t", Timespan(9)), "t");
         assert_eq!(got, Some(Data::Timestamp(Timestamp(9))));
-        assert_no_such_key(store, decrement("d", 1u64), "d");
+        // The spec: a missing key is created from the amount (Broker 1.4 refuses it).
+        assert_eq!(
+            applied(store, decrement("d", 3i64), "d"),
+            Some(Data::Integer(-3))
+        );
+        assert_eq!(
+            applied(store, decrement("dc", 1u64), "dc"),
+            Some(Data::Count(u64::MAX))
+        );
         assert_clash(store, increment("x", "text"), "x");
         assert!(!store.exists(&key("x")).unwrap());
     });
