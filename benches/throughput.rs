@@ -1,6 +1,7 @@
 //! Pub/sub throughput through the Rust API: one peering and a 3-hop chain, small and
-//! large payloads. Each iteration publishes a fixed number of messages in batches and
-//! waits until the last subscriber has all of them.
+//! large payloads, over TLS (the default) and plaintext. Each iteration publishes a
+//! fixed number of messages in batches and waits until the last subscriber has all of
+//! them.
 
 use std::time::Duration;
 
@@ -17,9 +18,13 @@ struct Chain {
     sub: Subscriber,
 }
 
-fn chain(hops: usize) -> Chain {
+fn chain(hops: usize, tls: bool) -> Chain {
+    let config = Config {
+        disable_ssl: !tls,
+        ..Config::default()
+    };
     let nodes: Vec<Endpoint> = (0..=hops)
-        .map(|_| Endpoint::new(Config::default()).unwrap())
+        .map(|_| Endpoint::new(config.clone()).unwrap())
         .collect();
     let sub = nodes[hops].make_subscriber(vec![Topic::from("/bench")], 65_536);
     for middle in &nodes[1..hops] {
@@ -69,14 +74,15 @@ fn throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements(MESSAGES));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
-    for hops in [1, 3] {
-        let chain = chain(hops);
+    for (hops, tls) in [(1, true), (1, false), (3, true), (3, false)] {
+        let chain = chain(hops, tls);
+        let security = if tls { "tls" } else { "plain" };
         for (name, payload) in [
             ("small", Data::Count(42)),
             ("1KiB", Data::from("x".repeat(1024))),
         ] {
             group.bench_with_input(
-                BenchmarkId::new(format!("{hops}hop"), name),
+                BenchmarkId::new(format!("{hops}hop-{security}"), name),
                 &payload,
                 |b, payload| b.iter(|| run(&chain, payload)),
             );

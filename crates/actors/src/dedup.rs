@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use broker_wire::frame::NodeId;
+use broker_wire::frame::{DataMessage, NodeId};
 
 /// Ids remembered per origin.
 pub(crate) const WINDOW: u64 = 1 << 18;
@@ -82,15 +82,42 @@ pub(crate) struct Dedup {
 }
 
 impl Dedup {
-    /// Whether `(origin, id)` is seen for the first time; marks it seen.
-    pub(crate) fn first_time(&mut self, origin: NodeId, id: u64) -> bool {
+    /// The messages of `batch` neither from `own` nor seen before, in order; marks them
+    /// seen. Batches hold runs of one origin, so the window is looked up once per run.
+    pub(crate) fn retain_fresh(
+        &mut self,
+        own: NodeId,
+        batch: Vec<DataMessage>,
+    ) -> Vec<DataMessage> {
+        let mut fresh = Vec::with_capacity(batch.len());
+        let mut rest = batch.into_iter().peekable();
+        while let Some(first) = rest.next() {
+            let origin = first.origin;
+            if origin == own {
+                while rest.next_if(|m| m.origin == own).is_some() {}
+                continue;
+            }
+            let window = self.window(origin);
+            for message in std::iter::once(first)
+                .chain(std::iter::from_fn(|| rest.next_if(|m| m.origin == origin)))
+            {
+                if window.first_time(message.id) {
+                    fresh.push(message);
+                }
+            }
+        }
+        fresh
+    }
+
+    /// The window of `origin`, made room for and created if new.
+    fn window(&mut self, origin: NodeId) -> &mut Window {
         self.clock += 1;
         if !self.windows.contains_key(&origin) && self.windows.len() >= MAX_ORIGINS {
             self.forget_least_recent();
         }
         let window = self.windows.entry(origin).or_insert_with(Window::new);
         window.last_use = self.clock;
-        window.first_time(id)
+        window
     }
 
     fn forget_least_recent(&mut self) {
@@ -108,6 +135,27 @@ impl Dedup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use broker_wire::{Data, Topic};
+
+    const OWN: NodeId = NodeId {
+        id: [9; 20],
+        pid: 9,
+    };
+
+    fn message(origin: NodeId, id: u64) -> DataMessage {
+        DataMessage {
+            origin,
+            id,
+            ttl: 1,
+            topic: Topic::from("/t"),
+            data: Data::None,
+        }
+    }
+
+    /// Offers one message; whether it passed.
+    fn first_time(d: &mut Dedup, origin: NodeId, id: u64) -> bool {
+        d.retain_fresh(OWN, vec![message(origin, id)]).len() == 1
+    }
 
     const A: NodeId = NodeId {
         id: [1; 20],
@@ -122,41 +170,60 @@ mod tests {
     fn out_of_order_ids_pass_once() {
         let mut d = Dedup::default();
         for id in [5, 3, 9, 4, 1, 2, 8, 6, 7] {
-            assert!(d.first_time(A, id), "{id} is new");
+            assert!(first_time(&mut d, A, id), "{id} is new");
         }
         for id in 1..=9 {
-            assert!(!d.first_time(A, id), "{id} repeats");
+            assert!(!first_time(&mut d, A, id), "{id} repeats");
         }
-        assert!(d.first_time(B, 3), "origins are independent");
+        assert!(first_time(&mut d, B, 3), "origins are independent");
     }
 
     #[test]
     fn window_slides_and_forgets_bits_it_reuses() {
         let mut d = Dedup::default();
-        assert!(d.first_time(A, 1));
-        assert!(d.first_time(A, 1 + WINDOW - 1));
-        assert!(!d.first_time(A, 1));
+        assert!(first_time(&mut d, A, 1));
+        assert!(first_time(&mut d, A, 1 + WINDOW - 1));
+        assert!(!first_time(&mut d, A, 1));
         // Sliding past id 1's slot clears it for id 1 + WINDOW.
-        assert!(d.first_time(A, 1 + WINDOW));
-        assert!(!d.first_time(A, 1 + WINDOW));
+        assert!(first_time(&mut d, A, 1 + WINDOW));
+        assert!(!first_time(&mut d, A, 1 + WINDOW));
         // Far below the window: treated as already seen.
-        assert!(!d.first_time(A, 0));
-        assert!(d.first_time(A, 10 * WINDOW));
-        assert!(d.first_time(A, 10 * WINDOW - 5));
+        assert!(!first_time(&mut d, A, 0));
+        assert!(first_time(&mut d, A, 10 * WINDOW));
+        assert!(first_time(&mut d, A, 10 * WINDOW - 5));
     }
 
     #[test]
     fn origins_are_bounded() {
         let mut d = Dedup::default();
         for n in 0..(MAX_ORIGINS as u32 + 10) {
-            d.first_time(
-                NodeId {
-                    id: [0; 20],
-                    pid: n,
-                },
-                1,
-            );
+            let origin = NodeId {
+                id: [0; 20],
+                pid: n,
+            };
+            first_time(&mut d, origin, 1);
         }
         assert_eq!(d.windows.len(), MAX_ORIGINS);
+    }
+
+    #[test]
+    fn batches_keep_fresh_messages_of_every_run_in_order() {
+        let mut d = Dedup::default();
+        assert!(first_time(&mut d, A, 2));
+        let batch = vec![
+            message(A, 1),
+            message(A, 2),
+            message(OWN, 1),
+            message(OWN, 2),
+            message(B, 1),
+            message(A, 3),
+            message(B, 1),
+        ];
+        let fresh: Vec<(NodeId, u64)> = d
+            .retain_fresh(OWN, batch)
+            .into_iter()
+            .map(|m| (m.origin, m.id))
+            .collect();
+        assert_eq!(fresh, vec![(A, 1), (B, 1), (A, 3)]);
     }
 }

@@ -189,10 +189,15 @@ impl<T> BoundedQueue<T> {
     /// queue takes at least one).
     fn append_some_locked(&self, state: &mut State<T>, items: &mut VecDeque<T>) {
         let was_empty = state.items.is_empty();
-        let room = self.capacity.saturating_sub(state.weight).max(usize::from(was_empty));
+        let room = self
+            .capacity
+            .saturating_sub(state.weight)
+            .max(usize::from(was_empty));
         let count = room.min(items.len());
         if count > 0 {
-            state.items.extend(items.drain(..count).map(|item| (item, 1)));
+            state
+                .items
+                .extend(items.drain(..count).map(|item| (item, 1)));
             state.weight += count;
             self.appended(state, was_empty, count);
         }

@@ -262,13 +262,11 @@ pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>)
 /// forwards what may travel further, then feeds local subscribers. Waits (without
 /// reading the socket further) while outboxes or subscriber queues are full.
 pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<DataMessage>) {
-    let fresh: Vec<DataMessage> = {
-        let mut dedup = shared.dedup.lock().expect("dedup lock poisoned");
-        batch
-            .into_iter()
-            .filter(|m| m.origin != shared.node && dedup.first_time(m.origin, m.id))
-            .collect()
-    };
+    let fresh = shared
+        .dedup
+        .lock()
+        .expect("dedup lock poisoned")
+        .retain_fresh(shared.node, batch);
     if fresh.is_empty() {
         return;
     }

@@ -31,6 +31,23 @@ pub enum CliError {
     /// A topology file is malformed or inconsistent.
     #[error("topology: {0}")]
     Topology(String),
+    /// A store's backend or endpoint failed while attaching it.
+    #[error(transparent)]
+    Attach(#[from] broker_actors::AttachError),
+    /// A clone found no direct peer holding its master in time.
+    #[error("store {store}: no peer holds its master after {seconds}s")]
+    NoMaster {
+        /// The store.
+        store: String,
+        /// How long it waited.
+        seconds: f64,
+    },
+    /// A master cannot be attached: a direct peer holds one already.
+    #[error("store {store}: a peer already holds its master")]
+    MasterExists {
+        /// The store.
+        store: String,
+    },
     /// Standard input or output failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

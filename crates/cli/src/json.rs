@@ -10,7 +10,7 @@
 use std::net::IpAddr;
 
 use broker_wire::data::{Set, Table};
-use broker_wire::{Data, Port, Protocol, Timespan, Timestamp};
+use broker_wire::{Data, Port, Protocol, Timespan, Timestamp, Topic};
 use ipnet::IpNet;
 use serde_json::{Map, Number, Value};
 
@@ -66,6 +66,22 @@ pub fn from_json(value: &Value) -> Result<Data, CliError> {
 pub fn parse_value(line: &str) -> Result<Data, CliError> {
     let value: Value = serde_json::from_str(line).map_err(|e| invalid(line, e.to_string()))?;
     from_json(&value)
+}
+
+/// Parses one line of `--json` input: a message `{"topic": "...", "data": <value>}` as
+/// `broker-pipe --mode subscribe --json` prints them (its topic, and its value), or
+/// else any value (no topic). So a table with exactly the keys `topic` (a string) and
+/// `data` reads as a message; write it as `{"@table": ...}` to mean the table.
+pub fn parse_line(line: &str) -> Result<(Option<Topic>, Data), CliError> {
+    let value: Value = serde_json::from_str(line).map_err(|e| invalid(line, e.to_string()))?;
+    if let Value::Object(map) = &value {
+        if let (2, Some(Value::String(topic)), Some(data)) =
+            (map.len(), map.get("topic"), map.get("data"))
+        {
+            return Ok((Some(Topic::new(topic.as_str())), from_json(data)?));
+        }
+    }
+    Ok((None, from_json(&value)?))
 }
 
 fn tagged(tag: &str, inner: Value) -> Value {
@@ -237,6 +253,23 @@ fn invalid(what: impl std::fmt::Display, reason: impl Into<String>) -> CliError 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_messages_or_values() {
+        let (topic, data) = parse_line(r#"{"topic":"/a/b","data":{"@count":1}}"#).unwrap();
+        assert_eq!((topic.unwrap().as_str(), data), ("/a/b", Data::Count(1)));
+        let (topic, data) = parse_line(r#"{"topic":"/a","data":1,"more":2}"#).unwrap();
+        assert!(topic.is_none());
+        assert!(matches!(data, Data::Table(t) if t.len() == 3));
+        let (topic, data) = parse_line(r#"{"topic":1,"data":2}"#).unwrap();
+        assert!(topic.is_none());
+        assert!(matches!(data, Data::Table(_)));
+        assert_eq!(
+            parse_line("[1]").unwrap(),
+            (None, Data::Vector(vec![Data::Integer(1)]))
+        );
+        assert!(parse_line(r#"{"topic":"/a","data":{"@count":-1}}"#).is_err());
+    }
 
     fn round_trip(data: Data) {
         let json = to_json(&data);

@@ -10,6 +10,8 @@
 //! - [`json`]: the JSON form of Broker values behind every `--json`.
 //! - [`interrupt`]: SIGINT/SIGTERM as a polled flag, for clean exits.
 //! - [`stats`]: latency percentiles and once-a-second rate reports.
+//! - [`stores`]: attaching store masters and clones, writes as `KEY=VALUE`, and
+//!   store events in readable form.
 //! - [`events`]: the benchmark's event types.
 //! - [`harness`]: topologies described in TOML, run in one process, with a TCP
 //!   proxy per link for partitions.
@@ -22,6 +24,7 @@ pub mod interrupt;
 pub mod json;
 pub mod net;
 pub mod stats;
+pub mod stores;
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! The examples of `docs/tools.md` run: the JSON mapping table and the topology.
+//! The examples of `docs/tools.md` run: the JSON mapping table and the topology
+//! (messages and a store).
 
 use broker_cli::harness::{run, Topology};
 use broker_cli::json::{parse_value, to_json};
@@ -39,4 +40,5 @@ fn topology_example_runs() {
     let report = run(&topology).unwrap();
     assert!(report.passed, "{report}");
     assert_eq!(report.node("b").unwrap().received, 10);
+    assert_eq!(report.checks.len(), 2, "{report}");
 }

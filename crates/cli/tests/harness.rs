@@ -51,6 +51,34 @@ fn tree_of_fifteen_reaches_every_leaf() {
     let report = run_shipped("tree-15");
     assert!(report.nodes.iter().all(|n| n.lost == 0), "{report}");
     assert_eq!(report.nodes.iter().filter(|n| n.expected > 0).count(), 8);
+    let store_checks: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.what.starts_with("every replica of inventory"))
+        .map(|c| c.detail.as_str())
+        .collect();
+    assert_eq!(
+        store_checks,
+        ["3 replicas agree", "3 replicas agree"],
+        "{report}"
+    );
+}
+
+#[test]
+fn store_expectations_compare_every_replica() {
+    let text = "name = \"s\"\n[[node]]\nname = \"a\"\nmaster = [\"kv\"]\n\
+                [[node]]\nname = \"b\"\npeers = [\"a\"]\nclone = [\"kv\"]\n\
+                [[step]]\nput = { node = \"b\", store = \"kv\", count = 3, entries = { k = \"v\" } }\n\
+                [[step]]\nexpect-store = { store = \"kv\", keys = 4, values = { k = \"v\", \"b/2\" = { \"@count\" = 2 } } }\n\
+                [[step]]\nexpect-store = { store = \"kv\", keys = 5, values = { k = \"w\" }, timeout_ms = 200 }\n";
+    let report = run(&Topology::parse(text).unwrap()).unwrap();
+    assert!(report.checks[0].passed, "{report}");
+    assert_eq!(report.checks[0].detail, "2 replicas agree");
+    assert!(!report.checks[1].passed, "{report}");
+    assert_eq!(
+        report.checks[1].detail,
+        "a: 4 keys, k = v; b: 4 keys, k = v"
+    );
 }
 
 #[test]

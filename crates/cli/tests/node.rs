@@ -1,4 +1,5 @@
-//! broker-node end to end: ping/pong, a relay between two pipes, replaying a recording.
+//! broker-node end to end: ping/pong, a relay between two pipes, replaying a recording,
+//! a store master and clone.
 
 mod common;
 
@@ -133,6 +134,71 @@ fn generate_replays_a_recording_in_order() {
 }
 
 #[test]
+fn a_write_on_a_clone_shows_as_store_events_on_master_and_clone() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = dir.path().join("kv.sqlite");
+    let (master, address) = listening(
+        &dir,
+        "master",
+        NODE,
+        &[
+            "--name",
+            "m",
+            "--store",
+            "kv",
+            "--master",
+            "--backend",
+            "sqlite",
+            "--store-path",
+            sqlite.to_str().unwrap(),
+        ],
+    );
+    master.await_stderr("attached master of store kv");
+    let clone = Tool::spawn(
+        NODE,
+        &[
+            "--name",
+            "c",
+            "--store",
+            "kv",
+            "--clone",
+            "--peers",
+            &address,
+            "--put",
+            "color=red",
+            "--put",
+            r#"n={"@count":3}"#,
+            "--put",
+            "color=blue",
+            "--json",
+        ],
+    );
+    clone.await_stderr("attached clone of store kv");
+    assert_eq!(
+        master.stdout_lines(3),
+        [
+            "m: kv insert color = red",
+            "m: kv insert n = 3",
+            "m: kv update color: red -> blue"
+        ]
+    );
+    let events: Vec<serde_json::Value> = clone
+        .stdout_lines(3)
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            serde_json::json!({"name": "c", "store": "kv", "event": "insert", "key": "color", "value": "red"}),
+            serde_json::json!({"name": "c", "store": "kv", "event": "insert", "key": "n", "value": {"@count": 3}}),
+            serde_json::json!({"name": "c", "store": "kv", "event": "update", "key": "color", "old": "red", "value": "blue"}),
+        ]
+    );
+    assert!(sqlite.exists());
+}
+
+#[test]
 fn bad_arguments_are_usage_errors() {
     assert_usage_error(NODE, &["--mode", "generate"], "--generator-file");
     assert_usage_error(NODE, &["--mode", "flood"], "--mode");
@@ -140,5 +206,22 @@ fn bad_arguments_are_usage_errors() {
         NODE,
         &["--mode", "ping", "--num-pings", "many"],
         "--num-pings",
+    );
+    assert_usage_error(NODE, &["--store", "kv"], "--master|--clone");
+    assert_usage_error(NODE, &["--master"], "--store");
+    assert_usage_error(
+        NODE,
+        &["--store", "kv", "--master", "--clone"],
+        "cannot be used with",
+    );
+    assert_usage_error(
+        NODE,
+        &["--store", "kv", "--master", "--backend", "sqlite"],
+        "--store-path",
+    );
+    assert_usage_error(
+        NODE,
+        &["--store", "kv", "--clone", "--put", "color"],
+        "KEY=VALUE",
     );
 }

@@ -129,10 +129,11 @@ fn iter_to_set(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<BTreeSet<Data
 
 /// Instances of this module's classes.
 fn wrapper_to_data(value: &Bound<'_, PyAny>) -> PyResult<Option<Data>> {
-    let data = if let Ok(d) = value.downcast::<PyData>() {
-        d.get().0.clone()
-    } else if let Ok(c) = value.downcast::<Count>() {
+    // `Count` first: the wrapper found most often in Zeek data.
+    let data = if let Ok(c) = value.downcast::<Count>() {
         Data::Count(c.get().value)
+    } else if let Ok(d) = value.downcast::<PyData>() {
+        d.get().0.clone()
     } else if let Ok(p) = value.downcast::<Port>() {
         Data::Port(p.get().0)
     } else if let Ok(e) = value.downcast::<Enum>() {

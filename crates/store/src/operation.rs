@@ -53,9 +53,9 @@ pub enum Operation {
         /// Time to live.
         expiry: Option<Timespan>,
     },
-    /// Subtracts `amount`, with the pairings of [`Operation::Increment`]. Unlike increment,
-    /// a missing key is an error (`NoSuchKey`), as in Broker 1.4. Counts wrap below zero
-    /// (Broker 1.4: `3 - 5` gives `2^64 - 2`).
+    /// Subtracts `amount`, with the pairings of [`Operation::Increment`]; like increment,
+    /// a missing key starts from zero (the spec; Broker 1.4 refuses it with `NoSuchKey`).
+    /// Counts wrap below zero (Broker 1.4: `3 - 5` gives `2^64 - 2`).
     Decrement {
         /// The key.
         key: Data,

@@ -62,19 +62,20 @@ impl Topic {
     }
 
     /// The topic named `name`, sharing the last one decoded on this thread when the
-    /// names are equal (saves an allocation per message of a batch).
-    fn decoded(name: &str) -> Topic {
+    /// names are equal (saves an allocation and the UTF-8 check per message of a
+    /// batch); `None` if `name` is not UTF-8.
+    fn decoded(name: &[u8]) -> Option<Topic> {
         thread_local! {
             static LAST: RefCell<Option<Topic>> = const { RefCell::new(None) };
         }
         LAST.with(|last| {
             let mut last = last.borrow_mut();
             match &*last {
-                Some(topic) if topic.as_str() == name => topic.clone(),
+                Some(topic) if topic.as_str().as_bytes() == name => Some(topic.clone()),
                 _ => {
-                    let topic = Topic::from(name);
+                    let topic = Topic::from(std::str::from_utf8(name).ok()?);
                     *last = Some(topic.clone());
-                    topic
+                    Some(topic)
                 }
             }
         })
@@ -96,10 +97,16 @@ impl<'de> Deserialize<'de> for Topic {
                 f.write_str("a topic name")
             }
             fn visit_str<E: de::Error>(self, name: &str) -> Result<Topic, E> {
-                Ok(Topic::decoded(name))
+                self.visit_bytes(name.as_bytes())
+            }
+            fn visit_bytes<E: de::Error>(self, name: &[u8]) -> Result<Topic, E> {
+                Topic::decoded(name)
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Bytes(name), &self))
             }
         }
-        d.deserialize_str(Name)
+        // Strings and byte strings share their encoding; as bytes, a repeated topic is
+        // compared before (instead of) being checked for UTF-8.
+        d.deserialize_bytes(Name)
     }
 }
 
@@ -181,12 +188,13 @@ mod tests {
 
     #[test]
     fn decoding_shares_a_repeated_topic() {
-        let first = Topic::decoded("/a/b");
-        let again = Topic::decoded("/a/b");
+        let first = Topic::decoded(b"/a/b").unwrap();
+        let again = Topic::decoded(b"/a/b").unwrap();
         assert!(first.ptr_eq(&again));
-        let other = Topic::decoded("/a/c");
+        let other = Topic::decoded(b"/a/c").unwrap();
         assert_eq!(other.as_str(), "/a/c");
         assert!(!other.ptr_eq(&first));
+        assert!(Topic::decoded(b"/a/\xff").is_none(), "not UTF-8");
     }
 
     #[test]

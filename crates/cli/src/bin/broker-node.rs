@@ -1,6 +1,5 @@
 //! broker-node: one endpoint per process, for multi-process topologies.
 
-use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,21 +7,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broker_actors::{Config, Endpoint, StatusEvent, Subscriber};
-use broker_cli::json::from_json;
+use broker_actors::{Config, Endpoint, Role, StatusEvent, Store, Subscriber};
+use broker_cli::json::parse_line;
 use broker_cli::net::{await_subscription, NetworkArgs};
 use broker_cli::stats::{LatencySummary, RateReporter};
+use broker_cli::stores::{
+    attach_clone, attach_master, event_subscriber, Assignment, Backend, StoreEvent,
+};
 use broker_cli::{finish, CliError, Interrupt, POLL_SLICE};
 use broker_wire::{Data, Topic};
-use clap::{Parser, ValueEnum};
+use clap::{ArgGroup, Parser, ValueEnum};
 
 /// One endpoint for multi-process topologies: relays, answers or sends pings, or
-/// replays a recorded message file.
+/// replays a recorded message file; may host a data store's master or a clone.
 #[derive(Debug, Parser)]
 #[command(name = "broker-node", version)]
+#[command(group(ArgGroup::new("role").args(["master", "clone"])))]
 struct Args {
     /// What the node does.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, default_value = "relay")]
     mode: Mode,
     #[command(flatten)]
     network: NetworkArgs,
@@ -61,9 +64,34 @@ struct Args {
     /// Print summaries as JSON.
     #[arg(long)]
     json: bool,
-    /// Wait at most this long for a subscriber before pinging or generating.
+    /// Wait at most this long for a subscriber before pinging or generating, and for
+    /// a peer holding the master before attaching a clone.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     await_subscriber: f64,
+    /// Host data store NAME (with --master or --clone) and print its events.
+    #[arg(long, value_name = "NAME", requires = "role")]
+    store: Option<String>,
+    /// Host the store's master.
+    #[arg(long, requires = "store")]
+    master: bool,
+    /// Host a clone of the store; its master must be on a direct peer.
+    #[arg(long, requires = "store")]
+    clone: bool,
+    /// The master's backend [default: memory].
+    #[arg(long, value_enum, requires = "store", conflicts_with = "clone")]
+    backend: Option<Backend>,
+    /// The SQLite file of `--backend sqlite`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_if_eq("backend", "sqlite"),
+        conflicts_with = "clone"
+    )]
+    store_path: Option<PathBuf>,
+    /// Write KEY=VALUE to the store once attached (repeatable). VALUE is a JSON value
+    /// as `--json` writes them, or else a string.
+    #[arg(long, value_name = "KEY=VALUE", requires = "store", value_parser = Assignment::parse)]
+    put: Vec<Assignment>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,6 +112,14 @@ fn run(args: &Args, interrupt: &Interrupt) -> Result<(), CliError> {
     let endpoint = Endpoint::new(Config::default())?;
     if args.verbose {
         print_statuses(&endpoint, &args.name, interrupt.clone());
+    }
+    if let Some(store) = &args.store {
+        print_store_events(
+            event_subscriber(&endpoint, store),
+            &args.name,
+            args.json,
+            interrupt.clone(),
+        );
     }
     let count = Arc::new(AtomicU64::new(0));
     let _rate = args.rate.then(|| {
@@ -137,6 +173,60 @@ fn print_statuses(endpoint: &Endpoint, name: &str, interrupt: Interrupt) {
     });
 }
 
+/// Prints store events on stdout until interrupted.
+fn print_store_events(events: Subscriber, name: &str, json: bool, interrupt: Interrupt) {
+    let name = name.to_owned();
+    std::thread::spawn(move || {
+        while !interrupt.is_set() {
+            let Some((_, data)) = events.get(Some(POLL_SLICE)) else {
+                continue;
+            };
+            match StoreEvent::parse(&data) {
+                Some(event) if json => {
+                    let mut object = event.to_json();
+                    object["name"] = name.as_str().into();
+                    println!("{object}");
+                }
+                Some(event) => println!("{name}: {event}"),
+                None => eprintln!("{name}: unexpected store event {data}"),
+            }
+        }
+    });
+}
+
+/// Listens and peers, then attaches the store (if any) and makes the `--put` writes;
+/// the store, to be kept while the node runs.
+fn connect(args: &Args, endpoint: &Endpoint) -> Result<Option<Store>, CliError> {
+    args.network.connect(endpoint)?;
+    let Some(name) = &args.store else {
+        return Ok(None);
+    };
+    let store = if args.master {
+        let sqlite = (args.backend == Some(Backend::Sqlite))
+            .then_some(args.store_path.as_ref())
+            .flatten();
+        attach_master(endpoint, name, sqlite)?
+    } else {
+        attach_clone(
+            endpoint,
+            name,
+            Duration::from_secs_f64(args.await_subscriber),
+        )?
+    };
+    let role = match store.role() {
+        Role::Master => "master",
+        Role::Clone => "clone",
+    };
+    eprintln!("attached {role} of store {name}");
+    for write in &args.put {
+        store.put(write.key.clone(), write.value.clone(), None);
+    }
+    if !store.await_idle(Duration::from_secs_f64(args.await_subscriber)) {
+        eprintln!("{}: writes to {name} not confirmed yet", args.name);
+    }
+    Ok(Some(store))
+}
+
 /// Subscribes to `topics` and hands each message to `handle` until interrupted or
 /// the message cap is reached.
 fn receive(
@@ -148,7 +238,7 @@ fn receive(
     mut handle: impl FnMut(Topic, Data),
 ) -> Result<(), CliError> {
     let subscriber = endpoint.make_subscriber(topics, 1024);
-    args.network.connect(endpoint)?;
+    let _store = connect(args, endpoint)?;
     let cap = args.message_cap.unwrap_or(u64::MAX);
     while count.load(Ordering::Relaxed) < cap && !interrupt.is_set() {
         let Some((topic, data)) = subscriber.get(Some(POLL_SLICE)) else {
@@ -173,7 +263,7 @@ fn ping(
 ) -> Result<(), CliError> {
     let ping_topic = base / &Topic::new("ping");
     let pongs = endpoint.make_subscriber(vec![base / &Topic::new("pong")], 64);
-    args.network.connect(endpoint)?;
+    let _store = connect(args, endpoint)?;
     if !await_subscription(
         endpoint,
         &ping_topic,
@@ -254,7 +344,7 @@ fn generate(
         .as_ref()
         .expect("clap requires --generator-file in generate mode");
     let messages = read_recording(path)?;
-    args.network.connect(endpoint)?;
+    let _store = connect(args, endpoint)?;
     if let Some((topic, _)) = messages.first() {
         if !await_subscription(
             endpoint,
@@ -305,20 +395,18 @@ fn read_recording(path: &PathBuf) -> Result<Vec<(Topic, Data)>, CliError> {
         if line.trim().is_empty() {
             continue;
         }
-        let record: HashMap<String, serde_json::Value> =
-            serde_json::from_str(&line).map_err(|e| CliError::Json {
-                input: format!("{}:{}", path.display(), number + 1),
-                reason: e.to_string(),
-            })?;
-        let (Some(serde_json::Value::String(topic)), Some(data)) =
-            (record.get("topic"), record.get("data"))
-        else {
-            return Err(CliError::Json {
-                input: format!("{}:{}", path.display(), number + 1),
-                reason: "expected {\"topic\": \"...\", \"data\": ...}".into(),
-            });
+        let at_line = |reason: String| CliError::Json {
+            input: format!("{}:{}", path.display(), number + 1),
+            reason,
         };
-        messages.push((Topic::new(topic.as_str()), from_json(data)?));
+        match parse_line(&line).map_err(|e| at_line(e.to_string()))? {
+            (Some(topic), data) => messages.push((topic, data)),
+            (None, _) => {
+                return Err(at_line(
+                    "expected {\"topic\": \"...\", \"data\": ...}".into(),
+                ))
+            }
+        }
     }
     Ok(messages)
 }

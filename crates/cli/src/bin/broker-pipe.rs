@@ -7,7 +7,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use broker_actors::{Config, Endpoint};
-use broker_cli::json::{parse_value, to_json};
+use broker_cli::json::{parse_line, to_json};
 use broker_cli::net::{await_subscription, NetworkArgs};
 use broker_cli::stats::RateReporter;
 use broker_cli::{finish, CliError, Interrupt, POLL_SLICE};
@@ -32,7 +32,8 @@ struct Args {
     /// Print messages per second, once a second, instead of the messages.
     #[arg(long)]
     rate: bool,
-    /// Lines are JSON-encoded Broker values (publish); print JSON lines (subscribe).
+    /// Publish: lines are JSON-encoded Broker values, or messages `{"topic": ...,
+    /// "data": ...}` published on their own topic. Subscribe: print such messages.
     #[arg(long)]
     json: bool,
     /// Publish mode: wait at most this long for a peer subscribed to the topic.
@@ -100,18 +101,18 @@ fn publish(
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        let data = if args.json {
-            match parse_value(&line) {
-                Ok(data) => data,
+        let (line_topic, data) = if args.json {
+            match parse_line(&line) {
+                Ok(message) => message,
                 Err(e) => {
                     eprintln!("broker-pipe: skipping line: {e}");
                     continue;
                 }
             }
         } else {
-            Data::string(line)
+            (None, Data::string(line))
         };
-        endpoint.publish(topic.clone(), data);
+        endpoint.publish(line_topic.unwrap_or_else(|| topic.clone()), data);
         count.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())

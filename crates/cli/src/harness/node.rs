@@ -1,5 +1,5 @@
-//! One node of an in-process run: its endpoint, and a thread recording what it
-//! receives (distinct messages, duplicates, latencies).
+//! One node of an in-process run: its endpoint, its stores, and a thread recording
+//! what it receives (distinct messages, duplicates, latencies).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use broker_actors::{Config, Endpoint, PeerStatus};
+use broker_actors::{Config, Endpoint, PeerStatus, Store};
 use broker_wire::{Data, Topic};
 
 use super::topology::NodeSpec;
 use crate::error::CliError;
+use crate::stores::{attach_clone, attach_master};
 use crate::POLL_SLICE;
 
 /// What a node received, across restarts. Shared between the node's receiving
@@ -33,6 +34,8 @@ pub struct Node {
     endpoint: Option<Endpoint>,
     port: u16,
     receiving: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    /// The replicas it holds, by store name (none while killed).
+    stores: HashMap<String, Store>,
     /// What it received so far.
     pub received: Arc<Mutex<Received>>,
 }
@@ -55,6 +58,7 @@ impl Node {
             endpoint: None,
             port: 0,
             receiving: None,
+            stores: HashMap::new(),
             received: Arc::default(),
         }
     }
@@ -97,8 +101,37 @@ impl Node {
         Ok(self.port)
     }
 
+    /// Attaches the masters `spec` names, or (`clones`) its clones, waiting at most
+    /// `timeout` for each clone's master; nothing when killed. Clones need their
+    /// masters attached and the links up.
+    pub fn attach_stores(
+        &mut self,
+        spec: &NodeSpec,
+        clones: bool,
+        timeout: Duration,
+    ) -> Result<(), CliError> {
+        let Some(endpoint) = &self.endpoint else {
+            return Ok(());
+        };
+        for name in if clones { &spec.clone } else { &spec.master } {
+            let store = if clones {
+                attach_clone(endpoint, name, timeout)?
+            } else {
+                attach_master(endpoint, name, None)?
+            };
+            self.stores.insert(name.clone(), store);
+        }
+        Ok(())
+    }
+
+    /// Its replica of store `name`, if running and holding one.
+    pub fn store(&self, name: &str) -> Option<&Store> {
+        self.stores.get(name)
+    }
+
     /// Shuts the endpoint down and stops recording.
     pub fn kill(&mut self) {
+        self.stores.clear();
         if let Some(endpoint) = self.endpoint.take() {
             endpoint.shutdown();
         }

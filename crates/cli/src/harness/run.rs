@@ -1,14 +1,16 @@
 //! Running a topology in one process: a node per endpoint, a proxy per link.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use broker_wire::Topic;
+use broker_wire::{Data, Topic};
 
 use super::node::{payload, Node};
 use super::proxy::Proxy;
 use super::report::{Check, NodeReport, Report};
 use super::topology::{Step, Topology};
 use crate::error::CliError;
+use crate::json::from_json;
 use crate::stats::LatencySummary;
 
 /// Bound of waiting for links to come up (after start, restart and heal).
@@ -36,6 +38,8 @@ struct Run<'t> {
     cut: Vec<bool>,
     epoch: Instant,
     next_seq: Vec<u64>,
+    /// Per node, the number of the next generated store entry.
+    next_key: Vec<u64>,
     /// Every publish step: (origin, topic, count).
     published: Vec<(usize, Topic, u64)>,
     checks: Vec<Check>,
@@ -67,6 +71,7 @@ impl<'t> Run<'t> {
             proxies,
             epoch,
             next_seq: vec![0; topology.nodes.len()],
+            next_key: vec![0; topology.nodes.len()],
             published: Vec::new(),
             checks: Vec::new(),
         };
@@ -74,7 +79,20 @@ impl<'t> Run<'t> {
             run.dial(node);
         }
         run.await_links("start");
+        let all: Vec<usize> = (0..run.nodes.len()).collect();
+        run.attach_stores(&all)?;
         Ok(run)
+    }
+
+    /// Attaches the stores of `nodes`: every master first, then the clones, which
+    /// look for their masters among their peers.
+    fn attach_stores(&mut self, nodes: &[usize]) -> Result<(), CliError> {
+        for clones in [false, true] {
+            for &node in nodes {
+                self.nodes[node].attach_stores(&self.topology.nodes[node], clones, LINK_WAIT)?;
+            }
+        }
+        Ok(())
     }
 
     /// Peers `node` with every node it dials, through the links' proxies.
@@ -131,6 +149,26 @@ impl<'t> Run<'t> {
                 }
                 self.dial(index);
                 self.await_links(&format!("restart {node}"));
+                self.attach_stores(&[index])?;
+            }
+            Step::Put {
+                node,
+                store,
+                entries,
+                count,
+            } => self.put(self.topology.node(node)?, store, entries, *count)?,
+            Step::ExpectStore {
+                store,
+                keys,
+                values,
+                timeout_ms,
+            } => {
+                let check =
+                    self.expect_store(store, *keys, values, Duration::from_millis(*timeout_ms))?;
+                self.checks.push(Check {
+                    step: number,
+                    ..check
+                });
             }
             Step::Partition { link } => {
                 let link = self.topology.link(link)?;
@@ -159,6 +197,96 @@ impl<'t> Run<'t> {
         endpoint.publish_batch(messages);
         self.next_seq[origin] += count;
         self.published.push((origin, topic, count));
+    }
+
+    /// Writes `entries` and `count` generated entries to `store` through `node`.
+    fn put(
+        &mut self,
+        node: usize,
+        store: &str,
+        entries: &BTreeMap<String, serde_json::Value>,
+        count: u64,
+    ) -> Result<(), CliError> {
+        let name = &self.nodes[node].name;
+        let Some(replica) = self.nodes[node].store(store) else {
+            return Ok(()); // killed: the write goes nowhere, as a publish would
+        };
+        for (key, value) in entries {
+            replica.put(Data::string(key.as_str()), from_json(value)?, None);
+        }
+        let first = self.next_key[node];
+        for i in first..first + count {
+            replica.put(Data::string(format!("{name}/{i}")), Data::Count(i), None);
+        }
+        self.next_key[node] += count;
+        Ok(())
+    }
+
+    /// Waits until every running replica of `store` holds `keys` keys and `values`;
+    /// passes if they all do (again, a little later, to catch extra keys).
+    fn expect_store(
+        &self,
+        store: &str,
+        keys: Option<u64>,
+        values: &BTreeMap<String, serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<Check, CliError> {
+        let values = values
+            .iter()
+            .map(|(key, value)| Ok((Data::string(key.as_str()), from_json(value)?)))
+            .collect::<Result<Vec<_>, CliError>>()?;
+        let replicas = self.topology.replicas(store);
+        // How each running replica differs from what is expected.
+        let deviations = || -> Vec<String> {
+            replicas
+                .iter()
+                .filter_map(|&n| {
+                    let replica = self.nodes[n].store(store)?;
+                    let mut wrong = Vec::new();
+                    match replica.keys() {
+                        Ok(held) if keys.is_some_and(|k| k != held.len() as u64) => {
+                            wrong.push(format!("{} keys", held.len()))
+                        }
+                        Ok(_) => {}
+                        Err(e) => wrong.push(e.to_string()),
+                    }
+                    for (key, value) in &values {
+                        match replica.get(key) {
+                            Ok(Some(held)) if held == *value => {}
+                            Ok(held) => wrong.push(format!(
+                                "{key} = {}",
+                                held.map_or("nothing".into(), |v| v.to_string())
+                            )),
+                            Err(e) => wrong.push(e.to_string()),
+                        }
+                    }
+                    (!wrong.is_empty())
+                        .then(|| format!("{}: {}", self.nodes[n].name, wrong.join(", ")))
+                })
+                .collect()
+        };
+        let deadline = Instant::now() + timeout;
+        while !deviations().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let wrong = deviations();
+        let running = replicas
+            .iter()
+            .filter(|&&n| self.nodes[n].store(store).is_some())
+            .count();
+        let mut expected: Vec<String> = keys.map(|k| format!("{k} keys")).into_iter().collect();
+        expected.extend(values.iter().map(|(k, v)| format!("{k} = {v}")));
+        Ok(Check {
+            step: 0,
+            what: format!("every replica of {store} holds {}", expected.join(", ")),
+            passed: wrong.is_empty(),
+            detail: if wrong.is_empty() {
+                format!("{running} replicas agree")
+            } else {
+                wrong.join("; ")
+            },
+        })
     }
 
     /// Waits until `node` received at least `count` distinct messages (under

@@ -1,10 +1,11 @@
 //! Topologies as data: the TOML format the harness runs (see `docs/tools.md`).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
 use crate::error::CliError;
+use crate::json::from_json;
 
 /// A topology: nodes, their links and subscriptions, and the steps to run.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +40,12 @@ pub struct NodeSpec {
     /// (a node forwards only what it or its peers' filters name).
     #[serde(default)]
     pub forward: Vec<String>,
+    /// Stores whose master this node holds (in memory).
+    #[serde(default)]
+    pub master: Vec<String>,
+    /// Stores this node holds a clone of; the master must be on a node it is linked to.
+    #[serde(default)]
+    pub clone: Vec<String>,
 }
 
 /// One step of a run.
@@ -82,6 +89,37 @@ pub enum Step {
     Restart {
         /// The node.
         node: String,
+    },
+    /// Write to `store` through `node` (its master or a clone): the `entries`, and
+    /// `count` more entries `"<node>/<i>" = i` (`i` a count, numbered on from earlier
+    /// puts of the node).
+    Put {
+        /// The writing node.
+        node: String,
+        /// The store.
+        store: String,
+        /// Keys and values (values in the JSON notation of `--json`).
+        #[serde(default)]
+        entries: BTreeMap<String, serde_json::Value>,
+        /// Number of generated entries.
+        #[serde(default)]
+        count: u64,
+    },
+    /// Wait (at most `timeout_ms`) until every running replica of `store` holds `keys`
+    /// keys and the `values`; a check of the report.
+    #[serde(alias = "expect-store")]
+    ExpectStore {
+        /// The store.
+        store: String,
+        /// Expected number of keys.
+        #[serde(default)]
+        keys: Option<u64>,
+        /// Expected values of some keys (JSON notation of `--json`).
+        #[serde(default)]
+        values: BTreeMap<String, serde_json::Value>,
+        /// Bound of the wait.
+        #[serde(default = "default_expect_timeout")]
+        timeout_ms: u64,
     },
     /// Cut the link between two nodes.
     Partition {
@@ -152,6 +190,16 @@ impl Topology {
             })
     }
 
+    /// The nodes holding a replica (master or clone) of `store`.
+    pub fn replicas(&self, store: &str) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| {
+                let node = &self.nodes[i];
+                node.master.iter().chain(&node.clone).any(|s| s == store)
+            })
+            .collect()
+    }
+
     fn validate(&self) -> Result<(), CliError> {
         let mut names = HashSet::new();
         for node in &self.nodes {
@@ -167,6 +215,7 @@ impl Topology {
                 self.node(peer)?;
             }
         }
+        self.validate_stores()?;
         for step in &self.steps {
             match step {
                 Step::Publish { from: node, .. }
@@ -178,7 +227,61 @@ impl Topology {
                 Step::Partition { link } | Step::Heal { link } => {
                     self.link(link)?;
                 }
+                Step::Put {
+                    node,
+                    store,
+                    entries,
+                    ..
+                } => {
+                    if !self.replicas(store).contains(&self.node(node)?) {
+                        return Err(CliError::Topology(format!(
+                            "node {node:?} holds no replica of store {store:?}"
+                        )));
+                    }
+                    entries.values().try_for_each(|v| from_json(v).map(drop))?;
+                }
+                Step::ExpectStore { store, values, .. } => {
+                    if self.replicas(store).is_empty() {
+                        return Err(CliError::Topology(format!("no store named {store:?}")));
+                    }
+                    values.values().try_for_each(|v| from_json(v).map(drop))?;
+                }
                 Step::Wait { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Every store has one master, and every clone a link to it (clones attach to a
+    /// master on a direct peer).
+    fn validate_stores(&self) -> Result<(), CliError> {
+        let links = self.links();
+        for (i, node) in self.nodes.iter().enumerate() {
+            for store in &node.clone {
+                let masters: Vec<usize> = (0..self.nodes.len())
+                    .filter(|&m| self.nodes[m].master.contains(store))
+                    .collect();
+                let linked = masters
+                    .iter()
+                    .any(|&m| links.contains(&(i, m)) || links.contains(&(m, i)));
+                if !linked {
+                    return Err(CliError::Topology(format!(
+                        "clone of {store:?} on {:?} is not linked to a master of it",
+                        node.name
+                    )));
+                }
+            }
+            for store in &node.master {
+                let count = self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.master.contains(store))
+                    .count();
+                if count > 1 {
+                    return Err(CliError::Topology(format!(
+                        "store {store:?} has {count} masters"
+                    )));
+                }
             }
         }
         Ok(())
@@ -206,5 +309,37 @@ mod tests {
             .contains("no link"));
         let unknown_step = format!("{base}[[step]]\nexplode = {{ node = \"a\" }}\n");
         assert!(Topology::parse(&unknown_step).is_err());
+    }
+
+    #[test]
+    fn stores_must_be_consistent() {
+        let nodes = |a: &str, b: &str, c: &str| {
+            format!(
+                "name = \"t\"\n[[node]]\nname = \"a\"\n{a}\n[[node]]\nname = \"b\"\npeers = [\"a\"]\n{b}\n\
+                 [[node]]\nname = \"c\"\npeers = [\"b\"]\n{c}\n"
+            )
+        };
+        let error = |text: &str| Topology::parse(text).unwrap_err().to_string();
+        let good = nodes("master = [\"s\"]", "clone = [\"s\"]", "");
+        let topology = Topology::parse(&format!(
+            "{good}[[step]]\nput = {{ node = \"b\", store = \"s\", entries = {{ k = 1 }} }}\n\
+             [[step]]\nexpect-store = {{ store = \"s\", keys = 1, values = {{ k = 1 }} }}\n"
+        ))
+        .unwrap();
+        assert_eq!(topology.replicas("s"), [0, 1]);
+        assert!(error(&nodes("master = [\"s\"]", "", "clone = [\"s\"]")).contains("not linked"));
+        assert!(error(&nodes("master = [\"s\"]", "master = [\"s\"]", "")).contains("2 masters"));
+        assert!(error(&format!(
+            "{good}[[step]]\nput = {{ node = \"c\", store = \"s\", count = 1 }}\n"
+        ))
+        .contains("no replica"));
+        assert!(error(&format!(
+            "{good}[[step]]\nexpect_store = {{ store = \"x\", keys = 1 }}\n"
+        ))
+        .contains("no store"));
+        assert!(error(&format!(
+            "{good}[[step]]\nexpect_store = {{ store = \"s\", values = {{ k = {{ \"@count\" = \"x\" }} }} }}\n"
+        ))
+        .contains("invalid JSON"));
     }
 }

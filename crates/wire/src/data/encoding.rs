@@ -243,15 +243,15 @@ impl Collect for Set {
     }
 }
 
-/// A table awaiting the value of `key`.
+/// Table entries in wire order, awaiting the value of `key`.
 struct TableEntry<'a> {
-    table: &'a mut Table,
+    entries: &'a mut Vec<(Data, Data)>,
     key: Data,
 }
 
 impl Collect for TableEntry<'_> {
     fn collect(&mut self, data: Data) {
-        self.table.insert(std::mem::take(&mut self.key), data);
+        self.entries.push((std::mem::take(&mut self.key), data));
     }
 }
 
@@ -437,7 +437,10 @@ impl<'de> Visitor<'de> for TableSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Table, A::Error> {
-        let mut table = Table::new();
+        // Entries arrive sorted (we encode tables in order), so building the map from
+        // all of them at once checks the order in one pass and fills nodes without a
+        // search per entry; the last of equal keys wins, as with repeated inserts.
+        let mut entries = Vec::new();
         let mut key = None;
         let depth = self.0;
         while map
@@ -449,11 +452,11 @@ impl<'de> Visitor<'de> for TableSeed {
         {
             let key = key.take().unwrap_or_default();
             let target = &mut TableEntry {
-                table: &mut table,
+                entries: &mut entries,
                 key,
             };
             map.next_value_seed(DecodeInto { depth, target })?;
         }
-        Ok(table)
+        Ok(Table::from_iter(entries))
     }
 }
