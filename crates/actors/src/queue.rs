@@ -22,6 +22,9 @@ struct State<T> {
     producers: Waiters,
     /// Consumers currently waiting for items; pushes only wake those there are.
     consumers: Waiters,
+    /// The fewest items a waiting consumer thread needs: pushes wake consumer threads
+    /// only from there on (or once the queue is full), not for every item on the way.
+    wanted_by_threads: usize,
 }
 
 /// Counts of waiters of one side, by kind: waking a kind costs a system call even
@@ -105,6 +108,7 @@ impl<T> BoundedQueue<T> {
                 closed: false,
                 producers: Waiters::default(),
                 consumers: Waiters::default(),
+                wanted_by_threads: 1,
             }),
             capacity: capacity.max(1),
             item_ready: Condvar::new(),
@@ -217,9 +221,13 @@ impl<T> BoundedQueue<T> {
                 }
             }
         }
-        state
-            .consumers
-            .wake(&self.item_ready, &self.item_ready_async);
+        let enough = state.items.len() >= state.wanted_by_threads || state.weight >= self.capacity;
+        if state.consumers.threads > 0 && enough {
+            self.item_ready.notify_all();
+        }
+        if state.consumers.tasks > 0 {
+            self.item_ready_async.notify_waiters();
+        }
     }
 
     /// Pushes items of weight 1 in order under as few locks as room allows, waiting for
@@ -367,6 +375,11 @@ impl<T> BoundedQueue<T> {
             if out.len() >= min.min(max) || state.closed {
                 return out;
             }
+            let needed = min.min(max) - out.len();
+            state.wanted_by_threads = match state.consumers.threads {
+                0 => needed,
+                _ => state.wanted_by_threads.min(needed),
+            };
             state.consumers.threads += 1;
             state = match deadline {
                 None => self.item_ready.wait(state).expect("queue lock poisoned"),
@@ -425,5 +438,42 @@ impl<T> BoundedQueue<T> {
     /// Whether the queue was closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiting_consumer_wakes_once_enough_items_arrived() {
+        let queue = std::sync::Arc::new(BoundedQueue::new(100, None, None));
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.pop_wait(5, 5, Some(Duration::from_secs(10))))
+        };
+        for i in 0..5 {
+            std::thread::sleep(Duration::from_millis(5));
+            queue.try_push(i, 1).unwrap();
+        }
+        assert_eq!(consumer.join().unwrap(), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn batches_larger_than_the_queue_arrive_whole_and_in_order() {
+        let queue = std::sync::Arc::new(BoundedQueue::new(10, None, None));
+        let producer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.push_many_wait((0..1000).collect()))
+        };
+        let mut received = Vec::new();
+        while received.len() < 1000 {
+            let got = queue.pop_wait(1, 7, Some(Duration::from_secs(10)));
+            assert!(!got.is_empty(), "stalled at {}", received.len());
+            assert!(queue.weight() <= 10);
+            received.extend(got);
+        }
+        assert!(producer.join().unwrap().is_ok());
+        assert_eq!(received, (0..1000).collect::<Vec<_>>());
     }
 }

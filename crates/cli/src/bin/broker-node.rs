@@ -12,7 +12,7 @@ use broker_cli::json::parse_line;
 use broker_cli::net::{await_subscription, NetworkArgs};
 use broker_cli::stats::{LatencySummary, RateReporter};
 use broker_cli::stores::{
-    attach_clone, attach_master, event_subscriber, Assignment, Backend, StoreEvent,
+    attach_clone, attach_master, event_subscriber, print_events, Assignment, Backend,
 };
 use broker_cli::{finish, CliError, Interrupt, POLL_SLICE};
 use broker_wire::{Data, Topic};
@@ -114,7 +114,7 @@ fn run(args: &Args, interrupt: &Interrupt) -> Result<(), CliError> {
         print_statuses(&endpoint, &args.name, interrupt.clone());
     }
     if let Some(store) = &args.store {
-        print_store_events(
+        print_events(
             event_subscriber(&endpoint, store),
             &args.name,
             args.json,
@@ -168,27 +168,6 @@ fn print_statuses(endpoint: &Endpoint, name: &str, interrupt: Interrupt) {
                     eprintln!("{name}: error {:?}: {}", e.code, e.message)
                 }
                 None => {}
-            }
-        }
-    });
-}
-
-/// Prints store events on stdout until interrupted.
-fn print_store_events(events: Subscriber, name: &str, json: bool, interrupt: Interrupt) {
-    let name = name.to_owned();
-    std::thread::spawn(move || {
-        while !interrupt.is_set() {
-            let Some((_, data)) = events.get(Some(POLL_SLICE)) else {
-                continue;
-            };
-            match StoreEvent::parse(&data) {
-                Some(event) if json => {
-                    let mut object = event.to_json();
-                    object["name"] = name.as_str().into();
-                    println!("{object}");
-                }
-                Some(event) => println!("{name}: {event}"),
-                None => eprintln!("{name}: unexpected store event {data}"),
             }
         }
     });

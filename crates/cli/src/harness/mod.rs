@@ -1,5 +1,6 @@
 //! The topology harness: a topology described in TOML (nodes, links, subscriptions,
-//! steps) run in one process, reporting deliveries, losses, duplicates and latencies.
+//! stores, steps) run in one process, reporting deliveries, losses, duplicates,
+//! latencies and whether store replicas agree.
 //!
 //! Every link goes through a [`proxy::Proxy`], so steps can partition and heal it,
 //! and a restarted node can come back on a new port.
