@@ -62,6 +62,16 @@ pub enum EndpointError {
     /// The TLS configuration cannot be used (a file is unreadable, a passphrase wrong).
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// No descriptor could be had for a queue's flare: the process is out of file
+    /// descriptors.
+    #[error("cannot create an eventfd for a {queue}: {source}")]
+    Descriptor {
+        /// What the descriptor was for: "subscriber", "status subscriber", "publisher".
+        queue: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The endpoint has been shut down.
     #[error("the endpoint has been shut down")]
     ShutDown,

@@ -7,8 +7,11 @@
 //!
 //! # Layout
 //! - [`endpoint`]: the [`Endpoint`] handle, its blocking and async API.
-//! - [`core`]: the core actor: peer table, filters, subscriptions, outbound peerings
-//!   and retries, statuses; publishes the routing snapshot.
+//! - [`core`]: the core actor, its messages and handlers: peer table, filters,
+//!   subscriptions, outbound peerings and retries, statuses; publishes the routing
+//!   snapshot. Its work is split into `core/peering.rs` (outbound targets, attempts,
+//!   retries, handshakes, lost peers), `core/filters.rs` (subscribers, forwarded
+//!   topics, the routing snapshot) and `core/statuses.rs` (status subscribers).
 //! - [`listener`]: the listener actor, accepting connections and running handshakes.
 //! - [`peer`]: the peer actor, one per connection: reader and writer tasks, keepalive.
 //! - [`connection`]: connecting, TLS and the handshake, over any

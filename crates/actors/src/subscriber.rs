@@ -116,6 +116,8 @@ impl Drop for Subscriber {
 /// Receives errors, and statuses if asked for, about this endpoint's peerings.
 pub struct StatusSubscriber {
     pub(crate) inbox: Inbox<StatusEvent>,
+    /// Events shed because the queue was full, counted by the core.
+    pub(crate) dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StatusSubscriber {
@@ -142,5 +144,10 @@ impl StatusSubscriber {
     /// A descriptor readable exactly while events are pending.
     pub fn fd(&self) -> RawFd {
         self.inbox.fd()
+    }
+
+    /// How many events were shed so far because this subscriber's queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

@@ -1,0 +1,441 @@
+//! The core's peering lifecycle: outbound targets and their attempts and retries,
+//! handshakes that succeeded or failed, peers that went away, and the peer table
+//! queries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use broker_wire::frame::{Frame, Hello, NodeId};
+use broker_wire::Topic;
+
+use super::{
+    Core, HandshakeFailed, Handshaken, PeerClosed, PeerFilter, PeerReply, PeerWith, SlowPeer,
+    Unpeer, FLUSH_TIMEOUT,
+};
+use crate::connection::{connect, ConnectError, Established, Opening};
+use crate::error::EndpointError;
+use crate::framing::encode_frame;
+use crate::info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
+use crate::listener::worth_reporting;
+use crate::peer::{sanitize, Close, CloseReason, Peer};
+use crate::routing::{PeerLink, Shared};
+use crate::status::{text, ErrorCode, StatusCode, StatusEvent};
+
+/// An established peering.
+pub(super) struct PeerEntry {
+    pub(super) actor: Addr<Peer>,
+    pub(super) link: Arc<PeerLink>,
+    pub(super) conn: u64,
+    pub(super) filter: Arc<Vec<Topic>>,
+    network: NetworkInfo,
+    outbound: Option<(String, u16)>,
+}
+
+impl PeerEntry {
+    fn info(&self) -> EndpointInfo {
+        EndpointInfo {
+            node: self.link.node,
+            network: Some(self.network.clone()),
+        }
+    }
+}
+
+/// A `peer` target we keep connected.
+pub(super) struct Outbound {
+    retry: Option<Duration>,
+    waiters: Vec<PeerReply>,
+    node: Option<NodeId>,
+    connecting: bool,
+}
+
+/// What opening a connection needs now: our `Hello` with the current filter, TLS,
+/// limits.
+pub(crate) fn opening(shared: &Shared) -> Opening {
+    Opening {
+        hello: Hello::new(shared.node, shared.routes().local_filter.to_vec()),
+        tls: shared.tls.clone(),
+        max_frame_len: shared.config.max_frame_len,
+        timeout: shared.config.handshake_timeout,
+    }
+}
+
+impl Core {
+    /// Records (or updates) an outbound target and attempts it unless already peered.
+    pub(super) fn peer_with(&mut self, msg: PeerWith, ctx: &mut Context<Self>) {
+        if self.shutting_down {
+            if let Some(reply) = msg.reply {
+                let _ = reply.send(Err(EndpointError::ShutDown));
+            }
+            return;
+        }
+        let key = (msg.address, msg.port);
+        let target = self.outbound.entry(key.clone()).or_insert(Outbound {
+            retry: None,
+            waiters: Vec::new(),
+            node: None,
+            connecting: false,
+        });
+        target.retry = msg.retry;
+        if target
+            .node
+            .is_some_and(|node| self.peers.contains_key(&node))
+        {
+            if let Some(reply) = msg.reply {
+                let _ = reply.send(Ok(()));
+            }
+            return;
+        }
+        target.waiters.extend(msg.reply);
+        self.attempt(key, ctx);
+    }
+
+    /// Connects to an outbound target, unless already connecting or shutting down.
+    fn attempt(&mut self, key: (String, u16), ctx: &mut Context<Self>) {
+        let Some(target) = self.outbound.get_mut(&key) else {
+            return;
+        };
+        if target.connecting || self.shutting_down {
+            return;
+        }
+        target.connecting = true;
+        let opening = opening(&self.shared);
+        let sent_filter = opening.hello.filter.clone();
+        let (address, port) = key.clone();
+        let opening = async move { connect(&address, port, opening).await };
+        ctx.spawn(
+            opening
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(established) => act.established(
+                        Handshaken {
+                            established,
+                            sent_filter,
+                            outbound: Some(key),
+                        },
+                        ctx,
+                    ),
+                    Err(error) => {
+                        let network = NetworkInfo {
+                            address: key.0.clone(),
+                            port: key.1,
+                        };
+                        act.failed(
+                            HandshakeFailed {
+                                network,
+                                outbound: Some(key),
+                                error,
+                            },
+                            ctx,
+                        )
+                    }
+                }),
+        );
+    }
+
+    /// Takes a finished handshake into the peer table, unless it duplicates a peering.
+    pub(super) fn established(&mut self, msg: Handshaken, ctx: &mut Context<Self>) {
+        let Handshaken {
+            established,
+            sent_filter,
+            outbound,
+        } = msg;
+        let node = established.remote.node;
+        if let Some(key) = &outbound {
+            if let Some(target) = self.outbound.get_mut(key) {
+                target.connecting = false;
+                target.node = Some(node);
+                for waiter in target.waiters.drain(..) {
+                    let _ = waiter.send(Ok(()));
+                }
+            }
+        }
+        // Peering twice with one endpoint keeps the first peering; ourselves, never.
+        if self.shutting_down || node == self.shared.node || self.peers.contains_key(&node) {
+            return;
+        }
+        let Established {
+            reader,
+            writer,
+            remote,
+            network,
+        } = established;
+        self.next_conn += 1;
+        let conn = self.next_conn;
+        let link = Arc::new(PeerLink::new(node, self.shared.config.peer_buffer));
+        let current = self.shared.routes().local_filter.clone();
+        if *current != sent_filter {
+            let _ = link
+                .outbox
+                .push_unbounded(encode_frame(&Frame::Filter(current.to_vec())));
+        }
+        let peer = Peer::new(
+            self.shared.clone(),
+            ctx.address(),
+            conn,
+            link.clone(),
+            reader,
+            writer,
+        );
+        let entry = PeerEntry {
+            actor: peer.start(),
+            link,
+            conn,
+            filter: Arc::new(sanitize(remote.filter)),
+            network,
+            outbound,
+        };
+        let info = entry.info();
+        self.peers.insert(node, entry);
+        self.rebuild_routes();
+        // Before the peer actor reads anything: PeerAdded precedes the peer's data.
+        self.emit(StatusEvent::status(
+            StatusCode::PeerAdded,
+            Some(info),
+            text::HANDSHAKE_SUCCESSFUL,
+        ));
+    }
+
+    /// Reports a failed attempt, answers its waiters, retries if asked to.
+    pub(super) fn failed(&mut self, msg: HandshakeFailed, ctx: &mut Context<Self>) {
+        let HandshakeFailed {
+            network,
+            outbound,
+            error,
+        } = msg;
+        let context = Some(EndpointInfo {
+            node: UNKNOWN_NODE,
+            network: Some(network.clone()),
+        });
+        let (code, message) = match &error {
+            ConnectError::Unreachable(_) | ConnectError::Timeout => (
+                ErrorCode::PeerUnavailable,
+                text::UNABLE_TO_CONNECT.to_owned(),
+            ),
+            ConnectError::Incompatible(why) => (ErrorCode::PeerIncompatible, why.clone()),
+            ConnectError::Invalid(why) => (ErrorCode::PeerInvalid, why.to_string()),
+            ConnectError::Tls(why) => (ErrorCode::PeerInvalid, why.to_string()),
+        };
+        if outbound.is_some() || worth_reporting(&error) {
+            self.emit(StatusEvent::error(code, context, message.clone()));
+        }
+        let Some(key) = outbound else { return };
+        let Some(target) = self.outbound.get_mut(&key) else {
+            return;
+        };
+        target.connecting = false;
+        for waiter in target.waiters.drain(..) {
+            let (address, port) = key.clone();
+            let _ = waiter.send(Err(match &error {
+                ConnectError::Incompatible(reason) => EndpointError::PeerIncompatible {
+                    address,
+                    port,
+                    reason: reason.clone(),
+                },
+                _ => EndpointError::PeerUnavailable {
+                    address,
+                    port,
+                    reason: error.to_string(),
+                },
+            }));
+        }
+        self.retry_later(key, ctx);
+    }
+
+    /// Schedules another attempt for an outbound peering that has a retry interval;
+    /// forgets it otherwise.
+    fn retry_later(&mut self, key: (String, u16), ctx: &mut Context<Self>) {
+        match self.outbound.get(&key).and_then(|t| t.retry) {
+            Some(retry) if !retry.is_zero() && !self.shutting_down => {
+                ctx.run_later(retry, move |act, ctx| act.attempt(key, ctx));
+            }
+            _ => {
+                self.outbound.remove(&key);
+            }
+        }
+    }
+
+    /// Forgets a peer after its connection ended or was dropped.
+    fn lose(&mut self, node: NodeId, ctx: &mut Context<Self>) -> Option<PeerEntry> {
+        let entry = self.peers.remove(&node)?;
+        entry.link.outbox.close();
+        self.rebuild_routes();
+        if let Some(key) = &entry.outbound {
+            if let Some(target) = self.outbound.get_mut(key) {
+                target.node = None;
+            }
+            self.retry_later(key.clone(), ctx);
+        }
+        Some(entry)
+    }
+
+    /// The peer known under `address:port`, as given to `peer` or as connected.
+    fn find_peer(&self, address: &str, port: u16) -> Option<NodeId> {
+        self.peers
+            .iter()
+            .find(|(_, p)| {
+                p.outbound
+                    .as_ref()
+                    .is_some_and(|(a, o)| a == address && *o == port)
+                    || (p.network.address == address && p.network.port == port)
+            })
+            .map(|(node, _)| *node)
+    }
+
+    /// Stops an outbound target and closes its peering; whether there was either.
+    pub(super) fn unpeer(&mut self, msg: Unpeer) -> bool {
+        // Stop retrying; callers still waiting on a first attempt learn it was cancelled.
+        let target = self.outbound.remove(&(msg.address.clone(), msg.port));
+        let had_target = target.is_some();
+        for waiter in target.into_iter().flat_map(|t| t.waiters) {
+            let _ = waiter.send(Err(EndpointError::Cancelled {
+                address: msg.address.clone(),
+                port: msg.port,
+            }));
+        }
+        let Some(node) = self.find_peer(&msg.address, msg.port) else {
+            if !had_target {
+                let context = EndpointInfo {
+                    node: UNKNOWN_NODE,
+                    network: Some(NetworkInfo {
+                        address: msg.address.clone(),
+                        port: msg.port,
+                    }),
+                };
+                self.emit(StatusEvent::error(
+                    ErrorCode::PeerInvalid,
+                    Some(context),
+                    text::UNKNOWN_PEER,
+                ));
+            }
+            return had_target;
+        };
+        let entry = self.peers.remove(&node).expect("found above");
+        self.rebuild_routes();
+        self.emit(StatusEvent::status(
+            StatusCode::PeerRemoved,
+            Some(entry.info()),
+            text::REMOVED_CONNECTION,
+        ));
+        entry.actor.do_send(Close {
+            timeout: FLUSH_TIMEOUT,
+        });
+        true
+    }
+
+    /// The peerings, then the outbound targets not connected yet.
+    pub(super) fn peer_infos(&self) -> Vec<PeerInfo> {
+        // Broker 1.4 reports `Remote | Outbound | Inbound` on both sides of a peering.
+        let flags = PeerFlags::REMOTE | PeerFlags::OUTBOUND | PeerFlags::INBOUND;
+        let peered = self.peers.values().map(|p| PeerInfo {
+            peer: p.info(),
+            flags,
+            status: PeerStatus::Peered,
+        });
+        let pending =
+            self.outbound
+                .iter()
+                .filter(|(_, t)| t.node.is_none())
+                .map(|((address, port), t)| PeerInfo {
+                    peer: EndpointInfo {
+                        node: UNKNOWN_NODE,
+                        network: Some(NetworkInfo {
+                            address: address.clone(),
+                            port: *port,
+                        }),
+                    },
+                    flags: PeerFlags::REMOTE | PeerFlags::OUTBOUND,
+                    status: if t.connecting {
+                        PeerStatus::Connecting
+                    } else {
+                        PeerStatus::Reconnecting
+                    },
+                });
+        peered.chain(pending).collect()
+    }
+
+    /// The union of the peers' filters.
+    pub(super) fn peer_subscriptions(&self) -> Vec<Topic> {
+        sanitize(
+            self.peers
+                .values()
+                .flat_map(|p| p.filter.iter().cloned())
+                .collect(),
+        )
+    }
+
+    /// Installs a peer's new filter, if that connection is still the current one.
+    pub(super) fn peer_filter(&mut self, msg: PeerFilter) {
+        let Some(peer) = self.peers.get_mut(&msg.node).filter(|p| p.conn == msg.conn) else {
+            return;
+        };
+        peer.filter = Arc::new(msg.filter);
+        self.rebuild_routes();
+    }
+
+    /// Forgets a peer whose connection ended, with the statuses saying why.
+    pub(super) fn peer_closed(&mut self, msg: PeerClosed, ctx: &mut Context<Self>) {
+        if self.peers.get(&msg.node).is_none_or(|p| p.conn != msg.conn) {
+            return; // Already removed by unpeer, a slow-peer disconnect or shutdown.
+        }
+        let Some(entry) = self.lose(msg.node, ctx) else {
+            return;
+        };
+        let context = Some(entry.info());
+        match msg.reason {
+            CloseReason::Closed => {}
+            CloseReason::Invalid(why) => self.emit(StatusEvent::error(
+                ErrorCode::PeerInvalid,
+                context.clone(),
+                why,
+            )),
+            CloseReason::Timeout => self.emit(StatusEvent::error(
+                ErrorCode::PeerTimeout,
+                context.clone(),
+                "peer stopped responding",
+            )),
+        }
+        self.emit(StatusEvent::status(
+            StatusCode::PeerLost,
+            context,
+            text::LOST_CONNECTION,
+        ));
+    }
+
+    /// Reports a peer that does not read; disconnects it unless messages are dropped.
+    pub(super) fn slow_peer(&mut self, msg: SlowPeer, ctx: &mut Context<Self>) {
+        let Some(peer) = self.peers.get(&msg.node) else {
+            return;
+        };
+        let context = Some(peer.info());
+        if msg.dropped {
+            let count = peer.link.dropped.load(std::sync::atomic::Ordering::Relaxed);
+            let why = format!("peer is not reading: dropping messages for it ({count} so far)");
+            self.emit(StatusEvent::error(ErrorCode::PeerTimeout, context, why));
+            return;
+        }
+        let entry = self.lose(msg.node, ctx).expect("present above");
+        entry.actor.do_send(Close {
+            timeout: Duration::ZERO,
+        });
+        self.emit(StatusEvent::error(
+            ErrorCode::PeerTimeout,
+            context.clone(),
+            "peer stopped reading: disconnected",
+        ));
+        self.emit(StatusEvent::status(
+            StatusCode::PeerLost,
+            context,
+            text::LOST_CONNECTION,
+        ));
+    }
+
+    /// Forgets every outbound target; callers still waiting learn of the shutdown.
+    pub(super) fn cancel_outbound(&mut self) {
+        for target in self.outbound.drain().map(|(_, t)| t) {
+            for waiter in target.waiters {
+                let _ = waiter.send(Err(EndpointError::ShutDown));
+            }
+        }
+    }
+}
