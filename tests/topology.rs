@@ -102,11 +102,15 @@ fn unsubscribed_middle_nodes_forward_only_after_forward() {
     assert_quiet(&end);
     net.nodes[1].forward(vec![Topic::from("/m")]);
     net.nodes[2].forward(vec![Topic::from("/m")]);
-    eventually("filter at the publisher", || {
-        net.nodes[0]
-            .peer_subscriptions()
-            .contains(&Topic::from("/m"))
-    });
+    // Each hop must know the next one's new filter: node 0 learns node 1's, node 1
+    // learns node 2's (node 0 never asks for `/m`, so node 1 seeing it means node 2's).
+    for hop in [0, 1] {
+        eventually("forwarded filter one hop back", || {
+            net.nodes[hop]
+                .peer_subscriptions()
+                .contains(&Topic::from("/m"))
+        });
+    }
     net.nodes[0].publish_batch(numbered("/m", 10));
     assert_eq!(receive(&end, 10), numbered("/m", 10));
 }

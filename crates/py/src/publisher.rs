@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker_actors::Publisher as RustPublisher;
+use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -47,7 +48,10 @@ impl PyPublisher {
     /// `Publisher(endpoint, topic)`; usually `Endpoint.make_publisher`.
     #[new]
     pub(crate) fn new(endpoint: &PyEndpoint, topic: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let inner = endpoint.inner().make_publisher(topic_from(topic)?);
+        let inner = endpoint
+            .inner()
+            .try_make_publisher(topic_from(topic)?)
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(PyPublisher {
             inner: Arc::new(inner),
         })

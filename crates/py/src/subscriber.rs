@@ -10,7 +10,7 @@ use std::time::Duration;
 use broker_actors::Subscriber as RustSubscriber;
 use broker_actors::{StatusEvent, StatusSubscriber as RustStatusSubscriber};
 use broker_wire::{Data, Topic};
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyStopIteration, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyList, PyString, PyTuple};
 
@@ -309,7 +309,8 @@ impl PySubscriber {
     ) -> PyResult<Self> {
         let inner = endpoint
             .inner()
-            .make_subscriber(topics_from(topics)?, qsize);
+            .try_make_subscriber(topics_from(topics)?, qsize)
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(PySubscriber {
             handle: Handle::new(inner),
         })
@@ -347,7 +348,10 @@ impl PyStatusSubscriber {
     #[new]
     #[pyo3(signature = (endpoint, receive_statuses = false))]
     pub(crate) fn new(endpoint: &PyEndpoint, receive_statuses: bool) -> PyResult<Self> {
-        let inner = endpoint.inner().make_status_subscriber(receive_statuses);
+        let inner = endpoint
+            .inner()
+            .try_make_status_subscriber(receive_statuses)
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(PyStatusSubscriber {
             handle: Handle::new(inner),
         })
