@@ -48,6 +48,14 @@ pub enum CliError {
         /// The store.
         store: String,
     },
+    /// A node running as a child process of the harness failed.
+    #[error("node {node} (child process): {reason}")]
+    Child {
+        /// The node.
+        node: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Standard input or output failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

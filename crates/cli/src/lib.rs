@@ -13,8 +13,8 @@
 //! - [`stores`]: attaching store masters and clones, writes as `KEY=VALUE`, and
 //!   store events in readable form.
 //! - [`events`]: the benchmark's event types.
-//! - [`harness`]: topologies described in TOML, run in one process, with a TCP
-//!   proxy per link for partitions.
+//! - [`harness`]: topologies described in TOML, run in one process or one process
+//!   per node, with a TCP proxy per link for partitions.
 //! - [`error`]: the tools' error type, [`CliError`].
 
 pub mod error;

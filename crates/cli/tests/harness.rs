@@ -1,4 +1,5 @@
-//! The harness runs the shipped topologies (in process) and the tool reports them.
+//! The harness runs the shipped topologies (in process, and some with one process
+//! per node) and the tool reports them.
 
 mod common;
 
@@ -62,6 +63,67 @@ fn tree_of_fifteen_reaches_every_leaf() {
         ["3 replicas agree", "3 replicas agree"],
         "{report}"
     );
+}
+
+/// The tool's JSON reports of `topologies` run with `--processes`, bounded in time
+/// (the tool, and with it its child nodes, is killed if it overruns).
+fn run_processes(topologies: &[&str]) -> Vec<serde_json::Value> {
+    let paths: Vec<String> = topologies
+        .iter()
+        .map(|name| topology(name).to_str().unwrap().to_owned())
+        .collect();
+    let mut args = vec!["--processes", "--json"];
+    args.extend(paths.iter().map(String::as_str));
+    let mut tool = common::Tool::spawn(HARNESS, &args);
+    let status = tool.wait();
+    let reports: Vec<serde_json::Value> = tool
+        .rest_of_stdout()
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{reports:?} {}",
+        tool.stderr_so_far()
+    );
+    reports
+}
+
+/// `(name, expected, received, lost, duplicates)` of every node of a JSON report.
+fn counts(report: &serde_json::Value) -> Vec<(String, u64, u64, u64, u64)> {
+    let nodes = report["nodes"].as_array().unwrap();
+    nodes
+        .iter()
+        .map(|n| {
+            let count = |key: &str| n[key].as_u64().unwrap();
+            let name = n["name"].as_str().unwrap().to_owned();
+            let counts = ["expected", "received", "lost", "duplicates"].map(count);
+            (name, counts[0], counts[1], counts[2], counts[3])
+        })
+        .collect()
+}
+
+#[test]
+fn chain_and_ring_run_with_a_process_per_node() {
+    let reports = run_processes(&["chain-4", "ring"]);
+    assert_eq!(reports.len(), 2);
+    let chain = counts(&reports[0]);
+    assert_eq!(chain[3], ("d".into(), 35, 30, 5, 0), "{}", reports[0]);
+    assert_eq!(reports[0]["nodes"][3]["latency"]["samples"], 30);
+    let ring = counts(&reports[1]);
+    let lost: Vec<u64> = ring.iter().map(|n| n.3).collect();
+    assert_eq!(lost, [0, 0, 10, 0, 0], "{}", reports[1]);
+    assert!(ring.iter().all(|n| n.4 == 0), "{}", reports[1]);
+    assert_eq!(ring[2].2, 30, "c across its restart: {}", reports[1]);
+}
+
+#[test]
+fn stores_are_refused_with_a_process_per_node() {
+    let path = topology("tree-15");
+    let (status, stderr) = common::run_to_end(HARNESS, &["--processes", path.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("stores are not supported"), "{stderr}");
 }
 
 #[test]

@@ -1,10 +1,19 @@
 //! The topology harness: a topology described in TOML (nodes, links, subscriptions,
-//! stores, steps) run in one process, reporting deliveries, losses, duplicates,
-//! latencies and whether store replicas agree.
+//! stores, steps) run in one process or one process per node, reporting deliveries,
+//! losses, duplicates, latencies and whether store replicas agree.
 //!
 //! Every link goes through a [`proxy::Proxy`], so steps can partition and heal it,
 //! and a restarted node can come back on a new port.
+//!
+//! # Layout
+//! - [`topology`]: the TOML format.
+//! - [`mod@run`]: the step runner, over nodes behind the [`node::Node`] trait.
+//! - [`node`]: the trait and the in-process node.
+//! - [`child`]: the child-process node and the child's side of its line protocol.
+//! - [`proxy`]: the per-link TCP proxy.
+//! - [`report`]: the report, as a table or JSON.
 
+pub mod child;
 pub mod node;
 pub mod proxy;
 pub mod report;
@@ -12,5 +21,5 @@ pub mod run;
 pub mod topology;
 
 pub use report::Report;
-pub use run::run;
+pub use run::{run, run_processes};
 pub use topology::Topology;

@@ -1,11 +1,13 @@
-//! One node of an in-process run: its endpoint, its stores, and a thread recording
-//! what it receives (distinct messages, duplicates, latencies).
+//! The node operations a run needs, as the [`Node`] trait, and its in-process
+//! implementation [`LocalNode`]: an endpoint, its stores, and a thread handing what
+//! it receives to a sink (by default recording distinct messages, duplicates and
+//! latencies).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use broker_actors::{Config, Endpoint, PeerStatus, Store};
 use broker_wire::{Data, Topic};
@@ -15,8 +17,11 @@ use crate::error::CliError;
 use crate::stores::{attach_clone, attach_master};
 use crate::POLL_SLICE;
 
-/// What a node received, across restarts. Shared between the node's receiving
-/// thread (writing) and the runner (reading); guarded by the `Mutex` around it.
+/// Interval of the nodes' reconnection attempts.
+pub const RETRY: Duration = Duration::from_millis(200);
+
+/// What a node received, across restarts. Written by whoever receives for the node,
+/// read by the runner; guarded by the `Mutex` around it.
 #[derive(Debug, Default)]
 pub struct Received {
     /// Distinct messages from other nodes, by (origin, sequence number): their topic.
@@ -27,84 +32,201 @@ pub struct Received {
     pub latencies: Vec<Duration>,
 }
 
-/// A running (or killed) node.
-pub struct Node {
-    /// The node's name.
-    pub name: String,
-    endpoint: Option<Endpoint>,
-    port: u16,
-    receiving: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
-    /// The replicas it holds, by store name (none while killed).
-    stores: HashMap<String, Store>,
-    /// What it received so far.
-    pub received: Arc<Mutex<Received>>,
+impl Received {
+    /// Records a message that arrived at node `me` at `arrival` (since the Unix
+    /// epoch); ignores the node's own messages and anything not a [`payload`].
+    pub fn record(&mut self, me: &str, topic: Topic, data: &Data, arrival: Duration) {
+        let Some([origin, Data::Count(seq), Data::Count(sent)]) =
+            data.as_vector().map(Vec::as_slice)
+        else {
+            return;
+        };
+        let Some(origin) = origin.as_str() else {
+            return;
+        };
+        if origin == me {
+            return;
+        }
+        if self
+            .distinct
+            .insert((origin.to_owned(), *seq), topic)
+            .is_some()
+        {
+            self.duplicates += 1;
+        } else {
+            self.latencies
+                .push(arrival.saturating_sub(Duration::from_nanos(*sent)));
+        }
+    }
 }
 
-/// A published message's payload: `(origin, sequence number, nanoseconds since the
-/// run's epoch)`, so receivers can spot duplicates and measure latency.
-pub fn payload(origin: &str, seq: u64, epoch: Instant) -> Data {
+/// Wall-clock time since the Unix epoch: comparable across processes on one host.
+pub fn wall_clock() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// A published message's payload: `(origin, sequence number, wall-clock send time
+/// in nanoseconds)`, so receivers can spot duplicates and measure latency.
+pub fn payload(origin: &str, seq: u64) -> Data {
     Data::Vector(vec![
         Data::string(origin),
         Data::Count(seq),
-        Data::Count(epoch.elapsed().as_nanos() as u64),
+        Data::Count(wall_clock().as_nanos() as u64),
     ])
 }
 
-impl Node {
-    /// A node, not started.
-    pub fn new(name: &str) -> Node {
-        Node {
+/// What a run does with a node, whether it lives in the harness's process
+/// ([`LocalNode`]) or in a child process ([`super::child::ChildNode`]).
+pub trait Node {
+    /// The node's name.
+    fn name(&self) -> &str;
+    /// Starts (or restarts) the node: subscribes to `spec.subscribe`, forwards
+    /// `spec.forward` and listens on a free loopback port, which it returns.
+    fn start(&mut self, spec: &NodeSpec) -> Result<u16, CliError>;
+    /// Whether it runs (started and not killed).
+    fn running(&self) -> bool;
+    /// Stops it; what it received so far stays recorded.
+    fn kill(&mut self);
+    /// Peers with `127.0.0.1:port`, retrying every [`RETRY`]; nothing when killed.
+    fn peer(&mut self, port: u16) -> Result<(), CliError>;
+    /// Number of peerings in the `Peered` state (0 when killed or unreachable).
+    fn peered(&mut self) -> usize;
+    /// Publishes `count` payloads numbered from `first` on `topic`; nothing when killed.
+    fn publish(&mut self, topic: &Topic, first: u64, count: u64) -> Result<(), CliError>;
+    /// What it received, across restarts.
+    fn received(&self) -> &Mutex<Received>;
+    /// Attaches the masters `spec` names, or (`clones`) its clones, waiting at most
+    /// `timeout` for each clone's master; nothing when killed.
+    fn attach_stores(
+        &mut self,
+        spec: &NodeSpec,
+        clones: bool,
+        timeout: Duration,
+    ) -> Result<(), CliError>;
+    /// Its replica of store `name`, if running and holding one.
+    fn store(&self, name: &str) -> Option<&Store>;
+}
+
+/// Where a [`LocalNode`] hands each message it receives, with its arrival time.
+pub type Sink = Arc<dyn Fn(Topic, &Data, Duration) + Send + Sync>;
+
+/// A node in this process. Killed on drop.
+pub struct LocalNode {
+    name: String,
+    endpoint: Option<Endpoint>,
+    receiving: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    stores: HashMap<String, Store>,
+    received: Arc<Mutex<Received>>,
+    sink: Sink,
+}
+
+impl LocalNode {
+    /// A node recording what it receives in [`Node::received`]; not started.
+    pub fn new(name: &str) -> LocalNode {
+        let received: Arc<Mutex<Received>> = Arc::default();
+        let (recording, me) = (received.clone(), name.to_owned());
+        let sink: Sink = Arc::new(move |topic, data, arrival| {
+            let mut received = recording.lock().expect("received lock poisoned");
+            received.record(&me, topic, data, arrival);
+        });
+        let mut node = LocalNode::with_sink(name, sink);
+        node.received = received;
+        node
+    }
+
+    /// A node handing what it receives to `sink` (its [`Node::received`] stays
+    /// empty); not started.
+    pub fn with_sink(name: &str, sink: Sink) -> LocalNode {
+        LocalNode {
             name: name.to_owned(),
             endpoint: None,
-            port: 0,
             receiving: None,
             stores: HashMap::new(),
             received: Arc::default(),
+            sink,
         }
     }
+}
 
-    /// Starts the endpoint, subscribes to `spec.subscribe`, forwards `spec.forward`
-    /// and listens on a free loopback port.
-    pub fn start(&mut self, spec: &NodeSpec, epoch: Instant) -> Result<u16, CliError> {
+impl Node for LocalNode {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn start(&mut self, spec: &NodeSpec) -> Result<u16, CliError> {
         let endpoint = Endpoint::new(Config::default())?;
-        let topics = &spec.subscribe;
+        let topics = |names: &[String]| names.iter().map(|t| Topic::new(t.as_str())).collect();
         if !spec.forward.is_empty() {
-            endpoint.forward(
-                spec.forward
-                    .iter()
-                    .map(|t| Topic::new(t.as_str()))
-                    .collect(),
-            );
+            endpoint.forward(topics(&spec.forward));
         }
-        let subscriber = endpoint.make_subscriber(
-            topics.iter().map(|t| Topic::new(t.as_str())).collect(),
-            4096,
-        );
-        self.port = endpoint.listen("127.0.0.1", 0)?;
+        let subscriber = endpoint.make_subscriber(topics(&spec.subscribe), 4096);
+        let port = endpoint.listen("127.0.0.1", 0)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (stopped, received, name) = (stop.clone(), self.received.clone(), self.name.clone());
+        let (stopped, sink) = (stop.clone(), self.sink.clone());
         let thread = std::thread::spawn(move || {
             while !stopped.load(Ordering::Relaxed) {
                 let Some(first) = subscriber.get(Some(POLL_SLICE)) else {
                     continue;
                 };
-                let batch = std::iter::once(first).chain(subscriber.poll());
-                let now = epoch.elapsed();
-                let mut received = received.lock().expect("received lock poisoned");
-                for (topic, data) in batch {
-                    record(&mut received, &name, topic, &data, now);
+                let arrival = wall_clock();
+                for (topic, data) in std::iter::once(first).chain(subscriber.poll()) {
+                    sink(topic, &data, arrival);
                 }
             }
         });
         self.endpoint = Some(endpoint);
         self.receiving = Some((stop, thread));
-        Ok(self.port)
+        Ok(port)
     }
 
-    /// Attaches the masters `spec` names, or (`clones`) its clones, waiting at most
-    /// `timeout` for each clone's master; nothing when killed. Clones need their
-    /// masters attached and the links up.
-    pub fn attach_stores(
+    fn running(&self) -> bool {
+        self.endpoint.is_some()
+    }
+
+    fn kill(&mut self) {
+        self.stores.clear();
+        if let Some(endpoint) = self.endpoint.take() {
+            endpoint.shutdown();
+        }
+        if let Some((stop, thread)) = self.receiving.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
+    }
+
+    fn peer(&mut self, port: u16) -> Result<(), CliError> {
+        if let Some(endpoint) = &self.endpoint {
+            endpoint.peer_nosync("127.0.0.1", port, Some(RETRY));
+        }
+        Ok(())
+    }
+
+    fn peered(&mut self) -> usize {
+        self.endpoint.as_ref().map_or(0, |e| {
+            e.peers()
+                .iter()
+                .filter(|p| p.status == PeerStatus::Peered)
+                .count()
+        })
+    }
+
+    fn publish(&mut self, topic: &Topic, first: u64, count: u64) -> Result<(), CliError> {
+        if let Some(endpoint) = &self.endpoint {
+            let messages = (first..first + count)
+                .map(|seq| (topic.clone(), payload(&self.name, seq)))
+                .collect();
+            endpoint.publish_batch(messages);
+        }
+        Ok(())
+    }
+
+    fn received(&self) -> &Mutex<Received> {
+        &self.received
+    }
+
+    fn attach_stores(
         &mut self,
         spec: &NodeSpec,
         clones: bool,
@@ -124,65 +246,13 @@ impl Node {
         Ok(())
     }
 
-    /// Its replica of store `name`, if running and holding one.
-    pub fn store(&self, name: &str) -> Option<&Store> {
+    fn store(&self, name: &str) -> Option<&Store> {
         self.stores.get(name)
     }
-
-    /// Shuts the endpoint down and stops recording.
-    pub fn kill(&mut self) {
-        self.stores.clear();
-        if let Some(endpoint) = self.endpoint.take() {
-            endpoint.shutdown();
-        }
-        if let Some((stop, thread)) = self.receiving.take() {
-            stop.store(true, Ordering::Relaxed);
-            let _ = thread.join();
-        }
-    }
-
-    /// The endpoint, if running.
-    pub fn endpoint(&self) -> Option<&Endpoint> {
-        self.endpoint.as_ref()
-    }
-
-    /// Number of peerings in the `Peered` state (0 when killed).
-    pub fn peered(&self) -> usize {
-        self.endpoint.as_ref().map_or(0, |e| {
-            e.peers()
-                .iter()
-                .filter(|p| p.status == PeerStatus::Peered)
-                .count()
-        })
-    }
 }
 
-impl Drop for Node {
+impl Drop for LocalNode {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-fn record(received: &mut Received, me: &str, topic: Topic, data: &Data, now: Duration) {
-    let Some([origin, Data::Count(seq), Data::Count(sent)]) = data.as_vector().map(Vec::as_slice)
-    else {
-        return;
-    };
-    let Some(origin) = origin.as_str() else {
-        return;
-    };
-    if origin == me {
-        return;
-    }
-    if received
-        .distinct
-        .insert((origin.to_owned(), *seq), topic)
-        .is_some()
-    {
-        received.duplicates += 1;
-    } else {
-        received
-            .latencies
-            .push(now.saturating_sub(Duration::from_nanos(*sent)));
     }
 }

@@ -1,11 +1,14 @@
-//! Running a topology in one process: a node per endpoint, a proxy per link.
+//! Running a topology: a node per endpoint (in this process or each in a child
+//! process), a proxy per link.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use broker_wire::{Data, Topic};
 
-use super::node::{payload, Node};
+use super::child::ChildNode;
+use super::node::{LocalNode, Node};
 use super::proxy::Proxy;
 use super::report::{Check, NodeReport, Report};
 use super::topology::{Step, Topology};
@@ -15,14 +18,37 @@ use crate::stats::LatencySummary;
 
 /// Bound of waiting for links to come up (after start, restart and heal).
 const LINK_WAIT: Duration = Duration::from_secs(10);
-/// Interval of the nodes' reconnection attempts.
-const RETRY: Duration = Duration::from_millis(200);
 /// Pause after links are up, for subscriptions to reach every node.
 const SETTLE: Duration = Duration::from_millis(200);
 
-/// Runs `topology` to the end and reports what every node received.
+/// Runs `topology` to the end, every node in this process, and reports what every
+/// node received.
 pub fn run(topology: &Topology) -> Result<Report, CliError> {
-    let mut run = Run::start(topology)?;
+    run_nodes(topology, |name| Box::new(LocalNode::new(name)))
+}
+
+/// Runs `topology` to the end, every node in a child process running
+/// `program --node NAME` (the `broker-harness` binary), and reports what every node
+/// received. Topologies with stores are not supported yet.
+pub fn run_processes(topology: &Topology, program: &Path) -> Result<Report, CliError> {
+    if let Some(node) = topology
+        .nodes
+        .iter()
+        .find(|n| !n.master.is_empty() || !n.clone.is_empty())
+    {
+        return Err(CliError::Topology(format!(
+            "node {:?} holds a store: stores are not supported with one process per node yet",
+            node.name
+        )));
+    }
+    run_nodes(topology, |name| Box::new(ChildNode::new(name, program)))
+}
+
+fn run_nodes(
+    topology: &Topology,
+    new_node: impl Fn(&str) -> Box<dyn Node>,
+) -> Result<Report, CliError> {
+    let mut run = Run::start(topology, new_node)?;
     for (i, step) in topology.steps.iter().enumerate() {
         run.step(i + 1, step)?;
     }
@@ -32,11 +58,10 @@ pub fn run(topology: &Topology) -> Result<Report, CliError> {
 struct Run<'t> {
     topology: &'t Topology,
     links: Vec<(usize, usize)>,
-    nodes: Vec<Node>,
+    nodes: Vec<Box<dyn Node>>,
     /// One per link, forwarding to the link's listening node.
     proxies: Vec<Proxy>,
     cut: Vec<bool>,
-    epoch: Instant,
     next_seq: Vec<u64>,
     /// Per node, the number of the next generated store entry.
     next_key: Vec<u64>,
@@ -46,17 +71,19 @@ struct Run<'t> {
 }
 
 impl<'t> Run<'t> {
-    fn start(topology: &'t Topology) -> Result<Self, CliError> {
-        let epoch = Instant::now();
-        let mut nodes: Vec<Node> = topology
+    fn start(
+        topology: &'t Topology,
+        new_node: impl Fn(&str) -> Box<dyn Node>,
+    ) -> Result<Self, CliError> {
+        let mut nodes: Vec<Box<dyn Node>> = topology
             .nodes
             .iter()
-            .map(|spec| Node::new(&spec.name))
+            .map(|spec| new_node(&spec.name))
             .collect();
         let ports = nodes
             .iter_mut()
             .zip(&topology.nodes)
-            .map(|(node, spec)| node.start(spec, epoch))
+            .map(|(node, spec)| node.start(spec))
             .collect::<Result<Vec<u16>, _>>()?;
         let links = topology.links();
         let proxies = links
@@ -69,14 +96,13 @@ impl<'t> Run<'t> {
             links,
             nodes,
             proxies,
-            epoch,
             next_seq: vec![0; topology.nodes.len()],
             next_key: vec![0; topology.nodes.len()],
             published: Vec::new(),
             checks: Vec::new(),
         };
         for node in 0..run.nodes.len() {
-            run.dial(node);
+            run.dial(node)?;
         }
         run.await_links("start");
         let all: Vec<usize> = (0..run.nodes.len()).collect();
@@ -96,18 +122,13 @@ impl<'t> Run<'t> {
     }
 
     /// Peers `node` with every node it dials, through the links' proxies.
-    fn dial(&self, node: usize) {
-        let Some(endpoint) = self.nodes[node].endpoint() else {
-            return;
-        };
-        for (link, _) in self
-            .links
-            .iter()
-            .enumerate()
-            .filter(|(_, &(dialer, _))| dialer == node)
-        {
-            endpoint.peer_nosync("127.0.0.1", self.proxies[link].port(), Some(RETRY));
+    fn dial(&mut self, node: usize) -> Result<(), CliError> {
+        for (link, &(dialer, _)) in self.links.iter().enumerate() {
+            if dialer == node {
+                self.nodes[node].peer(self.proxies[link].port())?;
+            }
         }
+        Ok(())
     }
 
     fn step(&mut self, number: usize, step: &Step) -> Result<(), CliError> {
@@ -116,7 +137,7 @@ impl<'t> Run<'t> {
                 self.topology.node(from)?,
                 Topic::new(topic.as_str()),
                 *count,
-            ),
+            )?,
             Step::Wait { ms } => std::thread::sleep(Duration::from_millis(*ms)),
             Step::Expect {
                 node,
@@ -138,7 +159,7 @@ impl<'t> Run<'t> {
             Step::Kill { node } => self.nodes[self.topology.node(node)?].kill(),
             Step::Restart { node } => {
                 let index = self.topology.node(node)?;
-                let port = self.nodes[index].start(&self.topology.nodes[index], self.epoch)?;
+                let port = self.nodes[index].start(&self.topology.nodes[index])?;
                 for (link, _) in self
                     .links
                     .iter()
@@ -147,7 +168,7 @@ impl<'t> Run<'t> {
                 {
                     self.proxies[link].retarget(port);
                 }
-                self.dial(index);
+                self.dial(index)?;
                 self.await_links(&format!("restart {node}"));
                 self.attach_stores(&[index])?;
             }
@@ -185,18 +206,14 @@ impl<'t> Run<'t> {
         Ok(())
     }
 
-    fn publish(&mut self, origin: usize, topic: Topic, count: u64) {
-        let Some(endpoint) = self.nodes[origin].endpoint() else {
-            return;
-        };
-        let name = &self.nodes[origin].name;
-        let first = self.next_seq[origin];
-        let messages = (first..first + count)
-            .map(|seq| (topic.clone(), payload(name, seq, self.epoch)))
-            .collect();
-        endpoint.publish_batch(messages);
+    fn publish(&mut self, origin: usize, topic: Topic, count: u64) -> Result<(), CliError> {
+        if !self.nodes[origin].running() {
+            return Ok(());
+        }
+        self.nodes[origin].publish(&topic, self.next_seq[origin], count)?;
         self.next_seq[origin] += count;
         self.published.push((origin, topic, count));
+        Ok(())
     }
 
     /// Writes `entries` and `count` generated entries to `store` through `node`.
@@ -207,7 +224,7 @@ impl<'t> Run<'t> {
         entries: &BTreeMap<String, serde_json::Value>,
         count: u64,
     ) -> Result<(), CliError> {
-        let name = &self.nodes[node].name;
+        let name = self.nodes[node].name();
         let Some(replica) = self.nodes[node].store(store) else {
             return Ok(()); // killed: the write goes nowhere, as a publish would
         };
@@ -261,7 +278,7 @@ impl<'t> Run<'t> {
                         }
                     }
                     (!wrong.is_empty())
-                        .then(|| format!("{}: {}", self.nodes[n].name, wrong.join(", ")))
+                        .then(|| format!("{}: {}", self.nodes[n].name(), wrong.join(", ")))
                 })
                 .collect()
         };
@@ -294,7 +311,7 @@ impl<'t> Run<'t> {
     fn expect(&self, node: usize, count: u64, topic: Option<&str>, timeout: Duration) -> Check {
         let matching = || {
             let received = self.nodes[node]
-                .received
+                .received()
                 .lock()
                 .expect("received lock poisoned");
             received
@@ -311,7 +328,7 @@ impl<'t> Run<'t> {
         let got = matching();
         let what = format!(
             "{} receives {count}{}",
-            self.nodes[node].name,
+            self.nodes[node].name(),
             topic.map_or(String::new(), |t| format!(" on {t}"))
         );
         Check {
@@ -327,7 +344,7 @@ impl<'t> Run<'t> {
     fn await_links(&mut self, after: &str) {
         let expected: Vec<usize> = (0..self.nodes.len())
             .map(|node| {
-                let alive = |n: usize| self.nodes[n].endpoint().is_some();
+                let alive = |n: usize| self.nodes[n].running();
                 self.links
                     .iter()
                     .zip(&self.cut)
@@ -338,15 +355,15 @@ impl<'t> Run<'t> {
             })
             .collect();
         let deadline = Instant::now() + LINK_WAIT;
-        let behind = |nodes: &[Node]| {
+        let behind = |nodes: &mut [Box<dyn Node>]| {
             (0..nodes.len())
                 .filter(|&n| nodes[n].peered() < expected[n])
                 .count()
         };
-        while behind(&self.nodes) > 0 && Instant::now() < deadline {
+        while behind(&mut self.nodes) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let lagging = behind(&self.nodes);
+        let lagging = behind(&mut self.nodes);
         if lagging > 0 {
             let what = format!("links up after {after}");
             self.checks.push(Check {
@@ -377,10 +394,10 @@ impl<'t> Run<'t> {
                     })
                     .map(|(_, _, count)| count)
                     .sum();
-                let received = node.received.lock().expect("received lock poisoned");
+                let received = node.received().lock().expect("received lock poisoned");
                 let distinct = received.distinct.len() as u64;
                 NodeReport {
-                    name: node.name.clone(),
+                    name: node.name().to_owned(),
                     expected,
                     received: distinct,
                     lost: expected.saturating_sub(distinct),
