@@ -83,6 +83,10 @@ fn to_data_at(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Data> {
     if value.is_none() {
         return Ok(Data::None);
     }
+    // Exact `Count` ahead of the containers: table values are mostly counts.
+    if let Ok(c) = value.downcast_exact::<Count>() {
+        return Ok(Data::Count(c.get().value));
+    }
     // Sized up front (collecting through `PyResult` loses the size hint) and, for
     // tuples, read without touching reference counts.
     if let Ok(t) = value.downcast_exact::<PyTuple>() {
@@ -115,9 +119,13 @@ fn to_data_at(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Data> {
 }
 
 fn dict_to_table(dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<BTreeMap<Data, Data>> {
-    dict.iter()
-        .map(|(k, v)| Ok((to_data_at(&k, depth + 1)?, to_data_at(&v, depth + 1)?)))
-        .collect()
+    // Sized up front: `BTreeMap::from_iter` takes the vector as is, sorts it (one pass
+    // when the dict was built in order) and builds the nodes in bulk.
+    let mut entries = Vec::with_capacity(dict.len());
+    for (k, v) in dict.iter() {
+        entries.push((to_data_at(&k, depth + 1)?, to_data_at(&v, depth + 1)?));
+    }
+    Ok(BTreeMap::from_iter(entries))
 }
 
 fn iter_to_set(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<BTreeSet<Data>> {
@@ -283,7 +291,7 @@ fn to_py_at<'py>(
     Ok(match data {
         Data::None => py.None().into_bound(py),
         Data::Boolean(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Data::Count(c) => Bound::new(py, Count { value: *c })?.into_any(),
+        Data::Count(c) => Count::to_object(py, *c)?.into_any(),
         Data::Integer(i) => i.into_pyobject(py)?.into_any(),
         Data::Real(r) => PyFloat::new(py, *r).into_any(),
         Data::String(bytes) => match std::str::from_utf8(bytes) {

@@ -9,6 +9,7 @@ use broker_wire::data::{Port as WirePort, Protocol, Timespan as WireSpan, Timest
 use ipnet::IpNet;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError, PyZeroDivisionError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString};
 
 use crate::enums::PROTOCOL;
@@ -20,6 +21,27 @@ pub struct Count {
     /// The number.
     #[pyo3(get)]
     pub value: u64,
+}
+
+/// Counts below this are converted to shared objects (like CPython's small ints).
+const SMALL_COUNTS: u64 = 256;
+
+static SMALL_COUNT_OBJECTS: PyOnceLock<Vec<Py<Count>>> = PyOnceLock::new();
+
+impl Count {
+    /// The Python object for a count; small ones are shared, which is safe because
+    /// `Count` is frozen, and saves an allocation per value received.
+    pub fn to_object(py: Python<'_>, value: u64) -> PyResult<Bound<'_, Count>> {
+        if value >= SMALL_COUNTS {
+            return Bound::new(py, Count { value });
+        }
+        let shared = SMALL_COUNT_OBJECTS.get_or_try_init(py, || {
+            (0..SMALL_COUNTS)
+                .map(|value| Py::new(py, Count { value }))
+                .collect::<PyResult<_>>()
+        })?;
+        Ok(shared[value as usize].bind(py).clone())
+    }
 }
 
 #[pymethods]

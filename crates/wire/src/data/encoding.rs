@@ -440,7 +440,7 @@ impl<'de> Visitor<'de> for TableSeed {
         // Entries arrive sorted (we encode tables in order), so building the map from
         // all of them at once checks the order in one pass and fills nodes without a
         // search per entry; the last of equal keys wins, as with repeated inserts.
-        let mut entries = Vec::new();
+        let mut entries = Vec::with_capacity(reserve_capacity(map.size_hint()));
         let mut key = None;
         let depth = self.0;
         while map
