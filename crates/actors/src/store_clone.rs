@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -49,6 +49,22 @@ struct Numbered {
     applied_at: Timestamp,
     change: Change,
     origin: EntityId,
+}
+
+/// What handling one batch of the master's messages accumulates: the replica stays locked
+/// for the whole batch, and progress is reported once it is applied.
+struct Batch<'a> {
+    store: MutexGuard<'a, broker_store::Store>,
+    /// Whether any local subscriber wants the store events: otherwise none are built.
+    events_listen: bool,
+    /// Messages for the master.
+    out: Vec<Data>,
+    /// Store events for local subscribers.
+    events: Vec<Data>,
+    /// Writes of ours the batch answered.
+    answered: u64,
+    /// Whether the batch completed a sync.
+    synced: bool,
 }
 
 /// Where the clone stands with the master's sequence.
@@ -185,70 +201,63 @@ impl StoreClone {
         );
     }
 
-    /// A request of ours was answered.
-    fn answered(&mut self, request: u64) {
+    /// A request of ours was answered; counted in `batch`, reported once the batch is
+    /// applied.
+    fn answered(&mut self, request: u64, batch: &mut Batch) {
         if self.in_flight.remove(&request) {
-            self.replica.progress.finished(1);
+            batch.answered += 1;
         }
     }
 
-    /// Takes a numbered change in; returns the store events to publish.
-    fn take_change(&mut self, numbered: Numbered, out: &mut Vec<Data>) -> Vec<Data> {
+    /// Takes a numbered change in.
+    fn take_change(&mut self, numbered: Numbered, batch: &mut Batch) {
         match &mut self.sync {
             SyncState::Syncing { buffered, .. } => {
                 if buffered.len() < MAX_BUFFERED {
                     buffered.push(numbered);
                 }
-                Vec::new()
             }
             SyncState::Following { epoch, next }
-                if numbered.epoch == *epoch && numbered.seq < *next =>
-            {
-                Vec::new()
-            }
+                if numbered.epoch == *epoch && numbered.seq < *next => {}
             SyncState::Following { epoch, next }
                 if numbered.epoch == *epoch && numbered.seq == *next =>
             {
                 *next += 1;
-                self.apply(&numbered)
+                self.apply(&numbered, batch);
             }
             SyncState::Following { .. } => {
-                self.resync(out);
-                self.take_change(numbered, out)
+                self.resync(&mut batch.out);
+                self.take_change(numbered, batch)
             }
         }
     }
 
-    fn apply(&self, numbered: &Numbered) -> Vec<Data> {
-        if let Err(error) = self.replica.store().apply_change(&numbered.change) {
+    fn apply(&self, numbered: &Numbered, batch: &mut Batch) {
+        if let Err(error) = batch.store.apply_change(&numbered.change) {
             let message = format!(
                 "store {}: applying a change failed: {error}",
                 self.replica.name
             );
             emit_error(&self.shared, ErrorCode::BackendFailure, message);
         }
-        store_events(
-            &self.replica.name,
-            &numbered.change,
-            numbered.applied_at,
-            &numbered.origin,
-        )
+        if batch.events_listen {
+            batch.events.extend(store_events(
+                &self.replica.name,
+                &numbered.change,
+                numbered.applied_at,
+                &numbered.origin,
+            ));
+        }
     }
 
     /// Loads a snapshot taken after change `seq` of `epoch` and the buffered changes that
-    /// follow it; returns their store events.
-    fn load(
-        &mut self,
-        epoch: u64,
-        seq: u64,
-        entries: Vec<broker_store::Entry>,
-        out: &mut Vec<Data>,
-    ) -> Vec<Data> {
+    /// follow it.
+    fn load(&mut self, epoch: u64, seq: u64, entries: Vec<broker_store::Entry>, batch: &mut Batch) {
         let SyncState::Syncing { buffered, .. } = &mut self.sync else {
-            return Vec::new();
+            return;
         };
         let buffered = std::mem::take(buffered);
-        if let Err(error) = self.replica.store().load_snapshot(entries) {
+        if let Err(error) = batch.store.load_snapshot(entries) {
             let message = format!(
                 "store {}: loading a snapshot failed: {error}",
                 self.replica.name
@@ -256,28 +265,26 @@ impl StoreClone {
             emit_error(&self.shared, ErrorCode::BackendFailure, message);
         }
         let mut next = seq + 1;
-        let mut events = Vec::new();
         for numbered in buffered.into_iter().filter(|n| n.epoch == epoch) {
             if numbered.seq < next {
                 continue;
             }
             if numbered.seq > next {
                 // Something between the snapshot and the buffer got lost.
-                self.resync(out);
-                return events;
+                self.resync(&mut batch.out);
+                return;
             }
             next += 1;
-            events.extend(self.apply(&numbered));
+            self.apply(&numbered, batch);
         }
         self.sync = SyncState::Following { epoch, next };
         self.replica.stale.store(false, Ordering::Relaxed);
-        self.replica.progress.set_synced(true);
-        events
+        batch.synced = true;
     }
 
-    /// Handles one message from the master; returns store events to publish.
-    fn receive(&mut self, message: ToClones, out: &mut Vec<Data>) -> Vec<Data> {
-        self.heard(out);
+    /// Handles one message from the master.
+    fn receive(&mut self, message: ToClones, batch: &mut Batch) {
+        self.heard(&mut batch.out);
         let me = self.me();
         match message {
             ToClones::Change {
@@ -295,19 +302,18 @@ impl StoreClone {
                     change,
                     origin,
                 };
-                let events = self.take_change(numbered, out);
+                self.take_change(numbered, batch);
                 // Answered only once applied: `await_idle` promises the write is visible.
                 if origin == me {
-                    self.answered(request);
+                    self.answered(request, batch);
                 }
-                events
             }
             ToClones::Snapshot {
                 epoch,
                 seq,
                 clone,
                 entries,
-            } if clone == me => self.load(epoch, seq, entries, out),
+            } if clone == me => self.load(epoch, seq, entries, batch),
             ToClones::PutUniqueResult {
                 clone,
                 request,
@@ -317,7 +323,6 @@ impl StoreClone {
                     // The caller may have timed out and gone.
                     let _ = answer.try_send(inserted);
                 }
-                Vec::new()
             }
             ToClones::OpFailed {
                 clone,
@@ -325,14 +330,13 @@ impl StoreClone {
                 code,
                 message,
             } if clone == me => {
-                self.answered(request);
+                self.answered(request, batch);
                 let code = status_code(code);
                 emit_error(
                     &self.shared,
                     code,
                     format!("store {}: {message}", self.replica.name),
                 );
-                Vec::new()
             }
             ToClones::Alive { epoch, seq } => {
                 let behind = match self.sync {
@@ -340,12 +344,11 @@ impl StoreClone {
                     SyncState::Syncing { .. } => false,
                 };
                 if behind {
-                    self.resync(out);
+                    self.resync(&mut batch.out);
                 }
-                Vec::new()
             }
             // Answers meant for other clones.
-            _ => Vec::new(),
+            _ => {}
         }
     }
 
@@ -452,14 +455,43 @@ impl StreamHandler<Vec<Request>> for StoreClone {
 
 /// Messages from the master.
 impl StreamHandler<Vec<(Topic, Data)>> for StoreClone {
-    fn handle(&mut self, batch: Vec<(Topic, Data)>, ctx: &mut Context<Self>) {
-        let (mut out, mut events) = (Vec::new(), Vec::new());
-        for (_, data) in batch {
+    fn handle(&mut self, messages: Vec<(Topic, Data)>, ctx: &mut Context<Self>) {
+        let replica = self.replica.clone();
+        let events_listen = self
+            .shared
+            .routes()
+            .subscribers
+            .iter()
+            .any(|s| matches(&s.filter, &self.events_topic));
+        let mut batch = Batch {
+            store: replica.store(),
+            events_listen,
+            out: Vec::new(),
+            events: Vec::new(),
+            answered: 0,
+            synced: false,
+        };
+        for (_, data) in messages {
             // Anything else on the topic is not ours to interpret.
             if let Ok(message) = ToClones::from_data(&data) {
-                events.extend(self.receive(message, &mut out));
+                self.receive(message, &mut batch);
             }
         }
+        let Batch {
+            store,
+            out,
+            events,
+            answered,
+            synced,
+            ..
+        } = batch;
+        // Visible first, then reported: `await_idle` promises answered writes are visible.
+        drop(store);
+        // A resync later in the batch undoes the sync.
+        if synced && matches!(self.sync, SyncState::Following { .. }) {
+            replica.progress.set_synced(true);
+        }
+        replica.progress.finished(answered);
         self.flush(out, events, ctx);
     }
 }

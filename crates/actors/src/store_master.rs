@@ -74,9 +74,11 @@ impl StoreMaster {
         .start();
     }
 
-    /// Applies `op` for `origin`'s request `request`; whether it changed anything.
+    /// Applies `op` to `store` (the locked replica) for `origin`'s request `request`;
+    /// whether it changed anything.
     fn apply(
         &mut self,
+        store: &mut broker_store::Store,
         op: Operation,
         now: Timestamp,
         origin: EntityId,
@@ -84,7 +86,7 @@ impl StoreMaster {
         out: &mut Output,
     ) -> Result<bool, StoreError> {
         let name = op.name();
-        let applied = self.replica.store().apply(op, now);
+        let applied = store.apply(op, now);
         match applied {
             Ok(Some(change)) => {
                 self.record(change, now, origin, request, out);
@@ -261,8 +263,11 @@ impl StreamHandler<Vec<Request>> for StoreMaster {
         self.expire(now, &mut out);
         let mut counted = 0;
         let me = self.replica.entity;
+        // One lock for the batch; readers wait for `applied`, counted after it.
+        let replica = self.replica.clone();
+        let mut store = replica.store();
         for Request { op, answer } in batch {
-            let changed = self.apply(op, now, me, 0, &mut out);
+            let changed = self.apply(&mut store, op, now, me, 0, &mut out);
             match answer {
                 Some(answer) => {
                     // The caller may have timed out and gone; nothing to tell then.
@@ -271,6 +276,7 @@ impl StreamHandler<Vec<Request>> for StoreMaster {
                 None => counted += 1,
             }
         }
+        drop(store);
         self.replica.progress.applied(counted);
         self.flush(out, counted, ctx);
         self.schedule_expiry(ctx);
@@ -283,6 +289,8 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
         let now = Timestamp::now();
         let mut out = self.output();
         self.expire(now, &mut out);
+        let replica = self.replica.clone();
+        let mut store = replica.store();
         for (_, data) in batch {
             // Anything else on the topic is not ours to interpret.
             let Ok(message) = ToMaster::from_data(&data) else {
@@ -291,7 +299,7 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
             match message {
                 ToMaster::Op { clone, request, op } => {
                     let put_unique = matches!(op, Operation::PutUnique { .. });
-                    let reply = match self.apply(op, now, clone, request, &mut out) {
+                    let reply = match self.apply(&mut store, op, now, clone, request, &mut out) {
                         Ok(inserted) if put_unique => Some(ToClones::PutUniqueResult {
                             clone,
                             request,
@@ -307,7 +315,7 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
                     };
                     out.to_clones.extend(reply.map(|r| r.to_data()));
                 }
-                ToMaster::SnapshotRequest { clone } => match self.replica.store().snapshot() {
+                ToMaster::SnapshotRequest { clone } => match store.snapshot() {
                     Ok(entries) => {
                         let snapshot = ToClones::Snapshot {
                             epoch: self.epoch,
@@ -325,6 +333,7 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
                 },
             }
         }
+        drop(store);
         self.flush(out, 0, ctx);
         self.schedule_expiry(ctx);
     }
