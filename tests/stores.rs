@@ -6,7 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use broker::actors::{CloneOptions, Endpoint, ErrorCode, QueryError, Role, StatusEvent, Store};
+use broker::actors::{
+    CloneOptions, Config, Endpoint, ErrorCode, QueryError, Role, StatusEvent, Store,
+};
 use broker::store::BackendType;
 use broker::{Data, Topic};
 use common::*;
@@ -456,4 +458,34 @@ fn attaching_respects_existing_masters() {
         Some(Data::from("again")),
         "synced on attach"
     );
+}
+
+/// A flood of clone writes with tiny buffers everywhere: the clone must keep applying the
+/// master's changes while its own writes wait for room, or clone and master wait on each
+/// other forever (each blocked publishing to the other, neither draining its input).
+#[test]
+fn clone_write_flood_with_tiny_buffers_completes() {
+    let tiny = || Config {
+        peer_buffer: 4,
+        subscriber_queue: 4,
+        publisher_buffer: 4,
+        ..Config::default()
+    };
+    let net = Net::build(vec![tiny(), tiny()], &[(1, 0)]);
+    let master = net.nodes[0]
+        .attach_master("s", BackendType::Memory, BTreeMap::new())
+        .unwrap()
+        .expect("no other master");
+    let clone = net.nodes[1]
+        .attach_clone("s")
+        .unwrap()
+        .expect("master reachable");
+    // Large values so that socket buffers fill too.
+    let value = Data::from("v".repeat(4096));
+    for i in 0..20_000u64 {
+        clone.put(Data::Count(i % 100), value.clone(), None);
+    }
+    assert!(clone.await_idle(WAIT), "clone writes stalled");
+    assert!(master.await_idle(WAIT));
+    assert_eq!(master.get(&Data::Count(99)).unwrap(), Some(value));
 }
