@@ -78,21 +78,20 @@ fn random_write(store: &Store, random: &mut Random) {
     }
 }
 
-#[test]
-fn random_writes_from_master_and_two_clones_converge() {
-    let (_net, master, clones) = star(2);
-    let writers: Vec<Store> = std::iter::once(master.clone())
-        .chain(clones.iter().cloned())
-        .collect();
-    let threads: Vec<_> = writers
-        .into_iter()
+/// Runs `write` on the master and every clone at once, each on its own thread with the
+/// replica's index, and waits until every replica has handled its writes.
+fn write_concurrently(
+    master: &Store,
+    clones: &[Store],
+    write: impl Fn(usize, &Store) + Send + Sync + Copy + 'static,
+) {
+    let threads: Vec<_> = std::iter::once(master)
+        .chain(clones)
+        .cloned()
         .enumerate()
         .map(|(i, store)| {
             std::thread::spawn(move || {
-                let mut random = Random(0x9E37_79B9 + i as u64);
-                for _ in 0..300 {
-                    random_write(&store, &mut random);
-                }
+                write(i, &store);
                 assert!(store.await_idle(WAIT), "writer {i} idle");
             })
         })
@@ -100,6 +99,17 @@ fn random_writes_from_master_and_two_clones_converge() {
     for thread in threads {
         thread.join().unwrap();
     }
+}
+
+#[test]
+fn random_writes_from_master_and_two_clones_converge() {
+    let (_net, master, clones) = star(2);
+    write_concurrently(&master, &clones, |i, store| {
+        let mut random = Random(0x9E37_79B9 + i as u64);
+        for _ in 0..300 {
+            random_write(store, &mut random);
+        }
+    });
     converged(&master, &clones);
     assert!(!contents(&master).is_empty());
 }
@@ -107,23 +117,11 @@ fn random_writes_from_master_and_two_clones_converge() {
 #[test]
 fn increments_spread_over_three_replicas_all_count() {
     let (_net, master, clones) = star(2);
-    let writers: Vec<Store> = std::iter::once(master.clone())
-        .chain(clones.iter().cloned())
-        .collect();
-    let threads: Vec<_> = writers
-        .into_iter()
-        .map(|store| {
-            std::thread::spawn(move || {
-                for _ in 0..300 {
-                    store.increment(Data::from("hits"), Data::Count(1), None);
-                }
-                assert!(store.await_idle(WAIT));
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().unwrap();
-    }
+    write_concurrently(&master, &clones, |_, store| {
+        for _ in 0..300 {
+            store.increment(Data::from("hits"), Data::Count(1), None);
+        }
+    });
     for store in std::iter::once(&master).chain(&clones) {
         eventually("900 hits", || {
             store.get(&Data::from("hits")).unwrap() == Some(Data::Count(900))
