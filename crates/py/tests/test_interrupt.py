@@ -6,6 +6,21 @@ import sys
 
 import pytest
 
+def assert_interrupted(script):
+    """Runs `script`, sends SIGINT once it prints `ready`, and checks that it then reports
+    the interruption and exits 0 (bounded: 10 s after the signal)."""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out.strip() == "interrupted" and proc.returncode == 0
+
+
 BLOCKERS = {
     "get": "ep.make_subscriber('/t').get()",
     "get_n": "ep.make_subscriber('/t').get(5)",
@@ -28,16 +43,7 @@ def test_ctrl_c_interrupts_a_blocking_call(call):
         "    sys.exit(0)\n"
         "sys.exit(3)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert out.strip() == "interrupted" and proc.returncode == 0
+    assert_interrupted(script)
 
 
 PUBLISHERS = {
@@ -74,13 +80,4 @@ def test_ctrl_c_interrupts_endpoint_publish_under_backpressure(call):
         "    print('interrupted', flush=True)\n"
         "    os._exit(0)\n"  # a clean shutdown would flush to the stalled peer first
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert out.strip() == "interrupted" and proc.returncode == 0
+    assert_interrupted(script)
