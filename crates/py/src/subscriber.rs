@@ -45,28 +45,36 @@ pub trait Inbox: Send + Sync + 'static {
     }
 }
 
+/// The queue operations of [`Inbox`], forwarded to the actors crate's subscriber types,
+/// which share these method names.
+macro_rules! queue_ops {
+    () => {
+        fn get_one(&self, timeout: Duration) -> Option<Self::Item> {
+            self.get(Some(timeout))
+        }
+
+        fn get_many(&self, n: usize, timeout: Duration) -> Vec<Self::Item> {
+            self.get_n(n, Some(timeout))
+        }
+
+        fn poll_all(&self) -> Vec<Self::Item> {
+            self.poll()
+        }
+
+        fn pending(&self) -> usize {
+            self.available()
+        }
+
+        fn raw_fd(&self) -> RawFd {
+            self.fd()
+        }
+    };
+}
+
 impl Inbox for RustSubscriber {
     type Item = (Topic, Data);
 
-    fn get_one(&self, timeout: Duration) -> Option<Self::Item> {
-        self.get(Some(timeout))
-    }
-
-    fn get_many(&self, n: usize, timeout: Duration) -> Vec<Self::Item> {
-        self.get_n(n, Some(timeout))
-    }
-
-    fn poll_all(&self) -> Vec<Self::Item> {
-        self.poll()
-    }
-
-    fn pending(&self) -> usize {
-        self.available()
-    }
-
-    fn raw_fd(&self) -> RawFd {
-        self.fd()
-    }
+    queue_ops!();
 
     fn item_to_py(py: Python<'_>, (topic, data): Self::Item) -> PyResult<Bound<'_, PyAny>> {
         Ok(message_to_py(py, &PyString::new(py, topic.as_str()), &data)?.into_any())
@@ -96,25 +104,7 @@ impl Inbox for RustSubscriber {
 impl Inbox for RustStatusSubscriber {
     type Item = StatusEvent;
 
-    fn get_one(&self, timeout: Duration) -> Option<Self::Item> {
-        self.get(Some(timeout))
-    }
-
-    fn get_many(&self, n: usize, timeout: Duration) -> Vec<Self::Item> {
-        self.get_n(n, Some(timeout))
-    }
-
-    fn poll_all(&self) -> Vec<Self::Item> {
-        self.poll()
-    }
-
-    fn pending(&self) -> usize {
-        self.available()
-    }
-
-    fn raw_fd(&self) -> RawFd {
-        self.fd()
-    }
+    queue_ops!();
 
     fn item_to_py(py: Python<'_>, item: Self::Item) -> PyResult<Bound<'_, PyAny>> {
         event_to_py(py, item)
