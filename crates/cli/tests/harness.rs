@@ -119,11 +119,27 @@ fn chain_and_ring_run_with_a_process_per_node() {
 }
 
 #[test]
-fn stores_are_refused_with_a_process_per_node() {
-    let path = topology("tree-15");
-    let (status, stderr) = common::run_to_end(HARNESS, &["--processes", path.to_str().unwrap()]);
-    assert_eq!(status.code(), Some(1));
-    assert!(stderr.contains("stores are not supported"), "{stderr}");
+fn stores_replicate_with_a_process_per_node() {
+    let reports = run_processes(&["tree-15"]);
+    let report = &reports[0];
+    assert_eq!(report["passed"], true, "{report}");
+    let store_checks: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["what"]
+                .as_str()
+                .unwrap()
+                .starts_with("every replica of inventory")
+        })
+        .map(|c| c["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        store_checks,
+        ["3 replicas agree", "3 replicas agree"],
+        "{report}"
+    );
 }
 
 #[test]

@@ -6,7 +6,6 @@
 //! [`Reply::Message`] line for every message it receives, which the harness records
 //! as an in-process node would. Latencies use wall-clock send and arrival times.
 //! The child exits when its stdin closes, so it does not outlive the harness.
-//! Stores are not supported in this mode yet.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,11 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use broker_actors::Store;
 use broker_wire::Topic;
 use serde::{Deserialize, Serialize};
 
-use super::node::{LocalNode, Node, Received, Sink};
+use super::node::{LocalNode, Node, Received, Sink, StoreExpectation, StoreWrite};
 use super::topology::NodeSpec;
 use crate::error::CliError;
 use crate::json::{from_json, to_json};
@@ -55,6 +53,23 @@ pub enum Command {
     },
     /// Count the peerings in the `Peered` state; answered with [`Reply::Peered`].
     Peered,
+    /// Attach the masters (or, with `clones`, the clones) of these stores, waiting at
+    /// most `timeout_ms` for each clone's master.
+    AttachStores {
+        /// Stores whose master the node holds.
+        master: Vec<String>,
+        /// Stores the node holds a clone of.
+        clone: Vec<String>,
+        /// Attach the clones rather than the masters.
+        clones: bool,
+        /// Bound of waiting for a clone's master, in milliseconds.
+        timeout_ms: u64,
+    },
+    /// Write to a store.
+    Put(StoreWrite),
+    /// Compare a replica with what it should hold; answered with
+    /// [`Reply::Deviations`].
+    CheckStore(StoreExpectation),
 }
 
 /// A line from a child node.
@@ -65,6 +80,8 @@ pub enum Reply {
     Port(u16),
     /// Number of peerings in the `Peered` state.
     Peered(usize),
+    /// How a replica differs from what it should hold; `None` without a replica.
+    Deviations(Option<Vec<String>>),
     /// The command is done.
     Done,
     /// The command failed.
@@ -116,12 +133,9 @@ fn execute(node: &mut LocalNode, command: Command) -> Result<Reply, CliError> {
     Ok(match command {
         Command::Start { subscribe, forward } => {
             let spec = NodeSpec {
-                name: node.name().to_owned(),
-                peers: Vec::new(),
                 subscribe,
                 forward,
-                master: Vec::new(),
-                clone: Vec::new(),
+                ..NodeSpec::named(node.name())
             };
             Reply::Port(node.start(&spec)?)
         }
@@ -138,6 +152,25 @@ fn execute(node: &mut LocalNode, command: Command) -> Result<Reply, CliError> {
             Reply::Done
         }
         Command::Peered => Reply::Peered(node.peered()),
+        Command::AttachStores {
+            master,
+            clone,
+            clones,
+            timeout_ms,
+        } => {
+            let spec = NodeSpec {
+                master,
+                clone,
+                ..NodeSpec::named(node.name())
+            };
+            node.attach_stores(&spec, clones, Duration::from_millis(timeout_ms))?;
+            Reply::Done
+        }
+        Command::Put(write) => {
+            node.put(&write)?;
+            Reply::Done
+        }
+        Command::CheckStore(expected) => Reply::Deviations(node.store_deviations(&expected)?),
     })
 }
 
@@ -170,6 +203,11 @@ impl ChildNode {
     /// Sends `command` and waits (bounded) for the answer. A child that fails to
     /// answer is killed.
     fn request(&mut self, command: &Command) -> Result<Reply, CliError> {
+        self.request_within(command, REPLY_WAIT)
+    }
+
+    /// [`ChildNode::request`] for a command that may take up to `wait` to answer.
+    fn request_within(&mut self, command: &Command, wait: Duration) -> Result<Reply, CliError> {
         let Some(running) = &mut self.running else {
             return Err(self.error("not running"));
         };
@@ -178,7 +216,7 @@ impl ChildNode {
         let reply = match sent {
             Ok(()) => running
                 .replies
-                .recv_timeout(REPLY_WAIT)
+                .recv_timeout(wait)
                 .map_err(|e| format!("no answer: {e}")),
             Err(e) => Err(e.to_string()),
         };
@@ -199,12 +237,13 @@ impl ChildNode {
         }
     }
 
-    /// Sends a command that is answered with [`Reply::Done`]; nothing when killed.
-    fn command(&mut self, command: &Command) -> Result<(), CliError> {
+    /// Sends a command that is answered with [`Reply::Done`] within `wait`; nothing
+    /// when killed.
+    fn command(&mut self, command: &Command, wait: Duration) -> Result<(), CliError> {
         if self.running.is_none() {
             return Ok(());
         }
-        match self.request(command)? {
+        match self.request_within(command, wait)? {
             Reply::Done => Ok(()),
             other => Err(self.error(&format!("unexpected answer {other:?}"))),
         }
@@ -278,7 +317,7 @@ impl Node for ChildNode {
     }
 
     fn peer(&mut self, port: u16) -> Result<(), CliError> {
-        self.command(&Command::Peer { port })
+        self.command(&Command::Peer { port }, REPLY_WAIT)
     }
 
     fn peered(&mut self) -> usize {
@@ -292,27 +331,52 @@ impl Node for ChildNode {
     }
 
     fn publish(&mut self, topic: &Topic, first: u64, count: u64) -> Result<(), CliError> {
-        self.command(&Command::Publish {
-            topic: topic.as_str().to_owned(),
-            first,
-            count,
-        })
+        self.command(
+            &Command::Publish {
+                topic: topic.as_str().to_owned(),
+                first,
+                count,
+            },
+            REPLY_WAIT,
+        )
     }
 
     fn received(&self) -> &Mutex<Received> {
         &self.received
     }
 
-    fn attach_stores(&mut self, spec: &NodeSpec, _: bool, _: Duration) -> Result<(), CliError> {
-        if spec.master.is_empty() && spec.clone.is_empty() {
-            Ok(())
-        } else {
-            Err(self.error("stores are not supported with one process per node yet"))
-        }
+    fn attach_stores(
+        &mut self,
+        spec: &NodeSpec,
+        clones: bool,
+        timeout: Duration,
+    ) -> Result<(), CliError> {
+        let command = Command::AttachStores {
+            master: spec.master.clone(),
+            clone: spec.clone.clone(),
+            clones,
+            timeout_ms: timeout.as_millis() as u64,
+        };
+        // Each clone may wait `timeout` for its master.
+        let clones_waiting = if clones { spec.clone.len() as u32 } else { 0 };
+        self.command(&command, REPLY_WAIT + timeout * clones_waiting)
     }
 
-    fn store(&self, _: &str) -> Option<&Store> {
-        None
+    fn put(&mut self, write: &StoreWrite) -> Result<(), CliError> {
+        self.command(&Command::Put(write.clone()), REPLY_WAIT)
+    }
+
+    fn store_deviations(
+        &mut self,
+        expected: &StoreExpectation,
+    ) -> Result<Option<Vec<String>>, CliError> {
+        if self.running.is_none() {
+            return Ok(None);
+        }
+        match self.request(&Command::CheckStore(expected.clone()))? {
+            Reply::Deviations(deviations) => Ok(deviations),
+            other => Err(self.error(&format!("unexpected answer {other:?}"))),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! it receives to a sink (by default recording distinct messages, duplicates and
 //! latencies).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -11,9 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use broker_actors::{Config, Endpoint, PeerStatus, Store};
 use broker_wire::{Data, Topic};
+use serde::{Deserialize, Serialize};
 
 use super::topology::NodeSpec;
 use crate::error::CliError;
+use crate::json::from_json;
 use crate::stores::{attach_clone, attach_master};
 use crate::POLL_SLICE;
 
@@ -77,6 +79,43 @@ pub fn payload(origin: &str, seq: u64) -> Data {
     ])
 }
 
+/// A write to a store through one node: the given `entries` (values in the JSON
+/// notation of `--json`), then `count` generated entries `"<node>/<i>" = i` numbered
+/// from `first`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreWrite {
+    /// The store.
+    pub store: String,
+    /// Given entries.
+    pub entries: BTreeMap<String, serde_json::Value>,
+    /// Number of the first generated entry.
+    pub first: u64,
+    /// Number of generated entries.
+    pub count: u64,
+}
+
+/// What every replica of a store should hold: `keys` keys (if given) and `values`
+/// (in the JSON notation of `--json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreExpectation {
+    /// The store.
+    pub store: String,
+    /// Number of keys, if checked.
+    pub keys: Option<u64>,
+    /// Keys that must hold these values.
+    pub values: BTreeMap<String, serde_json::Value>,
+}
+
+impl StoreExpectation {
+    /// The expected values as data.
+    pub fn values(&self) -> Result<Vec<(Data, Data)>, CliError> {
+        self.values
+            .iter()
+            .map(|(key, value)| Ok((Data::string(key.as_str()), from_json(value)?)))
+            .collect()
+    }
+}
+
 /// What a run does with a node, whether it lives in the harness's process
 /// ([`LocalNode`]) or in a child process ([`super::child::ChildNode`]).
 pub trait Node {
@@ -105,8 +144,14 @@ pub trait Node {
         clones: bool,
         timeout: Duration,
     ) -> Result<(), CliError>;
-    /// Its replica of store `name`, if running and holding one.
-    fn store(&self, name: &str) -> Option<&Store>;
+    /// Writes to its replica of `write.store`; nothing when killed.
+    fn put(&mut self, write: &StoreWrite) -> Result<(), CliError>;
+    /// How its replica of `expected.store` differs from `expected` (empty when it
+    /// agrees); `None` when killed or holding no replica.
+    fn store_deviations(
+        &mut self,
+        expected: &StoreExpectation,
+    ) -> Result<Option<Vec<String>>, CliError>;
 }
 
 /// Where a [`LocalNode`] hands each message it receives, with its arrival time.
@@ -246,8 +291,46 @@ impl Node for LocalNode {
         Ok(())
     }
 
-    fn store(&self, name: &str) -> Option<&Store> {
-        self.stores.get(name)
+    fn put(&mut self, write: &StoreWrite) -> Result<(), CliError> {
+        let Some(replica) = self.stores.get(&write.store) else {
+            return Ok(()); // killed: the write goes nowhere, as a publish would
+        };
+        for (key, value) in &write.entries {
+            replica.put(Data::string(key.as_str()), from_json(value)?, None);
+        }
+        for i in write.first..write.first + write.count {
+            let key = format!("{}/{i}", self.name);
+            replica.put(Data::string(key), Data::Count(i), None);
+        }
+        Ok(())
+    }
+
+    fn store_deviations(
+        &mut self,
+        expected: &StoreExpectation,
+    ) -> Result<Option<Vec<String>>, CliError> {
+        let Some(replica) = self.stores.get(&expected.store) else {
+            return Ok(None);
+        };
+        let mut wrong = Vec::new();
+        match replica.keys() {
+            Ok(held) if expected.keys.is_some_and(|k| k != held.len() as u64) => {
+                wrong.push(format!("{} keys", held.len()))
+            }
+            Ok(_) => {}
+            Err(e) => wrong.push(e.to_string()),
+        }
+        for (key, value) in expected.values()? {
+            match replica.get(&key) {
+                Ok(Some(held)) if held == value => {}
+                Ok(held) => wrong.push(format!(
+                    "{key} = {}",
+                    held.map_or("nothing".into(), |v| v.to_string())
+                )),
+                Err(e) => wrong.push(e.to_string()),
+            }
+        }
+        Ok(Some(wrong))
     }
 }
 

@@ -5,15 +5,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use broker_wire::{Data, Topic};
+use broker_wire::Topic;
 
 use super::child::ChildNode;
-use super::node::{LocalNode, Node};
+use super::node::{LocalNode, Node, StoreExpectation, StoreWrite};
 use super::proxy::Proxy;
 use super::report::{Check, NodeReport, Report};
 use super::topology::{Step, Topology};
 use crate::error::CliError;
-use crate::json::from_json;
 use crate::stats::LatencySummary;
 
 /// Bound of waiting for links to come up (after start, restart and heal).
@@ -29,18 +28,8 @@ pub fn run(topology: &Topology) -> Result<Report, CliError> {
 
 /// Runs `topology` to the end, every node in a child process running
 /// `program --node NAME` (the `broker-harness` binary), and reports what every node
-/// received. Topologies with stores are not supported yet.
+/// received.
 pub fn run_processes(topology: &Topology, program: &Path) -> Result<Report, CliError> {
-    if let Some(node) = topology
-        .nodes
-        .iter()
-        .find(|n| !n.master.is_empty() || !n.clone.is_empty())
-    {
-        return Err(CliError::Topology(format!(
-            "node {:?} holds a store: stores are not supported with one process per node yet",
-            node.name
-        )));
-    }
     run_nodes(topology, |name| Box::new(ChildNode::new(name, program)))
 }
 
@@ -224,17 +213,13 @@ impl<'t> Run<'t> {
         entries: &BTreeMap<String, serde_json::Value>,
         count: u64,
     ) -> Result<(), CliError> {
-        let name = self.nodes[node].name();
-        let Some(replica) = self.nodes[node].store(store) else {
-            return Ok(()); // killed: the write goes nowhere, as a publish would
+        let write = StoreWrite {
+            store: store.to_owned(),
+            entries: entries.clone(),
+            first: self.next_key[node],
+            count,
         };
-        for (key, value) in entries {
-            replica.put(Data::string(key.as_str()), from_json(value)?, None);
-        }
-        let first = self.next_key[node];
-        for i in first..first + count {
-            replica.put(Data::string(format!("{name}/{i}")), Data::Count(i), None);
-        }
+        self.nodes[node].put(&write)?;
         self.next_key[node] += count;
         Ok(())
     }
@@ -242,61 +227,31 @@ impl<'t> Run<'t> {
     /// Waits until every running replica of `store` holds `keys` keys and `values`;
     /// passes if they all do (again, a little later, to catch extra keys).
     fn expect_store(
-        &self,
+        &mut self,
         store: &str,
         keys: Option<u64>,
         values: &BTreeMap<String, serde_json::Value>,
         timeout: Duration,
     ) -> Result<Check, CliError> {
-        let values = values
-            .iter()
-            .map(|(key, value)| Ok((Data::string(key.as_str()), from_json(value)?)))
-            .collect::<Result<Vec<_>, CliError>>()?;
-        let replicas = self.topology.replicas(store);
-        // How each running replica differs from what is expected.
-        let deviations = || -> Vec<String> {
-            replicas
-                .iter()
-                .filter_map(|&n| {
-                    let replica = self.nodes[n].store(store)?;
-                    let mut wrong = Vec::new();
-                    match replica.keys() {
-                        Ok(held) if keys.is_some_and(|k| k != held.len() as u64) => {
-                            wrong.push(format!("{} keys", held.len()))
-                        }
-                        Ok(_) => {}
-                        Err(e) => wrong.push(e.to_string()),
-                    }
-                    for (key, value) in &values {
-                        match replica.get(key) {
-                            Ok(Some(held)) if held == *value => {}
-                            Ok(held) => wrong.push(format!(
-                                "{key} = {}",
-                                held.map_or("nothing".into(), |v| v.to_string())
-                            )),
-                            Err(e) => wrong.push(e.to_string()),
-                        }
-                    }
-                    (!wrong.is_empty())
-                        .then(|| format!("{}: {}", self.nodes[n].name(), wrong.join(", ")))
-                })
-                .collect()
+        let expected = StoreExpectation {
+            store: store.to_owned(),
+            keys,
+            values: values.clone(),
         };
+        let replicas = self.topology.replicas(store);
         let deadline = Instant::now() + timeout;
-        while !deviations().is_empty() && Instant::now() < deadline {
+        while !self.store_deviations(&replicas, &expected)?.0.is_empty()
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(10));
         }
         std::thread::sleep(Duration::from_millis(50));
-        let wrong = deviations();
-        let running = replicas
-            .iter()
-            .filter(|&&n| self.nodes[n].store(store).is_some())
-            .count();
-        let mut expected: Vec<String> = keys.map(|k| format!("{k} keys")).into_iter().collect();
-        expected.extend(values.iter().map(|(k, v)| format!("{k} = {v}")));
+        let (wrong, running) = self.store_deviations(&replicas, &expected)?;
+        let mut described: Vec<String> = keys.map(|k| format!("{k} keys")).into_iter().collect();
+        described.extend(expected.values()?.iter().map(|(k, v)| format!("{k} = {v}")));
         Ok(Check {
             step: 0,
-            what: format!("every replica of {store} holds {}", expected.join(", ")),
+            what: format!("every replica of {store} holds {}", described.join(", ")),
             passed: wrong.is_empty(),
             detail: if wrong.is_empty() {
                 format!("{running} replicas agree")
@@ -304,6 +259,31 @@ impl<'t> Run<'t> {
                 wrong.join("; ")
             },
         })
+    }
+
+    /// How each running replica among `replicas` differs from `expected`, and how
+    /// many replicas are running.
+    fn store_deviations(
+        &mut self,
+        replicas: &[usize],
+        expected: &StoreExpectation,
+    ) -> Result<(Vec<String>, usize), CliError> {
+        let mut wrong = Vec::new();
+        let mut running = 0;
+        for &n in replicas {
+            let Some(deviations) = self.nodes[n].store_deviations(expected)? else {
+                continue;
+            };
+            running += 1;
+            if !deviations.is_empty() {
+                wrong.push(format!(
+                    "{}: {}",
+                    self.nodes[n].name(),
+                    deviations.join(", ")
+                ));
+            }
+        }
+        Ok((wrong, running))
     }
 
     /// Waits until `node` received at least `count` distinct messages (under

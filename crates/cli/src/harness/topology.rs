@@ -48,6 +48,20 @@ pub struct NodeSpec {
     pub clone: Vec<String>,
 }
 
+impl NodeSpec {
+    /// A node called `name` with no peers, subscriptions or stores.
+    pub fn named(name: &str) -> Self {
+        NodeSpec {
+            name: name.to_owned(),
+            peers: Vec::new(),
+            subscribe: Vec::new(),
+            forward: Vec::new(),
+            master: Vec::new(),
+            clone: Vec::new(),
+        }
+    }
+}
+
 /// One step of a run.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
