@@ -487,3 +487,53 @@ fn clone_write_flood_with_tiny_buffers_completes() {
     assert!(master.await_idle(WAIT));
     assert_eq!(master.get(&Data::Count(99)).unwrap(), Some(value));
 }
+
+/// Floods from both ends at once, so that both directions of the peering are saturated:
+/// master writes fill the master → clone direction, clone writes the clone → master one.
+/// A store actor that stops draining its input while its own output waits for room closes
+/// a cycle (clone waits on master, master waits on clone) and the writers never finish.
+#[test]
+fn writes_flooding_both_directions_with_tiny_buffers_complete() {
+    let tiny = || Config {
+        peer_buffer: 4,
+        subscriber_queue: 4,
+        publisher_buffer: 4,
+        ..Config::default()
+    };
+    let net = Net::build(vec![tiny(), tiny()], &[(1, 0)]);
+    let master = net.nodes[0]
+        .attach_master("s", BackendType::Memory, BTreeMap::new())
+        .unwrap()
+        .expect("no other master");
+    let clone = net.nodes[1]
+        .attach_clone("s")
+        .unwrap()
+        .expect("master reachable");
+    let (done, finished) = std::sync::mpsc::channel();
+    let writers: Vec<_> = [(&master, 0u64), (&clone, 1), (&clone, 2)]
+        .into_iter()
+        .map(|(store, writer)| {
+            let (store, done) = (store.clone(), done.clone());
+            std::thread::spawn(move || {
+                // Large values so that socket buffers fill with few messages.
+                let value = Data::from("v".repeat(4096));
+                for i in 0..20_000u64 {
+                    store.put(Data::Count(writer * 1000 + i % 100), value.clone(), None);
+                }
+                // The receiver is gone only once the test failed already.
+                let _ = done.send(store.await_idle(WAIT));
+            })
+        })
+        .collect();
+    for _ in &writers {
+        let idle = finished.recv_timeout(Duration::from_secs(60));
+        assert_eq!(
+            idle,
+            Ok(true),
+            "writers stalled: master and clone wait on each other"
+        );
+    }
+    for writer in writers {
+        writer.join().unwrap();
+    }
+}

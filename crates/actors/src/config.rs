@@ -67,7 +67,8 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// Interval of liveness probes; a peer silent for three intervals is lost.
     pub keepalive: Duration,
-    /// Capacity of each status subscriber's queue; older events are dropped beyond it.
+    /// Capacity of each status subscriber's queue; newer events are shed beyond it
+    /// (counted, then reported by an error event once there is room).
     pub status_queue: usize,
     /// Capacity of each publisher's buffer, in messages.
     pub publisher_buffer: usize,

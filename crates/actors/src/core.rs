@@ -288,6 +288,9 @@ impl Actor for Core {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // The mailbox only carries control traffic; keep `send` from waiting on it.
         ctx.set_mailbox_capacity(4096);
+        ctx.run_interval(statuses::SHED_REPORT_INTERVAL, |core, _| {
+            core.report_shed_events()
+        });
     }
 }
 

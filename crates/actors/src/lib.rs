@@ -26,10 +26,11 @@
 //! - [`publisher`]: the [`Publisher`] handle.
 //! - [`queue`]: the bounded queue behind all of the above, for threads and tasks.
 //! - [`flare`]: descriptors readable while a queue is pending (or has room).
-//! - [`store_handle`]: [`Store`], the handle on a data store, and `attach_master` /
-//!   `attach_clone`; `store_master` and `store_clone`: the actors behind it;
-//!   `store_replica`: what a handle and its actor share; `store_hooks`: what they need
-//!   from the core (local delivery, statuses).
+//! - [`store_handle`]: [`Store`], the handle on a data store; `store_attach`:
+//!   `attach_master` / `attach_clone`; `store_master` and `store_clone`: the actors behind it;
+//!   `store_replica`: what a handle and its actor share; `store_flow`: how the actors
+//!   take writes and publish without waiting on a peer while holding its input;
+//!   `store_hooks`: what they need from the core (local delivery, statuses).
 //! - [`config`], [`info`], [`status`], [`error`]: configuration, peer descriptions,
 //!   status codes, errors.
 
@@ -48,7 +49,9 @@ pub mod publisher;
 mod queue;
 mod routing;
 pub mod status;
+mod store_attach;
 mod store_clone;
+mod store_flow;
 pub mod store_handle;
 mod store_hooks;
 mod store_master;

@@ -1,40 +1,27 @@
-//! [`Store`], the handle users hold on a data store (master or clone), and
-//! [`Endpoint::attach_master`] / [`Endpoint::attach_clone`].
+//! [`Store`], the handle users hold on a data store (master or clone).
 //!
 //! Both kinds keep their contents in a [`Replica`] shared between the handle and the store's
 //! actor: reads lock it and answer on the caller's thread (no actor round trip), writes go
 //! to the actor through a bounded queue. A master applies them itself; a clone sends them to
 //! the master and sees them only once the master's change comes back. Every call blocks at
 //! most for backpressure or a bounded wait, and works from any thread except the endpoint's.
+//! Attaching a store is in `store_attach`.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use broker_store::messages::{clone_topic, master_topic, EntityId};
-use broker_store::{open_backend, BackendType, Operation, StoreError};
+use broker_store::{Operation, StoreError};
 use broker_wire::data::Set;
-use broker_wire::frame::NodeId;
 use broker_wire::{Data, Timespan};
 use thiserror::Error;
 
-use crate::endpoint::Endpoint;
-use crate::error::EndpointError;
-use crate::queue::BoundedQueue;
+use crate::queue::PushError;
 use crate::status::ErrorCode;
-use crate::store_clone::StoreClone;
-use crate::store_hooks::{emit_error, RunOnEndpoint};
-use crate::store_master::StoreMaster;
-use crate::store_replica::{Progress, Replica, Request};
+use crate::store_replica::{Replica, Request};
 
-/// Writes a handle may queue for its actor before `put` and friends block.
-const REQUEST_QUEUE: usize = 4096;
-/// Messages from peers a store actor may have pending before peers wait.
-const INBOX_QUEUE: usize = 4096;
-/// How often `attach_clone` looks for the master among the peers' subscriptions.
-const MASTER_POLL: Duration = Duration::from_millis(10);
+pub use crate::store_attach::{AttachError, CloneOptions};
 
 /// Whether a store handle is the master or a clone (`broker.Frontend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,58 +30,6 @@ pub enum Role {
     Master,
     /// A copy following a master on a peer.
     Clone,
-}
-
-/// How a clone behaves while attaching and while its master is unreachable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloneOptions {
-    /// How long `attach_clone` waits for a master among the peers, then for the first
-    /// snapshot.
-    pub attach_timeout: Duration,
-    /// How long reads keep answering after the master became unreachable; later they fail
-    /// with `StaleData` until the clone has resynchronised.
-    pub stale_interval: Duration,
-    /// How long writes made while the master is unreachable are kept for replay.
-    pub mutation_buffer_interval: Duration,
-    /// How long `put_unique` waits for the master's answer.
-    pub request_timeout: Duration,
-}
-
-impl Default for CloneOptions {
-    /// Broker 1.4's stale and buffer intervals; a few seconds to find the master.
-    fn default() -> Self {
-        CloneOptions {
-            attach_timeout: Duration::from_secs(3),
-            stale_interval: Duration::from_secs(300),
-            mutation_buffer_interval: Duration::from_secs(120),
-            request_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Why attaching a store failed.
-#[derive(Debug, Error)]
-pub enum AttachError {
-    /// The backend could not be opened.
-    #[error("cannot open the backend of store {store}: {source}")]
-    Backend {
-        /// The store's name.
-        store: String,
-        /// The backend's failure.
-        #[source]
-        source: StoreError,
-    },
-    /// This endpoint already holds the store in the other role.
-    #[error("store {store} is already attached here as a {existing:?}")]
-    RoleConflict {
-        /// The store's name.
-        store: String,
-        /// The role it has.
-        existing: Role,
-    },
-    /// The endpoint failed or was shut down.
-    #[error(transparent)]
-    Endpoint(#[from] EndpointError),
 }
 
 /// Why a query on a store failed.
@@ -154,7 +89,7 @@ pub(crate) fn error_code(error: &StoreError) -> ErrorCode {
 /// A data store, master or clone: cheap to clone; every clone is the same store.
 #[derive(Clone)]
 pub struct Store {
-    replica: Arc<Replica>,
+    pub(crate) replica: Arc<Replica>,
 }
 
 impl std::fmt::Debug for Store {
@@ -210,7 +145,7 @@ impl Store {
         self.write(Operation::Put {
             key,
             value,
-            expiry: ttl(expiry),
+            expiry: expiry_span(expiry),
         });
     }
 
@@ -227,7 +162,7 @@ impl Store {
             op: Operation::PutUnique {
                 key,
                 value,
-                expiry: ttl(expiry),
+                expiry: expiry_span(expiry),
             },
             answer: Some(answer),
         };
@@ -262,7 +197,7 @@ impl Store {
         self.write(Operation::Increment {
             key,
             amount,
-            expiry: ttl(expiry),
+            expiry: expiry_span(expiry),
         });
     }
 
@@ -271,7 +206,7 @@ impl Store {
         self.write(Operation::Decrement {
             key,
             amount,
-            expiry: ttl(expiry),
+            expiry: expiry_span(expiry),
         });
     }
 
@@ -280,7 +215,7 @@ impl Store {
         self.write(Operation::Append {
             key,
             suffix,
-            expiry: ttl(expiry),
+            expiry: expiry_span(expiry),
         });
     }
 
@@ -297,7 +232,7 @@ impl Store {
             key,
             index,
             value,
-            expiry: ttl(expiry),
+            expiry: expiry_span(expiry),
         });
     }
 
@@ -306,7 +241,7 @@ impl Store {
         self.write(Operation::RemoveFrom {
             key,
             index,
-            expiry: ttl(expiry),
+            expiry: expiry_span(expiry),
         });
     }
 
@@ -315,7 +250,7 @@ impl Store {
         self.write(Operation::Push {
             key,
             value,
-            expiry: ttl(expiry),
+            expiry: expiry_span(expiry),
         });
     }
 
@@ -323,7 +258,7 @@ impl Store {
     pub fn pop(&self, key: Data, expiry: Option<Duration>) {
         self.write(Operation::Pop {
             key,
-            expiry: ttl(expiry),
+            expiry: expiry_span(expiry),
         });
     }
 
@@ -357,7 +292,8 @@ impl Store {
         })
     }
 
-    fn write(&self, op: Operation) {
+    /// Makes a write, waiting for room in the queue to the store's actor.
+    pub fn write(&self, op: Operation) {
         self.replica.progress.submit();
         // Closed only when the endpoint is gone: the write goes nowhere, as a publish would.
         let _ = self
@@ -365,143 +301,29 @@ impl Store {
             .requests
             .push_wait(Request { op, answer: None }, 1, None);
     }
-}
 
-fn ttl(expiry: Option<Duration>) -> Option<Timespan> {
-    expiry.map(|d| Timespan(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)))
-}
-
-/// The stores attached on each endpoint, so that attaching a name twice gives the same
-/// store. Weak: a store lives as long as its actor or a handle.
-static ATTACHED: Mutex<Vec<(NodeId, String, Weak<Replica>)>> = Mutex::new(Vec::new());
-
-/// Numbers store instances in this process, as the object half of their [`EntityId`].
-static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
-
-fn attached(
-    registry: &mut Vec<(NodeId, String, Weak<Replica>)>,
-    node: NodeId,
-    name: &str,
-) -> Option<Arc<Replica>> {
-    registry.retain(|(_, _, replica)| replica.strong_count() > 0);
-    registry
-        .iter()
-        .find(|(n, s, _)| *n == node && s == name)
-        .and_then(|(_, _, replica)| replica.upgrade())
-}
-
-impl Endpoint {
-    /// Attaches the master of store `name` with a backend of type `backend` configured by
-    /// `options` (SQLite: `{"path": ...}`). Attaching a name twice returns the same
-    /// master; `Ok(None)` when a direct peer already holds a master of that name (also
-    /// reported to status subscribers as `MasterExists`).
-    pub fn attach_master(
-        &self,
-        name: &str,
-        backend: BackendType,
-        options: BTreeMap<String, Data>,
-    ) -> Result<Option<Store>, AttachError> {
-        let mut registry = ATTACHED.lock().expect("store registry poisoned");
-        if let Some(replica) = attached(&mut registry, self.node_id(), name) {
-            return match replica.role {
-                Role::Master => Ok(Some(Store { replica })),
-                existing => Err(AttachError::RoleConflict {
-                    store: name.to_owned(),
-                    existing,
-                }),
-            };
-        }
-        let topic = master_topic(name);
-        if self.peer_subscriptions().contains(&topic) {
-            let message = format!("store {name}: a peer already holds its master");
-            emit_error(self.shared(), ErrorCode::MasterExists, message);
-            return Ok(None);
-        }
-        let backend = open_backend(backend, &options).map_err(|source| AttachError::Backend {
-            store: name.to_owned(),
-            source,
-        })?;
-        let replica = self.new_replica(
-            name,
-            Role::Master,
-            broker_store::Store::new(backend),
-            Duration::from_secs(10),
-        );
-        let inbox = self.make_subscriber(vec![topic], INBOX_QUEUE);
-        let (shared, for_actor) = (self.shared().clone(), replica.clone());
-        self.run_on_endpoint(move || StoreMaster::launch(for_actor, shared, inbox))?;
-        registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
-        Ok(Some(Store { replica }))
-    }
-
-    /// Attaches a clone of store `name` with [`CloneOptions::default`].
-    pub fn attach_clone(&self, name: &str) -> Result<Option<Store>, AttachError> {
-        self.attach_clone_with(name, CloneOptions::default())
-    }
-
-    /// Attaches a clone of store `name`: waits up to `options.attach_timeout` for a direct
-    /// peer holding its master (`Ok(None)` if none appears), then for the first snapshot.
-    /// Attaching a name held here already returns that store.
-    pub fn attach_clone_with(
-        &self,
-        name: &str,
-        options: CloneOptions,
-    ) -> Result<Option<Store>, AttachError> {
-        let mut registry = ATTACHED.lock().expect("store registry poisoned");
-        if let Some(replica) = attached(&mut registry, self.node_id(), name) {
-            return Ok(Some(Store { replica }));
-        }
-        let deadline = Instant::now() + options.attach_timeout;
-        let topic = master_topic(name);
-        while !self.peer_subscriptions().contains(&topic) {
-            if Instant::now() >= deadline {
-                return Ok(None);
+    /// Makes a write unless that would wait for room: then `Err(op)`, and nothing
+    /// happened. For callers that must not wait where they are (Python, holding the GIL).
+    pub fn try_write(&self, op: Operation) -> Result<(), Operation> {
+        let progress = &self.replica.progress;
+        // Submitted before it can be handled, so that no one sees the store idle meanwhile.
+        progress.submit();
+        match self
+            .replica
+            .requests
+            .try_push(Request { op, answer: None }, 1)
+        {
+            // Closed only when the endpoint is gone: the write goes nowhere.
+            Ok(()) | Err(PushError::Closed(_)) => Ok(()),
+            Err(PushError::Full(request)) => {
+                progress.withdraw();
+                Err(request.op)
             }
-            std::thread::sleep(MASTER_POLL);
         }
-        let replica = self.new_replica(
-            name,
-            Role::Clone,
-            broker_store::Store::in_memory(),
-            options.request_timeout,
-        );
-        let inbox = self.make_subscriber(vec![clone_topic(name)], INBOX_QUEUE);
-        let (shared, for_actor) = (self.shared().clone(), replica.clone());
-        self.run_on_endpoint(move || StoreClone::launch(for_actor, shared, inbox, options))?;
-        registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
-        drop(registry);
-        // A clone that could not sync yet still serves: it keeps asking the master.
-        replica
-            .progress
-            .wait_synced(deadline.saturating_duration_since(Instant::now()));
-        Ok(Some(Store { replica }))
     }
+}
 
-    fn new_replica(
-        &self,
-        name: &str,
-        role: Role,
-        store: broker_store::Store,
-        request_timeout: Duration,
-    ) -> Arc<Replica> {
-        Arc::new(Replica {
-            name: name.to_owned(),
-            role,
-            entity: EntityId {
-                node: self.node_id(),
-                object: NEXT_OBJECT.fetch_add(1, Ordering::Relaxed),
-            },
-            store: Mutex::new(store),
-            requests: Arc::new(BoundedQueue::new(REQUEST_QUEUE, None, None)),
-            progress: Progress::new(role == Role::Master),
-            stale: AtomicBool::new(false),
-            request_timeout,
-        })
-    }
-
-    fn run_on_endpoint(&self, task: impl FnOnce() + Send + 'static) -> Result<(), EndpointError> {
-        let core = self.shared().core.get().ok_or(EndpointError::ShutDown)?;
-        futures::executor::block_on(core.send(RunOnEndpoint(Box::new(task))))
-            .map_err(|_| EndpointError::ShutDown)
-    }
+/// An expiry as an operation carries it.
+pub fn expiry_span(expiry: Option<Duration>) -> Option<Timespan> {
+    expiry.map(|d| Timespan(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)))
 }

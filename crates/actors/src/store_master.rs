@@ -2,10 +2,10 @@
 //! from clones), numbers every change, sends the changes to the clones, answers snapshot
 //! requests and `put_unique`, runs the expiry timer, and publishes store events locally.
 //!
-//! Its inputs are two queues read as streams: its handles' writes and the messages its
-//! subscription to `<name>/<$>/data/master` receives. Each batch is applied, then what it
-//! produced is published while the actor waits (`ctx.wait`), so output keeps the order of
-//! the changes and slow peers slow the master down instead of piling up messages.
+//! Its inputs are two queues: its handles' writes and the messages its subscription to
+//! `<name>/<$>/data/master` receives. Each batch is applied and what it produced is queued
+//! for publishing in order (`store_flow`): the master keeps taking what clones send while
+//! its output waits for room, and takes its handles' writes only once that output is out.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,10 +17,11 @@ use broker_store::messages::{
 use broker_store::{Change, Operation, StoreError};
 use broker_wire::{Data, Timestamp, Topic};
 
-use crate::routing::{matches, publish_async, Shared};
+use crate::routing::{matches, Shared};
 use crate::status::ErrorCode;
+use crate::store_flow::{emit, flush, writes_first, Flow, StoreActor};
 use crate::store_handle::error_code;
-use crate::store_hooks::{batches, deliver_locally, emit_error};
+use crate::store_hooks::{batches, emit_error};
 use crate::store_replica::{Replica, Request};
 use crate::subscriber::Subscriber;
 
@@ -49,12 +50,11 @@ pub(crate) struct StoreMaster {
     epoch: u64,
     /// The number of the last change.
     seq: u64,
-    clone_topic: Topic,
-    events_topic: Topic,
     /// Keeps the subscription to the master topic; its queue feeds the actor.
     inbox: Subscriber,
     /// The pending expiry timer and the expiry it fires for.
     expiry_timer: Option<(SpawnHandle, Timestamp)>,
+    flow: Flow,
 }
 
 impl StoreMaster {
@@ -64,8 +64,12 @@ impl StoreMaster {
         StoreMaster {
             epoch: fresh_epoch(),
             seq: 0,
-            clone_topic: clone_topic(&name),
-            events_topic: events_topic(&name),
+            flow: Flow::new(
+                shared.clone(),
+                replica.clone(),
+                clone_topic(&name),
+                events_topic(&name),
+            ),
             replica,
             shared,
             inbox,
@@ -140,11 +144,11 @@ impl StoreMaster {
             clones_listen: routes
                 .peers
                 .iter()
-                .any(|p| matches(&p.filter, &self.clone_topic)),
+                .any(|p| matches(&p.filter, &self.flow.peer_topic)),
             events_listen: routes
                 .subscribers
                 .iter()
-                .any(|s| matches(&s.filter, &self.events_topic)),
+                .any(|s| matches(&s.filter, &self.flow.events_topic)),
             ..Output::default()
         }
     }
@@ -193,36 +197,15 @@ impl StoreMaster {
             act.expiry_timer = None;
             let mut out = act.output();
             act.expire(Timestamp::now(), &mut out);
-            act.flush(out, 0, ctx);
+            act.emit(out, 0, ctx);
             act.schedule_expiry(ctx);
         });
         self.expiry_timer = Some((timer, at));
     }
 
-    /// Publishes what a batch produced, holding further input until done; then counts
-    /// `finished` writes as handled.
-    fn flush(&mut self, out: Output, finished: u64, ctx: &mut Context<Self>) {
-        if out.to_clones.is_empty() && out.events.is_empty() {
-            self.replica.progress.finished(finished);
-            return;
-        }
-        let to_clones = out
-            .to_clones
-            .into_iter()
-            .map(|d| (self.clone_topic.clone(), d))
-            .collect();
-        let events = out
-            .events
-            .into_iter()
-            .map(|d| (self.events_topic.clone(), d))
-            .collect();
-        let (shared, replica) = (self.shared.clone(), self.replica.clone());
-        let publishing = async move {
-            publish_async(&shared, to_clones).await;
-            deliver_locally(&shared, events).await;
-            replica.progress.finished(finished);
-        };
-        ctx.wait(publishing.into_actor(self));
+    /// Queues what a batch produced; `finished` writes count as handled once it is out.
+    fn emit(&mut self, out: Output, finished: u64, ctx: &mut Context<Self>) {
+        emit(self, ctx, out.to_clones, out.events, finished);
     }
 }
 
@@ -230,8 +213,8 @@ impl Actor for StoreMaster {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.add_stream(batches(self.replica.requests.clone()));
         ctx.add_stream(batches(self.inbox.inbox.queue.clone()));
+        flush(self, ctx);
         ctx.run_interval(HEARTBEAT, |act, ctx| {
             let alive = ToClones::Alive {
                 epoch: act.epoch,
@@ -239,7 +222,7 @@ impl Actor for StoreMaster {
             };
             let mut out = act.output();
             out.to_clones.push(alive.to_data());
-            act.flush(out, 0, ctx);
+            act.emit(out, 0, ctx);
         });
         // A master attached to a persistent backend may hold entries that expire.
         self.schedule_expiry(ctx);
@@ -255,8 +238,16 @@ impl Drop for StoreMaster {
 }
 
 /// Writes from the master's own handles.
-impl StreamHandler<Vec<Request>> for StoreMaster {
-    fn handle(&mut self, batch: Vec<Request>, ctx: &mut Context<Self>) {
+impl StoreActor for StoreMaster {
+    fn flow(&mut self) -> &mut Flow {
+        &mut self.flow
+    }
+
+    fn takes_writes(&self) -> bool {
+        true
+    }
+
+    fn handle_writes(&mut self, batch: Vec<Request>, ctx: &mut Context<Self>) {
         let now = Timestamp::now();
         let mut out = self.output();
         // Before put_unique decides anything, expired entries must be gone.
@@ -278,7 +269,7 @@ impl StreamHandler<Vec<Request>> for StoreMaster {
         }
         drop(store);
         self.replica.progress.applied(counted);
-        self.flush(out, counted, ctx);
+        self.emit(out, counted, ctx);
         self.schedule_expiry(ctx);
     }
 }
@@ -286,6 +277,7 @@ impl StreamHandler<Vec<Request>> for StoreMaster {
 /// Messages from clones.
 impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
     fn handle(&mut self, batch: Vec<(Topic, Data)>, ctx: &mut Context<Self>) {
+        writes_first(self, ctx);
         let now = Timestamp::now();
         let mut out = self.output();
         self.expire(now, &mut out);
@@ -334,7 +326,7 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
             }
         }
         drop(store);
-        self.flush(out, 0, ctx);
+        self.emit(out, 0, ctx);
         self.schedule_expiry(ctx);
     }
 }

@@ -83,6 +83,11 @@ impl Progress {
         self.lock().submitted += 1;
     }
 
+    /// Takes back a submission whose write did not happen.
+    pub(crate) fn withdraw(&self) {
+        self.lock().submitted -= 1;
+    }
+
     pub(crate) fn applied(&self, n: u64) {
         if n > 0 {
             self.update(|c| c.applied += n);

@@ -147,6 +147,8 @@ impl StatusSubscriber {
     }
 
     /// How many events were shed so far because this subscriber's queue was full.
+    /// Each run of shed events is also reported, once the queue has room again, by an
+    /// [`ErrorCode::Unspecified`](crate::ErrorCode) error event saying how many.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }

@@ -1,15 +1,17 @@
 //! `broker.Store` (master or clone) and `Endpoint.attach_master` / `attach_clone`.
 //!
 //! Failed reads answer `None`, as Broker 1.4's wrapper does for an invalid result; `exists`
-//! has no such answer and raises. Writes are fire-and-forget, as in Broker. Calls that may
-//! wait long (`put_unique`, `attach_clone`, `await_idle`) give way to Ctrl-C.
+//! has no such answer and raises. Writes are fire-and-forget, as in Broker: they keep the
+//! GIL unless the queue to the store's actor is full. Calls that may wait long
+//! (`put_unique`, `attach_clone`, `await_idle`) give way to Ctrl-C.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use broker_actors::store_handle::expiry_span;
 use broker_actors::{AttachError, QueryError, Store};
-use broker_store::BackendType;
-use broker_wire::Data;
+use broker_store::{BackendType, Operation};
+use broker_wire::{Data, Timespan};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -45,6 +47,11 @@ fn options_from(options: Option<&Bound<'_, PyDict>>) -> PyResult<BTreeMap<String
 /// An expiry in seconds (`int`/`float`) or a `timedelta`; `None` for none.
 fn expiry_from(expiry: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
     expiry.map(duration_from).transpose()
+}
+
+/// An expiry as a write carries it.
+fn span_from(expiry: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Timespan>> {
+    Ok(expiry_span(expiry_from(expiry)?))
 }
 
 fn attach_error(error: AttachError) -> PyErr {
@@ -99,6 +106,15 @@ impl PyEndpoint {
     }
 }
 
+impl PyStore {
+    /// Makes a write, releasing the GIL only to wait for room.
+    fn write(&self, py: Python<'_>, op: Operation) {
+        if let Err(op) = self.inner.try_write(op) {
+            py.detach(|| self.inner.write(op));
+        }
+    }
+}
+
 #[pymethods]
 impl PyStore {
     /// The store's name.
@@ -150,8 +166,8 @@ impl PyStore {
         value: &Bound<'_, PyAny>,
         expiry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let (key, value, expiry) = (to_data(key)?, to_data(value)?, expiry_from(expiry)?);
-        py.detach(|| self.inner.put(key, value, expiry));
+        let (key, value, expiry) = (to_data(key)?, to_data(value)?, span_from(expiry)?);
+        self.write(py, Operation::Put { key, value, expiry });
         Ok(())
     }
 
@@ -174,13 +190,13 @@ impl PyStore {
     /// Removes `key`.
     fn erase(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
         let key = to_data(key)?;
-        py.detach(|| self.inner.erase(key));
+        self.write(py, Operation::Erase { key });
         Ok(())
     }
 
     /// Removes every entry.
     fn clear(&self, py: Python<'_>) {
-        py.detach(|| self.inner.clear());
+        self.write(py, Operation::Clear);
     }
 
     /// Adds `amount` to the number under `key` (a missing key counts from zero).
@@ -192,8 +208,13 @@ impl PyStore {
         amount: &Bound<'_, PyAny>,
         expiry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let (key, amount, expiry) = (to_data(key)?, to_data(amount)?, expiry_from(expiry)?);
-        py.detach(|| self.inner.increment(key, amount, expiry));
+        let (key, amount, expiry) = (to_data(key)?, to_data(amount)?, span_from(expiry)?);
+        let op = Operation::Increment {
+            key,
+            amount,
+            expiry,
+        };
+        self.write(py, op);
         Ok(())
     }
 
@@ -206,8 +227,13 @@ impl PyStore {
         amount: &Bound<'_, PyAny>,
         expiry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let (key, amount, expiry) = (to_data(key)?, to_data(amount)?, expiry_from(expiry)?);
-        py.detach(|| self.inner.decrement(key, amount, expiry));
+        let (key, amount, expiry) = (to_data(key)?, to_data(amount)?, span_from(expiry)?);
+        let op = Operation::Decrement {
+            key,
+            amount,
+            expiry,
+        };
+        self.write(py, op);
         Ok(())
     }
 
@@ -220,8 +246,13 @@ impl PyStore {
         s: &Bound<'_, PyAny>,
         expiry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let (key, suffix, expiry) = (to_data(key)?, to_data(s)?, expiry_from(expiry)?);
-        py.detach(|| self.inner.append(key, suffix, expiry));
+        let (key, suffix, expiry) = (to_data(key)?, to_data(s)?, span_from(expiry)?);
+        let op = Operation::Append {
+            key,
+            suffix,
+            expiry,
+        };
+        self.write(py, op);
         Ok(())
     }
 
@@ -237,8 +268,14 @@ impl PyStore {
         expiry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let (key, index) = (to_data(key)?, to_data(index)?);
-        let (value, expiry) = (value.map(to_data).transpose()?, expiry_from(expiry)?);
-        py.detach(|| self.inner.insert_into(key, index, value, expiry));
+        let (value, expiry) = (value.map(to_data).transpose()?, span_from(expiry)?);
+        let op = Operation::InsertInto {
+            key,
+            index,
+            value,
+            expiry,
+        };
+        self.write(py, op);
         Ok(())
     }
 
@@ -251,8 +288,9 @@ impl PyStore {
         index: &Bound<'_, PyAny>,
         expiry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let (key, index, expiry) = (to_data(key)?, to_data(index)?, expiry_from(expiry)?);
-        py.detach(|| self.inner.remove_from(key, index, expiry));
+        let (key, index, expiry) = (to_data(key)?, to_data(index)?, span_from(expiry)?);
+        let op = Operation::RemoveFrom { key, index, expiry };
+        self.write(py, op);
         Ok(())
     }
 
@@ -265,8 +303,8 @@ impl PyStore {
         value: &Bound<'_, PyAny>,
         expiry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let (key, value, expiry) = (to_data(key)?, to_data(value)?, expiry_from(expiry)?);
-        py.detach(|| self.inner.push(key, value, expiry));
+        let (key, value, expiry) = (to_data(key)?, to_data(value)?, span_from(expiry)?);
+        self.write(py, Operation::Push { key, value, expiry });
         Ok(())
     }
 
@@ -278,8 +316,8 @@ impl PyStore {
         key: &Bound<'_, PyAny>,
         expiry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let (key, expiry) = (to_data(key)?, expiry_from(expiry)?);
-        py.detach(|| self.inner.pop(key, expiry));
+        let (key, expiry) = (to_data(key)?, span_from(expiry)?);
+        self.write(py, Operation::Pop { key, expiry });
         Ok(())
     }
 

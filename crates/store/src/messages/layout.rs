@@ -212,17 +212,22 @@ pub(super) fn node_text(node: &NodeId) -> String {
 /// Parses `40 hex digits#pid`, as [`NodeId`]'s `Display` writes it.
 pub(super) fn parse_node(text: &str) -> Option<NodeId> {
     let (hex, pid) = text.split_once('#')?;
-    if hex.len() != 40 || !hex.is_ascii() {
+    if hex.len() != 40 {
         return None;
     }
     let mut id = [0u8; 20];
-    for (byte, pair) in id.iter_mut().zip(hex.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    for (byte, pair) in id.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
     }
     Some(NodeId {
         id,
         pid: pid.parse().ok()?,
     })
+}
+
+/// The value of a hexadecimal digit (either case).
+fn nibble(digit: u8) -> Option<u8> {
+    char::from(digit).to_digit(16).map(|v| v as u8)
 }
 
 /// The tag and the remaining fields of a message vector.

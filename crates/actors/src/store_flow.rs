@@ -1,0 +1,188 @@
+//! How a store actor's writes come in and its messages go out without ever waiting on a
+//! peer while holding what that peer sends.
+//!
+//! Publishing to peers waits for room in their outboxes (the slow-peer policy). If a store
+//! actor stopped draining its subscription while its own output waited, two stores could
+//! close a cycle: a clone waits for room towards its master, whose reader waits for room in
+//! the master's inbox, while the master waits for room towards the clone, whose reader
+//! waits for room in the clone's inbox. Under `SlowPeerPolicy::Block` that is forever.
+//!
+//! So publishing runs beside the actor (one batch at a time; what the actor produces
+//! meanwhile piles up in [`Flow`] and goes out as the next batch), and the actor keeps
+//! applying what its peers send. What it pauses while a batch is out is its handles'
+//! writes: they are read only when nothing is being published, which bounds what piles
+//! up. Local store events are delivered holding the actor (`ctx.wait`), like deliveries
+//! from peers: a full local subscriber slows the store, but never closes a cycle between
+//! endpoints.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use broker_wire::{Data, Topic};
+
+use crate::routing::{publish_async, Shared};
+use crate::store_hooks::deliver_locally;
+use crate::store_replica::{Replica, Request};
+
+/// A store actor, as far as moving its writes and messages is concerned.
+pub(crate) trait StoreActor: Actor<Context = Context<Self>> {
+    fn flow(&mut self) -> &mut Flow;
+
+    /// Whether the actor takes more of its handles' writes now (asked only while nothing
+    /// is being published).
+    fn takes_writes(&self) -> bool;
+
+    /// Handles a batch of its handles' writes.
+    fn handle_writes(&mut self, writes: Vec<Request>, ctx: &mut Context<Self>);
+}
+
+/// A store actor's output on its way out, and whether it reads writes.
+pub(crate) struct Flow {
+    shared: Arc<Shared>,
+    replica: Arc<Replica>,
+    /// Where messages for peers go: the clone topic for a master, the master topic for a
+    /// clone.
+    pub(crate) peer_topic: Topic,
+    /// Where the store's events go.
+    pub(crate) events_topic: Topic,
+    /// Messages for peers produced since the batch being published was taken.
+    messages: Vec<(Topic, Data)>,
+    /// Store events produced since the ones being delivered were taken.
+    events: Vec<(Topic, Data)>,
+    /// Writes completely handled once `messages` are published (a master's).
+    finished: u64,
+    /// Whether a batch is being published.
+    publishing: bool,
+    /// Whether events are being delivered (holding the actor).
+    delivering: bool,
+    /// Whether the actor waits for its handles' writes.
+    reading: bool,
+}
+
+impl Flow {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        replica: Arc<Replica>,
+        peer_topic: Topic,
+        events_topic: Topic,
+    ) -> Self {
+        Flow {
+            shared,
+            replica,
+            peer_topic,
+            events_topic,
+            messages: Vec::new(),
+            events: Vec::new(),
+            finished: 0,
+            publishing: false,
+            delivering: false,
+            reading: false,
+        }
+    }
+}
+
+/// Queues `to_peers` for publishing and counts `finished` writes as handled once they
+/// are published; delivers `events` locally first.
+pub(crate) fn emit<A: StoreActor>(
+    act: &mut A,
+    ctx: &mut Context<A>,
+    to_peers: Vec<Data>,
+    events: Vec<Data>,
+    finished: u64,
+) {
+    let flow = act.flow();
+    let Flow {
+        peer_topic,
+        events_topic,
+        ..
+    } = flow;
+    flow.messages
+        .extend(to_peers.into_iter().map(|d| (peer_topic.clone(), d)));
+    flow.events
+        .extend(events.into_iter().map(|d| (events_topic.clone(), d)));
+    flow.finished += finished;
+    deliver_then_flush(act, ctx);
+}
+
+/// Handles the writes queued already, if the actor reads writes now: called before
+/// handling what peers sent, so that of the two arriving together the writes, usually
+/// made first, go first.
+pub(crate) fn writes_first<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
+    let flow = act.flow();
+    if !flow.reading {
+        return;
+    }
+    let writes = flow.replica.requests.pop_now(usize::MAX);
+    if !writes.is_empty() {
+        act.handle_writes(writes, ctx);
+    }
+}
+
+/// Delivers the pending events holding the actor (one delivery at a time, so they stay
+/// in order), then flushes.
+fn deliver_then_flush<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
+    let flow = act.flow();
+    if flow.delivering {
+        // The running delivery takes these next.
+        return;
+    }
+    if flow.events.is_empty() {
+        flush(act, ctx);
+        return;
+    }
+    flow.delivering = true;
+    let events = std::mem::take(&mut flow.events);
+    let shared = flow.shared.clone();
+    let delivering = async move { deliver_locally(&shared, events).await };
+    ctx.wait(delivering.into_actor(act).map(|(), act, ctx| {
+        act.flow().delivering = false;
+        deliver_then_flush(act, ctx);
+    }));
+}
+
+/// Publishes what piled up unless a batch is out already; with nothing left to publish,
+/// counts finished writes and reads further writes.
+pub(crate) fn flush<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
+    let flow = act.flow();
+    if flow.publishing {
+        return;
+    }
+    if flow.messages.is_empty() {
+        flow.replica
+            .progress
+            .finished(std::mem::take(&mut flow.finished));
+        read_writes(act, ctx);
+        return;
+    }
+    flow.publishing = true;
+    let messages = std::mem::take(&mut flow.messages);
+    let finished = std::mem::take(&mut flow.finished);
+    let (shared, replica) = (flow.shared.clone(), flow.replica.clone());
+    let publishing = async move {
+        publish_async(&shared, messages).await;
+        replica.progress.finished(finished);
+    };
+    ctx.spawn(publishing.into_actor(act).map(|(), act, ctx| {
+        act.flow().publishing = false;
+        flush(act, ctx);
+    }));
+}
+
+/// Waits for the next writes, unless it does already, a batch is out, or the actor takes
+/// none now.
+fn read_writes<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
+    if act.flow().reading || !act.takes_writes() {
+        return;
+    }
+    let flow = act.flow();
+    flow.reading = true;
+    let requests = flow.replica.requests.clone();
+    let reading = async move { requests.pop_all_async().await };
+    ctx.spawn(reading.into_actor(act).map(|writes, act, ctx| {
+        act.flow().reading = false;
+        // `None`: the queue was closed, the actor is going away.
+        if let Some(writes) = writes {
+            act.handle_writes(writes, ctx);
+        }
+    }));
+}
