@@ -16,23 +16,18 @@ fn chain_with(config_of: impl Fn(usize) -> Config) -> Net {
 /// Which nodes of `net` receive `count` messages published at node 0 on `/c`, given
 /// subscribers at every other node. Waits for the filters to settle first.
 fn receivers(net: &Net, count: u64) -> Vec<usize> {
+    // Each node also subscribes to a probe topic of its own, so that a node can tell its
+    // downstream neighbour's filter from its upstream one's (both hold `/c`).
+    let probe = |i: usize| Topic::from(format!("/probe/{i}"));
     let subs: Vec<_> = net
         .nodes
         .iter()
-        .map(|n| n.make_subscriber(vec![Topic::from("/c")], 64))
+        .enumerate()
+        .map(|(i, n)| n.make_subscriber(vec![Topic::from("/c"), probe(i)], 64))
         .collect();
-    eventually("filter at the publisher", || {
-        net.nodes[0]
-            .peer_subscriptions()
-            .contains(&Topic::from("/c"))
-    });
-    // Give the filters downstream the same chance: each hop's filter is in place
-    // once its upstream peer reports it.
-    for i in 1..net.nodes.len() - 1 {
+    for i in 0..net.nodes.len() - 1 {
         eventually("filters along the chain", || {
-            net.nodes[i]
-                .peer_subscriptions()
-                .contains(&Topic::from("/c"))
+            net.nodes[i].peer_subscriptions().contains(&probe(i + 1))
         });
     }
     net.nodes[0].publish_batch(numbered("/c", count));

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use broker_wire::frame::{Frame, Hello};
 use broker_wire::WireError;
+use openssl::ssl::SslVersion;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -26,6 +27,9 @@ pub(crate) struct Established {
     pub(crate) reader: FrameReader<BoxedReader>,
     /// Bytes to the peer.
     pub(crate) writer: BoxedWriter,
+    /// Whether a write never needs to read first (plaintext, TLS 1.3), so threads
+    /// other than the peer's writer may write too.
+    pub(crate) shareable_writes: bool,
     /// The peer's `Hello`.
     pub(crate) remote: Hello,
     /// Where the peer is.
@@ -108,7 +112,9 @@ pub(crate) async fn open(
         timeout,
     } = opening;
     let Some(tls) = tls else {
-        return handshake(stream, network, hello, max_frame_len, timeout).await;
+        let mut established = handshake(stream, network, hello, max_frame_len, timeout).await?;
+        established.shareable_writes = true;
+        return Ok(established);
     };
     let started = tokio::time::Instant::now();
     let securing = async {
@@ -121,8 +127,13 @@ pub(crate) async fn open(
         .await
         .map_err(|_| ConnectError::Timeout)?
         .map_err(ConnectError::Tls)?;
+    // Below TLS 1.3 a write may have to read first (renegotiation): only the peer's
+    // writer, which can wait for that, may write then.
+    let tls13 = secured.ssl().version2() == Some(SslVersion::TLS1_3);
     let left = timeout.saturating_sub(started.elapsed());
-    handshake(secured, network, hello, max_frame_len, left).await
+    let mut established = handshake(secured, network, hello, max_frame_len, left).await?;
+    established.shareable_writes = tls13;
+    Ok(established)
 }
 
 /// Exchanges `Hello`s over `stream`: ours goes first, so that a peer of another
@@ -163,6 +174,7 @@ where
     Ok(Established {
         reader,
         writer,
+        shareable_writes: false,
         remote,
         network,
     })

@@ -27,8 +27,9 @@ use crate::error::EndpointError;
 use crate::info::{NetworkInfo, PeerInfo};
 use crate::listener::{Listener, StopListening};
 use crate::peer::{Close, CloseReason, Peer};
+use crate::publish_buffer::{drain, PublishBuffer};
 use crate::queue::BoundedQueue;
-use crate::routing::{publish_async, PublishQueue, Shared, SubscriberQueue, SubscriberRoute};
+use crate::routing::{Shared, SubscriberQueue, SubscriberRoute};
 use crate::status::StatusEvent;
 
 pub(crate) use peering::opening;
@@ -122,7 +123,7 @@ pub(crate) struct AddStatusSubscriber {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct AddPublisher {
-    pub(crate) queue: Arc<PublishQueue>,
+    pub(crate) queue: Arc<PublishBuffer>,
 }
 
 /// A connection completed its handshake.
@@ -191,7 +192,7 @@ pub(crate) struct Core {
     listeners: Vec<Addr<Listener>>,
     /// Publisher buffers, and whether their drain task finished; shutdown closes the
     /// buffers and waits for the tasks so that published data is flushed.
-    publishers: Vec<(Weak<PublishQueue>, watch::Receiver<bool>)>,
+    publishers: Vec<(Weak<PublishBuffer>, watch::Receiver<bool>)>,
     next_conn: u64,
     shutting_down: bool,
 }
@@ -241,9 +242,7 @@ impl Core {
         self.publishers.push((Arc::downgrade(&msg.queue), finished));
         let shared = self.shared.clone();
         actix::spawn(async move {
-            while let Some(batch) = msg.queue.pop_all_async().await {
-                publish_async(&shared, batch).await;
-            }
+            drain(shared, msg.queue).await;
             let _ = done.send(true);
         });
     }
@@ -258,8 +257,8 @@ impl Core {
         // Publishers first, so what they buffered still finds the peers.
         let mut drained = Vec::new();
         for (queue, mut finished) in self.publishers.drain(..) {
-            if let Some(queue) = queue.upgrade() {
-                queue.close();
+            if let Some(buffer) = queue.upgrade() {
+                buffer.queue.close();
             }
             drained.push(async move {
                 let _ = finished.wait_for(|done| *done).await;

@@ -24,6 +24,7 @@ use crate::core::{
 use crate::error::EndpointError;
 use crate::flare::Flare;
 use crate::info::PeerInfo;
+use crate::publish_buffer::PublishBuffer;
 use crate::publisher::Publisher;
 use crate::queue::{BoundedQueue, PushError};
 use crate::routing::Shared;
@@ -205,15 +206,18 @@ impl Endpoint {
 
     /// Publishes one message to the peers whose filters match; blocks while the
     /// endpoint's buffer (`Config::peer_buffer` messages) is full. Messages go out in
-    /// the order of the `publish*` calls, batched with whatever else is buffered.
+    /// the order of the `publish*` calls, batched with whatever else is buffered; a
+    /// message after a quiet spell, with nothing buffered, is sent on this thread.
     pub fn publish(&self, topic: Topic, data: Data) {
+        let shared = &self.inner.shared;
         // Closed only by shutdown, when nothing is delivered any more.
-        let _ = self.inner.shared.mailbox.push_wait((topic, data), 1, None);
+        let _ = shared.mailbox.publish(shared, (topic, data));
     }
 
     /// Publishes one message if the endpoint's buffer has room; gives it back if not.
     pub fn try_publish(&self, topic: Topic, data: Data) -> Result<(), (Topic, Data)> {
-        match self.inner.shared.mailbox.try_push((topic, data), 1) {
+        let shared = &self.inner.shared;
+        match shared.mailbox.try_publish(shared, (topic, data)) {
             Err(PushError::Full(message)) => Err(message),
             // Closed only by shutdown, when nothing is delivered any more.
             Ok(()) | Err(PushError::Closed(_)) => Ok(()),
@@ -223,12 +227,13 @@ impl Endpoint {
     /// Publishes messages in order, like as many [`Endpoint::publish`] calls under
     /// one lock per buffer-full.
     pub fn publish_batch(&self, messages: Vec<(Topic, Data)>) {
-        let _ = self.inner.shared.mailbox.push_many_wait(messages);
+        let _ = self.inner.shared.mailbox.queue.push_many_wait(messages);
     }
 
     /// Async [`Endpoint::publish_batch`]: waits instead of blocking.
     pub async fn publish_batch_async(&self, messages: Vec<(Topic, Data)>) {
-        let _ = self.inner.shared.mailbox.push_many_async(messages).await;
+        let mailbox = &self.inner.shared.mailbox;
+        let _ = mailbox.queue.push_many_async(messages).await;
     }
 
     /// A subscriber to `topics` (raw prefixes), its queue holding `queue_size`
@@ -301,17 +306,17 @@ impl Endpoint {
     /// A publisher on `topic` with a buffer of `Config::publisher_buffer` messages.
     /// Fails with [`EndpointError::Descriptor`] when out of file descriptors.
     pub fn try_make_publisher(&self, topic: Topic) -> Result<Publisher, EndpointError> {
-        let queue = Arc::new(BoundedQueue::new(
+        let buffer = Arc::new(PublishBuffer::new(
             self.inner.shared.config.publisher_buffer,
-            None,
             Some(new_flare("publisher")?),
         ));
         let _ = self.call(AddPublisher {
-            queue: queue.clone(),
+            queue: buffer.clone(),
         });
         Ok(Publisher {
             topic,
-            queue,
+            buffer,
+            shared: self.inner.shared.clone(),
             sent: AtomicU64::new(0),
             created: Instant::now(),
         })

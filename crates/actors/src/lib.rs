@@ -23,7 +23,9 @@
 //! - [`dedup`]: per-origin sliding windows that make rings and meshes deliver once.
 //! - [`framing`]: frames on a byte stream (length prefix, cap, batch assembly).
 //! - [`subscriber`]: [`Subscriber`] and [`StatusSubscriber`].
-//! - [`publisher`]: the [`Publisher`] handle.
+//! - [`publisher`]: the [`Publisher`] handle; `publish_buffer`: the buffers behind it
+//!   and `Endpoint::publish*`, drained in batches or sent inline when traffic is sparse.
+//! - `writer`: a peer's writer, shared by its write task and inline senders.
 //! - [`queue`]: the bounded queue behind all of the above, for threads and tasks.
 //! - [`flare`]: descriptors readable while a queue is pending (or has room).
 //! - [`store_handle`]: [`Store`], the handle on a data store; `store_attach`:
@@ -45,6 +47,7 @@ mod framing;
 pub mod info;
 mod listener;
 mod peer;
+mod publish_buffer;
 pub mod publisher;
 mod queue;
 mod routing;
@@ -58,6 +61,7 @@ mod store_master;
 mod store_replica;
 pub mod subscriber;
 pub mod tls;
+mod writer;
 
 pub use config::{Config, SlowPeerPolicy, TlsConfig};
 pub use endpoint::Endpoint;

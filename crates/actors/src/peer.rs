@@ -9,13 +9,13 @@ use std::time::Duration;
 use actix::prelude::*;
 use broker_wire::frame::{Frame, NodeId};
 use broker_wire::Topic;
-use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::sync::watch;
 
 use crate::connection::{frame_name, BoxedReader, BoxedWriter};
 use crate::core::{Core, PeerClosed, PeerFilter};
 use crate::framing::{encode_frame, FrameReader};
 use crate::routing::{receive_batch, PeerLink, Shared};
+use crate::writer::write_loop;
 
 /// Close gracefully: write everything queued, then `Goodbye`. Resolves once written
 /// (or after `timeout`).
@@ -45,6 +45,8 @@ pub(crate) struct Peer {
     conn: u64,
     link: Arc<PeerLink>,
     halves: Option<(FrameReader<BoxedReader>, BoxedWriter)>,
+    /// Whether threads other than the write task may write (see `writer.rs`).
+    shareable_writes: bool,
     /// Becomes true when the writer has finished (flushed `Goodbye` or failed).
     writer_done: watch::Receiver<bool>,
     writer_done_tx: Option<watch::Sender<bool>>,
@@ -60,6 +62,7 @@ impl Peer {
         link: Arc<PeerLink>,
         reader: FrameReader<BoxedReader>,
         writer: BoxedWriter,
+        shareable_writes: bool,
     ) -> Self {
         let (tx, rx) = watch::channel(false);
         Peer {
@@ -69,6 +72,7 @@ impl Peer {
             conn,
             link,
             halves: Some((reader, writer)),
+            shareable_writes,
             writer_done: rx,
             writer_done_tx: Some(tx),
             next_ping: 0,
@@ -91,9 +95,9 @@ impl Actor for Peer {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let (reader, writer) = self.halves.take().expect("halves are taken once, at start");
         let done = self.writer_done_tx.take().expect("writer starts once");
-        let link = self.link.clone();
+        self.link.writer.install(writer, self.shareable_writes);
         ctx.spawn(
-            write_loop(link, writer, done)
+            write_loop(self.link.clone(), done)
                 .into_actor(self)
                 .map(|result, act, ctx| {
                     // A failed write means the connection is gone, as a failed read does.
@@ -127,6 +131,7 @@ impl Actor for Peer {
     fn stopped(&mut self, _: &mut Context<Self>) {
         // Wakes publishers blocked on this peer's buffer: the peering is gone.
         self.link.outbox.close();
+        self.link.writer.clear();
     }
 }
 
@@ -141,30 +146,6 @@ impl Handler<Close> for Peer {
         };
         Box::pin(flushed.into_actor(self).map(|_, _, ctx| ctx.stop()))
     }
-}
-
-/// Writes queued frames until the outbox is closed and drained, then `Goodbye`.
-async fn write_loop(
-    link: Arc<PeerLink>,
-    writer: BoxedWriter,
-    done: watch::Sender<bool>,
-) -> std::io::Result<()> {
-    let mut out = BufWriter::with_capacity(256 * 1024, writer);
-    let result = async {
-        while let Some(frames) = link.outbox.pop_all_async().await {
-            for frame in frames {
-                out.write_all(&frame).await?;
-            }
-            out.flush().await?;
-            link.made_progress();
-        }
-        out.write_all(&encode_frame(&Frame::Goodbye)).await?;
-        out.flush().await?;
-        out.shutdown().await
-    }
-    .await;
-    let _ = done.send(true);
-    result
 }
 
 /// Reads frames until the connection ends; returns why.

@@ -9,13 +9,16 @@ use std::time::Instant;
 
 use broker_wire::{Data, Topic};
 
+use crate::publish_buffer::PublishBuffer;
 use crate::queue::PushError;
-use crate::routing::PublishQueue;
+use crate::routing::Shared;
 
 /// Publishes on one topic through a buffer of bounded capacity.
 pub struct Publisher {
     pub(crate) topic: Topic,
-    pub(crate) queue: Arc<PublishQueue>,
+    pub(crate) buffer: Arc<PublishBuffer>,
+    /// The endpoint's data path, for sending inline.
+    pub(crate) shared: Arc<Shared>,
     pub(crate) sent: AtomicU64,
     pub(crate) created: Instant,
 }
@@ -26,16 +29,22 @@ impl Publisher {
         &self.topic
     }
 
-    /// Publishes one value; blocks while the buffer is full.
+    /// Publishes one value; blocks while the buffer is full. A value after a quiet
+    /// spell, with nothing buffered, is sent on this thread.
     pub fn publish(&self, data: Data) {
         // Closed only by shutdown, when nothing is delivered any more.
-        let _ = self.queue.push_wait((self.topic.clone(), data), 1, None);
+        let _ = self
+            .buffer
+            .publish(&self.shared, (self.topic.clone(), data));
         self.sent.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Publishes one value if the buffer has room; gives it back if not.
     pub fn try_publish(&self, data: Data) -> Result<(), Data> {
-        match self.queue.try_push((self.topic.clone(), data), 1) {
+        match self
+            .buffer
+            .try_publish(&self.shared, (self.topic.clone(), data))
+        {
             Err(PushError::Full((_, data))) => Err(data),
             // Closed only by shutdown, when nothing is delivered any more.
             Ok(()) | Err(PushError::Closed(_)) => {
@@ -50,7 +59,7 @@ impl Publisher {
         let count = data.len() as u64;
         let messages = data.into_iter().map(|d| (self.topic.clone(), d)).collect();
         // Closed only by shutdown, when nothing is delivered any more.
-        let _ = self.queue.push_many_wait(messages);
+        let _ = self.buffer.queue.push_many_wait(messages);
         self.sent.fetch_add(count, Ordering::Relaxed);
     }
 
@@ -61,12 +70,12 @@ impl Publisher {
 
     /// Values waiting in the buffer.
     pub fn buffered(&self) -> usize {
-        self.queue.weight()
+        self.buffer.queue.weight()
     }
 
     /// Size of the buffer.
     pub fn capacity(&self) -> usize {
-        self.queue.capacity()
+        self.buffer.queue.capacity()
     }
 
     /// Room left in the buffer.
@@ -86,7 +95,8 @@ impl Publisher {
 
     /// A descriptor readable exactly while the buffer has room.
     pub fn fd(&self) -> RawFd {
-        self.queue
+        self.buffer
+            .queue
             .room_fd()
             .expect("publishers are created with a flare")
     }
@@ -95,6 +105,6 @@ impl Publisher {
 impl Drop for Publisher {
     fn drop(&mut self) {
         // The drain task flushes what is buffered, then ends.
-        self.queue.close();
+        self.buffer.queue.close();
     }
 }

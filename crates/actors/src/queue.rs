@@ -38,11 +38,30 @@ struct Waiters {
 }
 
 impl Waiters {
-    fn wake(&self, threads: &Condvar, tasks: &Notify) {
-        if self.threads > 0 {
+    /// The wake-ups these waiters are owed.
+    fn owed(&self) -> Wakes {
+        Wakes {
+            threads: self.threads > 0,
+            tasks: self.tasks > 0,
+        }
+    }
+}
+
+/// Wake-ups owed after a change, made once the lock is released: a thread woken while
+/// the lock is held would preempt the holder only to block on the lock again.
+#[must_use]
+#[derive(Default)]
+struct Wakes {
+    threads: bool,
+    tasks: bool,
+}
+
+impl Wakes {
+    fn wake(self, threads: &Condvar, tasks: &Notify) {
+        if self.threads {
             threads.notify_all();
         }
-        if self.tasks > 0 {
+        if self.tasks {
             tasks.notify_waiters();
         }
     }
@@ -140,6 +159,18 @@ impl<T> BoundedQueue<T> {
         self.lock().items.len()
     }
 
+    /// Whether the queue is open and empty: nothing queued would precede a new item.
+    pub(crate) fn is_idle(&self) -> bool {
+        let state = self.lock();
+        !state.closed && state.items.is_empty()
+    }
+
+    /// Whether the queue is open and would admit an item of `weight` now.
+    pub(crate) fn has_room(&self, weight: usize) -> bool {
+        let state = self.lock();
+        !state.closed && (state.weight == 0 || state.weight + weight <= self.capacity)
+    }
+
     /// The descriptor readable while items are pending, if the queue has one.
     pub(crate) fn pending_fd(&self) -> Option<std::os::fd::RawFd> {
         self.pending_flare.as_ref().map(Flare::fd)
@@ -152,18 +183,30 @@ impl<T> BoundedQueue<T> {
 
     /// Pushes without waiting.
     pub(crate) fn try_push(&self, item: T, weight: usize) -> Result<(), PushError<T>> {
-        let mut state = self.lock();
-        self.push_locked(&mut state, item, weight)
+        let wakes = self.push_locked(&mut self.lock(), item, weight)?;
+        self.wake_consumers(wakes);
+        Ok(())
     }
 
     /// Pushes ignoring capacity: for control frames that must never wait behind data.
     pub(crate) fn push_unbounded(&self, item: T) -> Result<(), PushError<T>> {
-        let mut state = self.lock();
-        if state.closed {
-            return Err(PushError::Closed(item));
-        }
-        self.append_locked(&mut state, item, 0);
+        let wakes = {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(PushError::Closed(item));
+            }
+            self.append_locked(&mut state, item, 0)
+        };
+        self.wake_consumers(wakes);
         Ok(())
+    }
+
+    fn wake_consumers(&self, wakes: Wakes) {
+        wakes.wake(&self.item_ready, &self.item_ready_async);
+    }
+
+    fn wake_producers(&self, wakes: Wakes) {
+        wakes.wake(&self.room_ready, &self.room_ready_async);
     }
 
     fn push_locked(
@@ -171,27 +214,26 @@ impl<T> BoundedQueue<T> {
         state: &mut State<T>,
         item: T,
         weight: usize,
-    ) -> Result<(), PushError<T>> {
+    ) -> Result<Wakes, PushError<T>> {
         if state.closed {
             return Err(PushError::Closed(item));
         }
         if state.weight > 0 && state.weight + weight > self.capacity {
             return Err(PushError::Full(item));
         }
-        self.append_locked(state, item, weight);
-        Ok(())
+        Ok(self.append_locked(state, item, weight))
     }
 
-    fn append_locked(&self, state: &mut State<T>, item: T, weight: usize) {
+    fn append_locked(&self, state: &mut State<T>, item: T, weight: usize) -> Wakes {
         let was_empty = state.items.is_empty();
         state.items.push_back((item, weight));
         state.weight += weight;
-        self.appended(state, was_empty, weight);
+        self.appended(state, was_empty, weight)
     }
 
     /// Moves items of weight 1 from the front of `items` while there is room (an empty
     /// queue takes at least one).
-    fn append_some_locked(&self, state: &mut State<T>, items: &mut VecDeque<T>) {
+    fn append_some_locked(&self, state: &mut State<T>, items: &mut VecDeque<T>) -> Wakes {
         let was_empty = state.items.is_empty();
         let room = self
             .capacity
@@ -203,12 +245,13 @@ impl<T> BoundedQueue<T> {
                 .items
                 .extend(items.drain(..count).map(|item| (item, 1)));
             state.weight += count;
-            self.appended(state, was_empty, count);
+            return self.appended(state, was_empty, count);
         }
+        Wakes::default()
     }
 
-    /// Flares and wake-ups after `weight` was appended.
-    fn appended(&self, state: &State<T>, was_empty: bool, weight: usize) {
+    /// Flares after `weight` was appended; the wake-ups it calls for.
+    fn appended(&self, state: &State<T>, was_empty: bool, weight: usize) -> Wakes {
         if was_empty {
             if let Some(flare) = &self.pending_flare {
                 flare.raise();
@@ -222,11 +265,9 @@ impl<T> BoundedQueue<T> {
             }
         }
         let enough = state.items.len() >= state.wanted_by_threads || state.weight >= self.capacity;
-        if state.consumers.threads > 0 && enough {
-            self.item_ready.notify_all();
-        }
-        if state.consumers.tasks > 0 {
-            self.item_ready_async.notify_waiters();
+        Wakes {
+            threads: state.consumers.threads > 0 && enough,
+            tasks: state.consumers.tasks > 0,
         }
     }
 
@@ -239,10 +280,14 @@ impl<T> BoundedQueue<T> {
             if state.closed {
                 return Err(PushError::Closed(items.into()));
             }
-            self.append_some_locked(&mut state, &mut items);
+            let wakes = self.append_some_locked(&mut state, &mut items);
             if items.is_empty() {
+                drop(state);
+                self.wake_consumers(wakes);
                 return Ok(());
             }
+            // Consumers make the room waited for: wake them before waiting.
+            self.wake_consumers(wakes);
             state.producers.threads += 1;
             state = self.room_ready.wait(state).expect("queue lock poisoned");
             state.producers.threads -= 1;
@@ -260,11 +305,16 @@ impl<T> BoundedQueue<T> {
                 if state.closed {
                     return Err(PushError::Closed(items.into()));
                 }
-                self.append_some_locked(&mut state, &mut items);
-                if items.is_empty() {
+                let wakes = self.append_some_locked(&mut state, &mut items);
+                let done = items.is_empty();
+                if !done {
+                    state.producers.tasks += 1;
+                }
+                drop(state);
+                self.wake_consumers(wakes);
+                if done {
                     return Ok(());
                 }
-                state.producers.tasks += 1;
             }
             let _guard = WaitGuard {
                 queue: self,
@@ -285,8 +335,13 @@ impl<T> BoundedQueue<T> {
         let mut state = self.lock();
         loop {
             match self.push_locked(&mut state, item, weight) {
+                Ok(wakes) => {
+                    drop(state);
+                    self.wake_consumers(wakes);
+                    return Ok(());
+                }
                 Err(PushError::Full(back)) => item = back,
-                done => return done,
+                Err(closed) => return Err(closed),
             }
             state.producers.threads += 1;
             state = match deadline {
@@ -316,8 +371,13 @@ impl<T> BoundedQueue<T> {
             {
                 let mut state = self.lock();
                 match self.push_locked(&mut state, item, weight) {
+                    Ok(wakes) => {
+                        drop(state);
+                        self.wake_consumers(wakes);
+                        return Ok(());
+                    }
                     Err(PushError::Full(back)) => item = back,
-                    done => return done,
+                    Err(closed) => return Err(closed),
                 }
                 state.producers.tasks += 1;
             }
@@ -329,7 +389,8 @@ impl<T> BoundedQueue<T> {
         }
     }
 
-    fn pop_locked(&self, state: &mut State<T>, max: usize, out: &mut Vec<T>) {
+    /// Moves up to `max` items into `out`; the wake-ups it calls for.
+    fn pop_locked(&self, state: &mut State<T>, max: usize, out: &mut Vec<T>) -> Wakes {
         let before = state.weight;
         while out.len() < max {
             let Some((item, weight)) = state.items.pop_front() else {
@@ -339,7 +400,7 @@ impl<T> BoundedQueue<T> {
             out.push(item);
         }
         if out.is_empty() {
-            return;
+            return Wakes::default();
         }
         if state.items.is_empty() {
             if let Some(flare) = &self.pending_flare {
@@ -351,16 +412,14 @@ impl<T> BoundedQueue<T> {
                 flare.raise();
             }
         }
-        state
-            .producers
-            .wake(&self.room_ready, &self.room_ready_async);
+        state.producers.owed()
     }
 
     /// Takes up to `max` items without waiting.
     pub(crate) fn pop_now(&self, max: usize) -> Vec<T> {
         let mut out = Vec::new();
-        let mut state = self.lock();
-        self.pop_locked(&mut state, max, &mut out);
+        let wakes = self.pop_locked(&mut self.lock(), max, &mut out);
+        self.wake_producers(wakes);
         out
     }
 
@@ -371,10 +430,14 @@ impl<T> BoundedQueue<T> {
         let mut out = Vec::new();
         let mut state = self.lock();
         loop {
-            self.pop_locked(&mut state, max, &mut out);
+            let wakes = self.pop_locked(&mut state, max, &mut out);
             if out.len() >= min.min(max) || state.closed {
+                drop(state);
+                self.wake_producers(wakes);
                 return out;
             }
+            // Producers fill what is waited for: wake them before waiting.
+            self.wake_producers(wakes);
             let needed = min.min(max) - out.len();
             state.wanted_by_threads = match state.consumers.threads {
                 0 => needed,
@@ -399,6 +462,31 @@ impl<T> BoundedQueue<T> {
         }
     }
 
+    /// Waits until items are queued (`true`) or the queue is closed and drained
+    /// (`false`), without taking any: for consumers that must take them under a lock
+    /// of their own.
+    pub(crate) async fn wait_items_async(&self) -> bool {
+        loop {
+            let mut notified = pin!(self.item_ready_async.notified());
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if !state.items.is_empty() {
+                    return true;
+                }
+                if state.closed {
+                    return false;
+                }
+                state.consumers.tasks += 1;
+            }
+            let _guard = WaitGuard {
+                queue: self,
+                producer: false,
+            };
+            notified.await;
+        }
+    }
+
     /// Takes everything queued, waiting until there is something; `None` once the queue
     /// is closed and drained.
     pub(crate) async fn pop_all_async(&self) -> Option<Vec<T>> {
@@ -408,8 +496,10 @@ impl<T> BoundedQueue<T> {
             {
                 let mut state = self.lock();
                 let mut out = Vec::new();
-                self.pop_locked(&mut state, usize::MAX, &mut out);
+                let wakes = self.pop_locked(&mut state, usize::MAX, &mut out);
                 if !out.is_empty() {
+                    drop(state);
+                    self.wake_producers(wakes);
                     return Some(out);
                 }
                 if state.closed {

@@ -16,14 +16,13 @@ use crate::config::{Config, SlowPeerPolicy};
 use crate::core::{Core, SlowPeer};
 use crate::dedup::Dedup;
 use crate::framing::EncodedBatch;
+use crate::publish_buffer::PublishBuffer;
 use crate::queue::{BoundedQueue, PushError};
 use crate::tls::TlsContext;
+use crate::writer::{write_inline, WriterSlot};
 
 /// A subscriber's queue of received messages.
 pub(crate) type SubscriberQueue = BoundedQueue<(Topic, Data)>;
-
-/// Messages waiting to be published: the endpoint's own buffer and each publisher's.
-pub(crate) type PublishQueue = BoundedQueue<(Topic, Data)>;
 
 /// The sending side of one peering: encoded frames waiting for the peer's writer.
 /// Shared by the core (registration, filters), the peer actor (its writer drains it)
@@ -33,6 +32,8 @@ pub(crate) struct PeerLink {
     pub(crate) node: NodeId,
     /// Frames to write; weights count data messages, control frames weigh nothing.
     pub(crate) outbox: BoundedQueue<Bytes>,
+    /// The connection's writer, for inline writes while the write task is idle.
+    pub(crate) writer: WriterSlot,
     /// Messages dropped under [`SlowPeerPolicy::Drop`].
     pub(crate) dropped: AtomicU64,
     /// Whether the current drop episode was already reported; the writer ends the
@@ -53,6 +54,7 @@ impl PeerLink {
         PeerLink {
             node,
             outbox: BoundedQueue::new(capacity, None, None),
+            writer: WriterSlot::default(),
             dropped: AtomicU64::new(0),
             dropping: AtomicBool::new(false),
         }
@@ -111,15 +113,14 @@ pub(crate) struct Shared {
     pub(crate) dedup: Mutex<Dedup>,
     /// The core, for reporting slow peers; set once when the core starts.
     pub(crate) core: OnceLock<Addr<Core>>,
-    /// What `Endpoint::publish*` hands over: callers pay a queue push per message and
-    /// a drain task on the endpoint's thread publishes whatever piled up as one batch.
-    pub(crate) mailbox: Arc<PublishQueue>,
+    /// What `Endpoint::publish*` hands over (see `publish_buffer.rs`).
+    pub(crate) mailbox: Arc<PublishBuffer>,
 }
 
 impl Shared {
     /// Shared state of a new endpoint.
     pub(crate) fn new(node: NodeId, config: Config, tls: Option<TlsContext>) -> Self {
-        let mailbox = Arc::new(BoundedQueue::new(config.peer_buffer, None, None));
+        let mailbox = Arc::new(PublishBuffer::new(config.peer_buffer, None));
         Shared {
             mailbox,
             node,
@@ -256,6 +257,25 @@ pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>)
     }
     let deliveries = plan(shared, &routes, &stamp(shared, messages), None);
     push_async(shared, deliveries).await;
+}
+
+/// Publishes a batch originating here on the caller's thread, without waiting: each
+/// frame is written inline where the peer's writer is idle, queued otherwise. Callers
+/// checked that every outbox has room; an outbox that another sender filled meanwhile
+/// takes the frame beyond its capacity rather than block here.
+pub(crate) fn publish_inline(shared: &Shared, routes: &Routes, messages: Vec<(Topic, Data)>) {
+    for (link, frame, count) in plan(shared, routes, &stamp(shared, messages), None) {
+        let Err(frame) = write_inline(&link, frame) else {
+            continue;
+        };
+        let result = match link.outbox.try_push(frame, count) {
+            Err(PushError::Full(frame)) if shared.config.slow_peer != SlowPeerPolicy::Drop => {
+                link.outbox.push_unbounded(frame)
+            }
+            other => other,
+        };
+        settle(shared, &link, result, count);
+    }
 }
 
 /// Handles a batch received from peer `from`: drops duplicates and our own messages,

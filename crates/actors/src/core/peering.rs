@@ -157,6 +157,7 @@ impl Core {
         let Established {
             reader,
             writer,
+            shareable_writes,
             remote,
             network,
         } = established;
@@ -176,6 +177,7 @@ impl Core {
             link.clone(),
             reader,
             writer,
+            shareable_writes,
         );
         let entry = PeerEntry {
             actor: peer.start(),

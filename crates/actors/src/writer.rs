@@ -1,0 +1,139 @@
+//! A peer's writer, shared by the peer's write task and publishing threads. The write
+//! task drains the outbox, coalescing frames into large writes with one flush per
+//! wake-up. While it is idle and the outbox is empty, a thread publishing sparse
+//! traffic writes its frame itself ([`write_inline`]): the endpoint's thread is not
+//! woken to send it, which spares a round trip two thread wake-ups.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use broker_wire::frame::Frame;
+use bytes::Bytes;
+use futures::task::noop_waker_ref;
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::sync::watch;
+
+use crate::connection::BoxedWriter;
+use crate::framing::encode_frame;
+use crate::queue::BoundedQueue;
+use crate::routing::PeerLink;
+
+/// The connection's write half behind the write task's coalescing buffer.
+type Output = BufWriter<BoxedWriter>;
+
+/// Size of the coalescing buffer.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Larger frames are left to the write task: their transfer outweighs a wake-up, and
+/// encrypting them would hold the slot (and a Python caller's GIL) for milliseconds.
+/// Smaller than [`WRITE_BUFFER`], so an idle writer's empty buffer takes a frame whole.
+const INLINE_MAX: usize = 64 * 1024;
+
+/// Where a peer's writer rests while its write task is idle.
+#[derive(Default)]
+pub(crate) struct WriterSlot {
+    state: Mutex<SlotState>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    /// The writer while the write task is idle; `None` while the task writes, before
+    /// it starts and after it ended.
+    idle: Option<Output>,
+    /// Whether other threads may write: not where a write could need to read first.
+    shared: bool,
+}
+
+impl WriterSlot {
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        // Poisoned only by a panic in a few lines of bookkeeping or in a write: a bug.
+        self.state.lock().expect("writer slot lock poisoned")
+    }
+
+    /// Hands over the connection's write half; `shared` allows inline writes.
+    pub(crate) fn install(&self, writer: BoxedWriter, shared: bool) {
+        let mut state = self.lock();
+        state.idle = Some(BufWriter::with_capacity(WRITE_BUFFER, writer));
+        state.shared = shared;
+    }
+
+    /// The write task's next batch: the writer and all queued frames, taken under the
+    /// slot's lock so that no inline write slips in between.
+    fn take_batch(&self, outbox: &BoundedQueue<Bytes>) -> (Option<Output>, Vec<Bytes>) {
+        let mut state = self.lock();
+        (state.idle.take(), outbox.pop_now(usize::MAX))
+    }
+
+    fn put_back(&self, out: Output) {
+        self.lock().idle = Some(out);
+    }
+
+    /// Drops an idle writer: the connection is gone, its socket closes now.
+    pub(crate) fn clear(&self) {
+        self.lock().idle = None;
+    }
+}
+
+/// Writes `frame` to `link`'s connection on the caller's thread if the frame is small,
+/// the write task idle and the outbox empty (nothing queued precedes the frame); gives
+/// the frame back otherwise. A write that would block (or fails) leaves the rest in
+/// the writer's buffer for the write task: the frame is taken either way.
+pub(crate) fn write_inline(link: &PeerLink, frame: Bytes) -> Result<(), Bytes> {
+    if frame.len() > INLINE_MAX {
+        return Err(frame);
+    }
+    let mut state = link.writer.lock();
+    let shared = state.shared;
+    let Some(out) = state.idle.as_mut() else {
+        return Err(frame);
+    };
+    if !shared || !out.buffer().is_empty() || !link.outbox.is_idle() {
+        return Err(frame);
+    }
+    // A no-op waker: a flush that would block registers it for writability, which is
+    // harmless only because the idle write task waits on the outbox, not the socket;
+    // it polls again with its own waker once woken below.
+    let mut cx = Context::from_waker(noop_waker_ref());
+    // The empty buffer, larger than the frame, takes it whole without writing.
+    let buffered = Pin::new(&mut *out).poll_write(&mut cx, &frame);
+    debug_assert!(matches!(buffered, Poll::Ready(Ok(n)) if n == frame.len()));
+    if let Poll::Ready(Ok(())) = Pin::new(&mut *out).poll_flush(&mut cx) {
+        link.made_progress();
+    } else {
+        // The write task flushes the rest (or meets the error); an empty frame wakes
+        // it and keeps later senders queueing behind it meanwhile.
+        let _ = link.outbox.push_unbounded(Bytes::new());
+    }
+    Ok(())
+}
+
+/// The write task: writes queued frames until the outbox is closed and drained, then
+/// `Goodbye`; tells `done` when finished. The writer must be installed.
+pub(crate) async fn write_loop(
+    link: std::sync::Arc<PeerLink>,
+    done: watch::Sender<bool>,
+) -> io::Result<()> {
+    let result = async {
+        loop {
+            let open = link.outbox.wait_items_async().await;
+            let (out, frames) = link.writer.take_batch(&link.outbox);
+            let mut out = out.expect("only the write task keeps the writer across awaits");
+            for frame in frames {
+                out.write_all(&frame).await?;
+            }
+            out.flush().await?;
+            link.made_progress();
+            if !open {
+                out.write_all(&encode_frame(&Frame::Goodbye)).await?;
+                out.flush().await?;
+                return out.shutdown().await;
+            }
+            link.writer.put_back(out);
+        }
+    }
+    .await;
+    let _ = done.send(true);
+    result
+}
