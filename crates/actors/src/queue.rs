@@ -2,14 +2,17 @@
 //! outboxes. Producers and consumers may be plain threads (blocking, with timeouts) or
 //! async tasks on the endpoint's thread; both kinds wait without spinning.
 
+mod tasks;
+mod waiters;
+
 use std::collections::VecDeque;
-use std::pin::pin;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use crate::flare::Flare;
+use waiters::{Waiters, Wakes};
 
 /// Contents of a queue. Shared between producers and consumers on any thread, hence a
 /// `std::sync::Mutex`: critical sections are a few pointer moves and never await.
@@ -25,46 +28,6 @@ struct State<T> {
     /// The fewest items a waiting consumer thread needs: pushes wake consumer threads
     /// only from there on (or once the queue is full), not for every item on the way.
     wanted_by_threads: usize,
-}
-
-/// Counts of waiters of one side, by kind: waking a kind costs a system call even
-/// when nobody waits, so only kinds with waiters are woken.
-#[derive(Default)]
-struct Waiters {
-    /// Plain threads, on a condition variable.
-    threads: usize,
-    /// Async tasks, on a `Notify`.
-    tasks: usize,
-}
-
-impl Waiters {
-    /// The wake-ups these waiters are owed.
-    fn owed(&self) -> Wakes {
-        Wakes {
-            threads: self.threads > 0,
-            tasks: self.tasks > 0,
-        }
-    }
-}
-
-/// Wake-ups owed after a change, made once the lock is released: a thread woken while
-/// the lock is held would preempt the holder only to block on the lock again.
-#[must_use]
-#[derive(Default)]
-struct Wakes {
-    threads: bool,
-    tasks: bool,
-}
-
-impl Wakes {
-    fn wake(self, threads: &Condvar, tasks: &Notify) {
-        if self.threads {
-            threads.notify_all();
-        }
-        if self.tasks {
-            tasks.notify_waiters();
-        }
-    }
 }
 
 /// Why a push did not happen; the item comes back.
@@ -90,24 +53,6 @@ pub(crate) struct BoundedQueue<T> {
     pending_flare: Option<Flare>,
     /// Readable exactly while the queue has room.
     room_flare: Option<Flare>,
-}
-
-/// Decrements a waiter count when a wait ends, including when an async wait is
-/// cancelled.
-struct WaitGuard<'a, T> {
-    queue: &'a BoundedQueue<T>,
-    producer: bool,
-}
-
-impl<T> Drop for WaitGuard<'_, T> {
-    fn drop(&mut self) {
-        let mut state = self.queue.lock();
-        if self.producer {
-            state.producers.tasks -= 1;
-        } else {
-            state.consumers.tasks -= 1;
-        }
-    }
 }
 
 impl<T> BoundedQueue<T> {
@@ -294,36 +239,6 @@ impl<T> BoundedQueue<T> {
         }
     }
 
-    /// Async [`BoundedQueue::push_many_wait`].
-    pub(crate) async fn push_many_async(&self, items: Vec<T>) -> Result<(), PushError<Vec<T>>> {
-        let mut items = VecDeque::from(items);
-        loop {
-            let mut notified = pin!(self.room_ready_async.notified());
-            notified.as_mut().enable();
-            {
-                let mut state = self.lock();
-                if state.closed {
-                    return Err(PushError::Closed(items.into()));
-                }
-                let wakes = self.append_some_locked(&mut state, &mut items);
-                let done = items.is_empty();
-                if !done {
-                    state.producers.tasks += 1;
-                }
-                drop(state);
-                self.wake_consumers(wakes);
-                if done {
-                    return Ok(());
-                }
-            }
-            let _guard = WaitGuard {
-                queue: self,
-                producer: true,
-            };
-            notified.await;
-        }
-    }
-
     /// Pushes, waiting for room at most `timeout` (forever with `None`).
     pub(crate) fn push_wait(
         &self,
@@ -359,33 +274,6 @@ impl<T> BoundedQueue<T> {
                 }
             };
             state.producers.threads -= 1;
-        }
-    }
-
-    /// Pushes from async code, waiting for room; fails only when the queue is closed.
-    /// Wrap in `tokio::time::timeout` for a bounded wait.
-    pub(crate) async fn push_async(&self, mut item: T, weight: usize) -> Result<(), PushError<T>> {
-        loop {
-            let mut notified = pin!(self.room_ready_async.notified());
-            notified.as_mut().enable();
-            {
-                let mut state = self.lock();
-                match self.push_locked(&mut state, item, weight) {
-                    Ok(wakes) => {
-                        drop(state);
-                        self.wake_consumers(wakes);
-                        return Ok(());
-                    }
-                    Err(PushError::Full(back)) => item = back,
-                    Err(closed) => return Err(closed),
-                }
-                state.producers.tasks += 1;
-            }
-            let _guard = WaitGuard {
-                queue: self,
-                producer: true,
-            };
-            notified.await;
         }
     }
 
@@ -459,59 +347,6 @@ impl<T> BoundedQueue<T> {
                 }
             };
             state.consumers.threads -= 1;
-        }
-    }
-
-    /// Waits until items are queued (`true`) or the queue is closed and drained
-    /// (`false`), without taking any: for consumers that must take them under a lock
-    /// of their own.
-    pub(crate) async fn wait_items_async(&self) -> bool {
-        loop {
-            let mut notified = pin!(self.item_ready_async.notified());
-            notified.as_mut().enable();
-            {
-                let mut state = self.lock();
-                if !state.items.is_empty() {
-                    return true;
-                }
-                if state.closed {
-                    return false;
-                }
-                state.consumers.tasks += 1;
-            }
-            let _guard = WaitGuard {
-                queue: self,
-                producer: false,
-            };
-            notified.await;
-        }
-    }
-
-    /// Takes everything queued, waiting until there is something; `None` once the queue
-    /// is closed and drained.
-    pub(crate) async fn pop_all_async(&self) -> Option<Vec<T>> {
-        loop {
-            let mut notified = pin!(self.item_ready_async.notified());
-            notified.as_mut().enable();
-            {
-                let mut state = self.lock();
-                let mut out = Vec::new();
-                let wakes = self.pop_locked(&mut state, usize::MAX, &mut out);
-                if !out.is_empty() {
-                    drop(state);
-                    self.wake_producers(wakes);
-                    return Some(out);
-                }
-                if state.closed {
-                    return None;
-                }
-                state.consumers.tasks += 1;
-            }
-            let _guard = WaitGuard {
-                queue: self,
-                producer: false,
-            };
-            notified.await;
         }
     }
 
