@@ -1,4 +1,6 @@
-//! Conversion between Python values and [`Data`], both ways, entirely in Rust.
+//! Conversion between Python values and [`Data`], both ways, entirely in Rust: Python →
+//! `Data` here, `Data` → Python in [`to_py`] (with its cache of short strings,
+//! `str_cache`).
 //!
 //! Hot path of the bindings: common exact types (`str`, `int`, `float`, `tuple`, ...) are
 //! tested first; wrapper classes, `datetime` and `ipaddress` values after; subclasses
@@ -23,6 +25,11 @@ use crate::containers::{FrozenTable, Set, Table, Vector};
 use crate::data::PyData;
 use crate::values::{Address, Count, Enum, Port, Subnet, Timespan, Timestamp};
 use crate::zeek::Event;
+
+mod str_cache;
+mod to_py;
+
+pub use to_py::{to_py, ToPy};
 
 /// Nesting deeper than this raises `RecursionError` instead of exhausting the stack.
 const MAX_DEPTH: usize = 500;
@@ -269,107 +276,4 @@ fn nanos_to_delta(py: Python<'_>, nanos: i64) -> PyResult<Bound<'_, PyDelta>> {
         (rest % 1_000_000) as i32,
         false,
     )
-}
-
-/// Converts Broker data to its Python value (see the table in the spec).
-pub fn to_py<'py>(py: Python<'py>, data: &Data) -> PyResult<Bound<'py, PyAny>> {
-    to_py_at(py, data, false, 0)
-}
-
-/// Converts in `hashable` form when the result must be hashable (set element, table key).
-fn to_py_at<'py>(
-    py: Python<'py>,
-    data: &Data,
-    hashable: bool,
-    depth: usize,
-) -> PyResult<Bound<'py, PyAny>> {
-    if depth > MAX_DEPTH {
-        return Err(PyRecursionError::new_err(
-            "value nested too deeply for Python",
-        ));
-    }
-    Ok(match data {
-        Data::None => py.None().into_bound(py),
-        Data::Boolean(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Data::Count(c) => Count::to_object(py, *c)?.into_any(),
-        Data::Integer(i) => i.into_pyobject(py)?.into_any(),
-        Data::Real(r) => PyFloat::new(py, *r).into_any(),
-        Data::String(bytes) => match std::str::from_utf8(bytes) {
-            Ok(s) => PyString::new(py, s).into_any(),
-            Err(_) => PyBytes::new(py, bytes).into_any(),
-        },
-        Data::Address(a) => address_to_py(py, a)?,
-        Data::Subnet(n) => subnet_to_py(py, n)?,
-        Data::Port(p) => Bound::new(py, Port(*p))?.into_any(),
-        Data::Timestamp(t) => {
-            let epoch = classes(py)?.epoch.bind(py);
-            epoch.call_method1("__add__", (nanos_to_delta(py, t.0)?,))?
-        }
-        Data::Timespan(t) => nanos_to_delta(py, t.0)?.into_any(),
-        Data::EnumValue(name) => Bound::new(py, Enum { name: name.clone() })?.into_any(),
-        Data::Set(set) => {
-            let items = set.iter().map(|x| to_py_at(py, x, true, depth + 1));
-            let items = items.collect::<PyResult<Vec<_>>>()?;
-            if hashable {
-                PyFrozenSet::new(py, &items)?.into_any()
-            } else {
-                PySet::new(py, &items)?.into_any()
-            }
-        }
-        Data::Table(table) => {
-            let dict = PyDict::new(py);
-            for (k, v) in table {
-                dict.set_item(
-                    to_py_at(py, k, true, depth + 1)?,
-                    to_py_at(py, v, hashable, depth + 1)?,
-                )?;
-            }
-            if hashable {
-                Bound::new(
-                    py,
-                    FrozenTable {
-                        dict: dict.unbind(),
-                    },
-                )?
-                .into_any()
-            } else {
-                dict.into_any()
-            }
-        }
-        Data::Vector(items) => {
-            let items = items.iter().map(|x| to_py_at(py, x, hashable, depth + 1));
-            PyTuple::new(py, items.collect::<PyResult<Vec<_>>>()?)?.into_any()
-        }
-    })
-}
-
-fn address_to_py<'py>(py: Python<'py>, address: &IpAddr) -> PyResult<Bound<'py, PyAny>> {
-    let classes = classes(py)?;
-    match address.to_canonical() {
-        IpAddr::V4(v4) => classes.ipv4_address.bind(py).call1((u32::from(v4),)),
-        IpAddr::V6(v6) => classes.ipv6_address.bind(py).call1((u128::from(v6),)),
-    }
-}
-
-fn subnet_to_py<'py>(py: Python<'py>, net: &IpNet) -> PyResult<Bound<'py, PyAny>> {
-    let classes = classes(py)?;
-    match net.trunc() {
-        IpNet::V4(v4) => {
-            let key = (u32::from(v4.network()), v4.prefix_len());
-            classes.ipv4_network.bind(py).call1((key,))
-        }
-        IpNet::V6(v6) => {
-            let key = (u128::from(v6.network()), v6.prefix_len());
-            classes.ipv6_network.bind(py).call1((key,))
-        }
-    }
-}
-
-/// A `(topic, value)` pair as Python sees a received message.
-pub fn message_to_py<'py>(
-    py: Python<'py>,
-    topic: &Bound<'py, PyString>,
-    data: &Data,
-) -> PyResult<Bound<'py, PyTuple>> {
-    PyTuple::new(py, [topic.clone().into_any(), to_py(py, data)?])
 }

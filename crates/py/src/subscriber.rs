@@ -5,7 +5,7 @@
 
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use broker_actors::Subscriber as RustSubscriber;
 use broker_actors::{StatusEvent, StatusSubscriber as RustStatusSubscriber};
@@ -14,11 +14,15 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyStopIteration, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyList, PyString, PyTuple};
 
-use crate::convert::message_to_py;
+use crate::convert::ToPy;
 use crate::endpoint::PyEndpoint;
 use crate::status::event_to_py;
 use crate::topic::{topic_from, topics_from};
 use crate::wait::{duration_from, wait_for};
+
+mod pace;
+
+use pace::Pace;
 
 /// A queue of received items, waited on in slices.
 pub trait Inbox: Send + Sync + 'static {
@@ -77,13 +81,16 @@ impl Inbox for RustSubscriber {
     queue_ops!();
 
     fn item_to_py(py: Python<'_>, (topic, data): Self::Item) -> PyResult<Bound<'_, PyAny>> {
-        Ok(message_to_py(py, &PyString::new(py, topic.as_str()), &data)?.into_any())
+        let topic = PyString::new(py, topic.as_str());
+        Ok(ToPy::new(py).message(&topic, &data)?.into_any())
     }
 
     fn items_to_py(py: Python<'_>, items: Vec<Self::Item>) -> PyResult<Vec<Bound<'_, PyAny>>> {
         // Messages of a batch mostly share their topic (decoding shares the `Topic`
-        // too): one `str` object serves them all.
+        // too): one `str` object serves them all. One conversion holds the string cache
+        // for the whole batch.
         let mut last: Option<(Topic, Bound<'_, PyString>)> = None;
+        let mut convert = ToPy::new(py);
         items
             .into_iter()
             .map(|(topic, data)| {
@@ -95,7 +102,7 @@ impl Inbox for RustSubscriber {
                         name
                     }
                 };
-                Ok(message_to_py(py, &name, &data)?.into_any())
+                Ok(convert.message(&name, &data)?.into_any())
             })
             .collect()
     }
@@ -112,7 +119,10 @@ impl Inbox for RustStatusSubscriber {
 }
 
 /// The inbox of a Python subscriber object; empty once closed.
-pub struct Handle<T>(Mutex<Option<Arc<T>>>);
+pub struct Handle<T> {
+    inbox: Mutex<Option<Arc<T>>>,
+    pace: Pace,
+}
 
 /// What `get(*args)` asks for.
 enum Request {
@@ -146,13 +156,16 @@ fn parse_get_args(args: &Bound<'_, PyTuple>) -> PyResult<Request> {
 impl<T: Inbox> Handle<T> {
     /// A handle on an open inbox.
     pub fn new(inbox: T) -> Self {
-        Handle(Mutex::new(Some(Arc::new(inbox))))
+        Handle {
+            inbox: Mutex::new(Some(Arc::new(inbox))),
+            pace: Pace::default(),
+        }
     }
 
     /// The inbox; `RuntimeError` once closed.
     fn inbox(&self) -> PyResult<Arc<T>> {
         let guard = self
-            .0
+            .inbox
             .lock()
             .map_err(|_| PyRuntimeError::new_err("subscriber poisoned"))?;
         guard
@@ -162,13 +175,42 @@ impl<T: Inbox> Handle<T> {
 
     /// Closes the inbox (ending its subscription once no call uses it any more).
     pub fn close(&self) {
-        if let Ok(mut guard) = self.0.lock() {
+        if let Ok(mut guard) = self.inbox.lock() {
             guard.take();
         }
     }
 
     fn list<'py>(py: Python<'py>, items: Vec<T::Item>) -> PyResult<Bound<'py, PyList>> {
         PyList::new(py, T::items_to_py(py, items)?)
+    }
+
+    /// `get(n, timeout)`: up to `n` items, taken and converted chunk by chunk (see
+    /// [`Pace`]); fewer once `timeout` has passed.
+    fn get_many<'py>(
+        &self,
+        py: Python<'py>,
+        inbox: &T,
+        n: usize,
+        timeout: Option<Duration>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut converted = Vec::with_capacity(n.min(4096));
+        while converted.len() < n {
+            let want = self.pace.chunk(n - converted.len());
+            let mut items = Vec::with_capacity(want.min(4096));
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let complete = wait_for(py, left, |slice| {
+                items.extend(inbox.get_many(want - items.len(), slice));
+                (items.len() >= want).then_some(())
+            })?;
+            let (count, start) = (items.len(), Instant::now());
+            converted.extend(T::items_to_py(py, items)?);
+            self.pace.record(count, start.elapsed());
+            if complete.is_none() {
+                break;
+            }
+        }
+        PyList::new(py, converted)
     }
 
     /// Broker 1.4's `get()`, `get(timeout)`, `get(n)`, `get(n, timeout)`.
@@ -183,14 +225,7 @@ impl<T: Inbox> Handle<T> {
                 Some(item) => T::item_to_py(py, item),
                 None => Ok(py.None().into_bound(py)),
             },
-            Request::Many(n, timeout) => {
-                let mut items = Vec::with_capacity(n.min(4096));
-                wait_for(py, timeout, |slice| {
-                    items.extend(inbox.get_many(n - items.len(), slice));
-                    (items.len() >= n).then_some(())
-                })?;
-                Ok(Self::list(py, items)?.into_any())
-            }
+            Request::Many(n, timeout) => Ok(self.get_many(py, &inbox, n, timeout)?.into_any()),
         }
     }
 

@@ -186,13 +186,23 @@ pub fn encode_message<S: ByteSink>(message: &DataMessage, out: &mut S) -> Result
 pub trait ByteSink: DerefMut<Target = [u8]> {
     /// Appends `bytes`.
     fn put(&mut self, bytes: &[u8]);
+    /// Appends one byte.
+    fn put_byte(&mut self, byte: u8) {
+        self.put(&[byte]);
+    }
     /// Shortens the buffer to `len` bytes.
     fn truncate(&mut self, len: usize);
 }
 
 impl ByteSink for Vec<u8> {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
+    }
+
+    #[inline]
+    fn put_byte(&mut self, byte: u8) {
+        self.push(byte);
     }
 
     fn truncate(&mut self, len: usize) {
@@ -206,13 +216,20 @@ struct Append<'a, S>(&'a mut S);
 impl<S: ByteSink> Flavor for Append<'_, S> {
     type Output = ();
 
+    #[inline]
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        self.0.put(&[byte]);
+        self.0.put_byte(byte);
         Ok(())
     }
 
+    #[inline]
     fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
-        self.0.put(bytes);
+        // Most pieces are one-byte varints (variant indexes, lengths, small numbers):
+        // pushed, they skip a call to `memcpy`.
+        match bytes {
+            [byte] => self.0.put_byte(*byte),
+            _ => self.0.put(bytes),
+        }
         Ok(())
     }
 
@@ -305,6 +322,10 @@ mod tokio_codec {
     impl ByteSink for BytesMut {
         fn put(&mut self, bytes: &[u8]) {
             self.extend_from_slice(bytes);
+        }
+
+        fn put_byte(&mut self, byte: u8) {
+            bytes::BufMut::put_u8(self, byte);
         }
 
         fn truncate(&mut self, len: usize) {

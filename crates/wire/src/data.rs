@@ -311,16 +311,54 @@ fn subnet_key(n: &IpNet) -> ([u8; 16], u8) {
     }
 }
 
+/// Byte strings in lexicographic order; short ones (most table keys) compare as two
+/// words instead of through `memcmp`.
+#[inline]
+fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    match (prefix_word(a), prefix_word(b)) {
+        // Zero padding orders like the end of a string, except that a string ending in
+        // zeros pads like its prefix: the length breaks that tie.
+        (Some(x), Some(y)) => x.cmp(&y).then(a.len().cmp(&b.len())),
+        _ => a.cmp(b),
+    }
+}
+
+/// The bytes of a string of at most 8 bytes, zero-padded, as a big-endian word (read
+/// as two overlapping halves rather than copied, which would call `memcpy`).
+#[inline]
+fn prefix_word(bytes: &[u8]) -> Option<u64> {
+    let len = bytes.len();
+    if len > 8 {
+        return None;
+    }
+    if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        let (first, last) = (u32::from_be_bytes(*first), u32::from_be_bytes(*last));
+        return Some(u64::from(first) << 32 | u64::from(last) << (8 * (8 - len)));
+    }
+    let place = |(i, &b): (usize, &u8)| u64::from(b) << (56 - 8 * i);
+    Some(
+        bytes
+            .iter()
+            .enumerate()
+            .map(place)
+            .fold(0, |word, b| word | b),
+    )
+}
+
 impl Ord for Data {
     fn cmp(&self, other: &Self) -> Ordering {
         use Data::*;
+        // Strings first: the usual keys of tables and sets.
+        if let (String(a), String(b)) = (self, other) {
+            return cmp_bytes(a, b);
+        }
         match (self, other) {
             (None, None) => Ordering::Equal,
             (Boolean(a), Boolean(b)) => a.cmp(b),
             (Count(a), Count(b)) => a.cmp(b),
             (Integer(a), Integer(b)) => a.cmp(b),
             (Real(a), Real(b)) => a.total_cmp(b),
-            (String(a), String(b)) => a.cmp(b),
+            (String(a), String(b)) => cmp_bytes(a, b),
             (Address(a), Address(b)) => addr_key(a).cmp(&addr_key(b)),
             (Subnet(a), Subnet(b)) => subnet_key(a).cmp(&subnet_key(b)),
             (Port(a), Port(b)) => a.cmp(b),
@@ -343,7 +381,10 @@ impl PartialOrd for Data {
 
 impl PartialEq for Data {
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        match (self, other) {
+            (Data::String(a), Data::String(b)) => cmp_bytes(a, b) == Ordering::Equal,
+            _ => self.cmp(other) == Ordering::Equal,
+        }
     }
 }
 

@@ -63,6 +63,18 @@ proptest! {
     }
 
     #[test]
+    fn strings_order_as_their_bytes(
+        a in vec(prop::sample::select(vec![0u8, 1, b'a', 0xff]), 0..12),
+        b in vec(prop::sample::select(vec![0u8, 1, b'a', 0xff]), 0..12),
+    ) {
+        // Short strings compare as words (zero-padded); zeros and prefixes are the
+        // cases padding could get wrong.
+        let (x, y) = (Data::String(a.clone()), Data::String(b.clone()));
+        prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+        prop_assert_eq!(x == y, a == b);
+    }
+
+    #[test]
     fn clones_are_equal_with_equal_hashes(a in arb_data()) {
         let b = a.clone();
         prop_assert_eq!(&a, &b);

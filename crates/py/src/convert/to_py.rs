@@ -1,0 +1,172 @@
+//! Broker data → Python values.
+//!
+//! Hot path of every subscriber: short strings come from a shared cache
+//! ([`str_cache`](super::str_cache)), small counts are shared objects, dicts are created
+//! at their final size (no rehashing while they fill).
+
+use std::net::IpAddr;
+use std::sync::MutexGuard;
+
+use broker_wire::Data;
+use ipnet::IpNet;
+use pyo3::exceptions::PyRecursionError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PySet, PyString, PyTuple};
+
+use super::str_cache::{self, StrCache, MAX_CACHED_LEN};
+use super::{classes, nanos_to_delta, MAX_DEPTH};
+use crate::containers::FrozenTable;
+use crate::values::{Count, Enum, Port};
+
+/// Converts Broker data to its Python value (see the table in the spec).
+pub fn to_py<'py>(py: Python<'py>, data: &Data) -> PyResult<Bound<'py, PyAny>> {
+    ToPy::new(py).value(data)
+}
+
+/// A conversion of one or more values (a batch of messages) to Python, holding the
+/// string cache meanwhile.
+pub struct ToPy<'py> {
+    py: Python<'py>,
+    strings: Option<MutexGuard<'static, StrCache>>,
+}
+
+impl<'py> ToPy<'py> {
+    /// Starts a conversion; strings are shared unless another conversion holds the cache.
+    pub fn new(py: Python<'py>) -> Self {
+        ToPy {
+            py,
+            strings: str_cache::try_lock(),
+        }
+    }
+
+    /// The Python value of `data`.
+    pub fn value(&mut self, data: &Data) -> PyResult<Bound<'py, PyAny>> {
+        self.convert(data, false, 0)
+    }
+
+    /// A `(topic, value)` pair as Python sees a received message.
+    pub fn message(
+        &mut self,
+        topic: &Bound<'py, PyString>,
+        data: &Data,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(self.py, [topic.clone().into_any(), self.value(data)?])
+    }
+
+    /// Converts in `hashable` form when the result must be hashable (set element, table
+    /// key).
+    fn convert(
+        &mut self,
+        data: &Data,
+        hashable: bool,
+        depth: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        if depth > MAX_DEPTH {
+            return Err(PyRecursionError::new_err(
+                "value nested too deeply for Python",
+            ));
+        }
+        Ok(match data {
+            Data::None => py.None().into_bound(py),
+            Data::Boolean(b) => PyBool::new(py, *b).to_owned().into_any(),
+            Data::Count(c) => Count::to_object(py, *c)?.into_any(),
+            Data::Integer(i) => i.into_pyobject(py)?.into_any(),
+            Data::Real(r) => PyFloat::new(py, *r).into_any(),
+            Data::String(bytes) => self.string(bytes),
+            Data::Address(a) => address_to_py(py, a)?,
+            Data::Subnet(n) => subnet_to_py(py, n)?,
+            Data::Port(p) => Bound::new(py, Port(*p))?.into_any(),
+            Data::Timestamp(t) => {
+                let epoch = classes(py)?.epoch.bind(py);
+                epoch.call_method1("__add__", (nanos_to_delta(py, t.0)?,))?
+            }
+            Data::Timespan(t) => nanos_to_delta(py, t.0)?.into_any(),
+            Data::EnumValue(name) => Bound::new(py, Enum { name: name.clone() })?.into_any(),
+            Data::Set(set) => {
+                let mut items = Vec::with_capacity(set.len());
+                for x in set {
+                    items.push(self.convert(x, true, depth + 1)?);
+                }
+                if hashable {
+                    PyFrozenSet::new(py, &items)?.into_any()
+                } else {
+                    PySet::new(py, &items)?.into_any()
+                }
+            }
+            Data::Table(table) => {
+                let dict = new_dict(py, table.len())?;
+                for (k, v) in table {
+                    let key = self.convert(k, true, depth + 1)?;
+                    dict.set_item(key, self.convert(v, hashable, depth + 1)?)?;
+                }
+                if hashable {
+                    let frozen = FrozenTable {
+                        dict: dict.unbind(),
+                    };
+                    Bound::new(py, frozen)?.into_any()
+                } else {
+                    dict.into_any()
+                }
+            }
+            Data::Vector(items) => {
+                let mut converted = Vec::with_capacity(items.len());
+                for x in items {
+                    converted.push(self.convert(x, hashable, depth + 1)?);
+                }
+                PyTuple::new(py, converted)?.into_any()
+            }
+        })
+    }
+
+    /// A `str` if the bytes are UTF-8, else `bytes`.
+    fn string(&mut self, bytes: &[u8]) -> Bound<'py, PyAny> {
+        let py = self.py;
+        let text = match &mut self.strings {
+            Some(cache) if bytes.len() <= MAX_CACHED_LEN => cache.get(py, bytes),
+            _ => std::str::from_utf8(bytes)
+                .ok()
+                .map(|s| PyString::new(py, s)),
+        };
+        match text {
+            Some(text) => text.into_any(),
+            None => PyBytes::new(py, bytes).into_any(),
+        }
+    }
+}
+
+/// An empty dict with room for `len` items, so filling it never resizes it.
+fn new_dict(py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyDict>> {
+    let len = ffi::Py_ssize_t::try_from(len).unwrap_or(ffi::Py_ssize_t::MAX);
+    // SAFETY: `_PyDict_NewPresized` returns a new reference to a dict, or NULL with an
+    // exception set (which `from_owned_ptr_or_err` turns into the error).
+    unsafe {
+        Ok(
+            Bound::from_owned_ptr_or_err(py, ffi::_PyDict_NewPresized(len))?
+                .downcast_into_unchecked(),
+        )
+    }
+}
+
+fn address_to_py<'py>(py: Python<'py>, address: &IpAddr) -> PyResult<Bound<'py, PyAny>> {
+    let classes = classes(py)?;
+    match address.to_canonical() {
+        IpAddr::V4(v4) => classes.ipv4_address.bind(py).call1((u32::from(v4),)),
+        IpAddr::V6(v6) => classes.ipv6_address.bind(py).call1((u128::from(v6),)),
+    }
+}
+
+fn subnet_to_py<'py>(py: Python<'py>, net: &IpNet) -> PyResult<Bound<'py, PyAny>> {
+    let classes = classes(py)?;
+    match net.trunc() {
+        IpNet::V4(v4) => {
+            let key = (u32::from(v4.network()), v4.prefix_len());
+            classes.ipv4_network.bind(py).call1((key,))
+        }
+        IpNet::V6(v6) => {
+            let key = (u128::from(v6.network()), v6.prefix_len());
+            classes.ipv6_network.bind(py).call1((key,))
+        }
+    }
+}
