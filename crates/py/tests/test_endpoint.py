@@ -229,6 +229,17 @@ def test_listen_failure_returns_zero(endpoints):
     assert b.listen("127.0.0.1", port) == 0
 
 
+def settle_chain(eps):
+    """Waits until each endpoint of a chain knows its downstream neighbour's filter as it
+    is now: a probe subscription made now reaches the neighbour after every earlier
+    change. Returns the probes, which must stay alive."""
+    probes = [ep.make_subscriber("/probe/%d" % i) for i, ep in enumerate(eps)]
+    for i in range(len(eps) - 1):
+        probe = broker.Topic("/probe/%d" % (i + 1))
+        assert wait_until(lambda: probe in eps[i].peer_subscriptions())
+    return probes
+
+
 def test_forwarding_chain_of_four_with_ttl_and_forward(endpoints):
     def chain(ttl):
         opts = broker.BrokerOptions()
@@ -242,7 +253,7 @@ def test_forwarding_chain_of_four_with_ttl_and_forward(endpoints):
     sub = eps[3].make_subscriber("/chain")
     for middle in eps[1:3]:
         middle.forward("/chain")
-    assert wait_until(lambda: broker.Topic("/chain") in eps[0].peer_subscriptions())
+    probes = settle_chain(eps)
     eps[0].publish("/chain/x", "far")
     assert sub.get(WAIT) == ("/chain/x", "far")
 
@@ -251,7 +262,7 @@ def test_forwarding_chain_of_four_with_ttl_and_forward(endpoints):
     near = short[2].make_subscriber("/chain")
     for middle in short[1:3]:
         middle.forward(["/chain"])
-    assert wait_until(lambda: broker.Topic("/chain") in short[0].peer_subscriptions())
+    probes += settle_chain(short)
     short[0].publish("/chain/x", "near")
     assert near.get(WAIT) == ("/chain/x", "near")
     assert sub.get(0.5) is None  # ttl 2: two hops reach endpoint 2, not endpoint 3
