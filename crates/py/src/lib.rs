@@ -38,6 +38,12 @@ pub mod zeek;
 
 use pyo3::prelude::*;
 
+/// The extension's own allocations (decoded values, tables, strings) go to mimalloc:
+/// building a table's temporary vector made glibc consolidate its small free blocks,
+/// sending every later key allocation down the slow path.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[pymodule]
 fn _broker(m: &Bound<'_, PyModule>) -> PyResult<()> {
     enums::register(m)?;
