@@ -1,9 +1,9 @@
 //! Broker's data model and wire protocol, free of any async runtime.
 //!
 //! # Layout
-//! - [`data`]: [`Data`], Broker's value type, with its total order, hashing and
-//!   `Display` in Broker's notation; the scalar helpers [`Port`], [`Timestamp`],
-//!   [`Timespan`].
+//! - [`data`]: [`Data`], Broker's value type, and the scalar helpers [`Port`],
+//!   [`Timestamp`], [`Timespan`]; inside it `order` (total order, equality, hashing),
+//!   `display` (Broker's notation) and `encoding` (serde, straight into containers).
 //! - [`topic`]: [`Topic`], raw-prefix matching and Broker's `/` join.
 //! - [`zeek`]: typed views of Zeek message layouts (events and friends) over [`Data`].
 //! - [`frame`]: the frames two endpoints exchange over a connection, their wire tags
