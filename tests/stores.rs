@@ -458,11 +458,9 @@ fn attaching_respects_existing_masters() {
     );
 }
 
-/// A flood of clone writes with tiny buffers everywhere: the clone must keep applying the
-/// master's changes while its own writes wait for room, or clone and master wait on each
-/// other forever (each blocked publishing to the other, neither draining its input).
-#[test]
-fn clone_write_flood_with_tiny_buffers_completes() {
+/// Two peered endpoints with buffers of 4 messages everywhere, the master of store `s`
+/// on the first and a clone on the second.
+fn tiny_buffered_pair() -> (Net, Store, Store) {
     let tiny = || Config {
         peer_buffer: 4,
         subscriber_queue: 4,
@@ -478,6 +476,15 @@ fn clone_write_flood_with_tiny_buffers_completes() {
         .attach_clone("s")
         .unwrap()
         .expect("master reachable");
+    (net, master, clone)
+}
+
+/// A flood of clone writes with tiny buffers everywhere: the clone must keep applying the
+/// master's changes while its own writes wait for room, or clone and master wait on each
+/// other forever (each blocked publishing to the other, neither draining its input).
+#[test]
+fn clone_write_flood_with_tiny_buffers_completes() {
+    let (_net, master, clone) = tiny_buffered_pair();
     // Large values so that socket buffers fill too.
     let value = Data::from("v".repeat(4096));
     for i in 0..20_000u64 {
@@ -494,21 +501,7 @@ fn clone_write_flood_with_tiny_buffers_completes() {
 /// a cycle (clone waits on master, master waits on clone) and the writers never finish.
 #[test]
 fn writes_flooding_both_directions_with_tiny_buffers_complete() {
-    let tiny = || Config {
-        peer_buffer: 4,
-        subscriber_queue: 4,
-        publisher_buffer: 4,
-        ..Config::default()
-    };
-    let net = Net::build(vec![tiny(), tiny()], &[(1, 0)]);
-    let master = net.nodes[0]
-        .attach_master("s", BackendType::Memory, BTreeMap::new())
-        .unwrap()
-        .expect("no other master");
-    let clone = net.nodes[1]
-        .attach_clone("s")
-        .unwrap()
-        .expect("master reachable");
+    let (_net, master, clone) = tiny_buffered_pair();
     let (done, finished) = std::sync::mpsc::channel();
     let writers: Vec<_> = [(&master, 0u64), (&clone, 1), (&clone, 2)]
         .into_iter()

@@ -50,10 +50,8 @@ impl PublishBuffer {
         shared: &Shared,
         message: (Topic, Data),
     ) -> Result<(), PushError<(Topic, Data)>> {
-        match self.try_inline(shared, message) {
-            Ok(()) => Ok(()),
-            Err(message) => self.queue.try_push(message, 1),
-        }
+        self.try_inline(shared, message)
+            .or_else(|message| self.queue.try_push(message, 1))
     }
 
     /// Publishes one message like [`PublishBuffer::try_publish`], waiting while the
@@ -63,10 +61,8 @@ impl PublishBuffer {
         shared: &Shared,
         message: (Topic, Data),
     ) -> Result<(), PushError<(Topic, Data)>> {
-        match self.try_inline(shared, message) {
-            Ok(()) => Ok(()),
-            Err(message) => self.queue.push_wait(message, 1, None),
-        }
+        self.try_inline(shared, message)
+            .or_else(|message| self.queue.push_wait(message, 1, None))
     }
 
     /// Sends `message` on the caller's thread if traffic is sparse, no drain is under
