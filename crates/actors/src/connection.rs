@@ -112,9 +112,7 @@ pub(crate) async fn open(
         timeout,
     } = opening;
     let Some(tls) = tls else {
-        let mut established = handshake(stream, network, hello, max_frame_len, timeout).await?;
-        established.shareable_writes = true;
-        return Ok(established);
+        return handshake(stream, network, hello, max_frame_len, timeout, true).await;
     };
     let started = tokio::time::Instant::now();
     let securing = async {
@@ -131,19 +129,19 @@ pub(crate) async fn open(
     // writer, which can wait for that, may write then.
     let tls13 = secured.ssl().version2() == Some(SslVersion::TLS1_3);
     let left = timeout.saturating_sub(started.elapsed());
-    let mut established = handshake(secured, network, hello, max_frame_len, left).await?;
-    established.shareable_writes = tls13;
-    Ok(established)
+    handshake(secured, network, hello, max_frame_len, left, tls13).await
 }
 
 /// Exchanges `Hello`s over `stream`: ours goes first, so that a peer of another
 /// version learns about the mismatch too, then theirs must arrive within `timeout`.
-pub(crate) async fn handshake<S>(
+/// `shareable_writes` says whether a write over `stream` never needs to read first.
+async fn handshake<S>(
     stream: S,
     network: NetworkInfo,
     hello: Hello,
     max_frame_len: usize,
     timeout: Duration,
+    shareable_writes: bool,
 ) -> Result<Established, ConnectError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -174,7 +172,7 @@ where
     Ok(Established {
         reader,
         writer,
-        shareable_writes: false,
+        shareable_writes,
         remote,
         network,
     })

@@ -11,7 +11,7 @@ use broker_wire::frame::{Frame, NodeId};
 use broker_wire::Topic;
 use tokio::sync::watch;
 
-use crate::connection::{frame_name, BoxedReader, BoxedWriter};
+use crate::connection::{frame_name, BoxedReader};
 use crate::core::{Core, PeerClosed, PeerFilter};
 use crate::framing::{encode_frame, FrameReader};
 use crate::routing::{receive_batch, PeerLink, Shared};
@@ -44,9 +44,9 @@ pub(crate) struct Peer {
     node: NodeId,
     conn: u64,
     link: Arc<PeerLink>,
-    halves: Option<(FrameReader<BoxedReader>, BoxedWriter)>,
-    /// Whether threads other than the write task may write (see `writer.rs`).
-    shareable_writes: bool,
+    /// The connection's read half, until the reader task takes it (the write half
+    /// waits in the link's writer slot).
+    reader: Option<FrameReader<BoxedReader>>,
     /// Becomes true when the writer has finished (flushed `Goodbye` or failed).
     writer_done: watch::Receiver<bool>,
     writer_done_tx: Option<watch::Sender<bool>>,
@@ -54,15 +54,14 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    /// The actor for an established connection to `node`.
+    /// The actor for an established connection to `node`, whose write half is
+    /// installed in `link.writer`.
     pub(crate) fn new(
         shared: Arc<Shared>,
         core: Addr<Core>,
         conn: u64,
         link: Arc<PeerLink>,
         reader: FrameReader<BoxedReader>,
-        writer: BoxedWriter,
-        shareable_writes: bool,
     ) -> Self {
         let (tx, rx) = watch::channel(false);
         Peer {
@@ -71,8 +70,7 @@ impl Peer {
             node: link.node,
             conn,
             link,
-            halves: Some((reader, writer)),
-            shareable_writes,
+            reader: Some(reader),
             writer_done: rx,
             writer_done_tx: Some(tx),
             next_ping: 0,
@@ -93,9 +91,11 @@ impl Actor for Peer {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (reader, writer) = self.halves.take().expect("halves are taken once, at start");
+        let reader = self
+            .reader
+            .take()
+            .expect("the reader is taken once, at start");
         let done = self.writer_done_tx.take().expect("writer starts once");
-        self.link.writer.install(writer, self.shareable_writes);
         ctx.spawn(
             write_loop(self.link.clone(), done)
                 .into_actor(self)

@@ -113,7 +113,12 @@ impl<T> BoundedQueue<T> {
     /// Whether the queue is open and would admit an item of `weight` now.
     pub(crate) fn has_room(&self, weight: usize) -> bool {
         let state = self.lock();
-        !state.closed && (state.weight == 0 || state.weight + weight <= self.capacity)
+        !state.closed && self.admits(&state, weight)
+    }
+
+    /// Whether `state` has room for `weight`: an empty queue admits anything.
+    fn admits(&self, state: &State<T>, weight: usize) -> bool {
+        state.weight == 0 || state.weight + weight <= self.capacity
     }
 
     /// The descriptor readable while items are pending, if the queue has one.
@@ -163,7 +168,7 @@ impl<T> BoundedQueue<T> {
         if state.closed {
             return Err(PushError::Closed(item));
         }
-        if state.weight > 0 && state.weight + weight > self.capacity {
+        if !self.admits(state, weight) {
             return Err(PushError::Full(item));
         }
         Ok(self.append_locked(state, item, weight))

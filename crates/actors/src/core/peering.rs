@@ -170,14 +170,13 @@ impl Core {
                 .outbox
                 .push_unbounded(encode_frame(&Frame::Filter(current.to_vec())));
         }
+        link.writer.install(writer, shareable_writes);
         let peer = Peer::new(
             self.shared.clone(),
             ctx.address(),
             conn,
             link.clone(),
             reader,
-            writer,
-            shareable_writes,
         );
         let entry = PeerEntry {
             actor: peer.start(),
