@@ -1,5 +1,6 @@
 //! Descriptions of endpoints and peerings, as `peers()` and statuses report them.
 
+pub use broker_wire::codes::{PeerFlags, PeerStatus};
 use broker_wire::frame::NodeId;
 
 /// Where an endpoint was reached.
@@ -18,44 +19,6 @@ pub struct EndpointInfo {
     pub node: NodeId,
     /// Its network location, when the endpoint is a peer reached over the network.
     pub network: Option<NetworkInfo>,
-}
-
-/// The life-cycle stage of a peering (Broker's `peer_status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum PeerStatus {
-    /// Known but nothing attempted yet.
-    Initialized = 0,
-    /// Connection attempt in progress.
-    Connecting = 1,
-    /// Connected, handshake in progress.
-    Connected = 2,
-    /// Handshake done: data flows.
-    Peered = 3,
-    /// Connection lost.
-    Disconnected = 4,
-    /// Lost and trying again.
-    Reconnecting = 5,
-}
-
-bitflags::bitflags! {
-    /// Properties of a peering (Broker's `peer_flags`).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub struct PeerFlags: u8 {
-        /// The peer lives in this process (unused by network peerings).
-        const LOCAL = 1;
-        /// The peer is reached over the network.
-        const REMOTE = 2;
-        /// This endpoint initiated the connection.
-        const OUTBOUND = 4;
-        /// The other endpoint initiated the connection.
-        const INBOUND = 8;
-    }
-}
-
-impl PeerFlags {
-    /// Broker's `Invalid` flag value: no flag set.
-    pub const INVALID: PeerFlags = PeerFlags::empty();
 }
 
 /// One peering as `Endpoint::peers` reports it.

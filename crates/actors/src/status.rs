@@ -1,57 +1,9 @@
-//! Statuses and errors that status subscribers receive, with Broker 1.4's codes and
-//! messages.
+//! Statuses and errors that status subscribers receive, with Broker 1.4's messages. The
+//! codes are the tables of [`broker_wire::codes`].
+
+pub use broker_wire::codes::{ErrorCode, StatusCode};
 
 use crate::info::EndpointInfo;
-
-/// Codes of informational statuses (Broker's `sc`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum StatusCode {
-    /// Anything else.
-    Unspecified = 0,
-    /// A peering completed its handshake.
-    PeerAdded = 1,
-    /// This endpoint removed a peering (`unpeer`).
-    PeerRemoved = 2,
-    /// A peering ended without this endpoint asking.
-    PeerLost = 3,
-    /// An endpoint became reachable.
-    EndpointDiscovered = 4,
-    /// An endpoint is no longer reachable.
-    EndpointUnreachable = 5,
-}
-
-/// Codes of errors (Broker's `ec`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum ErrorCode {
-    /// Anything else.
-    Unspecified = 1,
-    /// The peer speaks another protocol version.
-    PeerIncompatible = 2,
-    /// The peer sent invalid input.
-    PeerInvalid = 3,
-    /// A connection attempt failed.
-    PeerUnavailable = 4,
-    /// A peer stopped answering or reading.
-    PeerTimeout = 6,
-    /// A store master already exists.
-    MasterExists = 7,
-    /// No store master was found.
-    NoSuchMaster = 8,
-    /// A store key does not exist.
-    NoSuchKey = 9,
-    /// A store request timed out.
-    RequestTimeOut = 10,
-    /// A value has the wrong type for an operation.
-    TypeClash = 11,
-    /// Data is invalid.
-    InvalidData = 12,
-    /// A store backend failed.
-    BackendFailure = 13,
-    /// A clone's data is too old to answer.
-    StaleData = 14,
-}
 
 /// An informational status.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -68,21 +68,11 @@ impl QueryError {
     /// Broker's error code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            QueryError::Store { source, .. } => error_code(source),
+            QueryError::Store { source, .. } => source.code(),
             QueryError::StaleData { .. } => ErrorCode::StaleData,
             QueryError::RequestTimeOut { .. } => ErrorCode::RequestTimeOut,
             QueryError::Closed { .. } => ErrorCode::Unspecified,
         }
-    }
-}
-
-/// The status error code of a store error.
-pub(crate) fn error_code(error: &StoreError) -> ErrorCode {
-    match error.code() {
-        broker_store::ErrorCode::NoSuchKey => ErrorCode::NoSuchKey,
-        broker_store::ErrorCode::TypeClash => ErrorCode::TypeClash,
-        broker_store::ErrorCode::InvalidData => ErrorCode::InvalidData,
-        broker_store::ErrorCode::BackendFailure => ErrorCode::BackendFailure,
     }
 }
 

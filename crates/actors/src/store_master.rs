@@ -20,7 +20,6 @@ use broker_wire::{Data, Timestamp, Topic};
 use crate::routing::{matches, Shared};
 use crate::status::ErrorCode;
 use crate::store_flow::{emit, flush, writes_first, Flow, StoreActor};
-use crate::store_handle::error_code;
 use crate::store_hooks::{batches, emit_error};
 use crate::store_replica::{Replica, Request};
 use crate::subscriber::Subscriber;
@@ -99,7 +98,7 @@ impl StoreMaster {
             Ok(None) => Ok(false),
             Err(error) => {
                 let message = format!("store {}: {name} failed: {error}", self.replica.name);
-                emit_error(&self.shared, error_code(&error), message);
+                emit_error(&self.shared, error.code(), message);
                 Err(error)
             }
         }
@@ -301,7 +300,7 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
                         Err(error) => Some(ToClones::OpFailed {
                             clone,
                             request,
-                            code: error_code(&error) as u8,
+                            code: error.code().code(),
                             message: error.to_string(),
                         }),
                     };

@@ -219,14 +219,10 @@ fn fmt_non_finite(r: f64) -> &'static str {
 /// Parses Broker's port notation, e.g. `80/tcp`.
 pub fn parse_port(text: &str) -> Option<Port> {
     let (number, protocol) = text.split_once('/')?;
-    let protocol = match protocol {
-        "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
-        "icmp" => Protocol::Icmp,
-        "?" => Protocol::Unknown,
-        _ => return None,
-    };
-    Some(Port::new(number.parse().ok()?, protocol))
+    Some(Port::new(
+        number.parse().ok()?,
+        Protocol::from_name(protocol)?,
+    ))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -117,7 +117,7 @@ impl PyData {
 
     /// The value's type, a `Data.Type`.
     fn get_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        DATA_TYPE.member(py, self.0.data_type() as i64)
+        DATA_TYPE.member(py, self.0.data_type().code())
     }
 
     /// `None`, if the value is none.

@@ -4,7 +4,7 @@
 use broker_actors::{
     EndpointInfo as RustEndpointInfo, ErrorStatus, NetworkInfo as RustNetworkInfo,
 };
-use broker_actors::{PeerInfo as RustPeerInfo, Status as RustStatus, StatusCode, StatusEvent};
+use broker_actors::{PeerInfo as RustPeerInfo, Status as RustStatus, StatusEvent};
 use broker_wire::frame::NodeId;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -134,8 +134,8 @@ impl PeerInfo {
     pub fn new(py: Python<'_>, info: &RustPeerInfo) -> PyResult<Self> {
         Ok(PeerInfo {
             peer: EndpointInfo::from(&info.peer),
-            flags: PEER_FLAGS.member(py, info.flags.bits() as i64)?.unbind(),
-            status: PEER_STATUS.member(py, info.status as i64)?.unbind(),
+            flags: PEER_FLAGS.member(py, info.flags.bits())?.unbind(),
+            status: PEER_STATUS.member(py, info.status.code())?.unbind(),
         })
     }
 }
@@ -152,18 +152,6 @@ impl PeerInfo {
     }
 }
 
-/// Broker 1.4's name of a status code in `str()`.
-fn status_name(code: StatusCode) -> &'static str {
-    match code {
-        StatusCode::Unspecified => "unspecified",
-        StatusCode::PeerAdded => "peer_added",
-        StatusCode::PeerRemoved => "peer_removed",
-        StatusCode::PeerLost => "peer_lost",
-        StatusCode::EndpointDiscovered => "endpoint_discovered",
-        StatusCode::EndpointUnreachable => "endpoint_unreachable",
-    }
-}
-
 /// `broker.Status`: an informational status.
 #[pyclass(module = "broker", frozen)]
 pub struct Status(RustStatus);
@@ -172,7 +160,7 @@ pub struct Status(RustStatus);
 impl Status {
     /// The status code, an `SC`.
     fn code<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        SC.member(py, self.0.code as i64)
+        SC.member(py, self.0.code.code())
     }
 
     /// The endpoint concerned, if any.
@@ -186,7 +174,8 @@ impl Status {
     }
 
     fn __str__(&self) -> String {
-        let name = status_name(self.0.code);
+        // Broker 1.4 prints the code's C++ name.
+        let name = self.0.code.name();
         match &self.0.context {
             Some(info) => {
                 let network = info
@@ -217,7 +206,7 @@ pub struct Error(ErrorStatus);
 impl Error {
     /// The error code, an `EC`.
     fn code<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        EC.member(py, self.0.code as i64)
+        EC.member(py, self.0.code.code())
     }
 
     /// The endpoint concerned, if any.
@@ -231,7 +220,7 @@ impl Error {
     }
 
     fn __str__(&self) -> String {
-        let code = self.0.code as u8;
+        let code = self.0.code.code();
         match &self.0.context {
             Some(info) => {
                 let info = EndpointInfo::from(info);

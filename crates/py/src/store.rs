@@ -22,14 +22,10 @@ use crate::wait::{duration_from, run_interruptible, wait_for};
 
 /// The backend a `broker.Backend` value (or plain int) names.
 fn backend_from(backend: i64) -> PyResult<BackendType> {
-    match backend {
-        0 => Ok(BackendType::Memory),
-        1 => Ok(BackendType::Sqlite),
-        2 => Ok(BackendType::RocksDb),
-        other => Err(PyValueError::new_err(format!(
-            "not a broker.Backend: {other}"
-        ))),
-    }
+    u8::try_from(backend)
+        .ok()
+        .and_then(BackendType::from_u8)
+        .ok_or_else(|| PyValueError::new_err(format!("not a broker.Backend: {backend}")))
 }
 
 /// Backend options: a mapping of `str` to any convertible value.

@@ -102,15 +102,10 @@ impl Enum {
 pub struct Port(pub WirePort);
 
 fn protocol_from_int(value: i64) -> PyResult<Protocol> {
-    match value {
-        0 => Ok(Protocol::Unknown),
-        1 => Ok(Protocol::Tcp),
-        2 => Ok(Protocol::Udp),
-        3 => Ok(Protocol::Icmp),
-        _ => Err(PyValueError::new_err(format!(
-            "invalid port protocol: {value}"
-        ))),
-    }
+    u8::try_from(value)
+        .ok()
+        .and_then(Protocol::from_u8)
+        .ok_or_else(|| PyValueError::new_err(format!("invalid port protocol: {value}")))
 }
 
 #[pymethods]
@@ -131,25 +126,25 @@ impl Port {
     #[classattr]
     #[pyo3(name = "Unknown")]
     fn unknown(py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(PROTOCOL.member(py, 0)?.unbind())
+        Ok(PROTOCOL.member(py, Protocol::Unknown.code())?.unbind())
     }
 
     #[classattr]
     #[pyo3(name = "TCP")]
     fn tcp(py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(PROTOCOL.member(py, 1)?.unbind())
+        Ok(PROTOCOL.member(py, Protocol::Tcp.code())?.unbind())
     }
 
     #[classattr]
     #[pyo3(name = "UDP")]
     fn udp(py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(PROTOCOL.member(py, 2)?.unbind())
+        Ok(PROTOCOL.member(py, Protocol::Udp.code())?.unbind())
     }
 
     #[classattr]
     #[pyo3(name = "ICMP")]
     fn icmp(py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(PROTOCOL.member(py, 3)?.unbind())
+        Ok(PROTOCOL.member(py, Protocol::Icmp.code())?.unbind())
     }
 
     /// The port number.
@@ -159,7 +154,7 @@ impl Port {
 
     /// The protocol, a `Port.Protocol`.
     fn get_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        PROTOCOL.member(py, self.0.protocol as i64)
+        PROTOCOL.member(py, self.0.protocol.code())
     }
 
     fn __str__(&self) -> String {
@@ -167,12 +162,7 @@ impl Port {
     }
 
     fn __repr__(&self) -> String {
-        let protocol = match self.0.protocol {
-            Protocol::Unknown => "Unknown",
-            Protocol::Tcp => "TCP",
-            Protocol::Udp => "UDP",
-            Protocol::Icmp => "ICMP",
-        };
+        let protocol = self.0.protocol.python_name().unwrap_or("Unknown");
         format!("Port({}, Port.{protocol})", self.0.number)
     }
 }

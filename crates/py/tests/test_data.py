@@ -448,6 +448,27 @@ def test_zeek_event_layout_and_parsing():
     assert broker.zeek.Event("no_args").args() == []
 
 
+def test_zeek_event_with_metadata_is_valid():
+    """Zeek 6+ sends (1, 1, (name, args, metadata)), metadata a vector of (count key, value)
+    pairs; Broker's Event.valid() accepts it (and requires a timestamp at key 1)."""
+    C = broker.Count
+    ts = datetime.datetime.fromtimestamp(1_700_000_000, broker.utc)
+
+    def event(*content):
+        return broker.zeek.Event((C(1), C(1), ("ping", ("x", C(3))) + content))
+
+    for metadata in ([(C(1), ts)], [(C(200), "user"), (C(1), ts)], []):
+        with_metadata = event(metadata)
+        assert with_metadata.valid(), metadata
+        assert with_metadata.name() == "ping" and with_metadata.args() == ["x", C(3)]
+    # Trailing elements after the metadata, and after the content, are tolerated.
+    assert event([], C(5)).valid()
+    assert broker.zeek.Event((C(1), C(1), ("ping", ()), C(7))).valid()
+    for bad in (C(5), [C(5)], [(C(1), "not a timestamp")], [(1, "integer key")], [(C(200), "x", "y")]):
+        assert not event(bad).valid(), bad
+        assert event(bad).name() == "" and event(bad).args() == []
+
+
 def test_bro_event_is_a_deprecated_alias():
     with pytest.warns(DeprecationWarning):
         event = broker.bro.Event("ping", 1)

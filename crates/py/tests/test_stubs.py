@@ -1,5 +1,8 @@
-"""The .pyi stubs match the built native module (mypy's stubtest), and ship with py.typed."""
+"""The .pyi stubs match the built native module (mypy's stubtest, and every enumeration's
+members and values), and ship with py.typed."""
 
+import ast
+import enum
 import pathlib
 import subprocess
 import sys
@@ -29,3 +32,52 @@ def test_every_public_native_name_is_reexported_or_internal():
     internal = {"OptionalNetworkInfo", "Event"}  # reached through attributes / broker.zeek
     assert set(_broker.__all__) - internal <= set(dir(broker))
     assert broker.zeek.Event is _broker.Event
+
+
+def _stub_enums():
+    """The enumerations the stubs declare, by the native object they describe: a
+    top-level class (`EC`) or one that a class attribute names (`Data.Type = _DataType`)."""
+    stub = pathlib.Path(broker.__file__).parent / "_broker.pyi"
+    classes = {node.name: node for node in ast.parse(stub.read_text()).body if isinstance(node, ast.ClassDef)}
+
+    def is_enum(node):
+        return any(isinstance(b, ast.Attribute) and b.attr in ("IntEnum", "IntFlag") for b in node.bases)
+
+    def members(node):
+        return {
+            stmt.targets[0].id: stmt.value.value
+            for stmt in node.body
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
+        }
+
+    paths = {name: (name,) for name, node in classes.items() if is_enum(node) and not name.startswith("_")}
+    for owner, node in classes.items():
+        for stmt in node.body:
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Name) and stmt.value.id in classes:
+                if is_enum(classes[stmt.value.id]):
+                    paths[stmt.value.id] = (owner, stmt.targets[0].id)
+    return {paths[name]: members(node) for name, node in classes.items() if is_enum(node)}
+
+
+def _native_enums():
+    """Every enumeration the native module exposes, at top level or as a class attribute."""
+    from broker import _broker
+
+    found = {}
+    for name in dir(_broker):
+        value = getattr(_broker, name)
+        if isinstance(value, enum.EnumMeta):
+            found[(name,)] = value
+        elif isinstance(value, type):
+            for attr, nested in vars(value).items():
+                if isinstance(nested, enum.EnumMeta):
+                    found[(name, attr)] = nested
+    return found
+
+
+def test_stub_enums_list_exactly_the_native_members_and_values():
+    stubs, natives = _stub_enums(), _native_enums()
+    assert set(stubs) == set(natives)
+    assert {("EC",), ("SC",), ("PeerFlags",), ("Backend",), ("Data", "Type"), ("Port", "Protocol")} <= set(natives)
+    for path, native in natives.items():
+        assert stubs[path] == {m.name: m.value for m in native.__members__.values()}, ".".join(path)

@@ -4,20 +4,7 @@ use broker_wire::data::DataType;
 use broker_wire::Data;
 use thiserror::Error;
 
-/// Broker's error codes for store failures (`broker.EC`), as plain discriminants so the
-/// actor and Python layers can map them without depending on this crate's error type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum ErrorCode {
-    /// The key does not exist (`EC.NoSuchKey`).
-    NoSuchKey = 9,
-    /// The operation does not apply to the stored value or operand type (`EC.TypeClash`).
-    TypeClash = 11,
-    /// A value or option is malformed (`EC.InvalidData`).
-    InvalidData = 12,
-    /// The backend failed to read or write (`EC.BackendFailure`).
-    BackendFailure = 13,
-}
+pub use broker_wire::codes::ErrorCode;
 
 /// Every way a store operation or backend can fail.
 #[derive(Debug, Error)]

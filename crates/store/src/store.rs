@@ -5,24 +5,14 @@ use std::collections::BTreeMap;
 use broker_wire::data::{DataType, Set};
 use broker_wire::{Data, Timespan, Timestamp};
 
+pub use broker_wire::codes::BackendType;
+
 use crate::backend::{Backend, Entry};
 use crate::error::StoreError;
 use crate::memory::MemoryBackend;
 use crate::operation::{Change, Operation};
 use crate::semantics::{self, Outcome, Refusal};
 use crate::sqlite::{SqliteBackend, SqliteOptions};
-
-/// Broker's backend types, with the discriminants of `broker.Backend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum BackendType {
-    /// [`MemoryBackend`].
-    Memory = 0,
-    /// [`SqliteBackend`].
-    Sqlite = 1,
-    /// RocksDB: Broker 1.4 knows it, this crate does not provide it.
-    RocksDb = 2,
-}
 
 /// Opens a backend of type `kind` configured by Broker's option map (only SQLite reads
 /// options; see [`SqliteOptions::from_options`]).

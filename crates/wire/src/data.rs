@@ -15,6 +15,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub use crate::codes::{DataType, Protocol};
+
 mod display;
 mod encoding;
 mod order;
@@ -27,32 +29,6 @@ pub type Set = BTreeSet<Data>;
 pub type Table = BTreeMap<Data, Data>;
 /// A vector of Broker values.
 pub type Vector = Vec<Data>;
-
-/// The transport protocol of a [`Port`]. The discriminants are Broker's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[repr(u8)]
-pub enum Protocol {
-    /// Unknown protocol, printed as `?`.
-    Unknown = 0,
-    /// TCP, printed as `tcp`.
-    Tcp = 1,
-    /// UDP, printed as `udp`.
-    Udp = 2,
-    /// ICMP, printed as `icmp`.
-    Icmp = 3,
-}
-
-impl Protocol {
-    /// The protocol's name as Broker prints it after a port number.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Unknown => "?",
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Icmp => "icmp",
-        }
-    }
-}
 
 /// A transport-layer port: a number and a protocol, ordered by number, then protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -72,7 +48,7 @@ impl Port {
 
 impl fmt::Display for Port {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.number, self.protocol.as_str())
+        write!(f, "{}/{}", self.number, self.protocol.name())
     }
 }
 
@@ -133,43 +109,6 @@ impl fmt::Display for Timespan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}ns", self.0)
     }
-}
-
-/// The type of a [`Data`] value, with Broker's Python-visible discriminants
-/// (`broker.Data.Type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum DataType {
-    /// An IPv4 or IPv6 address.
-    Address = 0,
-    /// `T` or `F`.
-    Boolean = 1,
-    /// An unsigned 64-bit integer.
-    Count = 2,
-    /// A named enumeration value.
-    EnumValue = 3,
-    /// A signed 64-bit integer.
-    Integer = 4,
-    /// The absence of a value.
-    Nil = 5,
-    /// A transport-layer port.
-    Port = 6,
-    /// A 64-bit float.
-    Real = 7,
-    /// An ordered set.
-    Set = 8,
-    /// A byte string.
-    String = 9,
-    /// An IP network.
-    Subnet = 10,
-    /// An ordered map.
-    Table = 11,
-    /// A duration.
-    Timespan = 12,
-    /// A point in time.
-    Timestamp = 13,
-    /// A sequence.
-    Vector = 14,
 }
 
 /// A Broker value.

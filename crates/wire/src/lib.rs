@@ -4,6 +4,9 @@
 //! - [`data`]: [`Data`], Broker's value type, and the scalar helpers [`Port`],
 //!   [`Timestamp`], [`Timespan`]; inside it `order` (total order, equality, hashing),
 //!   `display` (Broker's notation) and `encoding` (serde, straight into containers).
+//! - [`codes`]: Broker's code tables (error and status codes, peer statuses and flags,
+//!   backends, port protocols, value types), each defined once with Broker's numbers and
+//!   C++ and Python names.
 //! - [`topic`]: [`Topic`], raw-prefix matching and Broker's `/` join.
 //! - [`zeek`]: typed views of Zeek message layouts (events and friends) over [`Data`].
 //! - [`frame`]: the frames two endpoints exchange over a connection, their wire tags
@@ -17,6 +20,7 @@
 //! The protocol itself is specified in `docs/wire.md`.
 
 pub mod codec;
+pub mod codes;
 pub mod data;
 pub mod error;
 pub mod frame;

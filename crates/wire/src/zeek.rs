@@ -1,30 +1,38 @@
-//! Typed views of Zeek message layouts over [`Data`].
+//! Zeek's message layouts over [`Data`], defined once for every crate.
 //!
-//! A Zeek message is a vector `(format version, message type, content...)`, all
-//! counts. An event is `(1, 1, (name, (args...)))`; as in Broker 1.4, extra trailing
-//! elements in the message or in its content are tolerated (later Zeek versions put
-//! metadata there).
+//! A Zeek message is a vector `(format version, message type, content, ...)`: version
+//! and type are counts, the content a vector. An event's content is
+//! `(name, (args...))` with an optional third element, its metadata: a vector of
+//! `(count key, value)` pairs, where key [`NETWORK_TIMESTAMP`] must hold a timestamp.
+//! What is an event follows Broker's `zeek::Event::valid()`: trailing elements after the
+//! content, or after the metadata, are tolerated. One addition: names must be UTF-8
+//! (Python sees them as `str`).
 
+use crate::codes::code_table;
 use crate::data::{Data, Vector};
 use crate::error::WireError;
 
 /// The format version of Zeek messages, their first element.
 pub const FORMAT_VERSION: u64 = 1;
 
-/// The kind of a Zeek message, its second element.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u64)]
-pub enum MessageType {
-    /// A remote event: `(1, 1, (name, (args...)))`.
-    Event = 1,
-    /// The creation of a log stream.
-    LogCreate = 2,
-    /// A write to a log stream.
-    LogWrite = 3,
-    /// The new value of a script identifier.
-    IdentifierUpdate = 4,
-    /// A batch of Zeek messages.
-    Batch = 5,
+/// The metadata key of an event's network timestamp (Zeek's `NetworkTimestamp`); keys
+/// up to 199 are Zeek's, 200 and up are free for users.
+pub const NETWORK_TIMESTAMP: u64 = 1;
+
+code_table! {
+    /// The kind of a Zeek message, its second element.
+    pub enum MessageType {
+        /// A remote event: `(1, 1, (name, (args...)[, metadata]))`.
+        Event = 1, "Event", "a remote event";
+        /// The creation of a log stream.
+        LogCreate = 2, "LogCreate", "the creation of a log stream";
+        /// A write to a log stream.
+        LogWrite = 3, "LogWrite", "a write to a log stream";
+        /// The new value of a script identifier.
+        IdentifierUpdate = 4, "IdentifierUpdate", "the new value of a script identifier";
+        /// A batch of Zeek messages.
+        Batch = 5, "Batch", "a batch of Zeek messages";
+    }
 }
 
 impl MessageType {
@@ -40,14 +48,7 @@ impl MessageType {
 
     /// The message type with the given wire value.
     pub fn from_count(kind: u64) -> Option<MessageType> {
-        Some(match kind {
-            1 => MessageType::Event,
-            2 => MessageType::LogCreate,
-            3 => MessageType::LogWrite,
-            4 => MessageType::IdentifierUpdate,
-            5 => MessageType::Batch,
-            _ => return None,
-        })
+        u8::try_from(kind).ok().and_then(MessageType::from_u8)
     }
 }
 
@@ -58,37 +59,63 @@ pub struct EventView<'a> {
     pub name: &'a str,
     /// The event's arguments.
     pub args: &'a [Data],
+    /// The event's metadata entries, each a vector `(count key, value)`; empty when the
+    /// event has none.
+    pub metadata: &'a [Data],
 }
 
 impl<'a> EventView<'a> {
     /// Views `data` as an event, or says why it is not one.
     pub fn parse(data: &'a Data) -> Result<Self, WireError> {
-        if MessageType::of(data) != Some(MessageType::Event) {
-            return Err(WireError::InvalidEvent(
-                "not a vector (1, 1, content) of counts",
-            ));
-        }
         let content = match data.as_vector().map(Vec::as_slice) {
-            Some([_, _, Data::Vector(content), ..]) => content,
-            _ => return Err(WireError::InvalidEvent("content is not a vector")),
+            Some([Data::Count(FORMAT_VERSION), Data::Count(kind), content, ..])
+                if MessageType::from_count(*kind) == Some(MessageType::Event) =>
+            {
+                content
+            }
+            _ => return Err(invalid("not a vector (1, 1, content) of counts")),
         };
-        match content.as_slice() {
-            [name @ Data::String(_), Data::Vector(args), ..] => Ok(EventView {
-                name: name
-                    .as_str()
-                    .ok_or(WireError::InvalidEvent("name is not UTF-8"))?,
-                args,
-            }),
-            _ => Err(WireError::InvalidEvent(
-                "content is not (name string, args vector)",
-            )),
-        }
+        let Data::Vector(content) = content else {
+            return Err(invalid("content is not a vector"));
+        };
+        let (name, args, metadata) = match content.as_slice() {
+            [name @ Data::String(_), Data::Vector(args)] => (name, args, &[][..]),
+            [name @ Data::String(_), Data::Vector(args), Data::Vector(metadata), ..] => {
+                (name, args, metadata.as_slice())
+            }
+            [Data::String(_), Data::Vector(_), _, ..] => {
+                return Err(invalid("metadata is not a vector"))
+            }
+            _ => return Err(invalid("content is not (name string, args vector)")),
+        };
+        metadata.iter().try_for_each(check_metadata_entry)?;
+        Ok(EventView {
+            name: name.as_str().ok_or(invalid("name is not UTF-8"))?,
+            args,
+            metadata,
+        })
     }
 
-    /// An owned copy of the event.
+    /// An owned copy of the event's name and arguments.
     pub fn to_event(&self) -> Event {
         Event::new(self.name, self.args.to_vec())
     }
+}
+
+/// Checks one metadata entry: `(count key, value)`, a timestamp under
+/// [`NETWORK_TIMESTAMP`].
+fn check_metadata_entry(entry: &Data) -> Result<(), WireError> {
+    match entry.as_vector().map(Vec::as_slice) {
+        Some([Data::Count(NETWORK_TIMESTAMP), value]) if !matches!(value, Data::Timestamp(_)) => {
+            Err(invalid("network timestamp metadata is not a timestamp"))
+        }
+        Some([Data::Count(_), _]) => Ok(()),
+        _ => Err(invalid("metadata entry is not (count key, value)")),
+    }
+}
+
+fn invalid(reason: &'static str) -> WireError {
+    WireError::InvalidEvent(reason)
 }
 
 /// A Zeek event: a name and arguments.
@@ -123,7 +150,7 @@ impl Event {
     pub fn into_data(self) -> Data {
         Data::Vector(vec![
             Data::Count(FORMAT_VERSION),
-            Data::Count(MessageType::Event as u64),
+            Data::Count(MessageType::Event.code().into()),
             Data::Vector(vec![Data::from(self.name), Data::Vector(self.args)]),
         ])
     }
@@ -146,6 +173,7 @@ impl From<Event> for Data {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Timestamp;
 
     fn count(c: u64) -> Data {
         Data::Count(c)
@@ -174,9 +202,21 @@ mod tests {
         assert_eq!((view.name, view.args.len()), ("ping", 2));
     }
 
-    /// The cases checked against Broker 1.4's `broker.zeek.Event(...).valid()`.
+    fn ping_with(extra: Vec<Data>) -> Data {
+        let mut content = vec![Data::from("ping"), vector(vec![])];
+        content.extend(extra);
+        message(count(1), count(1), vector(content))
+    }
+
+    fn entry(key: u64, value: Data) -> Data {
+        vector(vec![count(key), value])
+    }
+
+    /// The cases checked against today's Broker's `broker.zeek.Event(...).valid()`
+    /// (`/work/shared/reference/broker-2.8`).
     #[test]
-    fn validity_matches_broker_1_4() {
+    fn validity_matches_brokers_event_valid() {
+        let network_time = Data::Timestamp(Timestamp(1_700_000_000_000_000_000));
         let valid = [
             message(count(1), count(1), ping(vec![])),
             message(count(1), count(1), ping(vec![Data::Integer(1)])),
@@ -185,19 +225,24 @@ mod tests {
                 count(1),
                 vector(vec![Data::from(""), vector(vec![])]),
             ),
-            // Trailing elements in the content and in the message are tolerated.
-            message(count(1), count(1), {
-                let mut content = ping(vec![]);
-                if let Data::Vector(items) = &mut content {
-                    items.push(count(5));
-                }
-                content
-            }),
+            // Metadata, as Zeek 6 and later send it: (count key, value) pairs.
+            ping_with(vec![vector(vec![entry(1, network_time.clone())])]),
+            ping_with(vec![vector(vec![entry(200, Data::from("user"))])]),
+            ping_with(vec![vector(vec![])]),
+            // Trailing elements after the metadata and after the content are tolerated.
+            ping_with(vec![vector(vec![]), count(5)]),
             vector(vec![count(1), count(1), ping(vec![]), count(7)]),
         ];
         for data in &valid {
             assert!(Event::validate(data).is_ok(), "{data} should be valid");
         }
+        let with_metadata = &valid[3];
+        let view = EventView::parse(with_metadata).unwrap();
+        assert_eq!(view.metadata, &[entry(1, network_time)]);
+        assert_eq!(
+            Event::try_from(with_metadata).unwrap(),
+            Event::new("ping", vec![])
+        );
         let invalid = [
             // Version and type must be counts, not integers.
             message(Data::Integer(1), Data::Integer(1), ping(vec![])),
@@ -213,6 +258,19 @@ mod tests {
             message(count(1), count(1), Data::from("ping")),
             vector(vec![count(1), count(1)]),
             Data::from("ping"),
+            // Metadata must be a vector of (count key, value), with a timestamp at key 1.
+            ping_with(vec![count(5)]),
+            ping_with(vec![vector(vec![count(5)])]),
+            ping_with(vec![vector(vec![entry(1, Data::from("x"))])]),
+            ping_with(vec![vector(vec![vector(vec![
+                Data::Integer(1),
+                Data::from("x"),
+            ])])]),
+            ping_with(vec![vector(vec![vector(vec![
+                count(200),
+                Data::from("x"),
+                Data::from("y"),
+            ])])]),
             // Our one addition: names must be UTF-8 (Python sees them as `str`).
             message(
                 count(1),

@@ -198,15 +198,12 @@ impl StoreClone {
     }
 }
 
-/// The status code for a code the master sent.
+/// The status code for a code the master sent; `Unspecified` for a number that is no
+/// error code.
 fn status_code(code: u8) -> ErrorCode {
-    match code {
-        9 => ErrorCode::NoSuchKey,
-        11 => ErrorCode::TypeClash,
-        12 => ErrorCode::InvalidData,
-        13 => ErrorCode::BackendFailure,
-        _ => ErrorCode::Unspecified,
-    }
+    ErrorCode::from_u8(code)
+        .filter(|&code| code != ErrorCode::NoError)
+        .unwrap_or(ErrorCode::Unspecified)
 }
 
 /// Messages from the master.

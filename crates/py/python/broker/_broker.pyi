@@ -53,6 +53,7 @@ class EC(enum.IntEnum):
     PeerIncompatible = 2
     PeerInvalid = 3
     PeerUnavailable = 4
+    PeerDisconnectDuringHandshake = 5
     PeerTimeout = 6
     MasterExists = 7
     NoSuchMaster = 8
@@ -62,6 +63,33 @@ class EC(enum.IntEnum):
     InvalidData = 12
     BackendFailure = 13
     StaleData = 14
+    CannotOpenFile = 15
+    CannotWriteFile = 16
+    InvalidTopicKey = 17
+    EndOfFile = 18
+    InvalidTag = 19
+    InvalidMessage = 20
+    InvalidStatus = 21
+    ConversionFailed = 22
+    ConsumerExists = 23
+    ConnectionTimeout = 24
+    BadMemberFunctionCall = 25
+    RepeatedRequestId = 26
+    BrokenClone = 27
+    ShuttingDown = 28
+    InvalidPeeringRequest = 29
+    RepeatedPeeringHandshakeRequest = 30
+    UnexpectedHandshakeMessage = 31
+    InvalidHandshakeState = 32
+    NoPathToPeer = 33
+    NoConnectorAvailable = 34
+    CannotOpenResource = 35
+    SerializationFailed = 36
+    DeserializationFailed = 37
+    WrongMagicNumber = 38
+    RedundantConnection = 39
+    LogicError = 40
+    InvalidJson = 41
 
 class SC(enum.IntEnum):
     Unspecified = 0
@@ -78,6 +106,7 @@ class PeerStatus(enum.IntEnum):
     Peered = 3
     Disconnected = 4
     Reconnecting = 5
+    Unknown = 6
 
 class PeerFlags(enum.IntFlag):
     Invalid = 0
