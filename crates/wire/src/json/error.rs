@@ -116,7 +116,7 @@ impl JsonError {
 }
 
 /// At most 80 characters of `what`'s text, so errors stay readable for huge input.
-pub(super) fn excerpt(what: impl fmt::Display) -> String {
+pub fn excerpt(what: impl fmt::Display) -> String {
     const MAX: usize = 80;
     let text = what.to_string();
     match text.char_indices().nth(MAX) {

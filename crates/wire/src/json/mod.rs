@@ -29,7 +29,7 @@ mod text;
 mod tree;
 
 pub use encode::{encode_data, to_json};
-pub use error::{ErrorCode, JsonError};
+pub use error::{excerpt, ErrorCode, JsonError};
 pub use message::{Ack, DataMessage, ErrorMessage, ServerMessage, Subscriptions};
 
 use crate::Data;
