@@ -1,15 +1,20 @@
 //! Typed views of Zeek message layouts over [`Data`].
 //!
 //! A Zeek message is a vector `(format version, message type, content...)`, all
-//! counts. An event is `(1, 1, (name, (args...)))`; as in Broker 1.4, extra trailing
-//! elements in the message or in its content are tolerated (later Zeek versions put
-//! metadata there).
+//! counts. An event is `(1, 1, (name, (args...)[, metadata]))`; as in Broker 1.4,
+//! extra trailing elements in the message or in its content are tolerated. Zeek 6 and
+//! later put metadata third in the content when it is a vector: `((key, value)...)`
+//! pairs with count keys (absent, empty or filled depending on the Zeek version).
 
 use crate::data::{Data, Vector};
 use crate::error::WireError;
 
 /// The format version of Zeek messages, their first element.
 pub const FORMAT_VERSION: u64 = 1;
+
+/// The event metadata key of the network timestamp (a `timestamp`). Keys 1 to 199 are
+/// reserved for Zeek, 200 and up are for users.
+pub const NETWORK_TIMESTAMP: u64 = 1;
 
 /// The kind of a Zeek message, its second element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,6 +63,9 @@ pub struct EventView<'a> {
     pub name: &'a str,
     /// The event's arguments.
     pub args: &'a [Data],
+    /// The event's metadata entries, each a vector `(count key, value)`; empty
+    /// without metadata. [`EventView::metadata`] reads them as pairs.
+    pub metadata: &'a [Data],
 }
 
 impl<'a> EventView<'a> {
@@ -73,11 +81,22 @@ impl<'a> EventView<'a> {
             _ => return Err(WireError::InvalidEvent("content is not a vector")),
         };
         match content.as_slice() {
-            [name @ Data::String(_), Data::Vector(args), ..] => Ok(EventView {
+            [name @ Data::String(_), Data::Vector(args), rest @ ..] => Ok(EventView {
                 name: name
                     .as_str()
                     .ok_or(WireError::InvalidEvent("name is not UTF-8"))?,
                 args,
+                metadata: match rest.first() {
+                    Some(Data::Vector(entries)) => {
+                        if !entries.iter().all(|entry| metadata_entry(entry).is_some()) {
+                            return Err(WireError::InvalidEvent(
+                                "metadata is not a vector of (count, value) pairs",
+                            ));
+                        }
+                        entries
+                    }
+                    _ => &[],
+                },
             }),
             _ => Err(WireError::InvalidEvent(
                 "content is not (name string, args vector)",
@@ -85,9 +104,26 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// The metadata as `(key, value)` pairs, in order.
+    pub fn metadata(&self) -> impl Iterator<Item = (u64, &'a Data)> + 'a {
+        self.metadata.iter().filter_map(metadata_entry)
+    }
+
     /// An owned copy of the event.
     pub fn to_event(&self) -> Event {
-        Event::new(self.name, self.args.to_vec())
+        Event {
+            name: self.name.to_owned(),
+            args: self.args.to_vec(),
+            metadata: self.metadata().map(|(k, v)| (k, v.clone())).collect(),
+        }
+    }
+}
+
+/// A metadata entry `(count key, value)` as a pair.
+fn metadata_entry(entry: &Data) -> Option<(u64, &Data)> {
+    match entry.as_vector()?.as_slice() {
+        [Data::Count(key), value] => Some((*key, value)),
+        _ => None,
     }
 }
 
@@ -98,6 +134,8 @@ pub struct Event {
     pub name: String,
     /// The event's arguments.
     pub args: Vector,
+    /// The event's metadata, `(key, value)` pairs (e.g. [`NETWORK_TIMESTAMP`]).
+    pub metadata: Vec<(u64, Data)>,
 }
 
 impl Event {
@@ -106,7 +144,14 @@ impl Event {
         Event {
             name: name.into(),
             args,
+            metadata: Vec::new(),
         }
+    }
+
+    /// The event with the metadata entry `key = value` added.
+    pub fn with_metadata(mut self, key: u64, value: Data) -> Self {
+        self.metadata.push((key, value));
+        self
     }
 
     /// Checks that `data` is an event, as Broker's `Event::valid` does.
@@ -114,17 +159,27 @@ impl Event {
         EventView::parse(data).map(|_| ())
     }
 
-    /// The event as the message Zeek exchanges: `(1, 1, (name, (args...)))`.
+    /// The event as the message Zeek exchanges: `(1, 1, (name, (args...)))`, with
+    /// the metadata third in the content when there is any (as Zeek ≥ 8.0.1 does).
     pub fn to_data(&self) -> Data {
         self.clone().into_data()
     }
 
     /// Like [`Event::to_data`], consuming the event.
     pub fn into_data(self) -> Data {
+        let mut content = vec![Data::from(self.name), Data::Vector(self.args)];
+        if !self.metadata.is_empty() {
+            let entries = self.metadata.into_iter();
+            content.push(Data::Vector(
+                entries
+                    .map(|(key, value)| Data::Vector(vec![Data::Count(key), value]))
+                    .collect(),
+            ));
+        }
         Data::Vector(vec![
             Data::Count(FORMAT_VERSION),
             Data::Count(MessageType::Event as u64),
-            Data::Vector(vec![Data::from(self.name), Data::Vector(self.args)]),
+            Data::Vector(content),
         ])
     }
 }
@@ -172,6 +227,47 @@ mod tests {
         assert_eq!(Event::try_from(&data).unwrap(), event);
         let view = EventView::parse(&data).unwrap();
         assert_eq!((view.name, view.args.len()), ("ping", 2));
+    }
+
+    #[test]
+    fn metadata_is_absent_empty_or_pairs() {
+        let stamp = Data::Timestamp(crate::Timestamp(4_711_000_000_000));
+        let event =
+            Event::new("pong", vec![count(84)]).with_metadata(NETWORK_TIMESTAMP, stamp.clone());
+        let data = event.to_data();
+        assert_eq!(
+            data.to_string(),
+            "(1, 1, (pong, (84), ((1, 4711000000000ns))))"
+        );
+        let view = EventView::parse(&data).unwrap();
+        assert_eq!(
+            view.metadata().collect::<Vec<_>>(),
+            [(NETWORK_TIMESTAMP, &stamp)]
+        );
+        assert_eq!(view.to_event(), event);
+        let empty = message(
+            count(1),
+            count(1),
+            vector(vec![Data::from("e"), vector(vec![]), vector(vec![])]),
+        );
+        assert_eq!(EventView::parse(&empty).unwrap().metadata().count(), 0);
+        assert_eq!(
+            Event::new("e", vec![]).to_data().to_string(),
+            "(1, 1, (e, ()))"
+        );
+        let bad = message(
+            count(1),
+            count(1),
+            vector(vec![
+                Data::from("e"),
+                vector(vec![]),
+                vector(vec![vector(vec![Data::Integer(1), count(2)])]),
+            ]),
+        );
+        assert!(matches!(
+            Event::validate(&bad),
+            Err(WireError::InvalidEvent(_))
+        ));
     }
 
     /// The cases checked against Broker 1.4's `broker.zeek.Event(...).valid()`.

@@ -7,8 +7,8 @@ use broker_wire::json::{
     encode_data, to_json, Ack, DataMessage, Decoder, ErrorCode, ErrorMessage, ServerMessage,
     Subscriptions,
 };
-use broker_wire::zeek::{Event, EventView};
-use broker_wire::{Data, Timespan, Topic};
+use broker_wire::zeek::{Event, EventView, NETWORK_TIMESTAMP};
+use broker_wire::{Data, Timespan, Timestamp, Topic};
 
 fn decode(text: &str) -> Data {
     Decoder::default()
@@ -204,22 +204,42 @@ fn zeek_events_with_absent_empty_or_filled_metadata() {
     let empty = r#"{"type":"data-message","topic":"zeek.test","@data-type":"vector","data":[{"@data-type":"count","data":1},{"@data-type":"count","data":1},{"@data-type":"vector","data":[{"@data-type":"string","data":"hello"},{"@data-type":"vector","data":[{"@data-type":"count","data":3}]},{"@data-type":"vector","data":[]}]}]}"#;
     // #19.
     let filled = r#"{"type":"data-message","topic":"/test/pongs/","@data-type":"vector","data":[{"@data-type":"count","data":1},{"@data-type":"count","data":1},{"@data-type":"vector","data":[{"@data-type":"string","data":"pong"},{"@data-type":"vector","data":[{"@data-type":"string","data":"fourty-two fourty-two"},{"@data-type":"count","data":84}]},{"@data-type":"vector","data":[{"@data-type":"vector","data":[{"@data-type":"count","data":1},{"@data-type":"timestamp","data":"1970-01-01T01:18:31.000"}]}]}]}]}"#;
-    for (text, str, name, args) in [
-        (without, "(1, 1, (event_1, (42, test)))", "event_1", 2),
-        (empty, "(1, 1, (hello, (3), ()))", "hello", 1),
+    let network_time = Data::Timestamp(Timestamp(4_711_000_000_000));
+    for (text, str, name, args, metadata) in [
+        (
+            without,
+            "(1, 1, (event_1, (42, test)))",
+            "event_1",
+            2,
+            vec![],
+        ),
+        (empty, "(1, 1, (hello, (3), ()))", "hello", 1, vec![]),
         (
             filled,
             "(1, 1, (pong, (fourty-two fourty-two, 84), ((1, 4711000000000ns))))",
             "pong",
             2,
+            vec![(NETWORK_TIMESTAMP, &network_time)],
         ),
     ] {
         let message = data_message(text);
         assert_eq!(message.data.to_string(), str);
         let event = EventView::parse(&message.data).unwrap();
         assert_eq!((event.name, event.args.len()), (name, args));
+        assert_eq!(event.metadata().collect::<Vec<_>>(), metadata);
         assert_eq!(encoded(&message), text);
     }
+    // Zeek's pong with its network timestamp, built here, is #19 byte for byte.
+    let pong = Event::new(
+        "pong",
+        vec![Data::from("fourty-two fourty-two"), Data::Count(84)],
+    )
+    .with_metadata(NETWORK_TIMESTAMP, network_time.clone());
+    let message = DataMessage {
+        topic: Topic::new("/test/pongs/"),
+        data: pong.into_data(),
+    };
+    assert_eq!(encoded(&message), filled);
     // An event built here is the docs' first example.
     let event = Event::new("event_1", vec![Data::Integer(42), Data::from("test")]);
     let message = DataMessage {
