@@ -184,6 +184,34 @@ fn payloads_of_the_wrong_form_name_their_type() {
 }
 
 #[test]
+fn errors_quote_what_was_wrong() {
+    for (text, message) in [
+        (
+            value("timespan", r#""1w""#),
+            r#"invalid timespan: "1w": unknown unit (ns, us, ms, s, min, h or d)"#,
+        ),
+        (
+            value("count", "-1"),
+            "invalid count: expected an integer in 0..=2^64-1, found -1",
+        ),
+        (
+            value("port", r#""http""#),
+            r#"invalid port: "http": expected <0..65535>/<protocol>"#,
+        ),
+        (
+            value("vector", "[1]"),
+            "a vector element must be a JSON object, found an integer",
+        ),
+    ] {
+        assert_eq!(data_error(&text).to_string(), message, "{text}");
+    }
+    let error = Decoder::default()
+        .data_message(br#"{"@data-type":"count","data":1}"#)
+        .unwrap_err();
+    assert_eq!(error.to_string(), r#"no "topic" in a data message"#);
+}
+
+#[test]
 fn duplicates_are_refused() {
     let one = r#"{"@data-type":"count","data":1}"#;
     assert!(matches!(

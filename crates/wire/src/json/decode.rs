@@ -36,63 +36,35 @@ pub(super) fn value(
 
 fn decode_payload(data_type: &str, payload: &Json<'_>, depth: usize) -> Result<Data, JsonError> {
     let text = |data_type: &'static str| {
-        payload.as_str().ok_or_else(|| {
-            JsonError::invalid(
-                data_type,
-                format!("expected a string, found {}", payload.kind()),
-            )
-        })
+        payload
+            .as_str()
+            .ok_or_else(|| expected(data_type, "a string", payload))
     };
     Ok(match data_type {
         // The payload of none is not checked, as in Broker.
         "none" => Data::None,
         "boolean" => match payload {
             Json::Bool(b) => Data::Boolean(*b),
-            _ => {
-                return Err(JsonError::invalid(
-                    "boolean",
-                    format!("expected true or false, found {}", payload.kind()),
-                ))
-            }
+            _ => return Err(expected("boolean", "true or false", payload)),
         },
         "count" => match payload {
             Json::Unsigned(c) => Data::Count(*c),
-            _ => {
-                return Err(JsonError::invalid(
-                    "count",
-                    format!(
-                        "expected an integer in 0..=2^64-1, found {}",
-                        number_text(payload)
-                    ),
-                ))
-            }
+            _ => return Err(expected("count", "an integer in 0..=2^64-1", payload)),
         },
         "integer" => match payload {
             Json::Signed(i) => Data::Integer(*i),
-            Json::Unsigned(u) => Data::Integer(i64::try_from(*u).map_err(|_| {
-                JsonError::invalid("integer", format!("{u} exceeds the 64-bit signed range"))
-            })?),
-            _ => {
-                return Err(JsonError::invalid(
-                    "integer",
-                    format!(
-                        "expected a 64-bit signed integer, found {}",
-                        number_text(payload)
-                    ),
-                ))
-            }
+            Json::Unsigned(u) => Data::Integer(
+                i64::try_from(*u)
+                    .map_err(|_| expected("integer", "a 64-bit signed integer", payload))?,
+            ),
+            _ => return Err(expected("integer", "a 64-bit signed integer", payload)),
         },
         // Integer literals are accepted too (zeek-client and others send them).
         "real" => match payload {
             Json::Float(r) => Data::Real(*r),
             Json::Unsigned(u) => Data::Real(*u as f64),
             Json::Signed(i) => Data::Real(*i as f64),
-            _ => {
-                return Err(JsonError::invalid(
-                    "real",
-                    format!("expected a number, found {}", payload.kind()),
-                ))
-            }
+            _ => return Err(expected("real", "a number", payload)),
         },
         "string" => Data::String(text("string")?.as_bytes().to_vec()),
         "enum-value" => Data::EnumValue(text("enum-value")?.to_owned()),
@@ -147,10 +119,7 @@ fn elements<'t, 'a>(
     depth: usize,
 ) -> Result<(&'t [Json<'a>], usize), JsonError> {
     let Json::Array(items) = payload else {
-        return Err(JsonError::invalid(
-            data_type,
-            format!("expected an array, found {}", payload.kind()),
-        ));
+        return Err(expected(data_type, "an array", payload));
     };
     let depth = depth + 1;
     if depth > MAX_DEPTH {
@@ -180,12 +149,13 @@ fn table_entry(entry: &Json<'_>, depth: usize) -> Result<(Data, Data), JsonError
     ))
 }
 
-/// A number's text for errors, or the JSON type of anything else.
-fn number_text(node: &Json<'_>) -> String {
-    match node {
+/// The payload of `data_type` is not `what`; numbers are quoted, other JSON named.
+fn expected(data_type: &'static str, what: &str, payload: &Json<'_>) -> JsonError {
+    let found = match payload {
         Json::Unsigned(n) => n.to_string(),
         Json::Signed(n) => n.to_string(),
         Json::Float(n) => format!("{n:?}"),
         other => other.kind().to_owned(),
-    }
+    };
+    JsonError::invalid(data_type, format!("expected {what}, found {found}"))
 }
