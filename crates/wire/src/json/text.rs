@@ -163,12 +163,18 @@ pub(super) fn parse_timestamp(text: &str) -> Result<i64, JsonError> {
         },
     };
     let local = NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f")
-        .map_err(|e| bad(&e.to_string()))?;
-    local
-        .and_utc()
-        .timestamp_nanos_opt()
-        .and_then(|nanos| nanos.checked_sub(offset_secs * NANOS_PER_SEC))
-        .ok_or_else(|| bad("out of range"))
+        .map_err(|e| bad(&e.to_string()))?
+        .and_utc();
+    let nanos = i128::from(local.timestamp() - offset_secs) * i128::from(NANOS_PER_SEC)
+        + i128::from(local.timestamp_subsec_nanos());
+    // The earliest timestamps print as the millisecond below i64::MIN ns; they read
+    // back as the earliest one, so that the encoder's output always decodes.
+    let earliest = i128::from(i64::MIN) - 999_999;
+    match i64::try_from(nanos) {
+        Ok(nanos) => Ok(nanos),
+        Err(_) if (earliest..0).contains(&nanos) => Ok(i64::MIN),
+        Err(_) => Err(bad("out of range")),
+    }
 }
 
 /// Seconds east of UTC of a zone `±hh`, `±hh:mm` or `±hhmm`.
@@ -278,6 +284,22 @@ mod tests {
             1_800 * NANOS_PER_SEC
         );
         assert_eq!(parse_timestamp("1970-01-01T00:00:00.000000001").unwrap(), 1);
+        // Each reads back as its millisecond; the earliest, below i64::MIN, as i64::MIN.
+        for (extreme, expected) in [
+            (i64::MIN, i64::MIN),
+            (i64::MIN + 1_000_000, -9_223_372_036_854_000_000),
+            (i64::MAX, 9_223_372_036_854_000_000),
+        ] {
+            let mut out = String::new();
+            write_timestamp(extreme, &mut out);
+            assert_eq!(
+                parse_timestamp(out.trim_matches('"')).unwrap(),
+                expected,
+                "{out}"
+            );
+        }
+        assert!(parse_timestamp("1677-09-21T00:12:43.144").is_err());
+        assert!(parse_timestamp("2262-04-11T23:47:16.855").is_err());
         for bad in [
             "",
             "1970-01-01",
