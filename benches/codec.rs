@@ -114,5 +114,34 @@ fn codec_benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, codec_benches);
+criterion_group!(benches, codec_benches, json_benches);
 criterion_main!(benches);
+
+// WebSocket JSON v1 (`broker_wire::json`): one small Zeek event as a data message,
+// per message, to see how many events per second one client's codec work allows.
+
+fn json_benches(c: &mut Criterion) {
+    use broker_wire::json::{DataMessage as JsonMessage, Decoder};
+
+    let mut group = c.benchmark_group("codec/json-zeek");
+    let message = JsonMessage {
+        topic: "/bench/data".into(),
+        data: payload("zeek", 7),
+    };
+    let mut text = String::new();
+    message.encode(&mut text).expect("message encodes");
+    let decoder = Decoder::default();
+    let mut out = String::with_capacity(text.len());
+
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new("encode", "message"), |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&message).encode(&mut out).unwrap();
+        })
+    });
+    group.bench_function(BenchmarkId::new("decode", "message"), |b| {
+        b.iter(|| decoder.data_message(black_box(text.as_bytes())).unwrap())
+    });
+    group.finish();
+}

@@ -77,11 +77,13 @@ pub fn print_events(events: Subscriber, name: &str, json: bool, interrupt: Inter
                 continue;
             };
             match StoreEvent::parse(&data) {
-                Some(event) if json => {
-                    let mut object = event.to_json();
-                    object["name"] = name.as_str().into();
-                    println!("{object}");
-                }
+                Some(event) if json => match event.to_json() {
+                    Ok(mut object) => {
+                        object["name"] = name.as_str().into();
+                        println!("{object}");
+                    }
+                    Err(e) => eprintln!("{name}: {event}: {e}"),
+                },
                 Some(event) => println!("{name}: {event}"),
                 None => eprintln!("{name}: unexpected store event {data}"),
             }
@@ -99,8 +101,8 @@ pub struct Assignment {
 }
 
 impl Assignment {
-    /// Parses `KEY=VALUE`: the value is a JSON value in the notation of `--json` (`3`,
-    /// `{"@count": 3}`), or else the text itself as a string.
+    /// Parses `KEY=VALUE`: the value is a JSON value in the notation of `--json`
+    /// (`{"@data-type":"count","data":3}`), or else the text itself as a string.
     pub fn parse(text: &str) -> Result<Assignment, String> {
         let (key, value) = text
             .split_once('=')
@@ -153,17 +155,18 @@ impl StoreEvent {
         })
     }
 
-    /// The event as a JSON object: `kind`, `store`, `key`, and `old`/`value` when set.
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The event as a JSON object: `kind`, `store`, `key`, and `old`/`value` when set;
+    /// an error if a value cannot be written in JSON.
+    pub fn to_json(&self) -> Result<serde_json::Value, CliError> {
         let mut object =
-            json!({ "store": self.store, "event": self.kind, "key": to_json(&self.key) });
+            json!({ "store": self.store, "event": self.kind, "key": to_json(&self.key)? });
         if let Some(old) = &self.old {
-            object["old"] = to_json(old);
+            object["old"] = to_json(old)?;
         }
         if let Some(value) = &self.value {
-            object["value"] = to_json(value);
+            object["value"] = to_json(value)?;
         }
-        object
+        Ok(object)
     }
 }
 
@@ -186,9 +189,9 @@ mod tests {
     #[test]
     fn assignments_take_json_values_or_plain_text() {
         let parsed = |text| Assignment::parse(text).map(|a| (a.key.to_string(), a.value));
-        assert_eq!(parsed("n=3").unwrap(), ("n".into(), Data::Integer(3)));
+        assert_eq!(parsed("n=3").unwrap(), ("n".into(), Data::string("3")));
         assert_eq!(
-            parsed("c={\"@count\":3}").unwrap(),
+            parsed(r#"c={"@data-type":"count","data":3}"#).unwrap(),
             ("c".into(), Data::Count(3))
         );
         assert_eq!(

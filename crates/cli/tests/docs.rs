@@ -24,10 +24,9 @@ fn json_mapping_table_holds() {
     for line in table.lines() {
         let (json, shown) = line.split_once(" => ").unwrap();
         let data = parse_value(json).unwrap_or_else(|e| panic!("{json}: {e}"));
-        let expected = shown.replace("\\xff\\x00", "\u{fffd}\0");
-        assert_eq!(data.to_string(), expected, "{json}");
+        assert_eq!(data.to_string(), shown, "{json}");
         assert_eq!(
-            parse_value(&to_json(&data).to_string()).unwrap(),
+            parse_value(&to_json(&data).unwrap().to_string()).unwrap(),
             data,
             "{json} round-trips"
         );

@@ -147,7 +147,7 @@ fn store_expectations_compare_every_replica() {
     let text = "name = \"s\"\n[[node]]\nname = \"a\"\nmaster = [\"kv\"]\n\
                 [[node]]\nname = \"b\"\npeers = [\"a\"]\nclone = [\"kv\"]\n\
                 [[step]]\nput = { node = \"b\", store = \"kv\", count = 3, entries = { k = \"v\" } }\n\
-                [[step]]\nexpect-store = { store = \"kv\", keys = 4, values = { k = \"v\", \"b/2\" = { \"@count\" = 2 } } }\n\
+                [[step]]\nexpect-store = { store = \"kv\", keys = 4, values = { k = \"v\", \"b/2\" = { \"@data-type\" = \"count\", data = 2 } } }\n\
                 [[step]]\nexpect-store = { store = \"kv\", keys = 5, values = { k = \"w\" }, timeout_ms = 200 }\n";
     let report = run(&Topology::parse(text).unwrap()).unwrap();
     assert!(report.checks[0].passed, "{report}");

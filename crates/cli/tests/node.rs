@@ -95,7 +95,7 @@ fn generate_replays_a_recording_in_order() {
     let lines: Vec<String> = (0..20)
         .map(|i| {
             format!(
-                r#"{{"data":[{i},{{"@count":{i}}}],"topic":"/gen/{}"}}"#,
+                r#"{{"type":"data-message","topic":"/gen/{}","@data-type":"vector","data":[{{"@data-type":"integer","data":{i}}},{{"@data-type":"count","data":{i}}}]}}"#,
                 i % 3
             )
         })
@@ -167,7 +167,7 @@ fn a_write_on_a_clone_shows_as_store_events_on_master_and_clone() {
             "--put",
             "color=red",
             "--put",
-            r#"n={"@count":3}"#,
+            r#"n={"@data-type":"count","data":3}"#,
             "--put",
             "color=blue",
             "--json",
@@ -182,6 +182,7 @@ fn a_write_on_a_clone_shows_as_store_events_on_master_and_clone() {
             "m: kv update color: red -> blue"
         ]
     );
+    let s = |text: &str| serde_json::json!({"@data-type": "string", "data": text});
     let events: Vec<serde_json::Value> = clone
         .stdout_lines(3)
         .iter()
@@ -190,9 +191,9 @@ fn a_write_on_a_clone_shows_as_store_events_on_master_and_clone() {
     assert_eq!(
         events,
         [
-            serde_json::json!({"name": "c", "store": "kv", "event": "insert", "key": "color", "value": "red"}),
-            serde_json::json!({"name": "c", "store": "kv", "event": "insert", "key": "n", "value": {"@count": 3}}),
-            serde_json::json!({"name": "c", "store": "kv", "event": "update", "key": "color", "old": "red", "value": "blue"}),
+            serde_json::json!({"name": "c", "store": "kv", "event": "insert", "key": s("color"), "value": s("red")}),
+            serde_json::json!({"name": "c", "store": "kv", "event": "insert", "key": s("n"), "value": {"@data-type": "count", "data": 3}}),
+            serde_json::json!({"name": "c", "store": "kv", "event": "update", "key": s("color"), "old": s("red"), "value": s("blue")}),
         ]
     );
     assert!(sqlite.exists());

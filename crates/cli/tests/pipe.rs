@@ -55,22 +55,27 @@ fn json_values_keep_their_types() {
         ],
     );
     let values = [
-        r#"{"@count":3}"#,
-        r#"[1,2.5,"x",{"@port":"80/tcp"},null]"#,
-        r#"{"@set":[{"@address":"::1"}]}"#,
+        r#"{"@data-type":"count","data":3}"#,
+        r#"{"@data-type":"vector","data":[{"@data-type":"integer","data":1},{"@data-type":"real","data":2.5},{"@data-type":"port","data":"80/tcp"},{"@data-type":"none","data":{}}]}"#,
+        r#"{"@data-type":"set","data":[{"@data-type":"address","data":"::1"}]}"#,
     ];
     feed(
         publisher.stdin(),
-        &["not json", values[0], values[1], values[2]],
+        &[
+            "not json",
+            r#"{"@data-type":"phone","data":"555-0123"}"#,
+            values[0],
+            values[1],
+            values[2],
+        ],
     );
     assert!(publisher.wait().success());
-    assert!(
-        publisher.stderr_so_far().contains("skipping line"),
-        "bad lines are reported"
-    );
+    let errors = publisher.stderr_so_far();
+    assert_eq!(errors.matches("skipping line").count(), 2, "{errors}");
+    assert!(errors.contains(r#"unknown @data-type "phone""#), "{errors}");
     let expected: Vec<String> = values
         .iter()
-        .map(|v| format!(r#"{{"data":{v},"topic":"/test"}}"#))
+        .map(|v| format!(r#"{{"type":"data-message","topic":"/test",{}"#, &v[1..]))
         .collect();
     assert_eq!(sub.stdout_lines(3), expected);
     assert!(sub.wait().success());
@@ -87,14 +92,27 @@ fn json_messages_recorded_by_a_subscriber_replay_to_their_own_topics() {
         ],
     );
     let recorded = [
-        r#"{"data":{"@count":1},"topic":"/test/one"}"#,
-        r#"{"data":{"data":2,"topic":"/test/a-table"},"topic":"/test/two"}"#,
+        r#"{"type":"data-message","topic":"/test/one","@data-type":"count","data":1}"#,
+        r#"{"type":"data-message","topic":"/test/two","@data-type":"timespan","data":"1500ms"}"#,
     ];
-    feed(publisher.stdin(), &[recorded[0], recorded[1], "[3]"]);
+    // Field order is free and `type` optional on input, as for WebSocket clients.
+    let reordered = r#"{"data":"1.5s","@data-type":"timespan","topic":"/test/two"}"#;
+    feed(
+        publisher.stdin(),
+        &[
+            recorded[0],
+            reordered,
+            r#"{"@data-type":"integer","data":3}"#,
+        ],
+    );
     assert!(publisher.wait().success());
     assert_eq!(
         sub.stdout_lines(3),
-        [recorded[0], recorded[1], r#"{"data":[3],"topic":"/test"}"#]
+        [
+            recorded[0],
+            recorded[1],
+            r#"{"type":"data-message","topic":"/test","@data-type":"integer","data":3}"#
+        ]
     );
     assert!(sub.wait().success());
 }

@@ -13,6 +13,7 @@
 //!   and the handshake's frozen prefix.
 //! - [`codec`]: length-prefixed postcard encoding of frames, with a size cap checked
 //!   before any allocation, and batch frames assembled from messages encoded once.
+//! - [`json`]: the JSON of the WebSocket API (v1): values and messages, both ways.
 //! - [`limits`]: the nesting depth limit of [`Data`] and the preallocation budget
 //!   that keep decoding hostile input cheap.
 //! - [`error`]: [`WireError`], every way encoding or decoding can fail.
@@ -24,6 +25,7 @@ pub mod codes;
 pub mod data;
 pub mod error;
 pub mod frame;
+pub mod json;
 pub mod limits;
 pub mod topic;
 pub mod zeek;

@@ -59,8 +59,8 @@ pub struct EventView<'a> {
     pub name: &'a str,
     /// The event's arguments.
     pub args: &'a [Data],
-    /// The event's metadata entries, each a vector `(count key, value)`; empty when the
-    /// event has none.
+    /// The event's metadata entries, each a vector `(count key, value)`; empty
+    /// without metadata. [`EventView::metadata`] reads them as pairs.
     pub metadata: &'a [Data],
 }
 
@@ -96,9 +96,26 @@ impl<'a> EventView<'a> {
         })
     }
 
-    /// An owned copy of the event's name and arguments.
+    /// The metadata as `(key, value)` pairs, in order.
+    pub fn metadata(&self) -> impl Iterator<Item = (u64, &'a Data)> + 'a {
+        self.metadata.iter().filter_map(metadata_entry)
+    }
+
+    /// An owned copy of the event.
     pub fn to_event(&self) -> Event {
-        Event::new(self.name, self.args.to_vec())
+        Event {
+            name: self.name.to_owned(),
+            args: self.args.to_vec(),
+            metadata: self.metadata().map(|(k, v)| (k, v.clone())).collect(),
+        }
+    }
+}
+
+/// A metadata entry `(count key, value)` as a pair.
+fn metadata_entry(entry: &Data) -> Option<(u64, &Data)> {
+    match entry.as_vector()?.as_slice() {
+        [Data::Count(key), value] => Some((*key, value)),
+        _ => None,
     }
 }
 
@@ -125,6 +142,8 @@ pub struct Event {
     pub name: String,
     /// The event's arguments.
     pub args: Vector,
+    /// The event's metadata, `(key, value)` pairs (e.g. [`NETWORK_TIMESTAMP`]).
+    pub metadata: Vec<(u64, Data)>,
 }
 
 impl Event {
@@ -133,7 +152,14 @@ impl Event {
         Event {
             name: name.into(),
             args,
+            metadata: Vec::new(),
         }
+    }
+
+    /// The event with the metadata entry `key = value` added.
+    pub fn with_metadata(mut self, key: u64, value: Data) -> Self {
+        self.metadata.push((key, value));
+        self
     }
 
     /// Checks that `data` is an event, as Broker's `Event::valid` does.
@@ -141,17 +167,27 @@ impl Event {
         EventView::parse(data).map(|_| ())
     }
 
-    /// The event as the message Zeek exchanges: `(1, 1, (name, (args...)))`.
+    /// The event as the message Zeek exchanges: `(1, 1, (name, (args...)))`, with
+    /// the metadata third in the content when there is any (as Zeek ≥ 8.0.1 does).
     pub fn to_data(&self) -> Data {
         self.clone().into_data()
     }
 
     /// Like [`Event::to_data`], consuming the event.
     pub fn into_data(self) -> Data {
+        let mut content = vec![Data::from(self.name), Data::Vector(self.args)];
+        if !self.metadata.is_empty() {
+            let entries = self.metadata.into_iter();
+            content.push(Data::Vector(
+                entries
+                    .map(|(key, value)| Data::Vector(vec![Data::Count(key), value]))
+                    .collect(),
+            ));
+        }
         Data::Vector(vec![
             Data::Count(FORMAT_VERSION),
             Data::Count(MessageType::Event.code().into()),
-            Data::Vector(vec![Data::from(self.name), Data::Vector(self.args)]),
+            Data::Vector(content),
         ])
     }
 }
@@ -202,6 +238,47 @@ mod tests {
         assert_eq!((view.name, view.args.len()), ("ping", 2));
     }
 
+    #[test]
+    fn metadata_is_absent_empty_or_pairs() {
+        let stamp = Data::Timestamp(crate::Timestamp(4_711_000_000_000));
+        let event =
+            Event::new("pong", vec![count(84)]).with_metadata(NETWORK_TIMESTAMP, stamp.clone());
+        let data = event.to_data();
+        assert_eq!(
+            data.to_string(),
+            "(1, 1, (pong, (84), ((1, 4711000000000ns))))"
+        );
+        let view = EventView::parse(&data).unwrap();
+        assert_eq!(
+            view.metadata().collect::<Vec<_>>(),
+            [(NETWORK_TIMESTAMP, &stamp)]
+        );
+        assert_eq!(view.to_event(), event);
+        let empty = message(
+            count(1),
+            count(1),
+            vector(vec![Data::from("e"), vector(vec![]), vector(vec![])]),
+        );
+        assert_eq!(EventView::parse(&empty).unwrap().metadata().count(), 0);
+        assert_eq!(
+            Event::new("e", vec![]).to_data().to_string(),
+            "(1, 1, (e, ()))"
+        );
+        let bad = message(
+            count(1),
+            count(1),
+            vector(vec![
+                Data::from("e"),
+                vector(vec![]),
+                vector(vec![vector(vec![Data::Integer(1), count(2)])]),
+            ]),
+        );
+        assert!(matches!(
+            Event::validate(&bad),
+            Err(WireError::InvalidEvent(_))
+        ));
+    }
+
     fn ping_with(extra: Vec<Data>) -> Data {
         let mut content = vec![Data::from("ping"), vector(vec![])];
         content.extend(extra);
@@ -238,10 +315,10 @@ mod tests {
         }
         let with_metadata = &valid[3];
         let view = EventView::parse(with_metadata).unwrap();
-        assert_eq!(view.metadata, &[entry(1, network_time)]);
+        assert_eq!(view.metadata, &[entry(1, network_time.clone())]);
         assert_eq!(
             Event::try_from(with_metadata).unwrap(),
-            Event::new("ping", vec![])
+            Event::new("ping", vec![]).with_metadata(NETWORK_TIMESTAMP, network_time)
         );
         let invalid = [
             // Version and type must be counts, not integers.

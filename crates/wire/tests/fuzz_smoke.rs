@@ -83,3 +83,57 @@ fn random_and_mutated_inputs_never_break_the_decoder() {
     }
     assert!(tried >= 1000, "only {tried} inputs tried");
 }
+
+// The WebSocket JSON decoder, the same way: encoder output of random values (as
+// values and as data messages), mutated, through `json::exercise_decode`.
+
+/// Valid JSON of random values and data messages, to mutate.
+fn json_corpus(runner: &mut TestRunner) -> Vec<Vec<u8>> {
+    let values = common::json::arb_json_data();
+    (0..256)
+        .map(|i| {
+            let data = values.new_tree(runner).expect("strategy works").current();
+            let message = broker_wire::json::DataMessage {
+                topic: broker_wire::Topic::new("/fuzz"),
+                data,
+            };
+            let mut text = String::new();
+            message.encode(&mut text).expect("JSON-safe values encode");
+            if i % 2 == 0 {
+                text.into_bytes()
+            } else {
+                broker_wire::json::to_json(&message.data)
+                    .expect("JSON-safe values encode")
+                    .into_bytes()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn random_and_mutated_json_never_breaks_the_decoder() {
+    let mut runner = TestRunner::new_with_rng(
+        Default::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[9; 32]),
+    );
+    let corpus = json_corpus(&mut runner);
+    for input in &corpus {
+        broker_wire::json::exercise_decode(input);
+    }
+    let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[43; 32]);
+    let started = Instant::now();
+    let mut tried = 0;
+    while tried < MAX_INPUTS && started.elapsed() < BUDGET {
+        let input = if rng.random_bool(0.1) {
+            let len = rng.random_range(0..64);
+            (0..len).map(|_| rng.random()).collect()
+        } else {
+            let input = &corpus[rng.random_range(0..corpus.len())];
+            let other = &corpus[rng.random_range(0..corpus.len())];
+            mutate(&mut rng, input, other)
+        };
+        broker_wire::json::exercise_decode(&input);
+        tried += 1;
+    }
+    assert!(tried >= 1000, "only {tried} inputs tried");
+}

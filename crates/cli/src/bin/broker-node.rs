@@ -382,7 +382,7 @@ fn read_recording(path: &PathBuf) -> Result<Vec<(Topic, Data)>, CliError> {
             (Some(topic), data) => messages.push((topic, data)),
             (None, _) => {
                 return Err(at_line(
-                    "expected {\"topic\": \"...\", \"data\": ...}".into(),
+                    "expected a data message {\"type\":\"data-message\",\"topic\":...,\"@data-type\":...,\"data\":...}".into(),
                 ))
             }
         }

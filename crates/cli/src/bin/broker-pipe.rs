@@ -7,7 +7,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use broker_actors::{Config, Endpoint};
-use broker_cli::json::{parse_line, to_json};
+use broker_cli::json::{message_line, parse_line};
 use broker_cli::net::{await_subscription, NetworkArgs};
 use broker_cli::stats::RateReporter;
 use broker_cli::{finish, CliError, Interrupt, POLL_SLICE};
@@ -155,11 +155,10 @@ fn subscribe(
                 continue;
             }
             if args.json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({ "topic": topic.as_str(), "data": to_json(&data) })
-                )?;
+                match message_line(&topic, &data) {
+                    Ok(line) => writeln!(out, "{line}")?,
+                    Err(e) => eprintln!("broker-pipe: skipping message on {topic}: {e}"),
+                }
             } else {
                 writeln!(out, "{topic} {data}")?;
             }

@@ -110,9 +110,12 @@ pub fn serve(name: &str) -> Result<(), CliError> {
     let messages = write.clone();
     let sink: Sink = Arc::new(move |topic, data, arrival| {
         // A failed write means the harness is gone; stdin closing ends the node.
+        // A value JSON cannot carry (NaN, non-UTF-8) reaches the harness as nil, so it
+        // still counts as delivered.
         let _ = messages(&Reply::Message {
             topic: topic.as_str().to_owned(),
-            data: to_json(data),
+            data: to_json(data)
+                .unwrap_or_else(|_| to_json(&broker_wire::Data::None).expect("nil encodes")),
             arrival_ns: arrival.as_nanos() as u64,
         });
     });

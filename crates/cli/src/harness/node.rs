@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::topology::NodeSpec;
 use crate::error::CliError;
-use crate::json::from_json;
+use crate::json::from_json_or_text;
 use crate::stores::{attach_clone, attach_master};
 use crate::POLL_SLICE;
 
@@ -111,7 +111,7 @@ impl StoreExpectation {
     pub fn values(&self) -> Result<Vec<(Data, Data)>, CliError> {
         self.values
             .iter()
-            .map(|(key, value)| Ok((Data::string(key.as_str()), from_json(value)?)))
+            .map(|(key, value)| Ok((Data::string(key.as_str()), from_json_or_text(value)?)))
             .collect()
     }
 }
@@ -296,7 +296,7 @@ impl Node for LocalNode {
             return Ok(()); // killed: the write goes nowhere, as a publish would
         };
         for (key, value) in &write.entries {
-            replica.put(Data::string(key.as_str()), from_json(value)?, None);
+            replica.put(Data::string(key.as_str()), from_json_or_text(value)?, None);
         }
         for i in write.first..write.first + write.count {
             let key = format!("{}/{i}", self.name);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 
 use crate::error::CliError;
-use crate::json::from_json;
+use crate::json::from_json_or_text;
 
 /// A topology: nodes, their links and subscriptions, and the steps to run.
 #[derive(Debug, Clone, Deserialize)]
@@ -252,13 +252,17 @@ impl Topology {
                             "node {node:?} holds no replica of store {store:?}"
                         )));
                     }
-                    entries.values().try_for_each(|v| from_json(v).map(drop))?;
+                    entries
+                        .values()
+                        .try_for_each(|v| from_json_or_text(v).map(drop))?;
                 }
                 Step::ExpectStore { store, values, .. } => {
                     if self.replicas(store).is_empty() {
                         return Err(CliError::Topology(format!("no store named {store:?}")));
                     }
-                    values.values().try_for_each(|v| from_json(v).map(drop))?;
+                    values
+                        .values()
+                        .try_for_each(|v| from_json_or_text(v).map(drop))?;
                 }
                 Step::Wait { .. } => {}
             }
@@ -336,8 +340,8 @@ mod tests {
         let error = |text: &str| Topology::parse(text).unwrap_err().to_string();
         let good = nodes("master = [\"s\"]", "clone = [\"s\"]", "");
         let topology = Topology::parse(&format!(
-            "{good}[[step]]\nput = {{ node = \"b\", store = \"s\", entries = {{ k = 1 }} }}\n\
-             [[step]]\nexpect-store = {{ store = \"s\", keys = 1, values = {{ k = 1 }} }}\n"
+            "{good}[[step]]\nput = {{ node = \"b\", store = \"s\", entries = {{ k = \"v\" }} }}\n\
+             [[step]]\nexpect-store = {{ store = \"s\", keys = 1, values = {{ k = \"v\" }} }}\n"
         ))
         .unwrap();
         assert_eq!(topology.replicas("s"), [0, 1]);
@@ -352,7 +356,7 @@ mod tests {
         ))
         .contains("no store"));
         assert!(error(&format!(
-            "{good}[[step]]\nexpect_store = {{ store = \"s\", values = {{ k = {{ \"@count\" = \"x\" }} }} }}\n"
+            "{good}[[step]]\nexpect_store = {{ store = \"s\", values = {{ k = {{ \"@data-type\" = \"count\", data = \"x\" }} }} }}\n"
         ))
         .contains("invalid JSON"));
     }

@@ -145,3 +145,6 @@ pub fn nested_vectors(depth: usize) -> Data {
     }
     data
 }
+
+/// Strategies for values JSON can carry (the WebSocket JSON suites).
+pub mod json;
