@@ -56,11 +56,15 @@ class Data(_broker.Data):
     the elements of ``as_set()``, ``as_table()`` and ``as_vector()`` are native values,
     not instances of this class."""
 
+    __slots__ = ()
+
 
 class ImmutableData(Data):
     """A ``Data`` whose ``to_py`` gives immutable, hashable containers at every depth:
     ``frozenset`` for sets, ``tuple`` for vectors and ``FrozenTable`` (a read-only
     ``dict``, Broker's ``HashableReadOnlyDict``) for tables."""
+
+    __slots__ = ()
 
     HashableReadOnlyDict = FrozenTable
 
