@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use broker_actors::ErrorCode;
 use broker_wire::Data;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyType};
 
 use crate::containers::{Set, Table, Vector};
 use crate::convert::{to_data, ToPy};
@@ -144,10 +144,14 @@ impl PyData {
         }
     }
 
-    /// Converts a Python value to `Data`.
-    #[staticmethod]
-    fn from_py(x: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(PyData(to_data(x)?))
+    /// Converts a Python value to `Data`: an instance of the class it is called on, so
+    /// that `broker.Data.from_py(x)` is a `broker.Data`, as in Broker.
+    #[classmethod]
+    fn from_py<'py>(
+        cls: &Bound<'py, PyType>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        cls.call1((x,))
     }
 
     /// Converts `Data` (or any convertible value) to its Python value; `immutable`

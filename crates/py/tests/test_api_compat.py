@@ -352,6 +352,7 @@ def test_parameter_names_are_brokers(cls, method):
 
 def test_data_keyword_names_are_brokers():
     assert broker.Data(x=1) == broker.Data.from_py(x=1)
+    assert type(broker.Data.from_py(1)) is broker.Data
     assert broker.Data.to_py(d=broker.Data(x=(1,))) == (1,)
     assert broker.ImmutableData.to_py(d=broker.Data({1})) == frozenset({1})
 
