@@ -126,6 +126,7 @@ def test_hashable_read_only_dict_is_a_read_only_dict():
         table.clear,
         lambda: table.update({5: 6}),
         lambda: table.setdefault(5, 6),
+        lambda: table.__ior__({5: 6}),
     ]
     for mutate in mutations:
         with pytest.raises(TypeError):
