@@ -57,10 +57,24 @@ impl Publisher {
     /// Publishes values in order; blocks while the buffer is full.
     pub fn publish_batch(&self, data: Vec<Data>) {
         let count = data.len() as u64;
-        let messages = data.into_iter().map(|d| (self.topic.clone(), d)).collect();
         // Closed only by shutdown, when nothing is delivered any more.
-        let _ = self.buffer.queue.push_many_wait(messages);
+        let _ = self.buffer.queue.push_many_wait(self.messages(data));
         self.sent.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// Async [`Publisher::publish_batch`]: waits instead of blocking, so that a caller
+    /// can give up (drop the future) while the buffer stays full; values pushed by then
+    /// are published.
+    pub async fn publish_batch_async(&self, data: Vec<Data>) {
+        let count = data.len() as u64;
+        // Closed only by shutdown, when nothing is delivered any more.
+        let _ = self.buffer.queue.push_many_async(self.messages(data)).await;
+        self.sent.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// The values as messages on this publisher's topic.
+    fn messages(&self, data: Vec<Data>) -> Vec<(Topic, Data)> {
+        data.into_iter().map(|d| (self.topic.clone(), d)).collect()
     }
 
     /// How many values can be published without blocking.

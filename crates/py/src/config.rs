@@ -5,19 +5,26 @@ use pyo3::prelude::*;
 
 use crate::values::Timestamp;
 
-/// `broker.BrokerOptions`: options of an endpoint, with Broker's defaults.
-#[pyclass(module = "broker", get_all, set_all)]
+/// `broker.BrokerOptions`: options of an endpoint, with Broker's defaults. Forwarding
+/// has two names: 1.4's `forward` and today's `disable_forwarding`, its negation; both
+/// read and write the one setting.
+#[pyclass(module = "broker")]
 #[derive(Clone)]
 pub struct BrokerOptions {
     /// Whether to peer in plaintext instead of TLS.
+    #[pyo3(get, set)]
     pub disable_ssl: bool,
     /// Hops a published message may travel.
+    #[pyo3(get, set)]
     pub ttl: u16,
     /// Whether to forward messages between peers.
+    #[pyo3(get, set)]
     pub forward: bool,
     /// Accepted for compatibility; there is no `broker.conf` to read.
+    #[pyo3(get, set)]
     pub ignore_broker_conf: bool,
     /// Accepted for compatibility; the clock is always the real one.
+    #[pyo3(get, set)]
     pub use_real_time: bool,
 }
 
@@ -32,6 +39,18 @@ impl BrokerOptions {
             ignore_broker_conf: false,
             use_real_time: true,
         }
+    }
+
+    /// Whether this endpoint does not forward messages between its peers (today's
+    /// name; `not forward`).
+    #[getter]
+    fn get_disable_forwarding(&self) -> bool {
+        !self.forward
+    }
+
+    #[setter]
+    fn set_disable_forwarding(&mut self, disable: bool) {
+        self.forward = !disable;
     }
 }
 

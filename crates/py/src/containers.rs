@@ -1,12 +1,15 @@
 //! Container wrappers: Broker's `Set`, `Table` and `Vector` holding Broker values
-//! (elements go in as any convertible value and come out as `broker.Data`), and
-//! [`FrozenTable`], the hashable read-only form of a received table.
+//! (elements go in as any convertible value and come out as `broker._broker.Data`, the
+//! base class of `broker.Data`, as in Broker), and [`FrozenTable`], the hashable
+//! read-only form of a received table.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
+use std::hash::{Hash, Hasher};
 
 use broker_wire::Data;
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PyTuple};
 
@@ -155,6 +158,14 @@ impl Table {
         PyList::new(py, self.keys())?.try_iter()
     }
 
+    /// Hashable like Broker's `Table`; by content, consistent with `==` (so a table
+    /// changed while in a set is lost there, as with any mutable key).
+    fn __hash__(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        self.0.hash(&mut hasher);
+        hasher.finish()
+    }
+
     fn __str__(&self) -> String {
         format!(
             "Table{{{}}}",
@@ -274,100 +285,116 @@ impl Vector {
     }
 }
 
-/// `broker.FrozenTable`: a received table that had to be hashable (an element of a set
-/// or a key of a table). A read-only mapping that compares equal to the `dict` with the
-/// same items.
-#[pyclass(module = "broker", frozen, mapping)]
-pub struct FrozenTable {
-    /// The items, converted in hashable form.
-    pub dict: Py<PyDict>,
+/// `broker.FrozenTable`: a table in hashable read-only form, Broker's
+/// `ImmutableData.HashableReadOnlyDict`: a `dict` (so it compares equal to the `dict`
+/// with the same items) whose mutators raise `TypeError`, hashed like the `frozenset` of
+/// its items. Received tables come out in this form where Python needs a hashable value
+/// (an element of a set, a key of a table) and everywhere from a safe subscriber.
+#[pyclass(module = "broker", extends = PyDict, frozen)]
+pub struct FrozenTable;
+
+impl FrozenTable {
+    /// A new empty one, to fill from Rust: `PyDict::set_item` is the C-level insertion,
+    /// which the read-only Python methods do not guard.
+    pub fn empty(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+        Ok(Bound::new(py, FrozenTable)?.into_any().downcast_into()?)
+    }
+}
+
+/// `dict.<method>(table, other)`: `NotImplemented` unless `other` is a `dict`.
+fn dict_compare<'py>(
+    table: &Bound<'py, FrozenTable>,
+    other: &Bound<'py, PyAny>,
+    method: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let dict_type = table.py().get_type::<PyDict>();
+    dict_type.getattr(method)?.call1((table, other))
+}
+
+fn read_only() -> PyErr {
+    PyTypeError::new_err("cannot modify a FrozenTable")
 }
 
 #[pymethods]
 impl FrozenTable {
+    /// `FrozenTable(mapping_or_pairs)`: `dict.__init__` fills it (mutators below are
+    /// Python-level only).
     #[new]
-    #[pyo3(signature = (items = None))]
-    fn new(py: Python<'_>, items: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let dict = PyDict::new(py);
-        if let Some(items) = items {
-            dict.call_method1("update", (items,))?;
-        }
-        Ok(FrozenTable {
-            dict: dict.unbind(),
-        })
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        FrozenTable
     }
 
-    fn __getitem__<'py>(
+    fn __setitem__(&self, _key: &Bound<'_, PyAny>, _value: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(read_only())
+    }
+
+    fn __delitem__(&self, _key: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(read_only())
+    }
+
+    fn __ior__(&self, _other: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(read_only())
+    }
+
+    /// Raises `TypeError`: read-only.
+    #[pyo3(signature = (*_args))]
+    fn pop(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        Err(read_only())
+    }
+
+    /// Raises `TypeError`: read-only.
+    fn popitem(&self) -> PyResult<()> {
+        Err(read_only())
+    }
+
+    /// Raises `TypeError`: read-only.
+    fn clear(&self) -> PyResult<()> {
+        Err(read_only())
+    }
+
+    /// Raises `TypeError`: read-only.
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn update(
         &self,
-        py: Python<'py>,
-        key: &Bound<'py, PyAny>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        Err(read_only())
+    }
+
+    /// Raises `TypeError`: read-only.
+    #[pyo3(signature = (*_args))]
+    fn setdefault(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        Err(read_only())
+    }
+
+    // Equality is `dict`'s, called explicitly: a pyclass's own comparison slot would
+    // otherwise compare two `FrozenTable`s by identity.
+    fn __eq__<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.dict.bind(py).as_any().get_item(key)
+        dict_compare(slf, other, "__eq__")
     }
 
-    fn __len__(&self, py: Python<'_>) -> usize {
-        self.dict.bind(py).len()
+    fn __ne__<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        dict_compare(slf, other, "__ne__")
     }
 
-    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        self.dict.bind(py).contains(key)
-    }
-
-    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
-        self.dict.bind(py).as_any().try_iter()
-    }
-
-    /// The value for `key`, or `default`.
-    #[pyo3(signature = (key, default = None))]
-    fn get<'py>(
-        &self,
-        py: Python<'py>,
-        key: &Bound<'py, PyAny>,
-        default: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        Ok(self.dict.bind(py).get_item(key)?.or(default))
-    }
-
-    /// A view of the keys.
-    fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.dict.bind(py).call_method0("keys")
-    }
-
-    /// A view of the values.
-    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.dict.bind(py).call_method0("values")
-    }
-
-    /// A view of the `(key, value)` pairs.
-    fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.dict.bind(py).call_method0("items")
-    }
-
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let mine = self.dict.bind(py);
-        if let Ok(other) = other.downcast::<FrozenTable>() {
-            return mine.eq(other.get().dict.bind(py));
-        }
-        if other.downcast::<PyDict>().is_ok() {
-            return mine.eq(other);
-        }
-        Ok(false)
-    }
-
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        let items = self.dict.bind(py).items();
-        PyFrozenSet::new(py, items.iter())?.hash()
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("FrozenTable({})", self.dict.bind(py).repr()?))
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        let items = slf.as_super().items();
+        PyFrozenSet::new(slf.py(), items.iter())?.hash()
     }
 
     fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
+        slf: &Bound<'py, Self>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
-        let class = py.get_type::<FrozenTable>().into_any();
-        Ok((class, PyTuple::new(py, [self.dict.bind(py).copy()?])?))
+        let py = slf.py();
+        let class = slf.get_type().into_any();
+        Ok((class, PyTuple::new(py, [slf.as_super().copy()?])?))
     }
 }

@@ -5,7 +5,8 @@
 //! Hot path of the bindings: common exact types (`str`, `int`, `float`, `tuple`, ...) are
 //! tested first; wrapper classes, `datetime` and `ipaddress` values after; subclasses
 //! last. Values that Python cannot hash inside a set or as a table key (a set of tables)
-//! come out in a hashable read-only form: `frozenset` and [`FrozenTable`].
+//! come out in a hashable read-only form: `frozenset` and
+//! [`FrozenTable`](crate::containers::FrozenTable).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -21,7 +22,7 @@ use pyo3::types::{
     PyInt, PyList, PySet, PyString, PyTuple, PyType,
 };
 
-use crate::containers::{FrozenTable, Set, Table, Vector};
+use crate::containers::{Set, Table, Vector};
 use crate::data::PyData;
 use crate::values::{Address, Count, Enum, Port, Subnet, Timespan, Timestamp};
 use crate::zeek::Event;
@@ -40,6 +41,8 @@ struct PyClasses {
     ipv6_address: Py<PyType>,
     ipv4_network: Py<PyType>,
     ipv6_network: Py<PyType>,
+    /// `types.MappingProxyType`.
+    mapping_proxy: Py<PyType>,
     /// `datetime(1970, 1, 1, tzinfo=timezone.utc)`.
     epoch: Py<PyDateTime>,
 }
@@ -59,6 +62,11 @@ fn classes(py: Python<'_>) -> PyResult<&PyClasses> {
             ipv6_address: class("IPv6Address")?,
             ipv4_network: class("IPv4Network")?,
             ipv6_network: class("IPv6Network")?,
+            mapping_proxy: py
+                .import("types")?
+                .getattr("MappingProxyType")?
+                .downcast_into::<PyType>()?
+                .unbind(),
             epoch: epoch.unbind(),
         })
     })
@@ -167,8 +175,6 @@ fn wrapper_to_data(value: &Bound<'_, PyAny>) -> PyResult<Option<Data>> {
         Data::Table(t.borrow().0.clone())
     } else if let Ok(v) = value.downcast::<Vector>() {
         Data::Vector(v.borrow().0.clone())
-    } else if let Ok(t) = value.downcast::<FrozenTable>() {
-        Data::Table(dict_to_table(t.get().dict.bind(value.py()), 0)?)
     } else if let Ok(e) = value.downcast::<Event>() {
         e.get().data().clone()
     } else {
@@ -203,7 +209,16 @@ fn stdlib_to_data(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Option<Dat
         let items = value.try_iter()?.map(|x| to_data_at(&x?, depth + 1));
         Data::Vector(items.collect::<PyResult<_>>()?)
     } else if let Ok(d) = value.downcast::<PyDict>() {
+        // Subclasses too, `FrozenTable` among them.
         Data::Table(dict_to_table(d, depth)?)
+    } else if value.is_instance(classes(py)?.mapping_proxy.bind(py))? {
+        // A read-only view of a mapping, as Broker takes it.
+        let mut table = BTreeMap::new();
+        for item in value.call_method0("items")?.try_iter()? {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+            table.insert(to_data_at(&k, depth + 1)?, to_data_at(&v, depth + 1)?);
+        }
+        Data::Table(table)
     } else if let Some(address) = ipaddress_to_data(py, value)? {
         address
     } else {

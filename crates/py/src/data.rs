@@ -3,28 +3,36 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
+use broker_actors::ErrorCode;
 use broker_wire::Data;
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyType};
 
 use crate::containers::{Set, Table, Vector};
-use crate::convert::{to_data, to_py};
+use crate::convert::{to_data, ToPy};
 use crate::enums::DATA_TYPE;
+use crate::error::broker_error;
 use crate::values::{Address, Enum, Port, Subnet};
 
-/// `broker.Data`: wraps any convertible Python value as a Broker value.
-#[pyclass(name = "Data", module = "broker", frozen, eq, ord)]
+/// `broker._broker.Data`: wraps any convertible Python value as a Broker value. The
+/// package's `broker.Data` is a Python subclass, as in Broker: elements of containers
+/// come out as this base class.
+#[pyclass(name = "Data", module = "broker._broker", frozen, eq, ord, subclass)]
 #[derive(Clone, PartialEq, PartialOrd)]
 pub struct PyData(pub Data);
 
 impl PyData {
+    /// Today's Broker raises `RuntimeError` ("bad variant access") for a wrong accessor;
+    /// `BrokerError` is one, with the code of a type clash.
     fn wrong_type(&self, wanted: &str) -> PyErr {
-        PyTypeError::new_err(format!(
-            "Data holds {}, not {wanted}: {}",
-            type_name(&self.0),
-            self.0
-        ))
+        broker_error(
+            ErrorCode::TypeClash,
+            format!(
+                "Data holds {}, not {wanted}: {}",
+                type_name(&self.0),
+                self.0
+            ),
+        )
     }
 }
 
@@ -100,9 +108,9 @@ accessors! {
 #[pymethods]
 impl PyData {
     #[new]
-    #[pyo3(signature = (value = None))]
-    fn new(value: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(PyData(match value {
+    #[pyo3(signature = (x = None))]
+    fn new(x: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Ok(PyData(match x {
             None => Data::None,
             Some(v) => to_data(v)?,
         }))
@@ -136,18 +144,25 @@ impl PyData {
         }
     }
 
-    /// Converts a Python value to `Data`.
-    #[staticmethod]
-    fn from_py(value: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(PyData(to_data(value)?))
+    /// Converts a Python value to `Data`: an instance of the class it is called on, so
+    /// that `broker.Data.from_py(x)` is a `broker.Data`, as in Broker.
+    #[classmethod]
+    fn from_py<'py>(
+        cls: &Bound<'py, PyType>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        cls.call1((x,))
     }
 
-    /// Converts `Data` (or any convertible value) to its Python value.
+    /// Converts `Data` (or any convertible value) to its Python value; `immutable`
+    /// gives every container in hashable form (`ImmutableData.to_py`).
     #[staticmethod]
-    fn to_py<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        match value.downcast::<PyData>() {
-            Ok(data) => to_py(value.py(), &data.get().0),
-            Err(_) => to_py(value.py(), &to_data(value)?),
+    #[pyo3(signature = (d, *, immutable = false))]
+    fn to_py<'py>(d: &Bound<'py, PyAny>, immutable: bool) -> PyResult<Bound<'py, PyAny>> {
+        let mut convert = ToPy::new(d.py()).immutable(immutable);
+        match d.downcast::<PyData>() {
+            Ok(data) => convert.value(&data.get().0),
+            Err(_) => convert.value(&to_data(d)?),
         }
     }
 

@@ -4,14 +4,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use broker_actors::{Config, Endpoint, TlsConfig};
+use broker_actors::{Config, Endpoint, ErrorCode, TlsConfig};
 use broker_wire::Topic;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
 use crate::config::Configuration;
 use crate::convert::to_data;
+use crate::error::broker_error;
 use crate::publisher::PyPublisher;
 use crate::status::PeerInfo;
 use crate::subscriber::{PyStatusSubscriber, PySubscriber};
@@ -65,7 +66,7 @@ impl PyEndpoint {
         let config = cfg.map_or_else(Config::default, |cfg| config_from(py, &cfg));
         let inner = py
             .detach(|| Endpoint::new(config))
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+            .map_err(|e| broker_error(ErrorCode::Unspecified, e.to_string()))?;
         Ok(PyEndpoint { inner })
     }
 
@@ -82,11 +83,11 @@ impl PyEndpoint {
 
     /// Peers with a remote endpoint; `True` once peered, `False` if the first attempt
     /// fails. With `retry` > 0 seconds, failed or lost peerings are retried.
-    #[pyo3(signature = (address, port, retry = None))]
+    #[pyo3(signature = (addr, port, retry = None))]
     fn peer(
         &self,
         py: Python<'_>,
-        address: String,
+        addr: String,
         port: u16,
         retry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
@@ -95,14 +96,14 @@ impl PyEndpoint {
             .transpose()?
             .unwrap_or(Some(Duration::from_secs(10)));
         let endpoint = self.inner.clone();
-        run_interruptible(py, move || endpoint.peer(&address, port, retry).is_ok())
+        run_interruptible(py, move || endpoint.peer(&addr, port, retry).is_ok())
     }
 
     /// Like `peer`, without waiting.
-    #[pyo3(signature = (address, port, retry = None))]
+    #[pyo3(signature = (addr, port, retry = None))]
     fn peer_nosync(
         &self,
-        address: String,
+        addr: String,
         port: u16,
         retry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
@@ -110,7 +111,7 @@ impl PyEndpoint {
             .map(retry_from)
             .transpose()?
             .unwrap_or(Some(Duration::from_secs(10)));
-        self.inner.peer_nosync(&address, port, retry);
+        self.inner.peer_nosync(&addr, port, retry);
         Ok(())
     }
 

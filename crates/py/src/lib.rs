@@ -5,18 +5,22 @@
 //!
 //! # Layout
 //! - [`convert`] — Python values ⇄ [`broker_wire::Data`], both ways, in Rust.
-//! - [`data`] — `Data`, a Broker value with typed accessors.
+//! - [`data`] — `Data`, a Broker value with typed accessors (the base class of the
+//!   package's `Data` and `ImmutableData`).
+//! - [`error`] — `BrokerError`, a `RuntimeError` carrying an `EC`.
 //! - [`values`] — scalar wrappers `Count`, `Enum`, `Port`, `Timespan`, `Timestamp`,
 //!   `Address`, `Subnet`.
-//! - [`containers`] — `Set`, `Table`, `Vector` wrappers and `FrozenTable`.
+//! - [`containers`] — `Set`, `Table`, `Vector` wrappers and `FrozenTable` (a read-only
+//!   `dict`, Broker's `HashableReadOnlyDict`).
 //! - [`enums`] — `EC`, `SC`, `PeerStatus`, `PeerFlags`, `Backend`, `Frontend`,
 //!   `Data.Type`, `Port.Protocol` as Python `IntEnum`/`IntFlag` classes.
 //! - [`topic`] — `Topic`.
 //! - [`zeek`] — `zeek.Event`.
 //! - [`config`] — `BrokerOptions`, `Configuration`, `Version`, `now()`.
 //! - [`endpoint`] — `Endpoint`.
-//! - [`subscriber`] — `Subscriber`, `StatusSubscriber` (get variants, iteration, `with`).
-//! - [`publisher`] — `Publisher`.
+//! - [`subscriber`] — `Subscriber`, `StatusSubscriber` (get variants, iteration, `with`,
+//!   `reset`, safe mode).
+//! - [`publisher`] — `Publisher` (interruptible waits, `with`, `reset`).
 //! - [`store`] — `Store`, and `Endpoint.attach_master` / `attach_clone`.
 //! - [`status`] — `Status`, `Error`, `EndpointInfo`, `NetworkInfo`, `PeerInfo`.
 //! - [`wait`] — blocking in slices without the GIL, waking on Ctrl-C.
@@ -27,6 +31,7 @@ pub mod convert;
 pub mod data;
 pub mod endpoint;
 pub mod enums;
+pub mod error;
 pub mod publisher;
 pub mod status;
 pub mod store;
@@ -47,6 +52,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[pymodule]
 fn _broker(m: &Bound<'_, PyModule>) -> PyResult<()> {
     enums::register(m)?;
+    error::register(m)?;
     m.add_class::<data::PyData>()?;
     m.add_class::<values::Count>()?;
     m.add_class::<values::Enum>()?;

@@ -1,45 +1,36 @@
 //! `broker.Publisher`: publishes to one topic with backpressure.
 
 use std::os::fd::RawFd;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use broker_actors::Publisher as RustPublisher;
-use pyo3::exceptions::PyOSError;
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::convert::to_data;
 use crate::endpoint::PyEndpoint;
 use crate::topic::topic_from;
-use crate::wait::wait_for;
+use crate::wait::drive;
 
-/// How often a full publisher re-checks its capacity.
-const CAPACITY_POLL: Duration = Duration::from_millis(1);
-
-/// `broker.Publisher`: `Endpoint.make_publisher(topic)`.
+/// `broker.Publisher`: `Endpoint.make_publisher(topic)`; a context manager that resets
+/// it on exit.
 #[pyclass(name = "Publisher", module = "broker", frozen, subclass)]
 pub struct PyPublisher {
-    inner: Arc<RustPublisher>,
+    /// `None` once reset.
+    inner: Mutex<Option<Arc<RustPublisher>>>,
 }
 
 impl PyPublisher {
-    /// Waits, interruptibly and without the GIL, until the buffer has room.
-    fn wait_for_room(&self, py: Python<'_>) -> PyResult<()> {
-        let publisher = &self.inner;
-        wait_for(py, None, |slice| {
-            let end = Instant::now() + slice;
-            loop {
-                if publisher.free_capacity() > 0 {
-                    return Some(());
-                }
-                if Instant::now() >= end {
-                    return None;
-                }
-                std::thread::sleep(CAPACITY_POLL);
-            }
-        })?;
-        Ok(())
+    /// The publisher; `RuntimeError` once reset.
+    fn publisher(&self) -> PyResult<Arc<RustPublisher>> {
+        let guard = self
+            .inner
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("publisher poisoned"))?;
+        guard
+            .clone()
+            .ok_or_else(|| PyRuntimeError::new_err("publisher is reset (closed)"))
     }
 }
 
@@ -53,60 +44,77 @@ impl PyPublisher {
             .try_make_publisher(topic_from(topic)?)
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(PyPublisher {
-            inner: Arc::new(inner),
+            inner: Mutex::new(Some(Arc::new(inner))),
         })
     }
 
     /// Publishes a value; while the buffer is full, waits (Ctrl-C interrupts).
-    fn publish(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn publish(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let publisher = self.publisher()?;
         // With room in the buffer this is a queue push, GIL held throughout.
-        let Err(data) = self.inner.try_publish(to_data(value)?) else {
+        let Err(data) = publisher.try_publish(to_data(data)?) else {
             return Ok(());
         };
-        self.wait_for_room(py)?;
-        py.detach(|| self.inner.publish(data));
-        Ok(())
+        // The async path is the interruptible one: Ctrl-C drops it where it waits.
+        drive(py, publisher.publish_batch_async(vec![data]))
     }
 
-    /// Publishes every value in one go.
-    #[pyo3(signature = (*values))]
-    fn publish_batch(&self, py: Python<'_>, values: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let batch = values
+    /// Publishes every value in order; waits like `publish` while the buffer is full.
+    #[pyo3(signature = (*batch))]
+    fn publish_batch(&self, py: Python<'_>, batch: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let publisher = self.publisher()?;
+        let batch = batch
             .iter()
             .map(|v| to_data(&v))
             .collect::<PyResult<Vec<_>>>()?;
-        self.wait_for_room(py)?;
-        py.detach(|| self.inner.publish_batch(batch));
-        Ok(())
+        drive(py, publisher.publish_batch_async(batch))
     }
 
     /// How many messages the subscribers downstream could take.
-    fn demand(&self) -> usize {
-        self.inner.demand()
+    fn demand(&self) -> PyResult<usize> {
+        Ok(self.publisher()?.demand())
     }
 
     /// How many messages wait in the buffer.
-    fn buffered(&self) -> usize {
-        self.inner.buffered()
+    fn buffered(&self) -> PyResult<usize> {
+        Ok(self.publisher()?.buffered())
     }
 
     /// The buffer's size.
-    fn capacity(&self) -> usize {
-        self.inner.capacity()
+    fn capacity(&self) -> PyResult<usize> {
+        Ok(self.publisher()?.capacity())
     }
 
     /// Room left in the buffer.
-    fn free_capacity(&self) -> usize {
-        self.inner.free_capacity()
+    fn free_capacity(&self) -> PyResult<usize> {
+        Ok(self.publisher()?.free_capacity())
     }
 
     /// Messages sent per second, recently.
-    fn send_rate(&self) -> f64 {
-        self.inner.send_rate()
+    fn send_rate(&self) -> PyResult<f64> {
+        Ok(self.publisher()?.send_rate())
     }
 
     /// A descriptor readable while the buffer has room.
-    fn fd(&self) -> RawFd {
-        self.inner.fd()
+    fn fd(&self) -> PyResult<RawFd> {
+        Ok(self.publisher()?.fd())
+    }
+
+    /// Releases the publisher, as Broker's `reset()`: what it buffered is still sent;
+    /// further calls raise `RuntimeError`.
+    fn reset(&self) {
+        if let Ok(mut guard) = self.inner.lock() {
+            guard.take();
+        }
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
+        self.reset();
+        false
     }
 }

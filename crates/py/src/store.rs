@@ -9,15 +9,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use broker_actors::store_handle::expiry_span;
-use broker_actors::{AttachError, QueryError, Store};
+use broker_actors::{AttachError, ErrorCode, QueryError, Store};
 use broker_store::{BackendType, Operation};
 use broker_wire::{Data, Timespan};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::convert::{to_data, to_py};
 use crate::endpoint::PyEndpoint;
+use crate::error::broker_error;
 use crate::wait::{duration_from, run_interruptible, wait_for};
 
 /// The backend a `broker.Backend` value (or plain int) names.
@@ -51,7 +52,11 @@ fn span_from(expiry: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Timespan>> {
 }
 
 fn attach_error(error: AttachError) -> PyErr {
-    PyRuntimeError::new_err(error.to_string())
+    let code = match error {
+        AttachError::Backend { .. } => ErrorCode::BackendFailure,
+        _ => ErrorCode::Unspecified,
+    };
+    broker_error(code, error.to_string())
 }
 
 /// `Some(value)` as Python's value, a missing value or a failed read as `None`.
@@ -76,15 +81,15 @@ pub struct PyStore {
 impl PyEndpoint {
     /// Attaches the master of store `name`: the same store when attached here already,
     /// `None` when a direct peer holds its master. SQLite takes `{"path": ...}`.
-    #[pyo3(signature = (name, backend = 0, options = None))]
+    #[pyo3(signature = (name, r#type = 0, opts = None))]
     fn attach_master(
         &self,
         py: Python<'_>,
         name: String,
-        backend: i64,
-        options: Option<&Bound<'_, PyDict>>,
+        r#type: i64,
+        opts: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Option<PyStore>> {
-        let (backend, options) = (backend_from(backend)?, options_from(options)?);
+        let (backend, options) = (backend_from(r#type)?, options_from(opts)?);
         let attached = py.detach(|| self.inner().attach_master(&name, backend, options));
         Ok(attached
             .map_err(attach_error)?
@@ -118,12 +123,12 @@ impl PyStore {
         self.inner.name()
     }
 
-    /// Whether `key` exists; raises `RuntimeError` when the store cannot tell (a stale
+    /// Whether `key` exists; raises `BrokerError` when the store cannot tell (a stale
     /// clone).
     fn exists(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         let key = to_data(key)?;
         py.detach(|| self.inner.exists(&key))
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+            .map_err(|e| broker_error(e.code(), e.to_string()))
     }
 
     /// The value under `key`, or `None`.
@@ -184,8 +189,8 @@ impl PyStore {
     }
 
     /// Removes `key`.
-    fn erase(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        let key = to_data(key)?;
+    fn erase(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let key = to_data(data)?;
         self.write(py, Operation::Erase { key });
         Ok(())
     }
@@ -326,6 +331,17 @@ impl PyStore {
             self.inner.await_idle(slice).then_some(())
         })?;
         Ok(idle.is_some())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// The store stays attached to its endpoint (as in Broker, where the endpoint keeps
+    /// it); leaving the block only ends this use of it.
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
+        false
     }
 
     fn __repr__(&self) -> String {

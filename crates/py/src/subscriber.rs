@@ -1,5 +1,6 @@
-//! `Subscriber` and `StatusSubscriber`: Broker 1.4's `get` variants, `poll`,
-//! `available`, `fd`, plus iteration and `with` blocks.
+//! `Subscriber` and `StatusSubscriber`: Broker's `get` variants, `poll`, `available`,
+//! `fd`, `reset` and `with` blocks, plus iteration. A subscriber made `immutable` (the
+//! package's `SafeSubscriber`) gives values in hashable form.
 //!
 //! Both wrap an [`Inbox`]; batches cross into Python as one list built in Rust.
 
@@ -38,13 +39,18 @@ pub trait Inbox: Send + Sync + 'static {
     fn pending(&self) -> usize;
     /// A descriptor readable exactly while items are pending.
     fn raw_fd(&self) -> RawFd;
-    /// The item as Python sees it.
-    fn item_to_py(py: Python<'_>, item: Self::Item) -> PyResult<Bound<'_, PyAny>>;
+    /// The item as Python sees it; `immutable` asks for values in hashable form
+    /// (Broker's `SafeSubscriber`).
+    fn item_to_py(py: Python<'_>, item: Self::Item, immutable: bool) -> PyResult<Bound<'_, PyAny>>;
     /// Several items as Python sees them, in order.
-    fn items_to_py(py: Python<'_>, items: Vec<Self::Item>) -> PyResult<Vec<Bound<'_, PyAny>>> {
+    fn items_to_py(
+        py: Python<'_>,
+        items: Vec<Self::Item>,
+        immutable: bool,
+    ) -> PyResult<Vec<Bound<'_, PyAny>>> {
         items
             .into_iter()
-            .map(|item| Self::item_to_py(py, item))
+            .map(|item| Self::item_to_py(py, item, immutable))
             .collect()
     }
 }
@@ -80,17 +86,26 @@ impl Inbox for RustSubscriber {
 
     queue_ops!();
 
-    fn item_to_py(py: Python<'_>, (topic, data): Self::Item) -> PyResult<Bound<'_, PyAny>> {
+    fn item_to_py(
+        py: Python<'_>,
+        (topic, data): Self::Item,
+        immutable: bool,
+    ) -> PyResult<Bound<'_, PyAny>> {
         let topic = PyString::new(py, topic.as_str());
-        Ok(ToPy::new(py).message(&topic, &data)?.into_any())
+        let mut convert = ToPy::new(py).immutable(immutable);
+        Ok(convert.message(&topic, &data)?.into_any())
     }
 
-    fn items_to_py(py: Python<'_>, items: Vec<Self::Item>) -> PyResult<Vec<Bound<'_, PyAny>>> {
+    fn items_to_py(
+        py: Python<'_>,
+        items: Vec<Self::Item>,
+        immutable: bool,
+    ) -> PyResult<Vec<Bound<'_, PyAny>>> {
         // Messages of a batch mostly share their topic (decoding shares the `Topic`
         // too): one `str` object serves them all. One conversion holds the string cache
         // for the whole batch.
         let mut last: Option<(Topic, Bound<'_, PyString>)> = None;
-        let mut convert = ToPy::new(py);
+        let mut convert = ToPy::new(py).immutable(immutable);
         items
             .into_iter()
             .map(|(topic, data)| {
@@ -113,15 +128,17 @@ impl Inbox for RustStatusSubscriber {
 
     queue_ops!();
 
-    fn item_to_py(py: Python<'_>, item: Self::Item) -> PyResult<Bound<'_, PyAny>> {
+    fn item_to_py(py: Python<'_>, item: Self::Item, _: bool) -> PyResult<Bound<'_, PyAny>> {
         event_to_py(py, item)
     }
 }
 
-/// The inbox of a Python subscriber object; empty once closed.
+/// The inbox of a Python subscriber object; empty once reset.
 pub struct Handle<T> {
     inbox: Mutex<Option<Arc<T>>>,
     pace: Pace,
+    /// Whether values come out in hashable form (a safe subscriber).
+    immutable: bool,
 }
 
 /// What `get(*args)` asks for.
@@ -155,14 +172,15 @@ fn parse_get_args(args: &Bound<'_, PyTuple>) -> PyResult<Request> {
 
 impl<T: Inbox> Handle<T> {
     /// A handle on an open inbox.
-    pub fn new(inbox: T) -> Self {
+    pub fn new(inbox: T, immutable: bool) -> Self {
         Handle {
             inbox: Mutex::new(Some(Arc::new(inbox))),
             pace: Pace::default(),
+            immutable,
         }
     }
 
-    /// The inbox; `RuntimeError` once closed.
+    /// The inbox; `RuntimeError` once reset.
     fn inbox(&self) -> PyResult<Arc<T>> {
         let guard = self
             .inbox
@@ -170,18 +188,20 @@ impl<T: Inbox> Handle<T> {
             .map_err(|_| PyRuntimeError::new_err("subscriber poisoned"))?;
         guard
             .clone()
-            .ok_or_else(|| PyRuntimeError::new_err("subscriber is closed"))
+            .ok_or_else(|| PyRuntimeError::new_err("subscriber is reset (closed)"))
     }
 
-    /// Closes the inbox (ending its subscription once no call uses it any more).
+    /// Closes the inbox, as Broker's `reset()` does: the subscription ends (peers stop
+    /// sending what only it wanted) once no call uses it any more, and whatever was
+    /// still queued is dropped.
     pub fn close(&self) {
         if let Ok(mut guard) = self.inbox.lock() {
             guard.take();
         }
     }
 
-    fn list<'py>(py: Python<'py>, items: Vec<T::Item>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, T::items_to_py(py, items)?)
+    fn list<'py>(&self, py: Python<'py>, items: Vec<T::Item>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, T::items_to_py(py, items, self.immutable)?)
     }
 
     /// `get(n, timeout)`: up to `n` items, taken and converted chunk by chunk (see
@@ -204,7 +224,7 @@ impl<T: Inbox> Handle<T> {
                 (items.len() >= want).then_some(())
             })?;
             let (count, start) = (items.len(), Instant::now());
-            converted.extend(T::items_to_py(py, items)?);
+            converted.extend(T::items_to_py(py, items, self.immutable)?);
             self.pace.record(count, start.elapsed());
             if complete.is_none() {
                 break;
@@ -222,7 +242,7 @@ impl<T: Inbox> Handle<T> {
         let inbox = self.inbox()?;
         match parse_get_args(args)? {
             Request::One(timeout) => match wait_for(py, timeout, |slice| inbox.get_one(slice))? {
-                Some(item) => T::item_to_py(py, item),
+                Some(item) => T::item_to_py(py, item, self.immutable),
                 None => Ok(py.None().into_bound(py)),
             },
             Request::Many(n, timeout) => Ok(self.get_many(py, &inbox, n, timeout)?.into_any()),
@@ -233,7 +253,7 @@ impl<T: Inbox> Handle<T> {
     pub fn next<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inbox = self.inbox().map_err(|_| PyStopIteration::new_err(()))?;
         match wait_for(py, None, |slice| inbox.get_one(slice))? {
-            Some(item) => T::item_to_py(py, item),
+            Some(item) => T::item_to_py(py, item, self.immutable),
             None => Err(PyStopIteration::new_err(())),
         }
     }
@@ -242,7 +262,7 @@ impl<T: Inbox> Handle<T> {
     pub fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let inbox = self.inbox()?;
         let items = py.detach(|| inbox.poll_all());
-        Self::list(py, items)
+        self.list(py, items)
     }
 
     /// Whether items are pending.
@@ -288,7 +308,13 @@ macro_rules! inbox_methods {
                 self.handle.fd()
             }
 
-            /// Ends the subscription; further calls raise `RuntimeError`.
+            /// Ends the subscription and drops what is queued (Broker's `reset`);
+            /// further calls raise `RuntimeError`.
+            fn reset(&self) {
+                self.handle.close();
+            }
+
+            /// `reset()`, by its older name here.
             fn close(&self) {
                 self.handle.close();
             }
@@ -324,20 +350,22 @@ inbox_methods!(PySubscriber);
 
 #[pymethods]
 impl PySubscriber {
-    /// `Subscriber(endpoint, topics, qsize=20)`; usually `Endpoint.make_subscriber`.
+    /// `Subscriber(endpoint, topics, qsize=20, immutable=False)`; usually
+    /// `Endpoint.make_subscriber` (or `make_safe_subscriber`, which sets `immutable`).
     #[new]
-    #[pyo3(signature = (endpoint, topics, qsize = 20))]
-    pub(crate) fn new(
+    #[pyo3(signature = (endpoint, topics, qsize = 20, immutable = false))]
+    fn with_mode(
         endpoint: &PyEndpoint,
         topics: &Bound<'_, PyAny>,
         qsize: usize,
+        immutable: bool,
     ) -> PyResult<Self> {
         let inner = endpoint
             .inner()
             .try_make_subscriber(topics_from(topics)?, qsize)
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(PySubscriber {
-            handle: Handle::new(inner),
+            handle: Handle::new(inner, immutable),
         })
     }
 
@@ -355,6 +383,17 @@ impl PySubscriber {
         let (inbox, topic) = (self.handle.inbox()?, topic_from(topic)?);
         py.detach(|| inbox.remove_topic(topic, block));
         Ok(())
+    }
+}
+
+impl PySubscriber {
+    /// A subscriber whose values come out as `Data.to_py` gives them.
+    pub(crate) fn new(
+        endpoint: &PyEndpoint,
+        topics: &Bound<'_, PyAny>,
+        qsize: usize,
+    ) -> PyResult<Self> {
+        Self::with_mode(endpoint, topics, qsize, false)
     }
 }
 
@@ -378,7 +417,7 @@ impl PyStatusSubscriber {
             .try_make_status_subscriber(receive_statuses)
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(PyStatusSubscriber {
-            handle: Handle::new(inner),
+            handle: Handle::new(inner, false),
         })
     }
 }

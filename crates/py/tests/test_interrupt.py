@@ -49,11 +49,13 @@ def test_ctrl_c_interrupts_a_blocking_call(call):
 PUBLISHERS = {
     "publish": "a.publish('/t/x', payload)",
     "publish_batch": "a.publish_batch(('/t/x', payload), ('/t/y', payload))",
+    "publisher_publish": "pub.publish(payload)",
+    "publisher_publish_batch": "pub.publish_batch(*[payload] * 50)",
 }
 
 
 @pytest.mark.parametrize("call", list(PUBLISHERS), ids=list(PUBLISHERS))
-def test_ctrl_c_interrupts_endpoint_publish_under_backpressure(call):
+def test_ctrl_c_interrupts_publish_under_backpressure(call):
     # b's subscriber never reads, so b stops reading its peer and a's publish blocks; a
     # watcher thread (it needs the GIL too) reports once publishing has stalled.
     script = (
@@ -65,6 +67,7 @@ def test_ctrl_c_interrupts_endpoint_publish_under_backpressure(call):
         "while not a.peer_subscriptions() and time.monotonic() < deadline:\n"
         "    time.sleep(0.01)\n"
         "payload, sent = 'x' * 1000, [0]\n"
+        "pub = a.make_publisher('/t/p')\n"
         "def watch():\n"
         "    last = -1\n"
         "    while sent[0] != last:\n"

@@ -52,5 +52,5 @@ pub use backend::{Backend, Entry};
 pub use error::{ErrorCode, StoreError};
 pub use memory::MemoryBackend;
 pub use operation::{Change, Operation};
-pub use sqlite::{JournalMode, SqliteBackend, SqliteOptions, Synchronous};
+pub use sqlite::{FailureMode, JournalMode, SqliteBackend, SqliteOptions, Synchronous};
 pub use store::{open_backend, BackendType, Store};

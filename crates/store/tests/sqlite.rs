@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use broker_store::{
-    open_backend, BackendType, Entry, ErrorCode, JournalMode, Operation, SqliteBackend,
-    SqliteOptions, Store, StoreError,
+    open_backend, BackendType, Entry, ErrorCode, FailureMode, JournalMode, Operation,
+    SqliteBackend, SqliteOptions, Store, StoreError,
 };
 use broker_wire::data::Set;
 use broker_wire::{Data, Timespan, Timestamp};
@@ -120,4 +120,53 @@ fn unusable_paths_and_options_fail_with_broker_codes() {
     assert_eq!(no_path.unwrap_err().code(), ErrorCode::InvalidData);
     let rocks = open_backend(BackendType::RocksDb, &BTreeMap::new());
     assert_eq!(rocks.unwrap_err().code(), ErrorCode::BackendFailure);
+}
+
+/// A store file with one entry, then garbage written into its header, the way Broker's
+/// `sqlite-failure-mode` test corrupts one.
+fn corrupt_store_file(path: &std::path::Path) {
+    let mut store = Store::new(Box::new(
+        SqliteBackend::open(&SqliteOptions::new(path)).unwrap(),
+    ));
+    let put = Operation::Put {
+        key: 1.into(),
+        value: 2.into(),
+        expiry: None,
+    };
+    store.apply(put, Timestamp(0)).unwrap();
+    drop(store);
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[2..6].copy_from_slice(b"AAAA");
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn failure_mode_fail_refuses_a_corrupt_file_and_delete_starts_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.db");
+    corrupt_store_file(&path);
+    let failed = SqliteBackend::open(&SqliteOptions {
+        failure_mode: FailureMode::Fail,
+        ..SqliteOptions::new(&path)
+    });
+    assert_eq!(failed.unwrap_err().code(), ErrorCode::BackendFailure);
+    assert!(path.exists(), "failure mode FAIL keeps the file");
+    let mut options = path_option(&path);
+    options.insert(
+        "failure_mode".into(),
+        Data::EnumValue("Broker::SQLITE_FAILURE_MODE_DELETE".into()),
+    );
+    let fresh = open_backend(BackendType::Sqlite, &options).unwrap();
+    assert_eq!(fresh.snapshot().unwrap(), vec![]);
+}
+
+#[test]
+fn integrity_check_passes_on_a_sound_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = path_option(&dir.path().join("sound.db"));
+    options.insert("integrity_check".into(), Data::Boolean(true));
+    assert!(open_backend(BackendType::Sqlite, &options).is_ok());
+    options.insert("integrity_check".into(), Data::string("yes"));
+    let refused = open_backend(BackendType::Sqlite, &options).map(|_| ());
+    assert_eq!(refused.unwrap_err().code(), ErrorCode::InvalidData);
 }

@@ -29,6 +29,8 @@ pub fn to_py<'py>(py: Python<'py>, data: &Data) -> PyResult<Bound<'py, PyAny>> {
 pub struct ToPy<'py> {
     py: Python<'py>,
     strings: Option<MutexGuard<'static, StrCache>>,
+    /// Whether every container comes out in hashable form (Broker's `ImmutableData`).
+    immutable: bool,
 }
 
 impl<'py> ToPy<'py> {
@@ -37,12 +39,20 @@ impl<'py> ToPy<'py> {
         ToPy {
             py,
             strings: str_cache::try_lock(),
+            immutable: false,
         }
+    }
+
+    /// With `immutable`, sets come out as `frozenset` and tables as `FrozenTable` (a
+    /// hashable read-only `dict`) at every depth, as Broker's `ImmutableData` does.
+    pub fn immutable(mut self, immutable: bool) -> Self {
+        self.immutable = immutable;
+        self
     }
 
     /// The Python value of `data`.
     pub fn value(&mut self, data: &Data) -> PyResult<Bound<'py, PyAny>> {
-        self.convert(data, false, 0)
+        self.convert(data, self.immutable, 0)
     }
 
     /// A `(topic, value)` pair as Python sees a received message.
@@ -55,7 +65,7 @@ impl<'py> ToPy<'py> {
     }
 
     /// Converts in `hashable` form when the result must be hashable (set element, table
-    /// key).
+    /// key, or anything in an immutable conversion).
     fn convert(
         &mut self,
         data: &Data,
@@ -96,19 +106,16 @@ impl<'py> ToPy<'py> {
                 }
             }
             Data::Table(table) => {
-                let dict = new_dict(py, table.len())?;
+                let dict = if hashable {
+                    FrozenTable::empty(py)?
+                } else {
+                    new_dict(py, table.len())?
+                };
                 for (k, v) in table {
                     let key = self.convert(k, true, depth + 1)?;
                     dict.set_item(key, self.convert(v, hashable, depth + 1)?)?;
                 }
-                if hashable {
-                    let frozen = FrozenTable {
-                        dict: dict.unbind(),
-                    };
-                    Bound::new(py, frozen)?.into_any()
-                } else {
-                    dict.into_any()
-                }
+                dict.into_any()
             }
             Data::Vector(items) => {
                 let mut converted = Vec::with_capacity(items.len());

@@ -14,7 +14,7 @@ use broker_wire::data::Set;
 use broker_wire::{Data, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension};
 
-pub use options::{JournalMode, SqliteOptions, Synchronous};
+pub use options::{FailureMode, JournalMode, SqliteOptions, Synchronous};
 
 use crate::backend::{Backend, Entry};
 use crate::encoding::{decode, encode_key, encode_value};
@@ -32,8 +32,26 @@ pub struct SqliteBackend {
 impl SqliteBackend {
     /// Opens (or creates) the database at `options.path`, creating missing parent
     /// directories, applying the pragmas, and serving whatever the file already holds.
+    /// With `FailureMode::Delete`, a file that cannot be opened as a store (corrupt, not
+    /// SQLite, failing the integrity check) is deleted and a fresh one created, as
+    /// Broker does.
     pub fn open(options: &SqliteOptions) -> Result<Self, StoreError> {
         create_parent_dirs(&options.path)?;
+        match Self::open_file(options) {
+            Err(_) if options.failure_mode == FailureMode::Delete && options.path.is_file() => {
+                std::fs::remove_file(&options.path).map_err(|source| StoreError::Io {
+                    context: "deleting a corrupt database",
+                    path: options.path.clone(),
+                    source,
+                })?;
+                Self::open_file(options)
+            }
+            opened => opened,
+        }
+    }
+
+    /// [`SqliteBackend::open`] without the retry.
+    fn open_file(options: &SqliteOptions) -> Result<Self, StoreError> {
         let conn =
             Connection::open(&options.path).map_err(StoreError::sqlite("opening database"))?;
         if let Some(mode) = options.journal_mode {
@@ -48,6 +66,9 @@ impl SqliteBackend {
                 .map_err(StoreError::sqlite("setting synchronous"))?;
         }
         prepare_schema(&conn)?;
+        if options.integrity_check {
+            check_integrity(&conn)?;
+        }
         Ok(SqliteBackend { conn })
     }
 
@@ -72,6 +93,24 @@ fn create_parent_dirs(path: &Path) -> Result<(), StoreError> {
         }
         _ => Ok(()),
     }
+}
+
+/// Runs `PRAGMA integrity_check`; an error unless it answers just `ok`.
+fn check_integrity(conn: &Connection) -> Result<(), StoreError> {
+    let messages = conn
+        .prepare("PRAGMA integrity_check")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(StoreError::sqlite("checking integrity"))?;
+    if messages == ["ok"] {
+        return Ok(());
+    }
+    Err(StoreError::InvalidData(format!(
+        "integrity check failed: {}",
+        messages.join("; ")
+    )))
 }
 
 /// Creates the tables in a new file, or checks that an existing file is ours.
