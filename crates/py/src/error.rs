@@ -23,7 +23,7 @@ create_exception!(
 pub fn broker_error(code: ErrorCode, message: impl Into<String>) -> PyErr {
     let message = message.into();
     Python::attach(|py| {
-        let built = EC.member(py, code as i64).and_then(|code| {
+        let built = EC.member(py, code.code()).and_then(|code| {
             let error = py.get_type::<BrokerError>().call1((message.clone(),))?;
             error.setattr("code", code)?;
             Ok(PyErr::from_value(error))
@@ -38,6 +38,6 @@ pub fn broker_error(code: ErrorCode, message: impl Into<String>) -> PyErr {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let class = py.get_type::<BrokerError>();
-    class.setattr("code", EC.member(py, ErrorCode::Unspecified as i64)?)?;
+    class.setattr("code", EC.member(py, ErrorCode::Unspecified.code())?)?;
     m.add("BrokerError", class)
 }
