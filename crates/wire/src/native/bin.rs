@@ -16,7 +16,7 @@ use super::codes::DataTag;
 use super::error::{Malformation, NativeError};
 use super::ids::{EndpointId, EntityId};
 use crate::codec::ByteSink;
-use crate::data::{Data, Port, Protocol, Set, Table, Timespan, Timestamp};
+use crate::data::{Data, Port, Protocol, Timespan, Timestamp};
 use crate::limits::MAX_DEPTH;
 use crate::topic::Topic;
 
@@ -353,14 +353,18 @@ impl<'a> Reader<'a> {
 
     /// One `data` value.
     pub(crate) fn data(&mut self) -> Result<Data, Malformation> {
-        self.data_at(0)
+        let mut data = Data::None;
+        self.data_into(0, &mut data)?;
+        Ok(data)
     }
 
-    /// One `data` value enclosed by `depth` containers.
-    fn data_at(&mut self, depth: usize) -> Result<Data, Malformation> {
+    /// Decodes one `data` value enclosed by `depth` containers into `slot`. Decoded
+    /// values are written in place rather than returned: moving a `Result<Data, _>`
+    /// out of every recursive call made decoding containers 1.5-3 times slower.
+    fn data_into(&mut self, depth: usize, slot: &mut Data) -> Result<(), Malformation> {
         let tag = self.u8()?;
         let tag = DataTag::try_from(tag).map_err(Malformation::UnknownDataTag)?;
-        Ok(match tag {
+        *slot = match tag {
             DataTag::None => Data::None,
             DataTag::Boolean => Data::Boolean(self.bool()?),
             DataTag::Count => Data::Count(self.u64()?),
@@ -385,38 +389,46 @@ impl<'a> Reader<'a> {
             DataTag::EnumValue => Data::EnumValue(self.string()?),
             DataTag::Set => {
                 let depth = elements_depth(depth)?;
-                let (count, _) = self.count()?;
-                let mut set = Set::new();
+                let (count, capacity) = self.count()?;
+                let mut items = Vec::with_capacity(capacity);
                 for _ in 0..count {
-                    if !set.insert(self.data_at(depth)?) {
-                        return Err(Malformation::DuplicateSetElement);
+                    items.push(Data::None);
+                    if let Some(item) = items.last_mut() {
+                        self.data_into(depth, item)?;
                     }
                 }
-                Data::Set(set)
+                let items = sorted_unique(items, |item| item, Malformation::DuplicateSetElement)?;
+                Data::Set(items.into_iter().collect())
             }
             DataTag::Table => {
                 let depth = elements_depth(depth)?;
-                let (count, _) = self.count()?;
-                let mut table = Table::new();
+                let (count, capacity) = self.count()?;
+                let mut entries = Vec::with_capacity(capacity / 2);
                 for _ in 0..count {
-                    let key = self.data_at(depth)?;
-                    let value = self.data_at(depth)?;
-                    if table.insert(key, value).is_some() {
-                        return Err(Malformation::DuplicateTableKey);
+                    entries.push((Data::None, Data::None));
+                    if let Some((key, value)) = entries.last_mut() {
+                        self.data_into(depth, key)?;
+                        self.data_into(depth, value)?;
                     }
                 }
-                Data::Table(table)
+                let entries =
+                    sorted_unique(entries, |(key, _)| key, Malformation::DuplicateTableKey)?;
+                Data::Table(entries.into_iter().collect())
             }
             DataTag::Vector => {
                 let depth = elements_depth(depth)?;
                 let (count, capacity) = self.count()?;
                 let mut items = Vec::with_capacity(capacity);
                 for _ in 0..count {
-                    items.push(self.data_at(depth)?);
+                    items.push(Data::None);
+                    if let Some(item) = items.last_mut() {
+                        self.data_into(depth, item)?;
+                    }
                 }
                 Data::Vector(items)
             }
-        })
+        };
+        Ok(())
     }
 
     /// 16 address bytes; a v4-mapped address is IPv4, as Broker treats it.
@@ -439,6 +451,23 @@ impl<'a> Reader<'a> {
         };
         net.map_err(|_| Malformation::SubnetLength(len))
     }
+}
+
+/// Decoded set elements or table entries sorted by `key`, or `duplicate` if two keys
+/// are equal. Broker sends them sorted: that is checked in one pass, and the sorted
+/// elements then build the set or table in bulk instead of by a search per element.
+fn sorted_unique<T>(
+    mut items: Vec<T>,
+    key: impl Fn(&T) -> &Data,
+    duplicate: Malformation,
+) -> Result<Vec<T>, Malformation> {
+    if !items.windows(2).all(|pair| key(&pair[0]) < key(&pair[1])) {
+        items.sort_by(|a, b| key(a).cmp(key(b)));
+        if items.windows(2).any(|pair| key(&pair[0]) == key(&pair[1])) {
+            return Err(duplicate);
+        }
+    }
+    Ok(items)
 }
 
 /// The depth of the elements of a container enclosed by `depth` containers, if it may
