@@ -411,3 +411,48 @@ fn endpoint_ids_print_and_parse_as_uuids() {
     let random = EndpointId::from_random([0xff; 16]);
     assert_eq!(random.to_string(), "ffffffff-ffff-4fff-bfff-ffffffffffff");
 }
+
+/// Every kind in one vector, as `tests/native_peer` sends it to the reference Broker's
+/// Python bindings, which decode it and publish it back byte for byte
+/// (`test_every_data_kind_survives_brokers_decoder_and_encoder`).
+#[test]
+fn every_kind_as_the_reference_broker_echoes_it() {
+    let value = Data::Vector(vec![
+        Data::None,
+        Data::Boolean(true),
+        Data::Count(u64::MAX),
+        Data::Integer(-5),
+        Data::Real(1.5),
+        Data::from("hi"),
+        Data::Address(addr("192.168.9.8")),
+        Data::Address(addr("2001:db8::1")),
+        Data::Subnet("192.168.9.0/24".parse().unwrap()),
+        Data::Subnet("2001:db8::/32".parse().unwrap()),
+        Data::Port(Port::new(8080, Protocol::Tcp)),
+        Data::Port(Port::new(53, Protocol::Udp)),
+        Data::Port(Port::new(8, Protocol::Icmp)),
+        Data::Port(Port::new(0, Protocol::Unknown)),
+        Data::Timestamp(Timestamp(1_700_000_000_123_456_000)),
+        Data::Timespan(Timespan(-12_345_000)),
+        Data::EnumValue("Foo::BAR".into()),
+        Data::Set([Data::from("a"), Data::Count(2), Data::Count(1), Data::None].into()),
+        Data::Table(
+            [
+                (Data::from("b"), Data::Vector(vec![])),
+                (Data::from("ab"), Data::None),
+                (Data::from("a"), Data::Count(1)),
+            ]
+            .into(),
+        ),
+        Data::Vector(vec![Data::Vector(vec![Data::Count(1)])]),
+    ]);
+    data_both_ways(
+        value,
+        "0e1400010102ffffffffffffffff03fffffffffffffffb043ff8000000000000050268690600000000\
+         000000000000ffffc0a809080620010db80000000000000000000000010700000000000000000000ff\
+         ffc0a80900780720010db800000000000000000000000020081f90010800350208000803080000000917\
+         979cfe3d85ca000affffffffff43a1580b08466f6f3a3a4241520c040002000000000000000102000000\
+         00000000020501610d0305016102000000000000000105026162000501620e000e010e01020000000000\
+         000001",
+    );
+}
