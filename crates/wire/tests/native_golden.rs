@@ -5,7 +5,7 @@ mod common;
 
 use std::net::IpAddr;
 
-use broker_wire::native::bin::{decode_data, encode_data};
+use broker_wire::native::data::{decode_data, encode_data};
 use broker_wire::native::envelope::bye_token;
 use broker_wire::native::{
     Command, Content, DropConn, EndpointId, EntityId, Envelope, Handshake, Hello, InternalCommand,

@@ -4,7 +4,7 @@
 mod common;
 
 use broker_wire::limits::MAX_DEPTH;
-use broker_wire::native::bin::{decode_data, encode_data};
+use broker_wire::native::data::{decode_data, encode_data};
 use broker_wire::native::{
     Ec, Envelope, Handshake, InternalCommand, Malformation, NativeCodec, NativeError,
 };

@@ -3,7 +3,7 @@
 
 mod common;
 
-use broker_wire::native::bin::{decode_data, encode_data};
+use broker_wire::native::data::{decode_data, encode_data};
 use broker_wire::native::{Envelope, Handshake, InternalCommand, NativeCodec};
 use common::arb_data;
 use common::native::{arb_envelope, arb_handshake, arb_internal_command};

@@ -7,8 +7,9 @@
 //! and a snapshot a varint count of (key, value) pairs. Broker 2.3.0 (in no Zeek
 //! release) laid the commands out differently and is not supported.
 
-use super::bin::{put_data, put_entity, put_option, put_u16, put_u64, put_varint, Reader};
+use super::bin::{put_entity, put_option, put_u16, put_u64, put_varint, Reader};
 use super::codes::{CommandKind, DataTag};
+use super::data::put_data;
 use super::error::{Malformation, NativeError};
 use super::ids::EntityId;
 use crate::codec::ByteSink;

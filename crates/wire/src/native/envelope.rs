@@ -7,9 +7,10 @@
 //! pong carry opaque bytes. Command and routing_update payloads may carry trailing
 //! bytes, which Broker does not check either.
 
-use super::bin::{decode_data, encode_data, put_filter, put_u16, Reader};
+use super::bin::{put_filter, put_u16, Reader};
 use super::codes::MessageType;
 use super::command::InternalCommand;
+use super::data::{decode_data, encode_data};
 use super::error::NativeError;
 use super::ids::EndpointId;
 use crate::codec::ByteSink;

@@ -4,8 +4,8 @@
 //! - [`codes`]: every number on this wire, each defined once (magic, version, message
 //!   types, `ec` codes, data tags, command indices).
 //! - [`ids`]: [`EndpointId`] (a 16-byte UUID) and [`EntityId`].
-//! - [`bin`]: `format::bin` v1 primitives and `data` values ([`Data`](crate::Data),
-//!   all 15 kinds).
+//! - [`bin`]: `format::bin` v1 primitives (integers, varints, strings, filters, ids).
+//! - [`data`]: `data` values ([`Data`](crate::Data), all 15 kinds) in `format::bin` v1.
 //! - [`handshake`]: the seven handshake messages ([`Handshake`]).
 //! - [`envelope`]: the phase-3 [`Envelope`] (data, command, routing_update, ping, pong,
 //!   BYE pings).
@@ -19,6 +19,7 @@
 pub mod bin;
 pub mod codes;
 pub mod command;
+pub mod data;
 pub mod envelope;
 pub mod error;
 pub mod framing;
