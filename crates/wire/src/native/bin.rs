@@ -99,6 +99,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `len` bytes.
+    #[inline]
     pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8], Malformation> {
         if self.bytes.len() < len {
             return Err(Malformation::Truncated);
@@ -109,6 +110,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `N` bytes.
+    #[inline]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], Malformation> {
         let (head, tail) = self
             .bytes
@@ -119,32 +121,38 @@ impl<'a> Reader<'a> {
     }
 
     /// One byte.
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, Malformation> {
         let [byte] = self.array()?;
         Ok(byte)
     }
 
     /// A big-endian u16.
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16, Malformation> {
         self.array().map(u16::from_be_bytes)
     }
 
     /// A big-endian u32.
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, Malformation> {
         self.array().map(u32::from_be_bytes)
     }
 
     /// A big-endian u64.
+    #[inline]
     pub(crate) fn u64(&mut self) -> Result<u64, Malformation> {
         self.array().map(u64::from_be_bytes)
     }
 
     /// A boolean: any non-zero byte is true, as Broker reads it.
+    #[inline]
     pub(crate) fn bool(&mut self) -> Result<bool, Malformation> {
         Ok(self.u8()? != 0)
     }
 
     /// A varint of at most [`MAX_VARINT_LEN`] bytes and 32 bits.
+    #[inline]
     pub(crate) fn varint(&mut self) -> Result<usize, Malformation> {
         let mut value: u64 = 0;
         for i in 0..MAX_VARINT_LEN {
@@ -161,12 +169,14 @@ impl<'a> Reader<'a> {
 
     /// A varint count of elements, and the capacity to reserve for them: no more than
     /// bytes remain, since every element takes at least one.
+    #[inline]
     pub(crate) fn count(&mut self) -> Result<(usize, usize), Malformation> {
         let count = self.varint()?;
         Ok((count, count.min(self.bytes.len())))
     }
 
     /// A varint length and that many bytes.
+    #[inline]
     pub(crate) fn bytes(&mut self) -> Result<&'a [u8], Malformation> {
         let len = self.varint()?;
         self.take(len)

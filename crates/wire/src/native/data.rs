@@ -154,6 +154,44 @@ impl Reader<'_> {
         let tag = self.u8()?;
         let tag = DataTag::try_from(tag).map_err(Malformation::UnknownDataTag)?;
         *slot = match tag {
+            DataTag::Set => {
+                let items = self.elements(depth, 1)?;
+                let items = sorted_unique(items, |item| item, Malformation::DuplicateSetElement)?;
+                Data::Set(items.into_iter().collect())
+            }
+            DataTag::Table => {
+                let mut flat = self.elements(depth, 2)?.into_iter();
+                let entries = std::iter::from_fn(|| Some((flat.next()?, flat.next()?))).collect();
+                let entries =
+                    sorted_unique(entries, |(key, _)| key, Malformation::DuplicateTableKey)?;
+                Data::Table(entries.into_iter().collect())
+            }
+            DataTag::Vector => Data::Vector(self.elements(depth, 1)?),
+            scalar => self.scalar(scalar)?,
+        };
+        Ok(())
+    }
+
+    /// The elements of a container enclosed by `depth` containers: a varint count of
+    /// entries, each `per_entry` values.
+    fn elements(&mut self, depth: usize, per_entry: usize) -> Result<Vec<Data>, Malformation> {
+        let depth = elements_depth(depth)?;
+        let (count, capacity) = self.count()?;
+        let mut items = Vec::with_capacity(capacity);
+        for _ in 0..count.saturating_mul(per_entry) {
+            items.push(Data::None);
+            if let Some(item) = items.last_mut() {
+                self.data_into(depth, item)?;
+            }
+        }
+        Ok(items)
+    }
+
+    /// The value of a scalar kind; kept apart from the containers so the recursion
+    /// above stays small.
+    #[inline]
+    fn scalar(&mut self, tag: DataTag) -> Result<Data, Malformation> {
+        Ok(match tag {
             DataTag::None => Data::None,
             DataTag::Boolean => Data::Boolean(self.bool()?),
             DataTag::Count => Data::Count(self.u64()?),
@@ -176,48 +214,10 @@ impl Reader<'_> {
             DataTag::Timestamp => Data::Timestamp(Timestamp(self.u64()? as i64)),
             DataTag::Timespan => Data::Timespan(Timespan(self.u64()? as i64)),
             DataTag::EnumValue => Data::EnumValue(self.string()?),
-            DataTag::Set => {
-                let depth = elements_depth(depth)?;
-                let (count, capacity) = self.count()?;
-                let mut items = Vec::with_capacity(capacity);
-                for _ in 0..count {
-                    items.push(Data::None);
-                    if let Some(item) = items.last_mut() {
-                        self.data_into(depth, item)?;
-                    }
-                }
-                let items = sorted_unique(items, |item| item, Malformation::DuplicateSetElement)?;
-                Data::Set(items.into_iter().collect())
+            DataTag::Set | DataTag::Table | DataTag::Vector => {
+                unreachable!("data_into decodes containers")
             }
-            DataTag::Table => {
-                let depth = elements_depth(depth)?;
-                let (count, capacity) = self.count()?;
-                let mut entries = Vec::with_capacity(capacity / 2);
-                for _ in 0..count {
-                    entries.push((Data::None, Data::None));
-                    if let Some((key, value)) = entries.last_mut() {
-                        self.data_into(depth, key)?;
-                        self.data_into(depth, value)?;
-                    }
-                }
-                let entries =
-                    sorted_unique(entries, |(key, _)| key, Malformation::DuplicateTableKey)?;
-                Data::Table(entries.into_iter().collect())
-            }
-            DataTag::Vector => {
-                let depth = elements_depth(depth)?;
-                let (count, capacity) = self.count()?;
-                let mut items = Vec::with_capacity(capacity);
-                for _ in 0..count {
-                    items.push(Data::None);
-                    if let Some(item) = items.last_mut() {
-                        self.data_into(depth, item)?;
-                    }
-                }
-                Data::Vector(items)
-            }
-        };
-        Ok(())
+        })
     }
 
     /// 16 address bytes; a v4-mapped address is IPv4, as Broker treats it.
