@@ -5,7 +5,7 @@
 //! is missing (`BROKER_REFERENCE` overrides /work/shared/reference/broker-2.8).
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,6 +21,8 @@ const P: &str = "00000000-0000-4000-8000-000000000000";
 const Q: &str = "ffffffff-ffff-4fff-bfff-ffffffffffff";
 const STARTUP: Duration = Duration::from_secs(15);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for a data pong before pinging again.
+const RENDEZVOUS_RETRY: Duration = Duration::from_millis(100);
 
 fn id(text: &str) -> EndpointId {
     text.parse().unwrap()
@@ -113,6 +115,22 @@ fn start_node(reference: &Path, name: &str, port: Option<u16>, config: &str) -> 
     );
 }
 
+/// Connects to the node, retrying (bounded) while it is refused: broker-node reports
+/// that it listens a moment before it does.
+fn connect(port: u16) -> TcpStream {
+    let started = Instant::now();
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => return stream,
+            Err(e) if started.elapsed() < STARTUP => {
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("broker-node does not accept connections: {e}"),
+        }
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -140,14 +158,25 @@ impl Link {
 
     /// The next frame body.
     fn next_body(&mut self) -> Vec<u8> {
+        self.try_next_body().expect("peer answers in time")
+    }
+
+    /// The next frame body, or `None` if none arrives within the read timeout.
+    fn try_next_body(&mut self) -> Option<Vec<u8>> {
         loop {
             if let Some((body, used)) = self.codec.split_frame(&self.buffer).unwrap() {
                 let body = body.to_vec();
                 self.buffer.drain(..used);
-                return body;
+                return Some(body);
             }
             let mut chunk = [0; 4096];
-            let n = self.stream.read(&mut chunk).expect("peer answers in time");
+            let n = match self.stream.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return None
+                }
+                Err(e) => panic!("reading from broker-node: {e}"),
+            };
             assert!(n > 0, "peer closed the connection");
             self.buffer.extend_from_slice(&chunk[..n]);
         }
@@ -195,7 +224,9 @@ impl Link {
         }
     }
 
-    /// A ping gets Broker's pong, and a data ping on /test gets its data pong.
+    /// A ping gets Broker's pong, and a data ping on /test gets its data pong. The data
+    /// ping is repeated until answered, as broker-node's own ping mode does: its pong
+    /// mode subscribes only after peering, so the first pings may find no subscriber.
     fn exchange_pings(&mut self, own: EndpointId) {
         let ping = Envelope::control(own, id(N), Content::Ping(b"foo".to_vec()));
         self.send_envelope(&ping);
@@ -206,14 +237,37 @@ impl Link {
             "pong: sender and receiver swapped"
         );
         let data = Data::Vector(vec!["ping".into(), Data::Count(7), "xyz".into()]);
-        self.send_envelope(&Envelope::publish(own, "/test".into(), data));
-        let answer = self.expect(|c| matches!(c, Content::Data(_)));
         let expected = Data::Vector(vec!["pong".into(), Data::Count(7)]);
+        self.stream
+            .set_read_timeout(Some(RENDEZVOUS_RETRY))
+            .unwrap();
+        let started = Instant::now();
+        let answer = loop {
+            assert!(
+                started.elapsed() < STARTUP,
+                "broker-node never answered the data ping"
+            );
+            self.send_envelope(&Envelope::publish(own, "/test".into(), data.clone()));
+            if let Some(answer) = self.try_expect_data() {
+                break answer;
+            }
+        };
         assert_eq!(
             answer,
             Envelope::publish(id(N), "/test".into(), expected),
             "broker-node answers pings with pongs on the same topic"
         );
+    }
+
+    /// The next data envelope, or `None` if the connection goes quiet first.
+    fn try_expect_data(&mut self) -> Option<Envelope> {
+        loop {
+            let envelope =
+                Envelope::decode(&self.try_next_body()?).expect("Broker's envelope decodes");
+            if matches!(envelope.content, Content::Data(_)) {
+                return Some(envelope);
+            }
+        }
     }
 }
 
@@ -231,7 +285,7 @@ fn connector_peers_with_broker_node_as_originator_and_responder() {
     let port = free_port();
     let _node = start_node(&reference, "connector", Some(port), "");
     for (own, originator) in [(P, true), (Q, false)] {
-        let mut link = Link::new(TcpStream::connect(("127.0.0.1", port)).unwrap());
+        let mut link = Link::new(connect(port));
         let next = link.handshake(Role::Connector, id(own), vec!["/test".into()]);
         assert_eq!(next, established(N, &["/test"], originator));
         link.exchange_pings(id(own));
