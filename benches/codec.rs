@@ -1,6 +1,8 @@
 //! Codec speed for the four payloads of `shared/bench/pybench.py`: encoding and
 //! decoding one message per frame, 1000 messages per batch frame, and the fan-out
-//! path (encode each message once, assemble batch frames from the encodings).
+//! path (encode each message once, assemble batch frames from the encodings); and,
+//! beside them, one message per frame in Broker's native protocol (`native/...`: a
+//! data envelope in its length-prefixed frame).
 //!
 //! `cargo bench --bench codec -- --warm-up-time 1 --measurement-time 3`; results in
 //! `docs/performance.md`.
@@ -8,6 +10,7 @@
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use broker_wire::codec::{encode_message, FrameCodec};
+use broker_wire::native::{EndpointId, Envelope, NativeCodec};
 use broker_wire::zeek::Event;
 use broker_wire::{Data, DataMessage, Frame, NodeId};
 
@@ -47,6 +50,15 @@ fn message(kind: &str, i: u64) -> DataMessage {
     }
 }
 
+/// The native envelope carrying the same message as [`message`].
+fn native_envelope(kind: &str, i: u64) -> Envelope {
+    Envelope::publish(
+        EndpointId::from_random([0x5A; 16]),
+        "/bench/data".into(),
+        payload(kind, i),
+    )
+}
+
 fn encoded(codec: &FrameCodec, frame: &Frame) -> Vec<u8> {
     let mut out = Vec::new();
     codec.encode(frame, &mut out).expect("frame encodes");
@@ -55,6 +67,7 @@ fn encoded(codec: &FrameCodec, frame: &Frame) -> Vec<u8> {
 
 fn codec_benches(c: &mut Criterion) {
     let codec = FrameCodec::default();
+    let native = NativeCodec::default();
     for kind in ["small", "vec100", "table50", "zeek"] {
         let mut group = c.benchmark_group(format!("codec/{kind}"));
 
@@ -84,6 +97,22 @@ fn codec_benches(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("decode", "frame"), |b| {
             b.iter(|| codec.decode(black_box(&single_bytes)).unwrap())
+        });
+        let envelope = native_envelope(kind, 7);
+        let mut envelope_bytes = Vec::new();
+        native
+            .encode_envelope(&envelope, &mut envelope_bytes)
+            .unwrap();
+        group.bench_function(BenchmarkId::new("native/encode", "frame"), |b| {
+            b.iter(|| {
+                out.clear();
+                native
+                    .encode_envelope(black_box(&envelope), &mut out)
+                    .unwrap();
+            })
+        });
+        group.bench_function(BenchmarkId::new("native/decode", "frame"), |b| {
+            b.iter(|| native.decode_envelope(black_box(&envelope_bytes)).unwrap())
         });
         group.bench_function(BenchmarkId::new("encode", "message"), |b| {
             b.iter(|| {

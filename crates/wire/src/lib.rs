@@ -17,6 +17,8 @@
 //! - [`limits`]: the nesting depth limit of [`Data`] and the preallocation budget
 //!   that keep decoding hostile input cheap.
 //! - [`error`]: [`WireError`], every way encoding or decoding can fail.
+//! - [`native`]: Broker's own peering protocol (Broker 2.3+, Zeek 5 – 8): its codecs
+//!   and a sans-I/O handshake machine.
 //!
 //! The protocol itself is specified in `docs/wire.md`.
 
@@ -27,6 +29,7 @@ pub mod error;
 pub mod frame;
 pub mod json;
 pub mod limits;
+pub mod native;
 pub mod topic;
 pub mod zeek;
 

@@ -64,7 +64,7 @@ impl Topic {
     /// The topic named `name`, sharing the last one decoded on this thread when the
     /// names are equal (saves an allocation and the UTF-8 check per message of a
     /// batch); `None` if `name` is not UTF-8.
-    fn decoded(name: &[u8]) -> Option<Topic> {
+    pub(crate) fn decoded(name: &[u8]) -> Option<Topic> {
         thread_local! {
             static LAST: RefCell<Option<Topic>> = const { RefCell::new(None) };
         }

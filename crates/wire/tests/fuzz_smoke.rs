@@ -1,14 +1,17 @@
 //! A bounded, seeded stand-in for `fuzz/` that runs with the normal tests: feeds
-//! random and mutated frames through `codec::exercise_decode`, the function the
-//! cargo-fuzz target calls.
+//! random and mutated frames through `codec::exercise_decode` and
+//! `native::framing::exercise_decode` and `json::exercise_decode`, the functions the
+//! cargo-fuzz targets call.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use broker_wire::codec::exercise_decode;
+use broker_wire::native::NativeCodec;
+use common::native::{arb_envelope, arb_handshake};
 use common::{arb_frame, encode};
-use proptest::prelude::RngExt;
+use proptest::prelude::{prop_oneof, RngExt};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
@@ -16,15 +19,37 @@ use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 const MAX_INPUTS: usize = 300_000;
 const BUDGET: Duration = Duration::from_secs(4);
 
-/// Valid encodings of random frames (several per input, as a stream), to mutate.
-fn corpus(runner: &mut TestRunner) -> Vec<Vec<u8>> {
-    let frames = proptest::collection::vec(arb_frame(), 1..3);
+/// 256 inputs, each the concatenation of 1 or 2 encodings of `strategy`'s values.
+fn corpus<T: std::fmt::Debug>(
+    runner: &mut TestRunner,
+    strategy: impl Strategy<Value = T>,
+    encode: impl Fn(&T) -> Vec<u8>,
+) -> Vec<Vec<u8>> {
+    let values = proptest::collection::vec(strategy, 1..3);
     (0..256)
         .map(|_| {
-            let stream = frames.new_tree(runner).expect("strategy works").current();
-            stream.iter().flat_map(encode).collect()
+            let stream = values.new_tree(runner).expect("strategy works").current();
+            stream.iter().flat_map(&encode).collect()
         })
         .collect()
+}
+
+/// A native frame of any kind: handshake message or envelope.
+#[derive(Debug)]
+enum NativeFrame {
+    Handshake(broker_wire::native::Handshake),
+    Envelope(broker_wire::native::Envelope),
+}
+
+fn encode_native(frame: &NativeFrame) -> Vec<u8> {
+    let codec = NativeCodec::default();
+    let mut out = Vec::new();
+    match frame {
+        NativeFrame::Handshake(message) => codec.encode_handshake(message, &mut out),
+        NativeFrame::Envelope(envelope) => codec.encode_envelope(envelope, &mut out),
+    }
+    .expect("frame encodes");
+    out
 }
 
 /// A random mutation of `input`: byte flips, insertions, deletions, a changed length
@@ -56,15 +81,10 @@ fn mutate(rng: &mut TestRng, input: &[u8], other: &[u8]) -> Vec<u8> {
     bytes
 }
 
-#[test]
-fn random_and_mutated_inputs_never_break_the_decoder() {
-    let mut runner = TestRunner::new_with_rng(
-        Default::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
-    );
-    let corpus = corpus(&mut runner);
-    for input in &corpus {
-        exercise_decode(input);
+/// Runs `exercise` on the corpus, then on random and mutated inputs within the budget.
+fn fuzz(corpus: &[Vec<u8>], exercise: fn(&[u8])) {
+    for input in corpus {
+        exercise(input);
     }
     let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[42; 32]);
     let started = Instant::now();
@@ -78,10 +98,33 @@ fn random_and_mutated_inputs_never_break_the_decoder() {
             let other = &corpus[rng.random_range(0..corpus.len())];
             mutate(&mut rng, input, other)
         };
-        exercise_decode(&input);
+        exercise(&input);
         tried += 1;
     }
     assert!(tried >= 1000, "only {tried} inputs tried");
+}
+
+fn seeded_runner() -> TestRunner {
+    TestRunner::new_with_rng(
+        Default::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+    )
+}
+
+#[test]
+fn random_and_mutated_inputs_never_break_the_decoder() {
+    let corpus = corpus(&mut seeded_runner(), arb_frame(), encode);
+    fuzz(&corpus, exercise_decode);
+}
+
+#[test]
+fn random_and_mutated_inputs_never_break_the_native_decoder() {
+    let frames = prop_oneof![
+        arb_handshake().prop_map(NativeFrame::Handshake),
+        arb_envelope().prop_map(NativeFrame::Envelope),
+    ];
+    let corpus = corpus(&mut seeded_runner(), frames, encode_native);
+    fuzz(&corpus, broker_wire::native::framing::exercise_decode);
 }
 
 // The WebSocket JSON decoder, the same way: encoder output of random values (as
@@ -111,29 +154,7 @@ fn json_corpus(runner: &mut TestRunner) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn random_and_mutated_json_never_breaks_the_decoder() {
-    let mut runner = TestRunner::new_with_rng(
-        Default::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &[9; 32]),
-    );
-    let corpus = json_corpus(&mut runner);
-    for input in &corpus {
-        broker_wire::json::exercise_decode(input);
-    }
-    let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[43; 32]);
-    let started = Instant::now();
-    let mut tried = 0;
-    while tried < MAX_INPUTS && started.elapsed() < BUDGET {
-        let input = if rng.random_bool(0.1) {
-            let len = rng.random_range(0..64);
-            (0..len).map(|_| rng.random()).collect()
-        } else {
-            let input = &corpus[rng.random_range(0..corpus.len())];
-            let other = &corpus[rng.random_range(0..corpus.len())];
-            mutate(&mut rng, input, other)
-        };
-        broker_wire::json::exercise_decode(&input);
-        tried += 1;
-    }
-    assert!(tried >= 1000, "only {tried} inputs tried");
+fn random_and_mutated_json_never_breaks_the_json_decoder() {
+    let corpus = json_corpus(&mut seeded_runner());
+    fuzz(&corpus, broker_wire::json::exercise_decode);
 }

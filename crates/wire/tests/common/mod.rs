@@ -146,5 +146,184 @@ pub fn nested_vectors(depth: usize) -> Data {
     data
 }
 
+/// Bytes from hex digits; spaces, newlines and `|` separators are ignored.
+pub fn hex(text: &str) -> Vec<u8> {
+    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
+    assert!(
+        digits.len().is_multiple_of(2),
+        "odd number of hex digits in {text:?}"
+    );
+    digits
+        .chunks_exact(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+        .collect()
+}
+
+pub mod native {
+    //! Proptest strategies for the native protocol's messages.
+
+    use broker_wire::native::{
+        Command, Content, DataTag, DropConn, EndpointId, EntityId, Envelope, Handshake, Hello,
+        InternalCommand,
+    };
+    use broker_wire::{Timespan, Topic};
+    use proptest::collection::{btree_map, vec};
+    use proptest::prelude::*;
+
+    use super::{arb_data, arb_topic};
+
+    pub fn arb_endpoint() -> impl Strategy<Value = EndpointId> {
+        any::<[u8; 16]>().prop_map(EndpointId)
+    }
+
+    pub fn arb_entity() -> impl Strategy<Value = EntityId> {
+        (arb_endpoint(), any::<u64>()).prop_map(|(endpoint, object)| EntityId { endpoint, object })
+    }
+
+    pub fn arb_filter() -> impl Strategy<Value = Vec<Topic>> {
+        vec(arb_topic(), 0..4)
+    }
+
+    /// Every handshake message that passes Broker's checks.
+    pub fn arb_handshake() -> impl Strategy<Value = Handshake> {
+        prop_oneof![
+            (arb_endpoint(), 0u8..=1, 1u8..=255).prop_map(|(sender, min_version, max_version)| {
+                Handshake::Hello(Hello {
+                    sender,
+                    min_version,
+                    max_version,
+                })
+            }),
+            Just(Handshake::Probe),
+            arb_endpoint().prop_map(|sender| Handshake::VersionSelect { sender, version: 1 }),
+            (arb_endpoint(), 0u8..=41, "\\PC{0,20}").prop_map(|(sender, code, description)| {
+                Handshake::DropConn(DropConn {
+                    sender,
+                    code,
+                    description,
+                })
+            }),
+            arb_filter().prop_map(Handshake::OriginatorSyn),
+            arb_filter().prop_map(Handshake::ResponderSynAck),
+            Just(Handshake::OriginatorAck),
+        ]
+    }
+
+    fn arb_expiry() -> impl Strategy<Value = Option<Timespan>> {
+        proptest::option::of(any::<i64>().prop_map(Timespan))
+    }
+
+    fn arb_tag() -> impl Strategy<Value = DataTag> {
+        (0u8..15).prop_map(|t| DataTag::try_from(t).expect("tags 0-14 exist"))
+    }
+
+    /// Every store command.
+    pub fn arb_command() -> impl Strategy<Value = Command> {
+        let kv = || (arb_data(), arb_data(), arb_expiry(), arb_entity());
+        prop_oneof![
+            kv().prop_map(|(key, value, expiry, publisher)| Command::Put {
+                key,
+                value,
+                expiry,
+                publisher
+            }),
+            (kv(), arb_entity(), any::<u64>()).prop_map(
+                |((key, value, expiry, publisher), who, req_id)| Command::PutUnique {
+                    key,
+                    value,
+                    expiry,
+                    who,
+                    req_id,
+                    publisher
+                }
+            ),
+            (any::<bool>(), arb_entity(), any::<u64>(), arb_entity()).prop_map(
+                |(inserted, who, req_id, publisher)| Command::PutUniqueResult {
+                    inserted,
+                    who,
+                    req_id,
+                    publisher
+                }
+            ),
+            (arb_data(), arb_entity())
+                .prop_map(|(key, publisher)| Command::Erase { key, publisher }),
+            (arb_data(), arb_entity())
+                .prop_map(|(key, publisher)| Command::Expire { key, publisher }),
+            (kv(), arb_tag()).prop_map(|((key, value, expiry, publisher), init_type)| {
+                Command::Add {
+                    key,
+                    value,
+                    init_type,
+                    expiry,
+                    publisher,
+                }
+            }),
+            kv().prop_map(|(key, value, expiry, publisher)| Command::Subtract {
+                key,
+                value,
+                expiry,
+                publisher
+            }),
+            arb_entity().prop_map(|publisher| Command::Clear { publisher }),
+            (any::<u64>(), any::<u16>()).prop_map(|(offset, heartbeat_interval)| {
+                Command::AttachWriter {
+                    offset,
+                    heartbeat_interval,
+                }
+            }),
+            any::<u64>().prop_map(|seq| Command::Keepalive { seq }),
+            any::<u64>().prop_map(|seq| Command::CumulativeAck { seq }),
+            vec(any::<u64>(), 0..5).prop_map(|seqs| Command::Nack { seqs }),
+            (
+                any::<u64>(),
+                any::<u16>(),
+                btree_map(arb_data(), arb_data(), 0..4)
+            )
+                .prop_map(|(offset, heartbeat_interval, state)| Command::AckClone {
+                    offset,
+                    heartbeat_interval,
+                    state
+                }),
+            any::<u64>().prop_map(|seq| Command::RetransmitFailed { seq }),
+        ]
+    }
+
+    pub fn arb_internal_command() -> impl Strategy<Value = InternalCommand> {
+        (any::<u64>(), arb_entity(), arb_entity(), arb_command()).prop_map(
+            |(seq, sender, receiver, content)| InternalCommand {
+                seq,
+                sender,
+                receiver,
+                content,
+            },
+        )
+    }
+
+    /// Every kind of envelope.
+    pub fn arb_envelope() -> impl Strategy<Value = Envelope> {
+        let content = prop_oneof![
+            arb_data().prop_map(Content::Data),
+            arb_internal_command().prop_map(Content::Command),
+            arb_filter().prop_map(Content::RoutingUpdate),
+            vec(any::<u8>(), 0..16).prop_map(Content::Ping),
+            vec(any::<u8>(), 0..16).prop_map(Content::Pong),
+        ];
+        (
+            arb_endpoint(),
+            arb_endpoint(),
+            any::<u16>(),
+            arb_topic(),
+            content,
+        )
+            .prop_map(|(sender, receiver, ttl, topic, content)| Envelope {
+                sender,
+                receiver,
+                ttl,
+                topic,
+                content,
+            })
+    }
+}
+
 /// Strategies for values JSON can carry (the WebSocket JSON suites).
 pub mod json;
