@@ -15,3 +15,59 @@ def test_publish_right_after_peer_arrives(endpoints):
         for i in range(3):
             a.publish("/race/a/x", i)
         assert [value for _, value in sub.get(3, WAIT)] == [0, 1, 2]
+
+
+OUT_OF_DESCRIPTORS = r"""
+import os, resource, broker
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+master_side, clone_side = broker.Endpoint(), broker.Endpoint()
+port = master_side.listen("127.0.0.1", 0)
+assert clone_side.peer("127.0.0.1", port, 0)
+assert master_side.attach_master("kept", broker.Backend.Memory) is not None
+held = []
+try:
+    while True:
+        held.append(os.open("/dev/null", os.O_RDONLY))
+except OSError:
+    pass
+outcomes = []
+for attach in (lambda: clone_side.attach_master("m", broker.Backend.Memory),
+               lambda: clone_side.attach_clone("kept")):
+    try:
+        attach()
+        outcomes.append("attached")
+    except Exception as error:  # a panic would be a BaseException, not caught here
+        outcomes.append("error: " + str(error))
+for fd in held:
+    os.close(fd)
+# With descriptors back, attaching works: the failure lost nothing.
+assert clone_side.attach_master("m", broker.Backend.Memory) is not None
+print(outcomes)
+"""
+
+
+def test_attaching_out_of_descriptors_is_an_error_not_a_panic():
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", OUT_OF_DESCRIPTORS],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    outcomes = eval(run.stdout.strip().splitlines()[-1])
+    assert len(outcomes) == 2
+    assert all(o.startswith("error: ") and "open files" in o for o in outcomes), outcomes
+
+
+def test_attach_clone_polling_does_not_block_other_attachments(endpoints):
+    import threading
+    import time
+
+    lonely, other = endpoints(), endpoints()
+    polling = threading.Thread(target=lambda: lonely.attach_clone("no-master-anywhere"))
+    polling.start()
+    time.sleep(0.5)  # well into its search for a master, which lasts a few seconds
+    assert other.attach_master("elsewhere", broker.Backend.Memory) is not None
+    still_polling = polling.is_alive()
+    polling.join()
+    assert still_polling, "attach_master waited for another endpoint's attach_clone"
