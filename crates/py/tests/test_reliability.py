@@ -59,6 +59,37 @@ def test_attaching_out_of_descriptors_is_an_error_not_a_panic():
     assert all(o.startswith("error: ") and "open files" in o for o in outcomes), outcomes
 
 
+def test_dropping_an_endpoint_releases_the_gil_and_flushes(endpoints):
+    import threading
+    import time
+
+    receiver = endpoints()
+    sub = receiver.make_subscriber("/flood", 8)
+    sender = broker.Endpoint()
+    port = receiver.listen("127.0.0.1", 0)
+    assert sender.peer("127.0.0.1", port, 0)
+    # Far more than the receiver absorbs while nobody reads its subscriber.
+    count, payload = 2000, "x" * 10_000
+    for i in range(count):
+        sender.publish("/flood", (i, payload))
+    received = []
+
+    def drain():
+        deadline = time.monotonic() + 3 * WAIT
+        while len(received) < count and time.monotonic() < deadline:
+            received.extend(sub.get(count - len(received), 0.1))
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    started = time.monotonic()
+    del sender  # no shutdown(): the drop flushes, and must not hold the GIL meanwhile
+    dropped_after = time.monotonic() - started
+    reader.join()
+    # Held, the GIL would starve the reader until the flush timed out, losing messages.
+    assert [value[0] for _, value in received] == list(range(count))
+    assert dropped_after < WAIT
+
+
 def test_attach_clone_polling_does_not_block_other_attachments(endpoints):
     import threading
     import time
