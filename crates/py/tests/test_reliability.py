@@ -102,3 +102,32 @@ def test_attach_clone_polling_does_not_block_other_attachments(endpoints):
     still_polling = polling.is_alive()
     polling.join()
     assert still_polling, "attach_master waited for another endpoint's attach_clone"
+
+
+def test_put_unique_starts_no_thread_per_call(endpoints):
+    import os
+    import threading
+
+    store = endpoints().attach_master("unique", broker.Backend.Memory)
+    helpers, done = set(), threading.Event()
+
+    def watch_threads():
+        while not done.is_set():
+            for task in os.listdir("/proc/self/task"):
+                try:
+                    with open(f"/proc/self/task/{task}/comm") as comm:
+                        name = comm.read().strip()
+                except OSError:
+                    continue  # the thread ended meanwhile
+                if name == "broker-py-call":
+                    helpers.add(task)
+
+    watcher = threading.Thread(target=watch_threads)
+    watcher.start()
+    try:
+        answers = [store.put_unique(f"k{i % 100}", i) for i in range(300)]
+    finally:
+        done.set()
+        watcher.join()
+    assert answers == [True] * 100 + [False] * 200
+    assert not helpers, f"{len(helpers)} helper threads"
