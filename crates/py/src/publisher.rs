@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker_actors::Publisher as RustPublisher;
+use broker_wire::Data;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -41,6 +42,19 @@ impl PyPublisher {
         })?;
         Ok(())
     }
+
+    /// Publishes one value. With room in the buffer this is a queue push, GIL held
+    /// throughout; without, waits interruptibly and tries again (another thread may
+    /// have taken the room meanwhile).
+    fn publish_data(&self, py: Python<'_>, mut data: Data) -> PyResult<()> {
+        loop {
+            match self.inner.try_publish(data) {
+                Ok(()) => return Ok(()),
+                Err(back) => data = back,
+            }
+            self.wait_for_room(py)?;
+        }
+    }
 }
 
 #[pymethods]
@@ -59,13 +73,7 @@ impl PyPublisher {
 
     /// Publishes a value; while the buffer is full, waits (Ctrl-C interrupts).
     fn publish(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        // With room in the buffer this is a queue push, GIL held throughout.
-        let Err(data) = self.inner.try_publish(to_data(value)?) else {
-            return Ok(());
-        };
-        self.wait_for_room(py)?;
-        py.detach(|| self.inner.publish(data));
-        Ok(())
+        self.publish_data(py, to_data(value)?)
     }
 
     /// Publishes every value in one go.
@@ -75,9 +83,11 @@ impl PyPublisher {
             .iter()
             .map(|v| to_data(&v))
             .collect::<PyResult<Vec<_>>>()?;
-        self.wait_for_room(py)?;
-        py.detach(|| self.inner.publish_batch(batch));
-        Ok(())
+        // One by one, so that every wait is interruptible; the drain task still sends
+        // whatever piled up as one batch.
+        batch
+            .into_iter()
+            .try_for_each(|data| self.publish_data(py, data))
     }
 
     /// How many messages the subscribers downstream could take.

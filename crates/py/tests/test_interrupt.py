@@ -49,6 +49,8 @@ def test_ctrl_c_interrupts_a_blocking_call(call):
 PUBLISHERS = {
     "publish": "a.publish('/t/x', payload)",
     "publish_batch": "a.publish_batch(('/t/x', payload), ('/t/y', payload))",
+    "publisher": "publisher.publish(payload)",
+    "publisher_batch": "publisher.publish_batch(payload, payload)",
 }
 
 
@@ -65,6 +67,7 @@ def test_ctrl_c_interrupts_endpoint_publish_under_backpressure(call):
         "while not a.peer_subscriptions() and time.monotonic() < deadline:\n"
         "    time.sleep(0.01)\n"
         "payload, sent = 'x' * 1000, [0]\n"
+        "publisher = a.make_publisher('/t/p')\n"
         "def watch():\n"
         "    last = -1\n"
         "    while sent[0] != last:\n"
