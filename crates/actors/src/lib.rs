@@ -69,6 +69,6 @@ pub use error::EndpointError;
 pub use info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
 pub use publisher::Publisher;
 pub use status::{ErrorCode, ErrorStatus, Status, StatusCode, StatusEvent};
-pub use store_handle::{AttachError, CloneOptions, QueryError, Role, Store};
+pub use store_handle::{AttachError, CloneOptions, PendingPutUnique, QueryError, Role, Store};
 pub use subscriber::{StatusSubscriber, Subscriber};
 pub use tls::TlsError;

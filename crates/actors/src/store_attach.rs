@@ -138,7 +138,7 @@ impl Endpoint {
             broker_store::Store::new(backend),
             Duration::from_secs(10),
         );
-        let inbox = self.make_subscriber(vec![topic], INBOX_QUEUE);
+        let inbox = self.try_make_subscriber(vec![topic], INBOX_QUEUE)?;
         let (shared, for_actor) = (self.shared().clone(), replica.clone());
         self.run_on_endpoint(move || StoreMaster::launch(for_actor, shared, inbox))?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
@@ -158,10 +158,15 @@ impl Endpoint {
         name: &str,
         options: CloneOptions,
     ) -> Result<Option<Store>, AttachError> {
-        let mut registry = ATTACHED.lock().expect("store registry poisoned");
-        if let Some(replica) = attached(&mut registry, self.node_id(), name) {
+        let registered = || {
+            let mut registry = ATTACHED.lock().expect("store registry poisoned");
+            attached(&mut registry, self.node_id(), name)
+        };
+        if let Some(replica) = registered() {
             return Ok(Some(Store { replica }));
         }
+        // The registry stays unlocked while polling: other attachments, anywhere in the
+        // process, go on meanwhile.
         let deadline = Instant::now() + options.attach_timeout;
         let topic = master_topic(name);
         while !self.peer_subscriptions().contains(&topic) {
@@ -170,13 +175,18 @@ impl Endpoint {
             }
             std::thread::sleep(MASTER_POLL);
         }
+        let mut registry = ATTACHED.lock().expect("store registry poisoned");
+        // Another thread may have attached it while this one polled.
+        if let Some(replica) = attached(&mut registry, self.node_id(), name) {
+            return Ok(Some(Store { replica }));
+        }
         let replica = self.new_replica(
             name,
             Role::Clone,
             broker_store::Store::in_memory(),
             options.request_timeout,
         );
-        let inbox = self.make_subscriber(vec![clone_topic(name)], INBOX_QUEUE);
+        let inbox = self.try_make_subscriber(vec![clone_topic(name)], INBOX_QUEUE)?;
         let (shared, for_actor) = (self.shared().clone(), replica.clone());
         self.run_on_endpoint(move || StoreClone::launch(for_actor, shared, inbox, options))?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));

@@ -20,7 +20,7 @@ def openssl(cwd, *args):
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     """A directory with ca.pem and other-ca.pem, leaves a.pem/a.key and b.pem with
-    b-encrypted.key (passphrase "secret"), all signed by ca."""
+    b-encrypted.key (passphrase "secret") and b-pkcs8.key ("12345"), all signed by ca."""
     d = tmp_path_factory.mktemp("pki")
     for ca in ("ca", "other-ca"):
         openssl(d, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key",
@@ -33,6 +33,8 @@ def pki(tmp_path_factory):
                 "-CAcreateserial", "-out", f"{leaf}.pem", "-days", "30")
     openssl(d, "rsa", "-in", "b.key", "-des3", "-traditional", "-passout", "pass:secret",
             "-out", "b-encrypted.key")
+    # PKCS#8 encryption, as Broker's own test key (key.1.enc.pem) has.
+    openssl(d, "pkcs8", "-topk8", "-in", "b.key", "-passout", "pass:12345", "-out", "b-pkcs8.key")
     return d
 
 
@@ -75,6 +77,22 @@ def assert_refused(endpoints, server_cfg, client_cfg):
 def test_ca_signed_leaves_peer_and_talk_with_an_encrypted_key(pki, endpoints):
     server = configuration(pki, "b", key="b-encrypted.key", passphrase="secret")
     assert_talks(endpoints, server, configuration(pki, "a"))
+
+
+def test_ping_pong_right_after_peer_with_a_passphrase_protected_key(pki, endpoints):
+    # Broker's ssl_auth_success_ca_pw: one configuration on both sides, a ping published
+    # right after peer() returned, the pong right after the ping arrived. A few rounds:
+    # the ping used to be lost (and Broker's unbounded get() hung) about 1 run in 4.
+    cfg = configuration(pki, "b", key="b-pkcs8.key", passphrase="12345")
+    for _ in range(3):
+        ep1, ep2 = endpoints(cfg), endpoints(cfg)
+        s1, s2 = ep1.make_subscriber("/test"), ep2.make_subscriber("/test")
+        port = ep1.listen("127.0.0.1", 0)
+        assert ep2.peer("127.0.0.1", port, 0) is True
+        ep2.publish("/test", ["ping"])
+        assert s1.get(WAIT) == ("/test", ("ping",))
+        ep1.publish("/test", ["pong"])
+        assert s2.get(WAIT) == ("/test", ("pong",))
 
 
 def test_anonymous_tls_is_the_default_and_plaintext_talks_to_plaintext(endpoints):
