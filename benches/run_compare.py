@@ -32,14 +32,12 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, "python"))
+from anchors import (OURS_PYTHON, VENV_PYTHON, clean_env, run_in_bench_venv,  # noqa: E402
+                     say, setup_broker_14, setup_broker_28, setup_ours)
+
 PYBENCH = os.path.join(HERE, "python", "pybench.py")
 ZMQBENCH = os.path.join(HERE, "python", "zmqbench.py")
-VENV = os.path.join(ROOT, "target", "bench-venv")
-VENV_PYTHON = os.path.join(VENV, "bin", "python")
-VENV_PACKAGES = ["pyzmq", "msgpack", "matplotlib"]
-REFERENCE = os.path.join(ROOT, "scripts", "reference-broker")
-SKIPPED = 77  # scripts/reference-broker's exit status when the reference is missing
 
 # (label, pybench scenario, extra arguments, metric, target, better, pyzmq (scenario, payload))
 ROWS = [
@@ -74,86 +72,6 @@ ZMQ_COUNTS = {"small": 1_000_000, "vec100": 500_000, "table50": 300_000, "zeek":
 NAMES = {"ours": "ours", "broker-1.4": "Broker 1.4", "broker-2.8": "Broker 2.8",
          "pyzmq": "pyzmq + msgpack"}
 ANCHORS = ["broker-1.4", "broker-2.8", "pyzmq"]
-
-
-def say(*parts):
-    print(*parts, flush=True)
-
-
-def probe(command, env=None):
-    """(exit status, last line of output) of a short command."""
-    try:
-        p = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return 1, str(e)
-    lines = (p.stdout.strip() or p.stderr.strip() or "?").splitlines()
-    return p.returncode, lines[-1]
-
-
-VERSION = ["-c", "import broker; print(broker.Version.string(), broker.__file__)"]
-
-
-def clean_env():
-    """The environment without a PYTHONPATH that would shadow an interpreter's own broker."""
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    return env
-
-
-def ensure_bench_venv():
-    """target/bench-venv with pyzmq, msgpack and matplotlib; returns its interpreter."""
-    check = [VENV_PYTHON, "-c", "import zmq, msgpack, matplotlib"]
-    if os.path.exists(VENV_PYTHON) and probe(check)[0] == 0:
-        return VENV_PYTHON
-    say("# setting up %s (%s)" % (VENV, ", ".join(VENV_PACKAGES)))
-    subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    subprocess.run([VENV_PYTHON, "-m", "pip", "install", "-q"] + VENV_PACKAGES, check=True)
-    return VENV_PYTHON
-
-
-def setup_ours(python):
-    status, line = probe([python] + VERSION, clean_env())
-    if status != 0 and python == os.path.join(ROOT, ".venv", "bin", "python"):
-        say("# building ours: scripts/install-python")
-        subprocess.run([os.path.join(ROOT, "scripts", "install-python")], check=True)
-        status, line = probe([python] + VERSION, clean_env())
-    if status != 0:
-        sys.exit("ours: %s cannot import broker (%s); run scripts/install-python" % (python, line))
-    say("# ours: %s" % line)
-    return [python]
-
-
-def setup_broker_14():
-    """Debian's python3-broker under /usr/bin/python3, installed when we are root."""
-    command = ["/usr/bin/python3"]
-    status, line = probe(command + VERSION, clean_env())
-    if status != 0 or not line.startswith("1.4"):
-        if os.geteuid() != 0:
-            say("# Broker 1.4 skipped: /usr/bin/python3 has no Broker 1.4 (%s); install it "
-                "with `sudo apt-get install -y python3-broker`" % line)
-            return None
-        say("# installing Debian's python3-broker (Broker 1.4)")
-        env = dict(clean_env(), DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "python3-broker"], env=env,
-                       check=False)
-        status, line = probe(command + VERSION, clean_env())
-        if status != 0 or not line.startswith("1.4"):
-            say("# Broker 1.4 skipped: installing python3-broker did not work (%s)" % line)
-            return None
-    say("# Broker 1.4: %s" % line)
-    return command
-
-
-def setup_broker_28():
-    """Today's Broker through scripts/reference-broker, or None (it says why)."""
-    command = [REFERENCE, "/usr/bin/python3"]
-    status, line = probe(command + VERSION, clean_env())
-    if status == SKIPPED or status != 0:
-        say("# Broker 2.8 skipped: %s" % line)
-        return None
-    say("# Broker 2.8: %s" % line)
-    return command
 
 
 def median(values):
@@ -305,7 +223,7 @@ def draw(rows, path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ours", default=os.path.join(ROOT, ".venv", "bin", "python"),
+    ap.add_argument("--ours", default=OURS_PYTHON,
                     help="interpreter with our `broker` (default: .venv/bin/python)")
     ap.add_argument("--reps", type=int, default=3, help="runs per implementation and row")
     ap.add_argument("--scale", type=float, default=1.0,
@@ -318,9 +236,7 @@ def main():
                                                + ", ".join(ANCHORS))
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
-    if sys.prefix != os.path.realpath(VENV):  # not yet in the scratch venv: set up, re-run
-        python = ensure_bench_venv()
-        os.execv(python, [python, os.path.abspath(__file__)] + sys.argv[1:])
+    run_in_bench_venv(__file__)
     skip = set(filter(None, args.skip.split(",")))
     sides = {"ours": setup_ours(args.ours)}
     for name, setup in (("broker-1.4", setup_broker_14), ("broker-2.8", setup_broker_28)):
@@ -336,7 +252,8 @@ def main():
             results = json.load(f)
     pybench_runs, zmq_runs = {}, {}
     for label, scenario, extra, _, _, _, zmq in ROWS:
-        if wanted and label not in wanted:
+        # Rows after a wanted one that share its runs (the store rows) come along.
+        if wanted and label not in wanted and (scenario, tuple(extra)) not in pybench_runs:
             continue
         say("#", label)
         results[label] = run_pybench(args, sides, scenario, extra, pybench_runs)
