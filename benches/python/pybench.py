@@ -27,16 +27,13 @@ Prints one JSON line per scenario on stdout; diagnostics go to stderr. Every wai
 
 import argparse
 import faulthandler
-import json
-import os
-import select
 import statistics
-import subprocess
 import sys
 import time
 
 import broker
 import broker.zeek
+from children import Child, emit
 
 TOPIC = "/bench/data"
 PING = "/bench/ping"
@@ -56,11 +53,6 @@ DEFAULT_N = {"throughput2p": 100_000, "vec100-2p": 5_000, "table50-2p": 5_000,
 
 def log(*parts):
     print(*parts, file=sys.stderr, flush=True)
-
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
 
 
 def status_kb(field, pid="self"):
@@ -124,44 +116,10 @@ def publish_until_seen(endpoint, topic, seen, timeout=15.0):
         time.sleep(0.05)
 
 
-class Child:
-    """This script in another process with a role; talks JSON lines over its stdout."""
-
-    def __init__(self, args, role, extra=()):
-        argv = [sys.executable, os.path.abspath(__file__), "--role", role, "--n", str(args.n),
-                "--max-seconds", str(args.max_seconds)] + list(extra)
-        if args.no_ssl:
-            argv.append("--no-ssl")
-        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        self.buffer = b""
-
-    def ready(self):
-        """Whether a whole line is waiting (without blocking)."""
-        while b"\n" not in self.buffer:
-            readable, _, _ = select.select([self.process.stdout], [], [], 0)
-            if not readable:
-                return False
-            chunk = os.read(self.process.stdout.fileno(), 65536)
-            if not chunk:
-                raise RuntimeError("child %d exited" % self.process.pid)
-            self.buffer += chunk
-        return True
-
-    def read(self, timeout):
-        deadline = time.monotonic() + timeout
-        while not self.ready():
-            if time.monotonic() > deadline:
-                raise TimeoutError("child %d said nothing for %.0f s" % (self.process.pid, timeout))
-            time.sleep(0.01)
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return json.loads(line)
-
-    def finish(self):
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def child(args, role, extra=()):
+    """This script in another process with `role`."""
+    argv = ["--role", role, "--n", str(args.n), "--max-seconds", str(args.max_seconds)]
+    return Child(__file__, argv + list(extra) + (["--no-ssl"] if args.no_ssl else []))
 
 
 def role_subscriber(args):
@@ -212,9 +170,9 @@ def flow(args, scenario):
     kind = FLOWS[scenario]
     subscribers = args.fanout if scenario == "fanout2p" else 1
     make = make_payload(kind)
-    children = [Child(args, "sub", ["--payload", kind]) for _ in range(subscribers)]
+    children = [child(args, "sub", ["--payload", kind]) for _ in range(subscribers)]
     try:
-        ports = [child.read(20)["port"] for child in children]
+        ports = [c.read(20)["port"] for c in children]
         endpoint = new_endpoint(args)
         for port in ports:
             peer(endpoint, port)
@@ -237,7 +195,7 @@ def flow(args, scenario):
                 publish(TOPIC, make(i))
             sent = min(args.n, sent + 1000)
         published = time.time() - start
-        results = [child.read(args.max_seconds + 30) for child in children]
+        results = [c.read(args.max_seconds + 30) for c in children]
         elapsed = max(r["t_last"] or start for r in results) - start
         received = [r["received"] for r in results]
         result = {"n": args.n, "sent": sent, "subscribers": subscribers,
@@ -252,14 +210,14 @@ def flow(args, scenario):
         endpoint.shutdown()
         return result
     finally:
-        for child in children:
-            child.finish()
+        for sub_child in children:
+            sub_child.finish()
 
 
 def latency(args, _scenario):
-    child = Child(args, "echo")
+    echo_child = child(args, "echo")
     try:
-        port = child.read(20)["port"]
+        port = echo_child.read(20)["port"]
         endpoint = new_endpoint(args)
         pongs = endpoint.make_subscriber(PONG)
         peer(endpoint, port)
@@ -284,7 +242,7 @@ def latency(args, _scenario):
             if i >= warmup:
                 rtts.append((clock() - sent_at) / 1000.0)
         endpoint.publish(PING, STOP)
-        echo = child.read(10)
+        echo = echo_child.read(10)
         rtts.sort()
         endpoint.shutdown()
         return {"n": args.n, "completed": len(rtts), "complete": len(rtts) == args.n,
@@ -292,7 +250,7 @@ def latency(args, _scenario):
                 "p99_us": round(rtts[int(0.99 * (len(rtts) - 1))], 1),
                 "vmhwm_kb": status_kb("VmHWM"), "child_vmhwm_kb": echo["vmhwm_kb"]}
     finally:
-        child.finish()
+        echo_child.finish()
 
 
 def wait_for(store, key, value, deadline):
