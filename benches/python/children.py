@@ -31,7 +31,8 @@ class Child:
                 return False
             chunk = os.read(self.process.stdout.fileno(), 65536)
             if not chunk:
-                raise RuntimeError("child %d exited" % self.process.pid)
+                raise RuntimeError("child %d exited with status %s"
+                                   % (self.process.pid, self.process.wait(timeout=5)))
             self.buffer += chunk
         return True
 

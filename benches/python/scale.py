@@ -13,8 +13,9 @@ measures, in its own process:
 - one publish reaching all N subscribers: from the publish to the last leaf's receipt
   (median of --probes);
 - a stream of small messages to all N subscribers, sized to the same number of deliveries at
-  every N: the hub's CPU per delivery (user + system, all its threads) and the wall time per
-  delivery. Flat across N means the cost follows traffic, not peers.
+  every N, published once with one `publish` per message (as most users do) and once as
+  one `publish_batch`: the hub's CPU per delivery (user + system, all its threads) and the
+  wall time per delivery. Flat across N means the cost follows traffic, not peers.
 
 Ours runs at every N; today's Broker (2.8, through scripts/reference-broker) runs as the
 anchor at N up to --anchor-max-peers in the same run, and ratios are taken at equal N.
@@ -111,8 +112,11 @@ def role_leaves(args):
                     streamed[key.data] += 1
                     if streamed[key.data] == args.messages:
                         finished += 1
-                        if finished == args.count:
+                        if finished == args.count:  # ready for the next stream
                             emit({"streamed": True, "t_last": now})
+                            streamed, finished = [0] * args.count, 0
+    # Out of time: say how far the stream got rather than leave the hub guessing.
+    emit({"streamed": False, "t_last": time.time(), "received_min": min(streamed)})
 
 
 def wait_all(leaves, key, timeout):
@@ -125,6 +129,23 @@ def wait_all(leaves, key, timeout):
             raise RuntimeError("expected %r from a leaf, got %r" % (key, report))
         reports.append(report)
     return reports
+
+
+def stream(hub, leaves, messages, pid, args, batched):
+    """Publishes `messages` small messages (one `publish` each, or one `publish_batch`)
+    and waits for every leaf to have them all; the hub's CPU and wall seconds."""
+    cpu0 = cpu_seconds(pid)
+    sent = time.time()
+    if batched:
+        hub.publish_batch(*[(TOPIC, [i, TEXT, 3.14]) for i in range(messages)])
+    else:
+        for i in range(messages):
+            hub.publish(TOPIC, [i, TEXT, 3.14])
+    published = time.time() - sent
+    reports = wait_all(leaves, "streamed", args.max_seconds + 10)
+    return {"cpu": cpu_seconds(pid) - cpu0, "publish": published,
+            "wall": max(report["t_last"] for report in reports) - sent,
+            "complete": all(report["streamed"] for report in reports)}
 
 
 def role_hub(args):
@@ -172,13 +193,8 @@ def role_hub(args):
             reports = wait_all(leaves, "probe", 30 + n * 0.05)
             probes.append(max(report["t_last"] for report in reports) - sent)
             time.sleep(0.2)
-        cpu0 = cpu_seconds(pid)
-        sent = time.time()
-        for i in range(messages):
-            hub.publish(TOPIC, [i, TEXT, 3.14])
-        reports = wait_all(leaves, "streamed", args.max_seconds)
-        stream_s = max(report["t_last"] for report in reports) - sent
-        stream_cpu = cpu_seconds(pid) - cpu0
+        one_by_one = stream(hub, leaves, messages, pid, args, batched=False)
+        batched = stream(hub, leaves, messages, pid, args, batched=True)
         deliveries = messages * n
         emit({"peers": n, "leaf_processes": processes, "peering_s": round(peering_s, 2),
               "rss_before_kb": before["rss_kb"], "rss_peered_kb": peered["rss_kb"],
@@ -192,11 +208,14 @@ def role_hub(args):
               "probe_ms_median": round(1000 * statistics.median(probes), 2),
               "probe_ms_max": round(1000 * max(probes), 2),
               "stream_messages": messages, "stream_deliveries": deliveries,
-              "stream_s": round(stream_s, 3),
-              "deliveries_per_s": round(deliveries / stream_s, 1),
-              "wall_us_per_delivery": round(1e6 * stream_s / deliveries, 3),
-              "hub_cpu_us_per_delivery": round(1e6 * stream_cpu / deliveries, 3),
-              "hub_cpu_us_per_message": round(1e6 * stream_cpu / messages, 2)})
+              "stream_complete": one_by_one["complete"] and batched["complete"],
+              "stream_s": round(one_by_one["wall"], 3),
+              "stream_publish_s": round(one_by_one["publish"], 4),
+              "wall_us_per_delivery": round(1e6 * one_by_one["wall"] / deliveries, 3),
+              "hub_cpu_us_per_delivery": round(1e6 * one_by_one["cpu"] / deliveries, 3),
+              "batched_stream_s": round(batched["wall"], 3),
+              "batched_wall_us_per_delivery": round(1e6 * batched["wall"] / deliveries, 3),
+              "batched_hub_cpu_us_per_delivery": round(1e6 * batched["cpu"] / deliveries, 3)})
     finally:
         for leaf in leaves:
             leaf.tell("stop")
@@ -205,9 +224,9 @@ def role_hub(args):
         hub.shutdown()
 
 
-def run_hub(command, args, n):
+def run_hub(command, args, n, deliveries):
     argv = [os.path.abspath(__file__), "--role", "hub", "--peers", str(n), "--idle",
-            str(args.idle), "--probes", str(args.probes), "--deliveries", str(args.deliveries),
+            str(args.idle), "--probes", str(args.probes), "--deliveries", str(deliveries),
             "--leaf-processes", str(args.leaf_processes), "--max-seconds",
             str(args.max_seconds)] + (["--no-ssl"] if args.no_ssl else [])
     try:
@@ -217,7 +236,7 @@ def run_hub(command, args, n):
         return {"peers": n, "error": "timeout"}
     lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
     if p.returncode != 0 or not lines:
-        return {"peers": n, "error": (p.stderr or p.stdout).strip()[-400:]}
+        return {"peers": n, "error": (p.stderr or p.stdout).strip()[-1500:]}
     return json.loads(lines[-1])
 
 
@@ -225,6 +244,7 @@ COLUMNS = [("peers", "N"), ("rss_growth_kb", "hub RSS growth (KiB)"),
            ("rss_per_peer_kb", "per peering (KiB)"), ("threads_peered", "threads"),
            ("idle_cpu_pct", "idle CPU %"), ("probe_ms_median", "1 publish to all (ms)"),
            ("hub_cpu_us_per_delivery", "hub CPU µs/delivery"),
+           ("batched_hub_cpu_us_per_delivery", "same, batched"),
            ("wall_us_per_delivery", "wall µs/delivery")]
 
 
@@ -248,15 +268,15 @@ def ratios(results, anchor):
         mine = ours.get(theirs["peers"])
         if "error" in theirs or not mine:
             continue
-        rows.append("| %d | %s | %s | %s | %s |" % (
+        rows.append("| %d | %s | %s | %s | %s | %s |" % (
             theirs["peers"],
             *["%.2g×" % (theirs[key] / mine[key]) if mine[key] else "—"
               for key in ("rss_growth_kb", "probe_ms_median", "hub_cpu_us_per_delivery",
-                          "wall_us_per_delivery")]))
+                          "batched_hub_cpu_us_per_delivery", "wall_us_per_delivery")]))
     if not rows:
         return ""
-    return "\n".join(["| N | RSS growth | 1 publish to all | hub CPU/delivery | wall/delivery |",
-                      "|---|---|---|---|---|"] + rows)
+    return "\n".join(["| N | RSS growth | 1 publish to all | hub CPU/delivery | same, batched "
+                       "| wall/delivery |", "|---|---|---|---|---|---|"] + rows)
 
 
 def draw(results, path):
@@ -264,11 +284,12 @@ def draw(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("hub_cpu_us_per_delivery", "hub CPU per delivery (µs)"),
+    panels = [("hub_cpu_us_per_delivery", "hub CPU per delivery (µs), one publish each"),
+              ("batched_hub_cpu_us_per_delivery", "the same, one publish_batch"),
               ("wall_us_per_delivery", "wall time per delivery (µs)"),
               ("probe_ms_median", "one publish to all N (ms)"),
               ("rss_per_peer_kb", "hub RSS per peering (KiB)")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(18, 4.5))
+    fig, axes = plt.subplots(1, len(panels), figsize=(22, 4.5))
     for ax, (key, title) in zip(axes, panels):
         for name, runs in results.items():
             good = [r for r in runs if "error" not in r and r.get(key) is not None]
@@ -293,6 +314,8 @@ def main():
     ap.add_argument("--probes", type=int, default=5, help="single publishes timed")
     ap.add_argument("--deliveries", type=int, default=200_000,
                     help="stream deliveries per N (messages = this / N)")
+    ap.add_argument("--anchor-deliveries", type=int, default=20_000,
+                    help="the same for Broker 2.8, which costs ~10-50x more per delivery")
     ap.add_argument("--min-messages", type=int, default=200, help=argparse.SUPPRESS)
     ap.add_argument("--leaf-processes", type=int, default=4)
     ap.add_argument("--max-seconds", type=float, default=120.0, help="bound of each phase")
@@ -327,7 +350,8 @@ def main():
             if name != "ours" and n > args.anchor_max_peers:
                 continue
             print("# %s, N=%d" % (name, n), flush=True)
-            run = run_hub(command, args, n)
+            deliveries = args.deliveries if name == "ours" else args.anchor_deliveries
+            run = run_hub(command, args, n, deliveries)
             print("  ", json.dumps(run), flush=True)
             results[name].append(run)
     os.makedirs(args.out, exist_ok=True)
