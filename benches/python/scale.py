@@ -208,7 +208,7 @@ def role_hub(args):
               "probe_ms_median": round(1000 * statistics.median(probes), 2),
               "probe_ms_max": round(1000 * max(probes), 2),
               "stream_messages": messages, "stream_deliveries": deliveries,
-              "stream_complete": one_by_one["complete"] and batched["complete"],
+              "stream_complete": one_by_one["complete"], "batched_complete": batched["complete"],
               "stream_s": round(one_by_one["wall"], 3),
               "stream_publish_s": round(one_by_one["publish"], 4),
               "wall_us_per_delivery": round(1e6 * one_by_one["wall"] / deliveries, 3),
@@ -248,6 +248,20 @@ COLUMNS = [("peers", "N"), ("rss_growth_kb", "hub RSS growth (KiB)"),
            ("wall_us_per_delivery", "wall µs/delivery")]
 
 
+def figure(run, key):
+    """A run's figure, None where the stream it comes from lost messages (Broker 2.8 drops
+    what overflows its queues) or the run failed."""
+    if "error" in run:
+        return None
+    if "batched" in key:
+        complete = run.get("batched_complete", run.get("stream_complete"))
+    elif "delivery" in key:
+        complete = run.get("stream_complete")
+    else:
+        complete = True
+    return run.get(key) if complete else None
+
+
 def table(results):
     lines = ["| implementation | " + " | ".join(title for _, title in COLUMNS) + " |",
              "|---|" + "---|" * len(COLUMNS)]
@@ -256,7 +270,9 @@ def table(results):
             if "error" in run:
                 lines.append("| %s | %s | error: %s |" % (name, run["peers"], run["error"][-120:]))
                 continue
-            lines.append("| %s | " % name + " | ".join(str(run[key]) for key, _ in COLUMNS) + " |")
+            lines.append("| %s | " % name + " | ".join(
+                "lost messages" if figure(run, key) is None else str(run[key])
+                for key, _ in COLUMNS) + " |")
     return "\n".join(lines)
 
 
@@ -270,7 +286,8 @@ def ratios(results, anchor):
             continue
         rows.append("| %d | %s | %s | %s | %s | %s |" % (
             theirs["peers"],
-            *["%.2g×" % (theirs[key] / mine[key]) if mine[key] else "—"
+            *["%.2g×" % (figure(theirs, key) / figure(mine, key))
+              if figure(mine, key) and figure(theirs, key) is not None else "—"
               for key in ("rss_growth_kb", "probe_ms_median", "hub_cpu_us_per_delivery",
                           "batched_hub_cpu_us_per_delivery", "wall_us_per_delivery")]))
     if not rows:
@@ -292,7 +309,7 @@ def draw(results, path):
     fig, axes = plt.subplots(1, len(panels), figsize=(22, 4.5))
     for ax, (key, title) in zip(axes, panels):
         for name, runs in results.items():
-            good = [r for r in runs if "error" not in r and r.get(key) is not None]
+            good = [r for r in runs if figure(r, key) is not None]
             ax.plot([r["peers"] for r in good], [r[key] for r in good], marker="o", label=name)
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -324,6 +341,8 @@ def main():
     ap.add_argument("--anchor-max-peers", type=int, default=100,
                     help="largest N for the Broker 2.8 anchor (0: no anchor)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "results"))
+    ap.add_argument("--replot", action="store_true",
+                    help="only print and draw the results saved in --out")
     ap.add_argument("--role", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -338,6 +357,10 @@ def main():
     import anchors
 
     anchors.run_in_bench_venv(__file__)
+    if args.replot:
+        with open(os.path.join(args.out, "scale.json")) as f:
+            saved = json.load(f)
+        return report(saved["meta"], saved["results"], args.out)
     sides = {"ours": anchors.setup_ours(args.ours or anchors.OURS_PYTHON)}
     if args.anchor_max_peers > 0:
         reference = anchors.setup_broker_28()
@@ -360,13 +383,18 @@ def main():
             "tls": not args.no_ssl, "idle_s": args.idle, "deliveries": args.deliveries}
     with open(os.path.join(args.out, "scale.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=1)
+    return report(meta, results, args.out)
+
+
+def report(meta, results, out):
+    """Prints the table and the ratios, draws the chart."""
     print("\nRun of %s (%d CPUs, load %s)\n" % (meta["date"], meta["cpus"], meta["load"]))
     print(table(results))
     anchor_ratios = ratios(results, "broker-2.8")
     if anchor_ratios:
         print("\nBroker 2.8 ÷ ours at equal N (> 1: ours costs less):\n")
         print(anchor_ratios)
-    draw(results, os.path.join(args.out, "scale.png"))
+    draw(results, os.path.join(out, "scale.png"))
     return 0
 
 
