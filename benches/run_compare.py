@@ -1,40 +1,51 @@
 #!/usr/bin/env python3
-"""Ours vs Broker 1.4 vs pyzmq, in one run, with a chart.
+"""Ours against the anchors, all measured in one run, reported as ratios, with a chart.
 
-Runs `shared/bench/compare.py` (ours and Broker 1.4 alternating, one process per run) for
-each scenario of the performance targets, then `shared/bench/zmqbench.py` (the pyzmq
-anchor) on the same payloads, and writes to `--out`:
+    python3 benches/run_compare.py                 # everything, 3 repetitions (~20 min)
+    python3 benches/run_compare.py --only latency2p,store --reps 5
+    python3 benches/run_compare.py --scale 0.02 --reps 1 --out /tmp/cmp   # a quick check
 
-- `results.json`: every run's figures, per side;
-- `summary.md`: the medians per scenario and metric, the ratios and the targets;
-- `chart.png`: one panel per target, the three implementations side by side.
+The anchors, set up here when missing:
+- Broker 1.4: Debian's python3-broker under /usr/bin/python3 (`apt-get install -y
+  python3-broker`, run when we are root; otherwise the command to run is printed and the
+  anchor skipped);
+- Broker 2.8, today's Broker: the reference build found by scripts/reference-broker (skipped,
+  saying why, when it is missing);
+- pyzmq + msgpack on the same payloads: a scratch virtualenv at target/bench-venv with
+  pyzmq, msgpack and matplotlib (this script re-runs itself in it to draw the chart).
+Ours is the `broker` of --ours (default .venv/bin/python; scripts/install-python builds it
+when that interpreter cannot import it).
 
-    python3 benches/run_compare.py --ours .venv/bin/python --zmq-python /tmp/zmq/bin/python
-
-Each side gets its own message count so that every run lasts seconds: Broker 1.4 keeps
-pybench's defaults, ours gets `OURS_N`. The machine is shared; use `--reps` >= 3 and read
-medians.
+Broker 1.4, Broker 2.8 and ours speak different protocols, so each runs every scenario of
+benches/python/pybench.py against itself, two processes of one implementation; the
+implementations alternate run by run so that they share the machine's moods. Machines differ
+~3x, so read the ratios, not the absolute figures. Writes to --out: results.json (every run),
+summary.md (medians, ratios, targets) and chart.png.
 """
+
 import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-BENCH = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench"))
+sys.path.insert(0, os.path.join(HERE, "python"))
+from anchors import (OURS_PYTHON, VENV_PYTHON, clean_env, run_in_bench_venv,  # noqa: E402
+                     say, setup_broker_14, setup_broker_28, setup_ours)
 
-# (label, pybench scenario, extra pybench args, metric, target, better, zmq run)
-# `better` is "high" or "low"; the zmq run is (scenario, payload) or None.
-TARGETS = [
+PYBENCH = os.path.join(HERE, "python", "pybench.py")
+ZMQBENCH = os.path.join(HERE, "python", "zmqbench.py")
+
+# (label, pybench scenario, extra arguments, metric, target, better, pyzmq (scenario, payload))
+ROWS = [
     ("throughput2p", "throughput2p", [], "msgs_per_s", 1_000_000, "high", ("pubsub", "small")),
-    ("throughput2p no-ssl", "throughput2p", ["--no-ssl"], "msgs_per_s", 1_000_000, "high",
+    ("throughput2p no-ssl", "throughput2p", ["--no-ssl"], "msgs_per_s", None, "high",
      ("pubsub", "small")),
     ("latency2p", "latency2p", [], "median_us", 100, "low", ("reqrep", "small")),
-    ("latency2p no-ssl", "latency2p", ["--no-ssl"], "median_us", 100, "low",
+    ("latency2p no-ssl", "latency2p", ["--no-ssl"], "median_us", None, "low",
      ("reqrep", "small")),
     ("vec100-2p", "vec100-2p", [], "msgs_per_s", 250_000, "high", ("pubsub", "vec100")),
     ("table50-2p", "table50-2p", [], "msgs_per_s", 120_000, "high", ("pubsub", "table50")),
@@ -46,18 +57,21 @@ TARGETS = [
     ("store clone get", "store", [], "clone_get_median_us", 2, "low", None),
 ]
 
-# Message counts for our side, sized for a few seconds per run.
-OURS_N = {
-    "throughput2p": 2_000_000,
-    "latency2p": 10_000,
-    "vec100-2p": 500_000,
-    "table50-2p": 150_000,
-    "zeek2p": 1_000_000,
-    "fanout2p": 1_000_000,
-    "store": 100_000,
+# Messages per run, sized for a few seconds each on a 2-core VM.
+SLOW = {"throughput2p": 100_000, "latency2p": 800, "vec100-2p": 5_000, "table50-2p": 5_000,
+        "zeek2p": 30_000, "fanout2p": 20_000, "store": 10_000}
+COUNTS = {
+    "ours": {"throughput2p": 2_000_000, "latency2p": 10_000, "vec100-2p": 500_000,
+             "table50-2p": 150_000, "zeek2p": 1_000_000, "fanout2p": 1_000_000,
+             "store": 100_000},
+    "broker-1.4": SLOW,
+    "broker-2.8": SLOW,
 }
-
-ZMQ_N = {"small": 1_000_000, "vec100": 500_000, "table50": 300_000, "zeek": 1_000_000}
+ZMQ_COUNTS = {"small": 1_000_000, "vec100": 500_000, "table50": 300_000, "zeek": 1_000_000,
+              "reqrep": 10_000}
+NAMES = {"ours": "ours", "broker-1.4": "Broker 1.4", "broker-2.8": "Broker 2.8",
+         "pyzmq": "pyzmq + msgpack"}
+ANCHORS = ["broker-1.4", "broker-2.8", "pyzmq"]
 
 
 def median(values):
@@ -65,68 +79,58 @@ def median(values):
     return statistics.median(values) if values else None
 
 
-COMPARE_RUNS = {}
-
-
-def run_compare(args, label, scenario, extra):
-    """Ours (A) and Broker 1.4 (B) alternating; every run's figures per side (once per
-    scenario and arguments)."""
-    key = (scenario, tuple(extra))
-    if key in COMPARE_RUNS:
-        return dict(COMPARE_RUNS[key])
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-        out = f.name
-    a_args = extra + ["--n", str(OURS_N[scenario])]
-    cmd = [sys.executable, os.path.join(BENCH, "compare.py"), "--a", args.ours,
-           "--b", args.broker, "--reps", str(args.reps), "--scenarios", scenario,
-           # `=`: values starting with `--` would read as options.
-           "--a-args=" + " ".join(a_args), "--b-args=" + " ".join(extra), "--json", out]
-    print("#", label, flush=True)
-    subprocess.run(cmd, check=False, timeout=args.timeout)
+def run_json(command, timeout):
+    """The last JSON line a benchmark prints, or {"error": ...}."""
     try:
-        with open(out) as f:
-            runs = json.load(f).get(scenario, {"A": [], "B": []})
-    except (OSError, ValueError):
-        runs = {"A": [], "B": []}
-    os.unlink(out)
-    COMPARE_RUNS[key] = {"ours": runs["A"], "broker-1.4": runs["B"]}
-    return dict(COMPARE_RUNS[key])
+        p = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                           env=clean_env())
+    except subprocess.TimeoutExpired:
+        return {"error": "timeout after %d s" % timeout}
+    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        return {"error": (p.stderr or p.stdout).strip()[-300:] or "exit %d" % p.returncode}
+    return json.loads(lines[-1])
 
 
-ZMQ_RUNS = {}
+def count(n, scale):
+    return str(max(10, int(n * scale)))
 
 
-def run_zmq(args, scenario, payload):
-    """pyzmq (pickle) runs of one scenario and payload (once per invocation)."""
-    if (scenario, payload) in ZMQ_RUNS:
-        return ZMQ_RUNS[scenario, payload]
-    runs = ZMQ_RUNS.setdefault((scenario, payload), [])
-    for _ in range(args.reps):
-        cmd = [args.zmq_python, os.path.join(BENCH, "zmqbench.py"), "--scenario", scenario,
-               "--payload", payload, "--codec", "pickle"]
-        if scenario == "pubsub":
-            cmd += ["--n", str(ZMQ_N[payload])]
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-            lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
-            runs.append(json.loads(lines[-1]) if lines else {"error": p.stderr[-300:]})
-        except subprocess.TimeoutExpired:
-            runs.append({"error": "timeout"})
-    return runs
+def run_pybench(args, sides, scenario, extra, cache):
+    """Every implementation's runs of one scenario, alternating (once per scenario/args)."""
+    key = (scenario, tuple(extra))
+    if key not in cache:
+        runs = {side: [] for side in sides}
+        for rep in range(args.reps):
+            for side, command in sides.items():
+                n = count(COUNTS[side][scenario], args.scale)
+                result = run_json(command + [PYBENCH, "--scenario", scenario, "--n", n] + extra,
+                                  args.timeout)
+                say("  %-11s %s" % (side, summary_line(result)))
+                runs[side].append(result)
+        cache[key] = runs
+    return dict(cache[key])
 
 
-def summarize(results):
-    rows = []
-    for label, _, _, metric, target, better, zmq in TARGETS:
-        entry = results[label]
-        ours = median(r.get(metric) for r in entry["ours"])
-        ref = median(r.get(metric) for r in entry["broker-1.4"])
-        zmq_metric = "median_us" if zmq and zmq[0] == "reqrep" else "msgs_per_s"
-        anchor = median(r.get(zmq_metric) for r in entry.get("pyzmq", []))
-        met = ours is not None and (ours >= target if better == "high" else ours <= target)
-        rows.append({"label": label, "metric": metric, "target": target, "better": better,
-                     "ours": ours, "broker": ref, "pyzmq": anchor, "met": met})
-    return rows
+def run_zmq(args, scenario, payload, cache):
+    key = (scenario, payload)
+    if key not in cache:
+        n = count(ZMQ_COUNTS["reqrep" if scenario == "reqrep" else payload], args.scale)
+        cache[key] = []
+        for _ in range(args.reps):
+            result = run_json([VENV_PYTHON, ZMQBENCH, "--scenario", scenario, "--payload",
+                               payload, "--n", n], args.timeout)
+            say("  %-11s %s" % ("pyzmq", summary_line(result)))
+            cache[key].append(result)
+    return cache[key]
+
+
+def summary_line(result):
+    if "error" in result:
+        return "ERROR " + result["error"][-200:]
+    shown = ("msgs_per_s", "deliveries_per_s", "median_us", "master_puts_per_s",
+             "clone_puts_per_s", "clone_get_median_us", "complete")
+    return " ".join("%s=%s" % (k, result[k]) for k in shown if k in result)
 
 
 def fmt(value):
@@ -136,26 +140,48 @@ def fmt(value):
         return "%.2f M" % (value / 1e6)
     if value >= 1e4:
         return "%.0f k" % (value / 1e3)
-    if value < 10:
-        return "%.1f" % value
-    return "%.0f" % value
+    return "%.1f" % value if value < 10 else "%.0f" % value
 
 
-def write_markdown(rows, path):
-    lines = ["| scenario | metric | target | ours | Broker 1.4 | gain vs 1.4 | pyzmq (pickle) |"
-             " met |", "|---|---|---|---|---|---|---|---|"]
+def summarize(results):
+    rows = []
+    for label, _, _, metric, target, better, zmq in ROWS:
+        entry = results.get(label, {})
+        row = {"label": label, "metric": metric, "target": target, "better": better}
+        for side in ["ours"] + ANCHORS:
+            side_metric = metric
+            if side == "pyzmq":
+                side_metric = "median_us" if zmq and zmq[0] == "reqrep" else "msgs_per_s"
+            row[side] = median(r.get(side_metric) for r in entry.get(side, []))
+        for anchor in ANCHORS:
+            ours, theirs = row["ours"], row[anchor]
+            row["vs " + anchor] = (None if not ours or not theirs else
+                                   ours / theirs if better == "high" else theirs / ours)
+        row["met"] = target is not None and row["ours"] is not None and (
+            row["ours"] >= target if better == "high" else row["ours"] <= target)
+        rows.append(row)
+    return rows
+
+
+def write_markdown(rows, meta, path):
+    ratio = lambda r: "—" if r is None else "%.2g×" % r if r < 10 else "%.0f×" % r
+    head = ["scenario", "metric", "target", "ours"]
+    for anchor in ANCHORS:
+        head += [NAMES[anchor], "ours vs " + NAMES[anchor]]
+    lines = ["Run of %s on %s (%d CPUs, load %s). Ratios > 1: ours is better." % (
+        meta["date"], meta["host"], meta["cpus"], meta["load"]), "",
+        "| " + " | ".join(head + ["met"]) + " |", "|" + "---|" * (len(head) + 1)]
     for r in rows:
-        ratio = "—"
-        if r["ours"] and r["broker"]:
-            ratio = "%.0fx" % (r["ours"] / r["broker"] if r["better"] == "high"
-                               else r["broker"] / r["ours"])
-        sign = "≥" if r["better"] == "high" else "≤"
-        lines.append("| %s | %s | %s %s | %s | %s | %s | %s | %s |" % (
-            r["label"], r["metric"], sign, fmt(r["target"]), fmt(r["ours"]), fmt(r["broker"]),
-            ratio, fmt(r["pyzmq"]), "yes" if r["met"] else "no"))
+        sign = "≥ " if r["better"] == "high" else "≤ "
+        cells = [r["label"], r["metric"], sign + fmt(r["target"]) if r["target"] else "—",
+                 fmt(r["ours"])]
+        for anchor in ANCHORS:
+            cells += [fmt(r[anchor]), ratio(r["vs " + anchor])]
+        cells.append("—" if r["target"] is None else "yes" if r["met"] else "no")
+        lines.append("| " + " | ".join(cells) + " |")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    say("\n".join(lines))
 
 
 def draw(rows, path):
@@ -163,51 +189,60 @@ def draw(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in rows if r["ours"] or r["broker"] or r["pyzmq"]]
+    sides = ["ours"] + ANCHORS
+    colors = {"ours": "#1f77b4", "broker-1.4": "#d62728", "broker-2.8": "#ff7f0e",
+              "pyzmq": "#7f7f7f"}
+    rows = [r for r in rows if any(r[s] for s in sides)]
     if not rows:
         return
-    fig, axes = plt.subplots(2, (len(rows) + 1) // 2, figsize=(16, 7), squeeze=False)
-    colors = {"ours": "#1f77b4", "Broker 1.4": "#d62728", "pyzmq": "#7f7f7f"}
+    fig, axes = plt.subplots(2, (len(rows) + 1) // 2, figsize=(18, 7.5), squeeze=False)
     for ax, r in zip(axes.flat, rows):
-        names = ["ours", "Broker 1.4", "pyzmq"]
-        values = [r["ours"], r["broker"], r["pyzmq"]]
-        bars = ax.bar(names, [v or 0 for v in values], color=[colors[n] for n in names])
+        values = [r[s] for s in sides]
+        bars = ax.bar([NAMES[s].replace(" ", "\n", 1) for s in sides], [v or 0 for v in values],
+                      color=[colors[s] for s in sides])
         ax.set_yscale("log")
-        ax.axhline(r["target"], color="green", linestyle="--", linewidth=1)
+        if r["target"]:
+            ax.axhline(r["target"], color="green", linestyle="--", linewidth=1)
         ax.set_title("%s\n%s (%s is better)" % (r["label"], r["metric"],
                                                   "higher" if r["better"] == "high" else "lower"),
                      fontsize=9)
         for bar, v in zip(bars, values):
             if v:
-                ax.text(bar.get_x() + bar.get_width() / 2, v, fmt(v), ha="center",
-                        va="bottom", fontsize=8)
-        ax.tick_params(axis="x", labelsize=8)
+                ax.text(bar.get_x() + bar.get_width() / 2, v, fmt(v), ha="center", va="bottom",
+                        fontsize=7)
+        ax.tick_params(axis="x", labelsize=7)
     for ax in list(axes.flat)[len(rows):]:
         ax.axis("off")
-    fig.suptitle("broker-rs vs Broker 1.4 vs pyzmq, two processes over loopback "
-                 "(medians; dashed: target)")
+    fig.suptitle("broker-rs vs Broker 1.4 vs Broker 2.8 vs pyzmq+msgpack, two processes over "
+                 "loopback, one run (medians; dashed: target)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    print("chart:", path)
+    fig.savefig(path, dpi=100)
+    say("chart:", path)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ours", default=os.path.join(ROOT, ".venv", "bin", "python"),
-                    help="interpreter with our `broker` installed")
-    ap.add_argument("--broker", default="/usr/bin/python3",
-                    help="interpreter with Broker 1.4's `broker`")
-    ap.add_argument("--zmq-python", default=None,
-                    help="interpreter with pyzmq and msgpack (default: --ours)")
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--ours", default=OURS_PYTHON,
+                    help="interpreter with our `broker` (default: .venv/bin/python)")
+    ap.add_argument("--reps", type=int, default=3, help="runs per implementation and row")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiplies every message count (0.02: a quick check)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per run")
     ap.add_argument("--only", default=None,
-                    help="comma-separated labels of TARGETS to (re)run, keeping the other "
-                         "figures of an earlier results.json in --out (default: run all)")
+                    help="comma-separated labels to (re)run, keeping the other rows of an "
+                         "earlier results.json in --out")
+    ap.add_argument("--skip", default="", help="comma-separated anchors to leave out: "
+                                               + ", ".join(ANCHORS))
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
-    args.zmq_python = args.zmq_python or args.ours
+    run_in_bench_venv(__file__)
+    skip = set(filter(None, args.skip.split(",")))
+    sides = {"ours": setup_ours(args.ours)}
+    for name, setup in (("broker-1.4", setup_broker_14), ("broker-2.8", setup_broker_28)):
+        command = None if name in skip else setup()
+        if command:
+            sides[name] = command
     os.makedirs(args.out, exist_ok=True)
     wanted = set(args.only.split(",")) if args.only else None
     results_path = os.path.join(args.out, "results.json")
@@ -215,17 +250,23 @@ def main():
     if wanted and os.path.exists(results_path):
         with open(results_path) as f:
             results = json.load(f)
-    for label, scenario, extra, _, _, _, zmq in TARGETS:
-        if wanted and label not in wanted:
-            results.setdefault(label, {"ours": [], "broker-1.4": [], "pyzmq": []})
+    pybench_runs, zmq_runs = {}, {}
+    for label, scenario, extra, _, _, _, zmq in ROWS:
+        # Rows after a wanted one that share its runs (the store rows) come along.
+        if wanted and label not in wanted and (scenario, tuple(extra)) not in pybench_runs:
             continue
-        results[label] = run_compare(args, label, scenario, extra)
-        if zmq:
-            results[label]["pyzmq"] = run_zmq(args, *zmq)
+        say("#", label)
+        results[label] = run_pybench(args, sides, scenario, extra, pybench_runs)
+        if zmq and "pyzmq" not in skip:
+            results[label]["pyzmq"] = run_zmq(args, *zmq, zmq_runs)
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "host": os.uname().nodename, "cpus": os.cpu_count(),
+            "load": "%.1f" % os.getloadavg()[0], "scale": args.scale, "reps": args.reps}
+    results["_meta"] = meta
     with open(results_path, "w") as f:
         json.dump(results, f, indent=1)
     rows = summarize(results)
-    write_markdown(rows, os.path.join(args.out, "summary.md"))
+    write_markdown(rows, meta, os.path.join(args.out, "summary.md"))
     draw(rows, os.path.join(args.out, "chart.png"))
 
 
