@@ -1,12 +1,10 @@
 //! Peers killed with SIGKILL mid-stream and restarted (each in a child process), and a
 //! listener restarting while the nodes dialing it keep publishing.
 
-use std::sync::{Arc, Mutex, RwLock};
-
 use broker_wire::Topic;
 
-use super::stream::Stream;
-use super::{await_rerouted, occurrences, Ledger, Options, Outcome, Scenario, WAIT};
+use super::stream::strike_mid_stream;
+use super::{occurrences, Ledger, Options, Outcome, Scenario, WAIT};
 use crate::error::CliError;
 use crate::harness::child::ChildNode;
 use crate::harness::node::{LocalNode, Node};
@@ -15,13 +13,13 @@ use crate::harness::topology::NodeSpec;
 
 const TOPIC: &str = "/faults/kill";
 
-/// The subscriber's process is killed right after a burst and restarted.
+/// The subscriber's process is killed while a publisher streams to it, and restarted.
 pub const KILL_SUBSCRIBER: Scenario = Scenario {
     name: "kill-subscriber",
     promise: "delivered exactly once: what was published on the healthy peering, and \
               everything published once the restarted subscriber's filter reached the \
-              publisher; the burst in flight at the SIGKILL may be lost, with PeerLost at the \
-              publisher",
+              publisher; what the stream published in between (in flight at the SIGKILL, \
+              or while no subscriber was there) may be lost, with PeerLost at the publisher",
     run: kill_subscriber,
 };
 
@@ -53,26 +51,28 @@ fn subscribing(name: &str) -> NodeSpec {
 }
 
 fn kill_subscriber(options: &Options, out: &mut Outcome) -> Result<(), CliError> {
-    let (topic, n) = (Topic::new(TOPIC), options.messages);
+    let topic = Topic::new(TOPIC);
     let mut publisher = LocalNode::new("publisher");
     publisher.start(&NodeSpec::named("publisher"))?;
     let mut subscriber = ChildNode::new("subscriber", &options.program);
     let spec = subscribing("subscriber");
     let proxy = Proxy::start(subscriber.start(&spec)?)?;
     publisher.peer(proxy.port())?;
-    let mut ledger = Ledger::default();
-    if out.wait("publisher is routed", WAIT, || publisher.routed(&topic)) {
-        ledger.publish(&mut publisher, &topic, n, true)?;
-        ledger.await_promised(subscriber.received(), WAIT);
-        ledger.publish(&mut publisher, &topic, n, false)?;
-        subscriber.kill();
-        proxy.retarget(subscriber.start(&spec)?);
-        if await_rerouted(out, &mut publisher, &topic, 0) {
-            ledger.publish(&mut publisher, &topic, n, true)?;
-        }
-    }
+    let mut publishers = [publisher];
+    let ledger = strike_mid_stream(
+        out,
+        &mut publishers,
+        &mut subscriber,
+        &topic,
+        options.messages,
+        |subscriber| {
+            subscriber.kill();
+            proxy.retarget(subscriber.start(&spec)?);
+            Ok(())
+        },
+    )?;
     out.tally(&ledger, subscriber.received(), WAIT);
-    out.statuses("publisher", &publisher.statuses());
+    out.statuses("publisher", &publishers[0].statuses());
     Ok(())
 }
 
@@ -107,7 +107,7 @@ fn kill_publisher(options: &Options, out: &mut Outcome) -> Result<(), CliError> 
 }
 
 fn listener_restart(options: &Options, out: &mut Outcome) -> Result<(), CliError> {
-    let (topic, n) = (Topic::new(TOPIC), options.messages);
+    let topic = Topic::new(TOPIC);
     let mut listener = LocalNode::new("listener");
     let spec = subscribing("listener");
     let port = listener.start(&spec)?;
@@ -117,50 +117,21 @@ fn listener_restart(options: &Options, out: &mut Outcome) -> Result<(), CliError
         dialer.start(&NodeSpec::named(dialer.name()))?;
         dialer.peer(proxy.port())?;
     }
-    let ledger = Arc::new(Mutex::new(Ledger::default()));
-    let promise = Arc::new(RwLock::new(true));
-    let mut streams = Vec::new();
-    for dialer in &mut dialers {
-        if !out.wait(&format!("{} is routed", dialer.name()), WAIT, || {
-            dialer.routed(&topic)
-        }) {
-            return Ok(());
-        }
-        let endpoint = dialer.endpoint().expect("started").clone();
-        let (ledger, promise) = (ledger.clone(), promise.clone());
-        streams.push(Stream::start(
-            endpoint,
-            dialer.name(),
-            topic.clone(),
-            ledger,
-            promise,
-        ));
-    }
-    let delivered = |listener: &LocalNode| {
-        let received = listener.received().lock().expect("received lock poisoned");
-        received.distinct.len() as u64
-    };
-    out.wait("streams flow", WAIT, || delivered(&listener) >= n);
-    *promise.write().expect("promise lock poisoned") = false;
-    let before_restart = ledger.lock().expect("ledger lock poisoned").clone();
-    before_restart.await_promised(listener.received(), WAIT);
-    listener.kill();
-    let port = listener.start(&spec)?;
-    for proxy in &proxies {
-        proxy.retarget(port);
-    }
-    let rerouted = dialers
-        .iter_mut()
-        .all(|dialer| await_rerouted(out, dialer, &topic, 0));
-    if rerouted {
-        *promise.write().expect("promise lock poisoned") = true;
-        let so_far = delivered(&listener);
-        out.wait("streams flow again", WAIT, || {
-            delivered(&listener) >= so_far + n
-        });
-    }
-    drop(streams);
-    let ledger = ledger.lock().expect("ledger lock poisoned").clone();
+    let ledger = strike_mid_stream(
+        out,
+        &mut dialers,
+        &mut listener,
+        &topic,
+        options.messages,
+        |listener| {
+            listener.kill();
+            let port = listener.start(&spec)?;
+            for proxy in &proxies {
+                proxy.retarget(port);
+            }
+            Ok(())
+        },
+    )?;
     out.tally(&ledger, listener.received(), WAIT);
     for dialer in &mut dialers {
         let statuses = dialer.statuses();

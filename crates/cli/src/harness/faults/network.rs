@@ -3,11 +3,12 @@
 //! peer of the same endpoint keeps publishing.
 
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use broker_actors::Config;
 use broker_wire::Topic;
 
-use super::stream::Stream;
+use super::stream::{strike_mid_stream, Stream};
 use super::{await_rerouted, Ledger, Options, Outcome, Scenario, WAIT};
 use crate::error::CliError;
 use crate::harness::node::{LocalNode, Node};
@@ -16,14 +17,16 @@ use crate::harness::topology::NodeSpec;
 
 const TOPIC: &str = "/faults/net";
 
-/// The publisher's link is cut right after a burst, stays cut while it publishes
-/// more, and heals.
+/// How long the partition lasts.
+const PARTITIONED: Duration = Duration::from_millis(500);
+
+/// The publisher's link is cut while it streams, stays cut for a while, and heals.
 pub const PARTITION_HEAL: Scenario = Scenario {
     name: "partition-heal",
     promise: "delivered exactly once: what was published before the cut, and everything \
-              published once the healed peering routes to the subscriber again; the burst \
-              in flight at the cut and what was published while cut (no route) are lost, \
-              with PeerLost at the publisher",
+              published once the healed peering routes to the subscriber again; what was in \
+              flight at the cut or published while cut (no route) may be lost, with PeerLost \
+              at the publisher",
     run: partition_heal,
 };
 
@@ -79,26 +82,28 @@ fn subscribing(name: &str) -> NodeSpec {
 }
 
 fn partition_heal(options: &Options, out: &mut Outcome) -> Result<(), CliError> {
-    let (topic, n) = (Topic::new(TOPIC), options.messages);
+    let topic = Topic::new(TOPIC);
     let mut subscriber = LocalNode::new("subscriber");
     let proxy = Proxy::start(subscriber.start(&subscribing("subscriber"))?)?;
     let mut publisher = LocalNode::new("publisher");
     publisher.start(&NodeSpec::named("publisher"))?;
     publisher.peer(proxy.port())?;
-    let mut ledger = Ledger::default();
-    if out.wait("publisher is routed", WAIT, || publisher.routed(&topic)) {
-        ledger.publish(&mut publisher, &topic, n, true)?;
-        ledger.await_promised(subscriber.received(), WAIT);
-        ledger.publish(&mut publisher, &topic, n, false)?;
-        proxy.partition();
-        ledger.publish(&mut publisher, &topic, n, false)?;
-        proxy.heal();
-        if await_rerouted(out, &mut publisher, &topic, 0) {
-            ledger.publish(&mut publisher, &topic, n, true)?;
-        }
-    }
+    let mut publishers = [publisher];
+    let ledger = strike_mid_stream(
+        out,
+        &mut publishers,
+        &mut subscriber,
+        &topic,
+        options.messages,
+        |_| {
+            proxy.partition();
+            std::thread::sleep(PARTITIONED);
+            proxy.heal();
+            Ok(())
+        },
+    )?;
     out.tally(&ledger, subscriber.received(), WAIT);
-    out.statuses("publisher", &publisher.statuses());
+    out.statuses("publisher", &publishers[0].statuses());
     Ok(())
 }
 
