@@ -1,5 +1,6 @@
 //! A bounded, seeded stand-in for `fuzz/` that runs with the normal tests: feeds
-//! random and mutated frames through `codec::exercise_decode`, the function the
+//! random and mutated frames (generated ones and the corpus kept in
+//! `fuzz/corpus/frame_decoder/`) through `codec::exercise_decode`, the function the
 //! cargo-fuzz target calls.
 
 mod common;
@@ -16,14 +17,23 @@ use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 const MAX_INPUTS: usize = 300_000;
 const BUDGET: Duration = Duration::from_secs(4);
 
-/// Valid encodings of random frames (several per input, as a stream), to mutate.
+/// Valid encodings of random frames (several per input, as a stream), and the corpus
+/// kept in the repository, to mutate.
 fn corpus(runner: &mut TestRunner) -> Vec<Vec<u8>> {
     let frames = proptest::collection::vec(arb_frame(), 1..3);
+    let kept = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/corpus/frame_decoder"
+    );
+    let read = std::fs::read_dir(kept).expect("the corpus is in the repository");
+    let mut kept: Vec<_> = read.map(|file| file.unwrap().path()).collect();
+    kept.sort(); // the seeded mutations pick by index
     (0..256)
         .map(|_| {
             let stream = frames.new_tree(runner).expect("strategy works").current();
             stream.iter().flat_map(encode).collect()
         })
+        .chain(kept.iter().map(|file| std::fs::read(file).unwrap()))
         .collect()
 }
 
