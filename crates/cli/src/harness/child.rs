@@ -5,7 +5,8 @@
 //! answers each with one [`Reply`] line on stdout, and in between writes a
 //! [`Reply::Message`] line for every message it receives, which the harness records
 //! as an in-process node would. Latencies use wall-clock send and arrival times.
-//! The child exits when its stdin closes, so it does not outlive the harness.
+//! The child exits when its stdin closes, so it does not outlive the harness; `kill`
+//! sends it SIGKILL.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
