@@ -131,7 +131,7 @@ fn stalled_consumer_disconnect(options: &Options, out: &mut Outcome) -> Result<(
     // Different prefixes of the topic, so the publisher's view shows both filters.
     let healthy_prefix = format!("{TOPIC}/healthy");
     let topic = Topic::new(&*format!("{healthy_prefix}/data"));
-    let (stalled, stalled_port) = subscriber("stalled", TOPIC)?;
+    let (mut stalled, stalled_port) = subscriber("stalled", TOPIC)?;
     let (healthy, healthy_port) = subscriber("healthy", &healthy_prefix)?;
     let policy = SlowPeerPolicy::Disconnect {
         after: Duration::from_millis(500),
@@ -170,5 +170,6 @@ fn stalled_consumer_disconnect(options: &Options, out: &mut Outcome) -> Result<(
     out.tally(&ledger, healthy.received(), WAIT);
     out.tally(&ledger.unpromised(), stalled.received(), WAIT);
     out.statuses("publisher", &publisher.statuses());
+    out.statuses("stalled", &stalled.statuses());
     Ok(())
 }
