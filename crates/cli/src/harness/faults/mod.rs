@@ -79,13 +79,17 @@ pub const SCENARIOS: &[Scenario] = &[
 
 /// The scenario called `name`.
 pub fn scenario(name: &str) -> Result<&'static Scenario, CliError> {
-    SCENARIOS.iter().find(|s| s.name == name).ok_or_else(|| {
-        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
-        CliError::Topology(format!(
-            "no fault scenario {name:?}; there are: {}",
-            names.join(", ")
-        ))
-    })
+    SCENARIOS
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| CliError::UnknownScenario {
+            name: name.to_owned(),
+            known: SCENARIOS
+                .iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 impl Scenario {
