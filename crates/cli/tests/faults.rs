@@ -75,6 +75,11 @@ fn partition_heal() {
 }
 
 #[test]
+fn ring_partition() {
+    assert_lossless(&run_counted("ring-partition"));
+}
+
+#[test]
 fn garbage_frames() {
     let report = run_counted("garbage-frames");
     assert_lossless(&report);

@@ -16,7 +16,7 @@
 //! # Layout
 //! - [`ledger`]: what was published and promised, tallied against what arrived.
 //! - [`outcome`]: a scenario's checks and report, and the campaign's table.
-//! - one file per scenario family: [`kill`], [`network`], [`consumers`],
+//! - one file per scenario family: [`kill`], [`network`], [`ring`], [`consumers`],
 //!   [`connections`], [`fds`], [`stores`].
 //! - [`stream`]: steady publishing on a thread, for faults that strike mid-stream.
 
@@ -27,6 +27,7 @@ pub mod kill;
 pub mod ledger;
 pub mod network;
 pub mod outcome;
+pub mod ring;
 pub mod stores;
 pub mod stream;
 
@@ -65,6 +66,7 @@ pub const SCENARIOS: &[Scenario] = &[
     kill::KILL_PUBLISHER,
     kill::LISTENER_RESTART,
     network::PARTITION_HEAL,
+    ring::RING_PARTITION,
     network::GARBAGE_FRAMES,
     network::TRUNCATED_FRAMES,
     network::OVERSIZED_FRAME,
