@@ -55,17 +55,19 @@ fn set_nofile_limit(limit: &libc::rlimit) -> io::Result<()> {
     }
 }
 
-/// Raises this process's soft descriptor limit to at least `wanted` if the hard
-/// limit allows (the half-open scenario holds thousands of sockets).
-pub fn raise_limit(wanted: u64) -> io::Result<()> {
+/// Raises this process's soft descriptor limit towards `wanted` as far as the hard
+/// limit allows (the half-open scenario holds thousands of sockets); the limit now.
+pub fn raise_limit(wanted: u64) -> io::Result<u64> {
     let limit = nofile_limit()?;
     if limit.rlim_cur >= wanted as libc::rlim_t {
-        return Ok(());
+        return Ok(limit.rlim_cur as u64);
     }
+    let raised = limit.rlim_max.min(wanted as libc::rlim_t);
     set_nofile_limit(&libc::rlimit {
-        rlim_cur: limit.rlim_max.min(wanted as libc::rlim_t),
+        rlim_cur: raised,
         rlim_max: limit.rlim_max,
-    })
+    })?;
+    Ok(raised as u64)
 }
 
 impl Exhaustion {
