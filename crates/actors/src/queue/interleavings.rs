@@ -347,3 +347,15 @@ fn two_consumers_share_a_batch_producer() {
     let ops = [Op::TryPush(1), Op::Close];
     assert!(explore(1, &tasks, &ops) > 100);
 }
+
+#[test]
+fn everyone_at_once() {
+    let tasks = [
+        Task::PushMany(vec![20, 21, 22]),
+        Task::Push(10, 1),
+        Task::PopAll,
+        Task::WaitItems,
+    ];
+    let ops = [Op::TryPush(1), Op::PopNow(1), Op::Close];
+    assert!(explore(2, &tasks, &ops) > 1000);
+}
