@@ -133,6 +133,9 @@ impl Dedup {
 }
 
 #[cfg(test)]
+mod model_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use broker_wire::{Data, Topic};

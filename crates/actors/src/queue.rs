@@ -2,6 +2,8 @@
 //! outboxes. Producers and consumers may be plain threads (blocking, with timeouts) or
 //! async tasks on the endpoint's thread; both kinds wait without spinning.
 
+#[cfg(test)]
+mod interleavings;
 mod tasks;
 mod waiters;
 

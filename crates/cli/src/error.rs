@@ -48,6 +48,14 @@ pub enum CliError {
         /// The store.
         store: String,
     },
+    /// `broker-harness faults --scenario` names no scenario.
+    #[error("no fault scenario {name:?}; there are: {known}")]
+    UnknownScenario {
+        /// The name given.
+        name: String,
+        /// The scenarios there are, comma-separated.
+        known: String,
+    },
     /// A node running as a child process of the harness failed.
     #[error("node {node} (child process): {reason}")]
     Child {

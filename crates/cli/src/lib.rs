@@ -14,7 +14,8 @@
 //!   store events in readable form.
 //! - [`events`]: the benchmark's event types.
 //! - [`harness`]: topologies described in TOML, run in one process or one process
-//!   per node, with a TCP proxy per link for partitions.
+//!   per node, with a TCP proxy per link for partitions; and the fault campaign
+//!   (`broker-harness faults`).
 //! - [`error`]: the tools' error type, [`CliError`].
 
 pub mod error;

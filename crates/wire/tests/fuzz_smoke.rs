@@ -1,5 +1,6 @@
 //! A bounded, seeded stand-in for `fuzz/` that runs with the normal tests: feeds
-//! random and mutated frames through `codec::exercise_decode` and
+//! random and mutated inputs (generated ones and the corpus kept in
+//! `fuzz/corpus/<target>/`) through `codec::exercise_decode`,
 //! `native::framing::exercise_decode` and `json::exercise_decode`, the functions the
 //! cargo-fuzz targets call.
 
@@ -19,9 +20,26 @@ use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 const MAX_INPUTS: usize = 300_000;
 const BUDGET: Duration = Duration::from_secs(4);
 
-/// 256 inputs, each the concatenation of 1 or 2 encodings of `strategy`'s values.
+/// The corpus of the cargo-fuzz target `target` kept in the repository, sorted (the
+/// seeded mutations pick by index).
+fn kept(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let read = std::fs::read_dir(&dir).expect("the corpus is in the repository");
+    let mut files: Vec<_> = read.map(|file| file.unwrap().path()).collect();
+    files.sort();
+    files
+        .iter()
+        .map(|file| std::fs::read(file).unwrap())
+        .collect()
+}
+
+/// 256 inputs, each the concatenation of 1 or 2 encodings of `strategy`'s values, and
+/// `target`'s kept corpus, to mutate.
 fn corpus<T: std::fmt::Debug>(
     runner: &mut TestRunner,
+    target: &str,
     strategy: impl Strategy<Value = T>,
     encode: impl Fn(&T) -> Vec<u8>,
 ) -> Vec<Vec<u8>> {
@@ -31,6 +49,7 @@ fn corpus<T: std::fmt::Debug>(
             let stream = values.new_tree(runner).expect("strategy works").current();
             stream.iter().flat_map(&encode).collect()
         })
+        .chain(kept(target))
         .collect()
 }
 
@@ -113,7 +132,7 @@ fn seeded_runner() -> TestRunner {
 
 #[test]
 fn random_and_mutated_inputs_never_break_the_decoder() {
-    let corpus = corpus(&mut seeded_runner(), arb_frame(), encode);
+    let corpus = corpus(&mut seeded_runner(), "frame_decoder", arb_frame(), encode);
     fuzz(&corpus, exercise_decode);
 }
 
@@ -123,14 +142,19 @@ fn random_and_mutated_inputs_never_break_the_native_decoder() {
         arb_handshake().prop_map(NativeFrame::Handshake),
         arb_envelope().prop_map(NativeFrame::Envelope),
     ];
-    let corpus = corpus(&mut seeded_runner(), frames, encode_native);
+    let corpus = corpus(
+        &mut seeded_runner(),
+        "native_decoder",
+        frames,
+        encode_native,
+    );
     fuzz(&corpus, broker_wire::native::framing::exercise_decode);
 }
 
 // The WebSocket JSON decoder, the same way: encoder output of random values (as
 // values and as data messages), mutated, through `json::exercise_decode`.
 
-/// Valid JSON of random values and data messages, to mutate.
+/// Valid JSON of random values and data messages, and the kept corpus, to mutate.
 fn json_corpus(runner: &mut TestRunner) -> Vec<Vec<u8>> {
     let values = common::json::arb_json_data();
     (0..256)
@@ -150,6 +174,7 @@ fn json_corpus(runner: &mut TestRunner) -> Vec<Vec<u8>> {
                     .into_bytes()
             }
         })
+        .chain(kept("json_decoder"))
         .collect()
 }
 

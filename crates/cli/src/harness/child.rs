@@ -5,7 +5,8 @@
 //! answers each with one [`Reply`] line on stdout, and in between writes a
 //! [`Reply::Message`] line for every message it receives, which the harness records
 //! as an in-process node would. Latencies use wall-clock send and arrival times.
-//! The child exits when its stdin closes, so it does not outlive the harness.
+//! The child exits when its stdin closes, so it does not outlive the harness; `kill`
+//! sends it SIGKILL.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use std::time::Duration;
 use broker_wire::Topic;
 use serde::{Deserialize, Serialize};
 
+use super::faults::fds::Exhaustion;
 use super::node::{LocalNode, Node, Received, Sink, StoreExpectation, StoreWrite};
 use super::topology::NodeSpec;
 use crate::error::CliError;
@@ -70,6 +72,19 @@ pub enum Command {
     /// Compare a replica with what it should hold; answered with
     /// [`Reply::Deviations`].
     CheckStore(StoreExpectation),
+    /// Whether a peer subscribes to a prefix of `topic`; answered with
+    /// [`Reply::Routed`].
+    Routed {
+        /// The topic.
+        topic: String,
+    },
+    /// The status events seen so far; answered with [`Reply::Statuses`].
+    Statuses,
+    /// Use up the process's file descriptors (see [`Exhaustion`]); answered with
+    /// [`Reply::Held`].
+    ExhaustFds,
+    /// Give the descriptors back.
+    ReleaseFds,
 }
 
 /// A line from a child node.
@@ -80,6 +95,12 @@ pub enum Reply {
     Port(u16),
     /// Number of peerings in the `Peered` state.
     Peered(usize),
+    /// Whether a peer subscribes to the topic asked about.
+    Routed(bool),
+    /// Status events seen, described.
+    Statuses(Vec<String>),
+    /// Descriptors held to exhaust the process's limit.
+    Held(usize),
     /// How a replica differs from what it should hold; `None` without a replica.
     Deviations(Option<Vec<String>>),
     /// The command is done.
@@ -120,11 +141,11 @@ pub fn serve(name: &str) -> Result<(), CliError> {
         });
     });
     let mut node = LocalNode::with_sink(name, sink);
+    let mut exhaustion = None;
     for line in std::io::stdin().lock().lines() {
         let reply = match serde_json::from_str::<Command>(&line?) {
-            Ok(command) => {
-                execute(&mut node, command).unwrap_or_else(|e| Reply::Error(e.to_string()))
-            }
+            Ok(command) => execute(&mut node, &mut exhaustion, command)
+                .unwrap_or_else(|e| Reply::Error(e.to_string())),
             Err(e) => Reply::Error(format!("bad command: {e}")),
         };
         write(&reply)?;
@@ -132,7 +153,11 @@ pub fn serve(name: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn execute(node: &mut LocalNode, command: Command) -> Result<Reply, CliError> {
+fn execute(
+    node: &mut LocalNode,
+    exhaustion: &mut Option<Exhaustion>,
+    command: Command,
+) -> Result<Reply, CliError> {
     Ok(match command {
         Command::Start { subscribe, forward } => {
             let spec = NodeSpec {
@@ -174,6 +199,19 @@ fn execute(node: &mut LocalNode, command: Command) -> Result<Reply, CliError> {
             Reply::Done
         }
         Command::CheckStore(expected) => Reply::Deviations(node.store_deviations(&expected)?),
+        Command::Routed { topic } => Reply::Routed(node.routed(&Topic::new(topic.as_str()))),
+        Command::Statuses => Reply::Statuses(node.statuses()),
+        Command::ExhaustFds => {
+            *exhaustion = None;
+            let held = Exhaustion::start()?;
+            let count = held.held();
+            *exhaustion = Some(held);
+            Reply::Held(count)
+        }
+        Command::ReleaseFds => {
+            *exhaustion = None;
+            Reply::Done
+        }
     })
 }
 
@@ -183,6 +221,8 @@ pub struct ChildNode {
     program: PathBuf,
     running: Option<Running>,
     received: Arc<Mutex<Received>>,
+    /// Status events of earlier runs, and of this run as last asked.
+    statuses: (Vec<String>, Vec<String>),
 }
 
 struct Running {
@@ -200,7 +240,28 @@ impl ChildNode {
             program: program.to_owned(),
             running: None,
             received: Arc::default(),
+            statuses: Default::default(),
         }
+    }
+
+    /// Makes the child use up its file descriptors; how many it holds.
+    pub fn exhaust_fds(&mut self) -> Result<usize, CliError> {
+        match self.request(&Command::ExhaustFds)? {
+            Reply::Held(count) => Ok(count),
+            other => Err(self.error(&format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Makes the child give its file descriptors back.
+    pub fn release_fds(&mut self) -> Result<(), CliError> {
+        self.command(&Command::ReleaseFds, REPLY_WAIT)
+    }
+
+    /// Whether the child process is still alive (it may have died of a panic).
+    pub fn alive(&mut self) -> bool {
+        self.running
+            .as_mut()
+            .is_some_and(|r| matches!(r.child.try_wait(), Ok(None)))
     }
 
     /// Sends `command` and waits (bounded) for the answer. A child that fails to
@@ -311,6 +372,8 @@ impl Node for ChildNode {
     }
 
     fn kill(&mut self) {
+        let (earlier, latest) = &mut self.statuses;
+        earlier.append(latest);
         if let Some(mut running) = self.running.take() {
             let _ = running.child.kill();
             let _ = running.child.wait();
@@ -346,6 +409,25 @@ impl Node for ChildNode {
 
     fn received(&self) -> &Mutex<Received> {
         &self.received
+    }
+
+    fn routed(&mut self, topic: &Topic) -> bool {
+        if self.running.is_none() {
+            return false;
+        }
+        let command = Command::Routed {
+            topic: topic.as_str().to_owned(),
+        };
+        matches!(self.request(&command), Ok(Reply::Routed(true)))
+    }
+
+    fn statuses(&mut self) -> Vec<String> {
+        if self.running.is_some() {
+            if let Ok(Reply::Statuses(latest)) = self.request(&Command::Statuses) {
+                self.statuses.1 = latest;
+            }
+        }
+        [self.statuses.0.as_slice(), &self.statuses.1].concat()
     }
 
     fn attach_stores(

@@ -12,8 +12,10 @@
 //! - [`child`]: the child-process node and the child's side of its line protocol.
 //! - [`proxy`]: the per-link TCP proxy.
 //! - [`report`]: the report, as a table or JSON.
+//! - [`faults`]: the fault campaign (`broker-harness faults`), its scenarios and report.
 
 pub mod child;
+pub mod faults;
 pub mod node;
 pub mod proxy;
 pub mod report;

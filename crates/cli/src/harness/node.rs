@@ -4,12 +4,12 @@
 //! latencies).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use broker_actors::{Config, Endpoint, PeerStatus, Store};
+use broker_actors::{Config, Endpoint, PeerStatus, StatusEvent, Store};
 use broker_wire::{Data, Topic};
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +59,14 @@ impl Received {
             self.latencies
                 .push(arrival.saturating_sub(Duration::from_nanos(*sent)));
         }
+    }
+}
+
+/// A status event in a few words: its code (`PeerLost`), errors as `error PeerInvalid`.
+pub fn describe(event: &StatusEvent) -> String {
+    match event {
+        StatusEvent::Status(status) => format!("{:?}", status.code),
+        StatusEvent::Error(error) => format!("error {:?}", error.code),
     }
 }
 
@@ -136,6 +144,10 @@ pub trait Node {
     fn publish(&mut self, topic: &Topic, first: u64, count: u64) -> Result<(), CliError>;
     /// What it received, across restarts.
     fn received(&self) -> &Mutex<Received>;
+    /// Whether a peer subscribes to a prefix of `topic`, so a publish now reaches it.
+    fn routed(&mut self, topic: &Topic) -> bool;
+    /// The status events seen so far, across restarts ([`describe`]d).
+    fn statuses(&mut self) -> Vec<String>;
     /// Attaches the masters `spec` names, or (`clones`) its clones, waiting at most
     /// `timeout` for each clone's master; nothing when killed.
     fn attach_stores(
@@ -154,6 +166,17 @@ pub trait Node {
     ) -> Result<Option<Vec<String>>, CliError>;
 }
 
+/// How a [`LocalNode`] consumes what it receives, changeable while it runs: a paused
+/// node stops reading its subscriber (the queue fills and backpressure reaches the
+/// publishers); a delay slows it down per message.
+#[derive(Debug, Default)]
+pub struct Pace {
+    /// Stop reading.
+    pub paused: AtomicBool,
+    /// Microseconds spent on each message.
+    pub delay_us: AtomicU64,
+}
+
 /// Where a [`LocalNode`] hands each message it receives, with its arrival time.
 pub type Sink = Arc<dyn Fn(Topic, &Data, Duration) + Send + Sync>;
 
@@ -164,7 +187,11 @@ pub struct LocalNode {
     receiving: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     stores: HashMap<String, Store>,
     received: Arc<Mutex<Received>>,
+    statuses: Arc<Mutex<Vec<String>>>,
     sink: Sink,
+    config: Config,
+    queue_size: usize,
+    pace: Arc<Pace>,
 }
 
 impl LocalNode {
@@ -190,8 +217,30 @@ impl LocalNode {
             receiving: None,
             stores: HashMap::new(),
             received: Arc::default(),
+            statuses: Arc::default(),
             sink,
+            config: Config::default(),
+            queue_size: 4096,
+            pace: Arc::default(),
         }
+    }
+
+    /// The node with endpoints configured by `config` and a subscriber queue of
+    /// `queue_size` (rather than the defaults and 4096).
+    pub fn configured(mut self, config: Config, queue_size: usize) -> LocalNode {
+        self.config = config;
+        self.queue_size = queue_size;
+        self
+    }
+
+    /// How its receiving thread consumes, across restarts.
+    pub fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    /// Its endpoint, while it runs.
+    pub fn endpoint(&self) -> Option<&Endpoint> {
+        self.endpoint.as_ref()
     }
 }
 
@@ -201,23 +250,39 @@ impl Node for LocalNode {
     }
 
     fn start(&mut self, spec: &NodeSpec) -> Result<u16, CliError> {
-        let endpoint = Endpoint::new(Config::default())?;
+        self.kill();
+        let endpoint = Endpoint::new(self.config.clone())?;
         let topics = |names: &[String]| names.iter().map(|t| Topic::new(t.as_str())).collect();
         if !spec.forward.is_empty() {
             endpoint.forward(topics(&spec.forward));
         }
-        let subscriber = endpoint.make_subscriber(topics(&spec.subscribe), 4096);
+        let subscriber = endpoint.make_subscriber(topics(&spec.subscribe), self.queue_size);
+        let status = endpoint.make_status_subscriber(true);
         let port = endpoint.listen("127.0.0.1", 0)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (stopped, sink) = (stop.clone(), self.sink.clone());
+        let (statuses, pace) = (self.statuses.clone(), self.pace.clone());
         let thread = std::thread::spawn(move || {
             while !stopped.load(Ordering::Relaxed) {
+                let events = status.poll();
+                if !events.is_empty() {
+                    let mut statuses = statuses.lock().expect("statuses lock poisoned");
+                    statuses.extend(events.iter().map(describe));
+                }
+                if pace.paused.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
                 let Some(first) = subscriber.get(Some(POLL_SLICE)) else {
                     continue;
                 };
                 let arrival = wall_clock();
+                let delay = Duration::from_micros(pace.delay_us.load(Ordering::Relaxed));
                 for (topic, data) in std::iter::once(first).chain(subscriber.poll()) {
                     sink(topic, &data, arrival);
+                    if !delay.is_zero() {
+                        std::thread::sleep(delay);
+                    }
                 }
             }
         });
@@ -269,6 +334,21 @@ impl Node for LocalNode {
 
     fn received(&self) -> &Mutex<Received> {
         &self.received
+    }
+
+    fn routed(&mut self, topic: &Topic) -> bool {
+        self.endpoint.as_ref().is_some_and(|e| {
+            e.peer_subscriptions()
+                .iter()
+                .any(|s| topic.as_str().starts_with(s.as_str()))
+        })
+    }
+
+    fn statuses(&mut self) -> Vec<String> {
+        self.statuses
+            .lock()
+            .expect("statuses lock poisoned")
+            .clone()
     }
 
     fn attach_stores(

@@ -1,8 +1,9 @@
 //! A TCP forwarder between two nodes of a topology: peerings go through it so the
-//! harness can cut a link (partition), restore it (heal), and retarget it when a
-//! node restarts on a new port.
+//! harness can cut a link (partition), restore it (heal), retarget it when a
+//! node restarts on a new port, and slip bytes of its own into a connection (garbage
+//! or truncated frames).
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,9 +19,17 @@ struct ProxyState {
     target: AtomicU16,
     blocked: AtomicBool,
     stopped: AtomicBool,
-    /// Both ends of every live forwarded connection, to cut them on partition.
-    /// Locked by the accept thread (adding) and by `partition`/`drop` (cutting).
-    live: Mutex<Vec<TcpStream>>,
+    /// Every live forwarded connection, to cut them on partition or write into them.
+    /// Locked by the accept thread (adding) and by `partition`/`inject`/`drop`.
+    live: Mutex<Vec<Forwarded>>,
+}
+
+/// Both ends of one forwarded connection.
+struct Forwarded {
+    /// The dialer's side.
+    dialer: TcpStream,
+    /// Towards the target (the listening node).
+    listener: TcpStream,
 }
 
 impl Proxy {
@@ -61,6 +70,22 @@ impl Proxy {
     pub fn heal(&self) {
         self.shared.blocked.store(false, Ordering::SeqCst);
     }
+
+    /// Writes `bytes` into every live connection towards the listening node, as if
+    /// the dialer had sent them, then (with `end`) ends that direction: the listener
+    /// reads the dialer's bytes, these, and then end of stream. Returns the number of
+    /// connections written to.
+    pub fn inject(&self, bytes: &[u8], end: bool) -> usize {
+        let mut live = self.shared.live.lock().expect("proxy lock poisoned");
+        live.retain_mut(|forwarded| {
+            let written = forwarded.listener.write_all(bytes).is_ok();
+            if end {
+                let _ = forwarded.listener.shutdown(Shutdown::Write);
+            }
+            written
+        });
+        live.len()
+    }
 }
 
 impl Drop for Proxy {
@@ -77,8 +102,9 @@ impl Drop for Proxy {
 
 impl ProxyState {
     fn cut_all(&self) {
-        for stream in self.live.lock().expect("proxy lock poisoned").drain(..) {
-            let _ = stream.shutdown(Shutdown::Both);
+        for forwarded in self.live.lock().expect("proxy lock poisoned").drain(..) {
+            let _ = forwarded.dialer.shutdown(Shutdown::Both);
+            let _ = forwarded.listener.shutdown(Shutdown::Both);
         }
     }
 }
@@ -111,7 +137,10 @@ fn accept_loop(listener: TcpListener, state: &ProxyState) {
             .live
             .lock()
             .expect("proxy lock poisoned")
-            .extend([inbound_live, outbound_live]);
+            .push(Forwarded {
+                dialer: inbound_live,
+                listener: outbound_live,
+            });
         std::thread::spawn(move || pump(inbound, outbound2));
         std::thread::spawn(move || pump(outbound, inbound2));
     }
