@@ -31,6 +31,7 @@ use crate::publish_buffer::{drain, PublishBuffer};
 use crate::queue::BoundedQueue;
 use crate::routing::{Shared, SubscriberQueue, SubscriberRoute};
 use crate::status::StatusEvent;
+use crate::store::StoreActor;
 
 pub(crate) use peering::opening;
 use peering::{Outbound, PeerEntry};
@@ -172,6 +173,16 @@ pub(crate) struct SlowPeer {
     /// Whether messages were dropped (`Drop`) rather than the peer disconnected.
     pub(crate) dropped: bool,
 }
+
+/// Start a store actor (`attach_*`) on the endpoint's thread.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct StartStore(pub(crate) StoreActor);
+
+/// Hand an event to the status subscribers.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct EmitStatus(pub(crate) StatusEvent);
 
 /// Flush publishers and peers, close everything, stop the endpoint's thread.
 #[derive(Message)]
@@ -418,6 +429,22 @@ impl Handler<SlowPeer> for Core {
 
     fn handle(&mut self, msg: SlowPeer, ctx: &mut Context<Self>) {
         self.slow_peer(msg, ctx);
+    }
+}
+
+impl Handler<StartStore> for Core {
+    type Result = ();
+
+    fn handle(&mut self, msg: StartStore, _: &mut Context<Self>) {
+        msg.0.start(self.shared.clone());
+    }
+}
+
+impl Handler<EmitStatus> for Core {
+    type Result = ();
+
+    fn handle(&mut self, msg: EmitStatus, _: &mut Context<Self>) {
+        self.emit(msg.0);
     }
 }
 

@@ -96,7 +96,7 @@ impl Endpoint {
         &self.inner.shared
     }
 
-    fn call<M>(&self, msg: M) -> Result<M::Result, EndpointError>
+    pub(crate) fn call<M>(&self, msg: M) -> Result<M::Result, EndpointError>
     where
         M: Message + Send + 'static,
         M::Result: Send,

@@ -28,11 +28,10 @@
 //! - `writer`: a peer's writer, shared by its write task and inline senders.
 //! - [`queue`]: the bounded queue behind all of the above, for threads and tasks.
 //! - [`flare`]: descriptors readable while a queue is pending (or has room).
-//! - [`store_handle`]: [`Store`], the handle on a data store; `store_attach`:
-//!   `attach_master` / `attach_clone`; `store_master` and `store_clone`: the actors behind it;
-//!   `store_replica`: what a handle and its actor share; `store_flow`: how the actors
-//!   take writes and publish without waiting on a peer while holding its input;
-//!   `store_hooks`: what they need from the core (local delivery, statuses).
+//! - [`store`]: data stores: [`Store`], the handle; `attach_master` / `attach_clone`;
+//!   the master and clone actors behind it, what a handle and its actor share, and how
+//!   the actors take writes and publish without waiting on a peer while holding its
+//!   input. Its shared types ([`Role`], [`CloneOptions`], [`AttachError`]) sit at its root.
 //! - [`config`], [`info`], [`status`], [`error`]: configuration, peer descriptions,
 //!   status codes, errors.
 
@@ -52,13 +51,7 @@ pub mod publisher;
 mod queue;
 mod routing;
 pub mod status;
-mod store_attach;
-mod store_clone;
-mod store_flow;
-pub mod store_handle;
-mod store_hooks;
-mod store_master;
-mod store_replica;
+pub mod store;
 pub mod subscriber;
 pub mod tls;
 mod writer;
@@ -69,6 +62,6 @@ pub use error::EndpointError;
 pub use info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
 pub use publisher::Publisher;
 pub use status::{ErrorCode, ErrorStatus, Status, StatusCode, StatusEvent};
-pub use store_handle::{AttachError, CloneOptions, QueryError, Role, Store};
+pub use store::{AttachError, CloneOptions, QueryError, Role, Store};
 pub use subscriber::{StatusSubscriber, Subscriber};
 pub use tls::TlsError;

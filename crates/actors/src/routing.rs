@@ -305,32 +305,41 @@ pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<Data
             plan(shared, &routes, &subset, Some(from))
         };
         push_async(shared, deliveries).await;
-        deliver_local(&routes, fresh).await;
+        deliver_local(&routes, contents(fresh)).await;
         return;
     }
-    deliver_local(&routes, fresh).await;
+    deliver_local(&routes, contents(fresh)).await;
 }
 
-/// Feeds every matching subscriber, in order, waiting for room.
-async fn deliver_local(routes: &Routes, messages: Vec<DataMessage>) {
+/// What local subscribers receive of `messages`.
+fn contents(messages: Vec<DataMessage>) -> impl Iterator<Item = (Topic, Data)> {
+    messages.into_iter().map(|m| (m.topic, m.data))
+}
+
+/// Feeds every matching subscriber, in order, waiting for room: messages from peers and
+/// the events of local stores alike.
+pub(crate) async fn deliver_local(
+    routes: &Routes,
+    messages: impl IntoIterator<Item = (Topic, Data)>,
+) {
     let subscribers = &routes.subscribers;
     if subscribers.is_empty() {
         return;
     }
     let mut per_subscriber: Vec<Vec<(Topic, Data)>> = vec![Vec::new(); subscribers.len()];
-    for message in messages {
+    for (topic, data) in messages {
         let mut targets = subscribers
             .iter()
             .enumerate()
-            .filter(|(_, s)| matches(&s.filter, &message.topic));
+            .filter(|(_, s)| matches(&s.filter, &topic));
         let Some((mut last, _)) = targets.next() else {
             continue;
         };
         for (next, _) in targets {
-            per_subscriber[last].push((message.topic.clone(), message.data.clone()));
+            per_subscriber[last].push((topic.clone(), data.clone()));
             last = next;
         }
-        per_subscriber[last].push((message.topic, message.data));
+        per_subscriber[last].push((topic, data));
     }
     for (subscriber, items) in subscribers.iter().zip(per_subscriber) {
         // One lock per batch (or per queue-full of it); a closed queue belongs to a

@@ -8,20 +8,18 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use broker_store::messages::{clone_topic, master_topic, EntityId};
-use broker_store::{open_backend, BackendType, StoreError};
+use broker_store::{open_backend, BackendType};
 use broker_wire::frame::NodeId;
 use broker_wire::Data;
-use thiserror::Error;
 
+use crate::core::StartStore;
 use crate::endpoint::Endpoint;
 use crate::error::EndpointError;
 use crate::queue::BoundedQueue;
 use crate::status::ErrorCode;
-use crate::store_clone::StoreClone;
-use crate::store_handle::{Role, Store};
-use crate::store_hooks::{emit_error, RunOnEndpoint};
-use crate::store_master::StoreMaster;
-use crate::store_replica::{Progress, Replica};
+
+use super::replica::{Progress, Replica};
+use super::{emit_error, AttachError, CloneOptions, Role, Store, StoreActor};
 
 /// Writes a handle may queue for its actor before `put` and friends block.
 const REQUEST_QUEUE: usize = 4096;
@@ -29,58 +27,6 @@ const REQUEST_QUEUE: usize = 4096;
 const INBOX_QUEUE: usize = 4096;
 /// How often `attach_clone` looks for the master among the peers' subscriptions.
 const MASTER_POLL: Duration = Duration::from_millis(10);
-
-/// How a clone behaves while attaching and while its master is unreachable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloneOptions {
-    /// How long `attach_clone` waits for a master among the peers, then for the first
-    /// snapshot.
-    pub attach_timeout: Duration,
-    /// How long reads keep answering after the master became unreachable; later they fail
-    /// with `StaleData` until the clone has resynchronised.
-    pub stale_interval: Duration,
-    /// How long writes made while the master is unreachable are kept for replay.
-    pub mutation_buffer_interval: Duration,
-    /// How long `put_unique` waits for the master's answer.
-    pub request_timeout: Duration,
-}
-
-impl Default for CloneOptions {
-    /// Broker 1.4's stale and buffer intervals; a few seconds to find the master.
-    fn default() -> Self {
-        CloneOptions {
-            attach_timeout: Duration::from_secs(3),
-            stale_interval: Duration::from_secs(300),
-            mutation_buffer_interval: Duration::from_secs(120),
-            request_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Why attaching a store failed.
-#[derive(Debug, Error)]
-pub enum AttachError {
-    /// The backend could not be opened.
-    #[error("cannot open the backend of store {store}: {source}")]
-    Backend {
-        /// The store's name.
-        store: String,
-        /// The backend's failure.
-        #[source]
-        source: StoreError,
-    },
-    /// This endpoint already holds the store in the other role.
-    #[error("store {store} is already attached here as a {existing:?}")]
-    RoleConflict {
-        /// The store's name.
-        store: String,
-        /// The role it has.
-        existing: Role,
-    },
-    /// The endpoint failed or was shut down.
-    #[error(transparent)]
-    Endpoint(#[from] EndpointError),
-}
 
 /// The stores attached on each endpoint, so that attaching a name twice gives the same
 /// store. Weak: a store lives as long as its actor or a handle.
@@ -139,8 +85,11 @@ impl Endpoint {
             Duration::from_secs(10),
         );
         let inbox = self.make_subscriber(vec![topic], INBOX_QUEUE);
-        let (shared, for_actor) = (self.shared().clone(), replica.clone());
-        self.run_on_endpoint(move || StoreMaster::launch(for_actor, shared, inbox))?;
+        self.start_store(StoreActor {
+            replica: replica.clone(),
+            inbox,
+            clone: None,
+        })?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
         Ok(Some(Store { replica }))
     }
@@ -177,8 +126,11 @@ impl Endpoint {
             options.request_timeout,
         );
         let inbox = self.make_subscriber(vec![clone_topic(name)], INBOX_QUEUE);
-        let (shared, for_actor) = (self.shared().clone(), replica.clone());
-        self.run_on_endpoint(move || StoreClone::launch(for_actor, shared, inbox, options))?;
+        self.start_store(StoreActor {
+            replica: replica.clone(),
+            inbox,
+            clone: Some(options),
+        })?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
         drop(registry);
         // A clone that could not sync yet still serves: it keeps asking the master.
@@ -210,9 +162,8 @@ impl Endpoint {
         })
     }
 
-    fn run_on_endpoint(&self, task: impl FnOnce() + Send + 'static) -> Result<(), EndpointError> {
-        let core = self.shared().core.get().ok_or(EndpointError::ShutDown)?;
-        futures::executor::block_on(core.send(RunOnEndpoint(Box::new(task))))
-            .map_err(|_| EndpointError::ShutDown)
+    /// Has the Core start `actor` on the endpoint's thread.
+    fn start_store(&self, actor: StoreActor) -> Result<(), EndpointError> {
+        self.call(StartStore(actor))
     }
 }

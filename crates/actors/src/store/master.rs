@@ -4,7 +4,7 @@
 //!
 //! Its inputs are two queues: its handles' writes and the messages its subscription to
 //! `<name>/<$>/data/master` receives. Each batch is applied and what it produced is queued
-//! for publishing in order (`store_flow`): the master keeps taking what clones send while
+//! for publishing in order (`flow`): the master keeps taking what clones send while
 //! its output waits for room, and takes its handles' writes only once that output is out.
 
 use std::sync::Arc;
@@ -19,14 +19,11 @@ use broker_wire::{Data, Timestamp, Topic};
 
 use crate::routing::{matches, Shared};
 use crate::status::ErrorCode;
-use crate::store_flow::{emit, flush, writes_first, Flow, StoreActor};
-use crate::store_handle::error_code;
-use crate::store_hooks::{batches, emit_error};
-use crate::store_replica::{Replica, Request};
 use crate::subscriber::Subscriber;
 
-/// How often the master tells its clones it is alive and how far its sequence goes.
-pub(crate) const HEARTBEAT: Duration = Duration::from_millis(500);
+use super::flow::{emit, flush, writes_first, Flow, FlowActor};
+use super::replica::{Replica, Request};
+use super::{batches, emit_error, error_code, HEARTBEAT};
 
 /// What one batch of work produced.
 #[derive(Default)]
@@ -238,7 +235,7 @@ impl Drop for StoreMaster {
 }
 
 /// Writes from the master's own handles.
-impl StoreActor for StoreMaster {
+impl FlowActor for StoreMaster {
     fn flow(&mut self) -> &mut Flow {
         &mut self.flow
     }

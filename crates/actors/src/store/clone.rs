@@ -12,7 +12,7 @@
 //! the clone stops waiting for their answers once it resynchronises.
 //!
 //! The clone keeps applying the master's messages while its own wait for room
-//! (`store_flow`), and sends at most [`WINDOW`] writes the master has not answered yet: so
+//! (`flow`), and sends at most [`WINDOW`] writes the master has not answered yet: so
 //! the master, which takes whatever clones send, holds at most that many per clone.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -26,12 +26,11 @@ use broker_store::messages::{events_topic, master_topic, EntityId, ToMaster};
 use broker_wire::Data;
 
 use crate::routing::{matches, Shared};
-use crate::store_attach::CloneOptions;
-use crate::store_flow::{emit, Flow, StoreActor};
-use crate::store_hooks::batches;
-use crate::store_master::HEARTBEAT;
-use crate::store_replica::{Replica, Request};
 use crate::subscriber::Subscriber;
+
+use super::flow::{emit, Flow, FlowActor};
+use super::replica::{Replica, Request};
+use super::{batches, CloneOptions, HEARTBEAT};
 
 mod following;
 
@@ -241,7 +240,7 @@ impl Drop for StoreClone {
 }
 
 /// Writes from the clone's handles.
-impl StoreActor for StoreClone {
+impl FlowActor for StoreClone {
     fn flow(&mut self) -> &mut Flow {
         &mut self.flow
     }
