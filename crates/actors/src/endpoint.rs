@@ -12,9 +12,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Handler, Message};
+use actix_rt::{Arbiter, ArbiterHandle};
 use broker_wire::frame::NodeId;
 use broker_wire::{Data, Topic};
 use futures::channel::oneshot;
+use futures::future::Either;
 
 use crate::config::Config;
 use crate::core::{
@@ -27,7 +29,7 @@ use crate::info::PeerInfo;
 use crate::publish_buffer::PublishBuffer;
 use crate::publisher::Publisher;
 use crate::queue::{BoundedQueue, PushError};
-use crate::routing::Shared;
+use crate::routing::{Routes, Shared};
 use crate::subscriber::{Inbox, StatusSubscriber, Subscriber};
 use crate::tls::TlsContext;
 
@@ -41,6 +43,8 @@ pub struct Endpoint {
 struct Inner {
     shared: Arc<Shared>,
     core: Addr<Core>,
+    /// Runs tasks on the endpoint's thread, where timers work whoever waits.
+    arbiter: ArbiterHandle,
     /// The endpoint's thread, taken by the first shutdown.
     thread: Mutex<Option<JoinHandle<()>>>,
     next_subscriber: AtomicU64,
@@ -58,12 +62,12 @@ impl Endpoint {
             .spawn(move || {
                 let system = actix_rt::System::new();
                 let core = system.block_on(async move { Core::new(for_thread).start() });
-                if started.send(core).is_ok() {
+                if started.send((core, Arbiter::current())).is_ok() {
                     let _ = system.run();
                 }
             })
             .map_err(EndpointError::Start)?;
-        let core = core
+        let (core, arbiter) = core
             .recv()
             .map_err(|_| EndpointError::Start(std::io::Error::other("endpoint thread died")))?;
         let _ = shared.core.set(core.clone());
@@ -73,6 +77,7 @@ impl Endpoint {
         let inner = Inner {
             shared,
             core,
+            arbiter,
             thread: Mutex::new(Some(thread)),
             next_subscriber: AtomicU64::new(0),
         };
@@ -196,6 +201,46 @@ impl Endpoint {
     /// The union of the direct peers' filters.
     pub fn peer_subscriptions(&self) -> Vec<Topic> {
         self.call(GetPeerSubscriptions).unwrap_or_default()
+    }
+
+    /// Waits up to `timeout` until some direct peer's filter matches `topic` (a message
+    /// published on `topic` now would reach it); whether one does. Returns at once if
+    /// one does already; `false` once the endpoint is shut down.
+    pub fn await_peer_subscription(&self, topic: &Topic, timeout: Duration) -> bool {
+        futures::executor::block_on(self.await_peer_subscription_async(topic, timeout))
+    }
+
+    /// Async [`Endpoint::await_peer_subscription`].
+    pub async fn await_peer_subscription_async(&self, topic: &Topic, timeout: Duration) -> bool {
+        let topic = topic.clone();
+        self.await_routes(timeout, move |routes| routes.peer_wants(&topic))
+            .await
+    }
+
+    /// Waits up to `timeout` until the routing snapshot satisfies `condition`; whether
+    /// it does. The wait runs on the endpoint's thread, whose runtime has the timer, so
+    /// callers need none; it ends early when the caller stops waiting.
+    pub(crate) async fn await_routes(
+        &self,
+        timeout: Duration,
+        condition: impl Fn(&Routes) -> bool + Send + 'static,
+    ) -> bool {
+        let mut routes = self.inner.shared.watch_routes();
+        if condition(&routes.borrow_and_update()) {
+            return true;
+        }
+        let (mut found, outcome) = oneshot::channel();
+        let wait = async move {
+            let changed = routes.wait_for(move |r| condition(r));
+            let timed = std::pin::pin!(tokio::time::timeout(timeout, changed));
+            let met = match futures::future::select(timed, found.cancellation()).await {
+                // An error: the snapshot's sender is gone, the endpoint shut down.
+                Either::Left((result, _)) => matches!(result, Ok(Ok(_))),
+                Either::Right(_) => return,
+            };
+            let _ = found.send(met);
+        };
+        self.inner.arbiter.spawn(wait) && outcome.await.unwrap_or(false)
     }
 
     /// Forwards `topics` between peers even without a local subscriber; returns once

@@ -5,12 +5,13 @@
 //! never on the per-message path.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use actix::Addr;
 use broker_wire::frame::{DataMessage, NodeId};
 use broker_wire::{Data, Topic};
 use bytes::Bytes;
+use tokio::sync::watch;
 
 use crate::config::{Config, SlowPeerPolicy};
 use crate::core::{Core, SlowPeer};
@@ -90,6 +91,18 @@ pub(crate) struct Routes {
     pub(crate) local_filter: Arc<Vec<Topic>>,
 }
 
+impl Routes {
+    /// Whether some peer's filter matches `topic`.
+    pub(crate) fn peer_wants(&self, topic: &Topic) -> bool {
+        self.peers.iter().any(|peer| matches(&peer.filter, topic))
+    }
+
+    /// Whether some peer subscribed to exactly `topic`.
+    pub(crate) fn peer_subscribed(&self, topic: &Topic) -> bool {
+        self.peers.iter().any(|peer| peer.filter.contains(topic))
+    }
+}
+
 /// Whether any topic of `filter` is a prefix of `topic`.
 pub(crate) fn matches(filter: &[Topic], topic: &Topic) -> bool {
     filter.iter().any(|f| f.is_prefix_of(topic.as_str()))
@@ -105,9 +118,9 @@ pub(crate) struct Shared {
     pub(crate) tls: Option<TlsContext>,
     /// The last message id handed out.
     next_id: AtomicU64,
-    /// The current routing snapshot. An `RwLock` around an `Arc` so readers hold the
-    /// lock only to clone the pointer; only the core writes.
-    routes: RwLock<Arc<Routes>>,
+    /// The current routing snapshot, published as a watch: readers hold its lock only to
+    /// clone the `Arc`, waiters are told when it changes; only the core writes.
+    routes: watch::Sender<Arc<Routes>>,
     /// Seen `(origin, id)` pairs. Locked by peer readers, all on the endpoint's thread,
     /// so the lock is uncontended; a `Mutex` keeps `Shared` `Sync`.
     pub(crate) dedup: Mutex<Dedup>,
@@ -127,7 +140,7 @@ impl Shared {
             config,
             tls,
             next_id: AtomicU64::new(0),
-            routes: RwLock::new(Arc::default()),
+            routes: watch::Sender::new(Arc::default()),
             dedup: Mutex::new(Dedup::default()),
             core: OnceLock::new(),
         }
@@ -135,12 +148,17 @@ impl Shared {
 
     /// The current routing snapshot.
     pub(crate) fn routes(&self) -> Arc<Routes> {
-        self.routes.read().expect("routes lock poisoned").clone()
+        self.routes.borrow().clone()
     }
 
-    /// Installs a new routing snapshot.
+    /// The routing snapshot as it changes, for waiting on a condition.
+    pub(crate) fn watch_routes(&self) -> watch::Receiver<Arc<Routes>> {
+        self.routes.subscribe()
+    }
+
+    /// Installs a new routing snapshot and tells the waiters.
     pub(crate) fn set_routes(&self, routes: Routes) {
-        *self.routes.write().expect("routes lock poisoned") = Arc::new(routes);
+        self.routes.send_replace(Arc::new(routes));
     }
 
     /// Reserves `count` consecutive message ids; returns the first.

@@ -16,6 +16,7 @@ use crate::core::StartStore;
 use crate::endpoint::Endpoint;
 use crate::error::EndpointError;
 use crate::queue::BoundedQueue;
+use crate::routing::Routes;
 use crate::status::ErrorCode;
 
 use super::replica::{Progress, Replica};
@@ -25,8 +26,6 @@ use super::{emit_error, AttachError, CloneOptions, Role, Store, StoreActor};
 const REQUEST_QUEUE: usize = 4096;
 /// Messages from peers a store actor may have pending before peers wait.
 const INBOX_QUEUE: usize = 4096;
-/// How often `attach_clone` looks for the master among the peers' subscriptions.
-const MASTER_POLL: Duration = Duration::from_millis(10);
 
 /// The stores attached on each endpoint, so that attaching a name twice gives the same
 /// store. Weak: a store lives as long as its actor or a handle.
@@ -113,11 +112,9 @@ impl Endpoint {
         }
         let deadline = Instant::now() + options.attach_timeout;
         let topic = master_topic(name);
-        while !self.peer_subscriptions().contains(&topic) {
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(MASTER_POLL);
+        let has_master = move |routes: &Routes| routes.peer_subscribed(&topic);
+        if !futures::executor::block_on(self.await_routes(options.attach_timeout, has_master)) {
+            return Ok(None);
         }
         let replica = self.new_replica(
             name,
