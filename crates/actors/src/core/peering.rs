@@ -141,17 +141,25 @@ impl Core {
             outbound,
         } = msg;
         let node = established.remote.node;
+        // `peer` returns only once the routing snapshot holds the peer with its
+        // filter, so a publish right after it reaches the peer: the waiters are
+        // answered last.
+        let mut waiters = Vec::new();
         if let Some(key) = &outbound {
             if let Some(target) = self.outbound.get_mut(key) {
                 target.connecting = false;
                 target.node = Some(node);
-                for waiter in target.waiters.drain(..) {
-                    let _ = waiter.send(Ok(()));
-                }
+                waiters = std::mem::take(&mut target.waiters);
             }
         }
+        let answer = |waiters: Vec<PeerReply>| {
+            for waiter in waiters {
+                let _ = waiter.send(Ok(()));
+            }
+        };
         // Peering twice with one endpoint keeps the first peering; ourselves, never.
         if self.shutting_down || node == self.shared.node || self.peers.contains_key(&node) {
+            answer(waiters);
             return;
         }
         let Established {
@@ -189,6 +197,7 @@ impl Core {
         let info = entry.info();
         self.peers.insert(node, entry);
         self.rebuild_routes();
+        answer(waiters);
         // Before the peer actor reads anything: PeerAdded precedes the peer's data.
         self.emit(StatusEvent::status(
             StatusCode::PeerAdded,
