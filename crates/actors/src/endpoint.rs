@@ -29,6 +29,7 @@ use crate::info::PeerInfo;
 use crate::publish_buffer::PublishBuffer;
 use crate::publisher::Publisher;
 use crate::queue::{BoundedQueue, PushError};
+use crate::reports::Reporter;
 use crate::routing::{Routes, Shared};
 use crate::subscriber::{Inbox, StatusSubscriber, Subscriber};
 use crate::tls::TlsContext;
@@ -42,6 +43,8 @@ pub struct Endpoint {
 
 struct Inner {
     shared: Arc<Shared>,
+    /// What `publish*` hands over (see `publish_buffer.rs`).
+    mailbox: Arc<PublishBuffer>,
     core: Addr<Core>,
     /// Runs tasks on the endpoint's thread, where timers work whoever waits.
     arbiter: ArbiterHandle,
@@ -54,14 +57,16 @@ impl Endpoint {
     /// Starts an endpoint with `config`.
     pub fn new(config: Config) -> Result<Endpoint, EndpointError> {
         let tls = TlsContext::new(&config.tls, config.disable_ssl)?;
-        let shared = Arc::new(Shared::new(fresh_node_id(), config, tls));
+        let (reporter, reports) = Reporter::channel();
+        let mailbox = Arc::new(PublishBuffer::new(config.peer_buffer, None));
+        let shared = Arc::new(Shared::new(fresh_node_id(), config, tls, reporter));
         let (started, core) = std::sync::mpsc::sync_channel(1);
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()
             .name("broker-endpoint".into())
             .spawn(move || {
                 let system = actix_rt::System::new();
-                let core = system.block_on(async move { Core::new(for_thread).start() });
+                let core = system.block_on(async move { Core::new(for_thread, reports).start() });
                 if started.send((core, Arbiter::current())).is_ok() {
                     let _ = system.run();
                 }
@@ -70,12 +75,12 @@ impl Endpoint {
         let (core, arbiter) = core
             .recv()
             .map_err(|_| EndpointError::Start(std::io::Error::other("endpoint thread died")))?;
-        let _ = shared.core.set(core.clone());
         core.do_send(AddPublisher {
-            queue: shared.mailbox.clone(),
+            queue: mailbox.clone(),
         });
         let inner = Inner {
             shared,
+            mailbox,
             core,
             arbiter,
             thread: Mutex::new(Some(thread)),
@@ -254,15 +259,15 @@ impl Endpoint {
     /// the order of the `publish*` calls, batched with whatever else is buffered; a
     /// message after a quiet spell, with nothing buffered, is sent on this thread.
     pub fn publish(&self, topic: Topic, data: Data) {
-        let shared = &self.inner.shared;
+        let inner = &self.inner;
         // Closed only by shutdown, when nothing is delivered any more.
-        let _ = shared.mailbox.publish(shared, (topic, data));
+        let _ = inner.mailbox.publish(&inner.shared, (topic, data));
     }
 
     /// Publishes one message if the endpoint's buffer has room; gives it back if not.
     pub fn try_publish(&self, topic: Topic, data: Data) -> Result<(), (Topic, Data)> {
-        let shared = &self.inner.shared;
-        match shared.mailbox.try_publish(shared, (topic, data)) {
+        let inner = &self.inner;
+        match inner.mailbox.try_publish(&inner.shared, (topic, data)) {
             Err(PushError::Full(message)) => Err(message),
             // Closed only by shutdown, when nothing is delivered any more.
             Ok(()) | Err(PushError::Closed(_)) => Ok(()),
@@ -272,12 +277,12 @@ impl Endpoint {
     /// Publishes messages in order, like as many [`Endpoint::publish`] calls under
     /// one lock per buffer-full.
     pub fn publish_batch(&self, messages: Vec<(Topic, Data)>) {
-        let _ = self.inner.shared.mailbox.queue.push_many_wait(messages);
+        let _ = self.inner.mailbox.queue.push_many_wait(messages);
     }
 
     /// Async [`Endpoint::publish_batch`]: waits instead of blocking.
     pub async fn publish_batch_async(&self, messages: Vec<(Topic, Data)>) {
-        let mailbox = &self.inner.shared.mailbox;
+        let mailbox = &self.inner.mailbox;
         let _ = mailbox.queue.push_many_async(messages).await;
     }
 

@@ -3,11 +3,9 @@
 
 use std::sync::Arc;
 
-use broker_wire::frame::Frame;
 use broker_wire::Topic;
 
 use super::{AddSubscriber, ChangeSubscription, Core};
-use crate::framing::encode_frame;
 use crate::peer::sanitize;
 use crate::routing::{PeerRoute, Routes, SubscriberRoute};
 
@@ -28,9 +26,10 @@ impl Core {
         let local_filter = self.local_filter();
         let previous = self.shared.routes();
         if *previous.local_filter != local_filter {
-            let frame = encode_frame(&Frame::Filter(local_filter.clone()));
             for peer in self.peers.values() {
-                let _ = peer.link.outbox.push_unbounded(frame.clone());
+                if let Some(frame) = peer.link.encoding.filter(&local_filter) {
+                    let _ = peer.link.outbox.push_unbounded(frame);
+                }
             }
         }
         self.shared.set_routes(Routes {

@@ -25,9 +25,9 @@ use broker_store::StoreError;
 use futures::Stream;
 use thiserror::Error;
 
-use crate::core::EmitStatus;
 use crate::error::EndpointError;
 use crate::queue::BoundedQueue;
+use crate::reports::Report;
 use crate::routing::Shared;
 use crate::status::{ErrorCode, StatusEvent};
 use crate::subscriber::Subscriber;
@@ -130,9 +130,8 @@ impl StoreActor {
 
 /// Reports a store error to the endpoint's status subscribers.
 fn emit_error(shared: &Shared, code: ErrorCode, message: String) {
-    if let Some(core) = shared.core.get() {
-        core.do_send(EmitStatus(StatusEvent::error(code, None, message)));
-    }
+    let event = StatusEvent::error(code, None, message);
+    shared.reporter.report(Report::Status(event));
 }
 
 /// Everything a queue receives, in batches, until it is closed and drained.
