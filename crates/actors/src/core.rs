@@ -423,6 +423,7 @@ impl StreamHandler<Report> for Core {
         match report {
             Report::SlowPeer { node, dropped } => self.slow_peer(node, dropped, ctx),
             Report::Status(event) => self.emit(event),
+            Report::Unsubscribe(id) => self.remove_subscriber(id),
         }
     }
 
@@ -434,7 +435,7 @@ impl Handler<StartStore> for Core {
     type Result = ();
 
     fn handle(&mut self, msg: StartStore, _: &mut Context<Self>) {
-        msg.0.start(self.shared.clone());
+        self.start_store(msg.0);
     }
 }
 

@@ -5,8 +5,10 @@
 //! Blocking calls must not be made from the endpoint's own thread (from inside an
 //! actor): they would wait on the thread that has to answer them.
 
+mod stores;
+
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -50,7 +52,6 @@ struct Inner {
     arbiter: ArbiterHandle,
     /// The endpoint's thread, taken by the first shutdown.
     thread: Mutex<Option<JoinHandle<()>>>,
-    next_subscriber: AtomicU64,
 }
 
 impl Endpoint {
@@ -84,7 +85,6 @@ impl Endpoint {
             core,
             arbiter,
             thread: Mutex::new(Some(thread)),
-            next_subscriber: AtomicU64::new(0),
         };
         Ok(Endpoint {
             inner: Arc::new(inner),
@@ -297,7 +297,7 @@ impl Endpoint {
         let capacity = queue_size.max(self.inner.shared.config.subscriber_queue);
         let flare = new_flare("subscriber")?;
         let queue = Arc::new(BoundedQueue::new(capacity, Some(flare), None));
-        let id = self.inner.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        let id = self.inner.shared.subscriber_id();
         let _ = self.call(AddSubscriber {
             id,
             topics,

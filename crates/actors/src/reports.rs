@@ -1,5 +1,5 @@
 //! The narrow channel from the data path and the store actors to the Core: what they
-//! report (a slow peer, a status for the status subscribers), never a handle on the
+//! report (a slow peer, a status, a store actor gone), never a handle on the
 //! Core itself. The Core reads the other end as a stream.
 
 use broker_wire::frame::NodeId;
@@ -18,6 +18,8 @@ pub(crate) enum Report {
     },
     /// An event for the status subscribers.
     Status(StatusEvent),
+    /// A store actor's inbox went away: stop routing to subscription `id`.
+    Unsubscribe(u64),
 }
 
 /// The sending end; cheap to clone. Unbounded: reports are rare and the Core never

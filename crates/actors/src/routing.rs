@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     pub(crate) tls: Option<TlsContext>,
     /// The last message id handed out.
     next_id: AtomicU64,
+    /// The last subscriber id handed out.
+    next_subscriber: AtomicU64,
     /// The current routing snapshot, published as a watch: readers hold its lock only to
     /// clone the `Arc`, waiters are told when it changes; only the core writes.
     routes: watch::Sender<Arc<Routes>>,
@@ -102,6 +104,7 @@ impl Shared {
             config,
             tls,
             next_id: AtomicU64::new(0),
+            next_subscriber: AtomicU64::new(0),
             routes: watch::Sender::new(Arc::default()),
             dedup: Mutex::new(Dedup::default()),
             reporter,
@@ -121,6 +124,11 @@ impl Shared {
     /// Installs a new routing snapshot and tells the waiters.
     pub(crate) fn set_routes(&self, routes: Routes) {
         self.routes.send_replace(Arc::new(routes));
+    }
+
+    /// A fresh id for a subscriber.
+    pub(crate) fn subscriber_id(&self) -> u64 {
+        self.next_subscriber.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Reserves `count` consecutive message ids; returns the first.

@@ -8,6 +8,7 @@ use broker_wire::Topic;
 use super::{AddSubscriber, ChangeSubscription, Core};
 use crate::peer::sanitize;
 use crate::routing::{PeerRoute, Routes, SubscriberRoute};
+use crate::store::{Inbox, StoreActor};
 
 impl Core {
     /// What we subscribe to on behalf of local subscribers and forwarding.
@@ -75,6 +76,17 @@ impl Core {
         }
         route.filter = Arc::new(sanitize(filter));
         self.rebuild_routes();
+    }
+
+    /// Subscribes a store actor's inbox to its topic and starts the actor.
+    pub(super) fn start_store(&mut self, actor: StoreActor) {
+        let inbox = Inbox::new(self.shared.subscriber_id(), self.shared.reporter.clone());
+        self.add_subscriber(AddSubscriber {
+            id: inbox.id(),
+            topics: vec![actor.topic()],
+            queue: inbox.queue.clone(),
+        });
+        actor.start(self.shared.clone(), inbox);
     }
 
     /// Stops routing to a subscriber.

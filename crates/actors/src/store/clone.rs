@@ -26,11 +26,10 @@ use broker_store::messages::{events_topic, master_topic, EntityId, ToMaster};
 use broker_wire::Data;
 
 use crate::routing::{matches, Shared};
-use crate::subscriber::Subscriber;
 
 use super::flow::{emit, Flow, FlowActor};
 use super::replica::{Replica, Request};
-use super::{batches, CloneOptions, HEARTBEAT};
+use super::{batches, CloneOptions, Inbox, HEARTBEAT};
 
 mod following;
 
@@ -66,8 +65,8 @@ pub(crate) struct StoreClone {
     replica: Arc<Replica>,
     shared: Arc<Shared>,
     options: CloneOptions,
-    /// Keeps the subscription to the clone topic; its queue feeds the actor.
-    inbox: Subscriber,
+    /// The subscription to the clone topic; its queue feeds the actor.
+    inbox: Inbox,
     sync: SyncState,
     last_heard: Instant,
     /// When the master became unreachable, if it is.
@@ -87,7 +86,7 @@ impl StoreClone {
     pub(crate) fn launch(
         replica: Arc<Replica>,
         shared: Arc<Shared>,
-        inbox: Subscriber,
+        inbox: Inbox,
         options: CloneOptions,
     ) {
         let name = replica.name.clone();
@@ -225,7 +224,7 @@ impl Actor for StoreClone {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.add_stream(batches(self.inbox.inbox.queue.clone()));
+        ctx.add_stream(batches(self.inbox.queue.clone()));
         ctx.run_interval(TICK, Self::tick);
         let request = ToMaster::SnapshotRequest { clone: self.me() }.to_data();
         emit(self, ctx, vec![request], Vec::new(), 0);

@@ -5,7 +5,7 @@
 //! to the actor through a bounded queue. A master applies them itself; a clone sends them to
 //! the master and sees them only once the master's change comes back. Every call blocks at
 //! most for backpressure or a bounded wait, and works from any thread except the endpoint's.
-//! Attaching a store is in `attach`.
+//! Attaching a store is `Endpoint::attach_*` (`endpoint/stores.rs`).
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};

@@ -19,11 +19,10 @@ use broker_wire::{Data, Timestamp, Topic};
 
 use crate::routing::{matches, Shared};
 use crate::status::ErrorCode;
-use crate::subscriber::Subscriber;
 
 use super::flow::{emit, flush, writes_first, Flow, FlowActor};
 use super::replica::{Replica, Request};
-use super::{batches, emit_error, error_code, HEARTBEAT};
+use super::{batches, emit_error, error_code, Inbox, HEARTBEAT};
 
 /// What one batch of work produced.
 #[derive(Default)]
@@ -47,8 +46,8 @@ pub(crate) struct StoreMaster {
     epoch: u64,
     /// The number of the last change.
     seq: u64,
-    /// Keeps the subscription to the master topic; its queue feeds the actor.
-    inbox: Subscriber,
+    /// The subscription to the master topic; its queue feeds the actor.
+    inbox: Inbox,
     /// The pending expiry timer and the expiry it fires for.
     expiry_timer: Option<(SpawnHandle, Timestamp)>,
     flow: Flow,
@@ -56,7 +55,7 @@ pub(crate) struct StoreMaster {
 
 impl StoreMaster {
     /// Starts the master of `replica` on the current (endpoint) thread.
-    pub(crate) fn launch(replica: Arc<Replica>, shared: Arc<Shared>, inbox: Subscriber) {
+    pub(crate) fn launch(replica: Arc<Replica>, shared: Arc<Shared>, inbox: Inbox) {
         let name = replica.name.clone();
         StoreMaster {
             epoch: fresh_epoch(),
@@ -210,7 +209,7 @@ impl Actor for StoreMaster {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.add_stream(batches(self.inbox.inbox.queue.clone()));
+        ctx.add_stream(batches(self.inbox.queue.clone()));
         flush(self, ctx);
         ctx.run_interval(HEARTBEAT, |act, ctx| {
             let alive = ToClones::Alive {

@@ -1,17 +1,19 @@
 //! The store runtime: data stores (masters and clones) on an endpoint.
 //!
-//! A [`Store`] handle (`handle`, attached by `attach`) and its actor (`master`, `clone`)
-//! share a `Replica` (`replica`): reads lock it on the caller's thread, writes go to the
-//! actor through a bounded queue. `flow` moves an actor's writes in and its messages out
-//! without waiting on a peer while holding that peer's input. The actors are started by
-//! the Core ([`StoreActor::start`] behind `core::StartStore`), publish through the
-//! ordinary data path and feed local subscribers through the same delivery as messages
-//! from peers (`routing::deliver_local`).
+//! A [`Store`] handle (`handle`) and its actor (`master`, `clone`) share a `Replica`
+//! (`replica`): reads lock it on the caller's thread, writes go to the actor through a
+//! bounded queue. `flow` moves an actor's writes in and its messages out without waiting
+//! on a peer while holding that peer's input. `Endpoint::attach_*` (`endpoint/stores.rs`)
+//! makes the replica and has the Core start the actor (`StoreActor` in
+//! `core::StartStore`): the Core subscribes the actor's `Inbox` to the store's topic,
+//! as it does any subscriber. The actors publish through the ordinary data path, feed
+//! local subscribers through the same delivery as messages from peers
+//! (`routing::deliver_local`), and report to the Core only through the `Reporter`.
+//! Nothing here depends on the Core or the handles of the endpoint.
 //!
 //! This file holds what several of them share: the public option and error types, and
 //! the few helpers every actor uses.
 
-mod attach;
 mod clone;
 mod flow;
 mod handle;
@@ -21,19 +23,20 @@ mod replica;
 use std::sync::Arc;
 use std::time::Duration;
 
+use broker_store::messages::{clone_topic, master_topic};
 use broker_store::StoreError;
+use broker_wire::Topic;
 use futures::Stream;
 use thiserror::Error;
 
 use crate::error::EndpointError;
 use crate::queue::BoundedQueue;
-use crate::reports::Report;
-use crate::routing::Shared;
+use crate::reports::{Report, Reporter};
+use crate::routing::{Shared, SubscriberQueue};
 use crate::status::{ErrorCode, StatusEvent};
-use crate::subscriber::Subscriber;
 
 pub use handle::{expiry_span, QueryError, Store};
-use replica::Replica;
+pub(crate) use replica::{Progress, Replica};
 
 /// How often a master tells its clones it is alive and how far its sequence goes.
 const HEARTBEAT: Duration = Duration::from_millis(500);
@@ -109,22 +112,77 @@ fn error_code(error: &StoreError) -> ErrorCode {
     }
 }
 
+/// Messages from peers a store actor may have pending before peers wait.
+const INBOX_QUEUE: usize = 4096;
+
 /// A store actor to start on the endpoint's thread: what `attach_*` hands the Core.
 pub(crate) struct StoreActor {
     replica: Arc<Replica>,
-    /// The subscription to the store's internal topic, which feeds the actor.
-    inbox: Subscriber,
     /// A clone's options; `None` for a master.
     clone: Option<CloneOptions>,
 }
 
 impl StoreActor {
-    /// Starts the actor on the current (endpoint) thread.
-    pub(crate) fn start(self, shared: Arc<Shared>) {
-        match self.clone {
-            None => master::StoreMaster::launch(self.replica, shared, self.inbox),
-            Some(options) => clone::StoreClone::launch(self.replica, shared, self.inbox, options),
+    /// The master of `replica`.
+    pub(crate) fn master(replica: Arc<Replica>) -> Self {
+        StoreActor {
+            replica,
+            clone: None,
         }
+    }
+
+    /// A clone of `replica`.
+    pub(crate) fn clone(replica: Arc<Replica>, options: CloneOptions) -> Self {
+        StoreActor {
+            replica,
+            clone: Some(options),
+        }
+    }
+
+    /// The topic the actor's inbox subscribes to: where the other side publishes.
+    pub(crate) fn topic(&self) -> Topic {
+        match self.clone {
+            None => master_topic(&self.replica.name),
+            Some(_) => clone_topic(&self.replica.name),
+        }
+    }
+
+    /// Starts the actor on the current (endpoint) thread, fed by `inbox`.
+    pub(crate) fn start(self, shared: Arc<Shared>, inbox: Inbox) {
+        match self.clone {
+            None => master::StoreMaster::launch(self.replica, shared, inbox),
+            Some(options) => clone::StoreClone::launch(self.replica, shared, inbox, options),
+        }
+    }
+}
+
+/// A store actor's subscription to its topic: the Core routes to `queue` from when it
+/// starts the actor until the inbox is dropped with the actor.
+pub(crate) struct Inbox {
+    id: u64,
+    pub(crate) queue: Arc<SubscriberQueue>,
+    reporter: Reporter,
+}
+
+impl Inbox {
+    /// An empty inbox for subscription `id`.
+    pub(crate) fn new(id: u64, reporter: Reporter) -> Self {
+        Inbox {
+            id,
+            queue: Arc::new(BoundedQueue::new(INBOX_QUEUE, None, None)),
+            reporter,
+        }
+    }
+
+    /// The subscription's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        self.reporter.report(Report::Unsubscribe(self.id));
     }
 }
 

@@ -1,31 +1,29 @@
-//! [`Endpoint::attach_master`] and [`Endpoint::attach_clone`]: starting a store's actor
-//! with the replica it shares with its handles, and the per-process registry that makes
-//! attaching a name twice yield the same store.
+//! The endpoint's store API, [`Endpoint::attach_master`] and [`Endpoint::attach_clone`]:
+//! the replica a store's handles share with its actor, the actor started by the Core,
+//! and the per-process registry that makes attaching a name twice yield the same store.
+//! The store runtime itself is in `crate::store`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use broker_store::messages::{clone_topic, master_topic, EntityId};
+use broker_store::messages::{master_topic, EntityId};
 use broker_store::{open_backend, BackendType};
 use broker_wire::frame::NodeId;
 use broker_wire::Data;
 
+use super::Endpoint;
 use crate::core::StartStore;
-use crate::endpoint::Endpoint;
 use crate::error::EndpointError;
 use crate::queue::BoundedQueue;
+use crate::reports::Report;
 use crate::routing::Routes;
-use crate::status::ErrorCode;
-
-use super::replica::{Progress, Replica};
-use super::{emit_error, AttachError, CloneOptions, Role, Store, StoreActor};
+use crate::status::{ErrorCode, StatusEvent};
+use crate::store::{AttachError, CloneOptions, Progress, Replica, Role, Store, StoreActor};
 
 /// Writes a handle may queue for its actor before `put` and friends block.
 const REQUEST_QUEUE: usize = 4096;
-/// Messages from peers a store actor may have pending before peers wait.
-const INBOX_QUEUE: usize = 4096;
 
 /// The stores attached on each endpoint, so that attaching a name twice gives the same
 /// store. Weak: a store lives as long as its actor or a handle.
@@ -70,7 +68,8 @@ impl Endpoint {
         let topic = master_topic(name);
         if self.peer_subscriptions().contains(&topic) {
             let message = format!("store {name}: a peer already holds its master");
-            emit_error(self.shared(), ErrorCode::MasterExists, message);
+            let event = StatusEvent::error(ErrorCode::MasterExists, None, message);
+            self.shared().reporter.report(Report::Status(event));
             return Ok(None);
         }
         let backend = open_backend(backend, &options).map_err(|source| AttachError::Backend {
@@ -83,12 +82,7 @@ impl Endpoint {
             broker_store::Store::new(backend),
             Duration::from_secs(10),
         );
-        let inbox = self.make_subscriber(vec![topic], INBOX_QUEUE);
-        self.start_store(StoreActor {
-            replica: replica.clone(),
-            inbox,
-            clone: None,
-        })?;
+        self.start_store(StoreActor::master(replica.clone()))?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
         Ok(Some(Store { replica }))
     }
@@ -122,12 +116,7 @@ impl Endpoint {
             broker_store::Store::in_memory(),
             options.request_timeout,
         );
-        let inbox = self.make_subscriber(vec![clone_topic(name)], INBOX_QUEUE);
-        self.start_store(StoreActor {
-            replica: replica.clone(),
-            inbox,
-            clone: Some(options),
-        })?;
+        self.start_store(StoreActor::clone(replica.clone(), options))?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
         drop(registry);
         // A clone that could not sync yet still serves: it keeps asking the master.
@@ -159,7 +148,8 @@ impl Endpoint {
         })
     }
 
-    /// Has the Core start `actor` on the endpoint's thread.
+    /// Has the Core subscribe `actor`'s inbox and start it on the endpoint's thread;
+    /// peers know of the subscription on return.
     fn start_store(&self, actor: StoreActor) -> Result<(), EndpointError> {
         self.call(StartStore(actor))
     }
