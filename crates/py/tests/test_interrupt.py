@@ -26,6 +26,7 @@ BLOCKERS = {
     "get_n": "ep.make_subscriber('/t').get(5)",
     "status_get": "ep.make_status_subscriber(True).get()",
     "iteration": "next(iter(ep.make_subscriber('/t')))",
+    "await_peer_subscription": "ep.await_peer_subscription('/t')",
 }
 
 
