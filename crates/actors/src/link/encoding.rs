@@ -28,7 +28,10 @@ pub(crate) trait Encoding: Send + Sync {
     fn goodbye(&self) -> Option<Bytes>;
 }
 
-/// Encodes one batch of messages for the links of one encoding.
+/// Encodes one batch of messages for the links of one encoding. It sees every link it
+/// encodes for: ours shares one set of frames between links wanting the same messages;
+/// one whose envelopes name the receiver (Broker's native protocol) can still encode
+/// each payload once and add the envelope per link.
 pub(crate) trait Encoder: Send {
     /// The bytes carrying `messages[i]` for every selected `i`, in order, to peer `to`;
     /// and how many messages they hold (a message no receiver accepts is left out).
