@@ -265,17 +265,18 @@ impl Core {
                 let _ = finished.wait_for(|done| *done).await;
             });
         }
+        // One bound for both phases: a peer that stopped reading delays shutdown by at
+        // most FLUSH_TIMEOUT in all.
+        let deadline = tokio::time::Instant::now() + FLUSH_TIMEOUT;
         let publishers_flushed = async move {
-            let _ = tokio::time::timeout(FLUSH_TIMEOUT, futures::future::join_all(drained)).await;
+            let _ = tokio::time::timeout_at(deadline, futures::future::join_all(drained)).await;
         };
-        let close_peers = publishers_flushed.into_actor(self).then(|_, act, _| {
+        let close_peers = publishers_flushed.into_actor(self).then(move |_, act, _| {
             let peers: Vec<Addr<Peer>> = act.peers.drain().map(|(_, p)| p.actor).collect();
             act.rebuild_routes();
-            let closed = futures::future::join_all(peers.into_iter().map(|p| {
-                p.send(Close {
-                    timeout: FLUSH_TIMEOUT,
-                })
-            }));
+            let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let closed =
+                futures::future::join_all(peers.into_iter().map(|p| p.send(Close { timeout })));
             closed.into_actor(act)
         });
         Box::pin(close_peers.map(|_, _, _| System::current().stop()))

@@ -67,6 +67,6 @@ pub use error::EndpointError;
 pub use info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
 pub use publisher::Publisher;
 pub use status::{ErrorCode, ErrorStatus, Status, StatusCode, StatusEvent};
-pub use store::{AttachError, CloneOptions, QueryError, Role, Store};
+pub use store::{AttachError, CloneOptions, PendingPutUnique, QueryError, Role, Store};
 pub use subscriber::{StatusSubscriber, Subscriber};
 pub use tls::TlsError;

@@ -57,6 +57,15 @@ impl PyEndpoint {
     }
 }
 
+impl Drop for PyEndpoint {
+    /// An endpoint dropped without `shutdown()` still flushes and closes its peerings
+    /// (bounded), but without the GIL: other Python threads, perhaps the very ones
+    /// draining a peer's subscriber, go on meanwhile.
+    fn drop(&mut self) {
+        Python::attach(|py| py.detach(|| self.inner.shutdown()));
+    }
+}
+
 #[pymethods]
 impl PyEndpoint {
     #[new]

@@ -182,9 +182,12 @@ impl PyStore {
         expiry: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<bool>> {
         let (key, value, expiry) = (to_data(key)?, to_data(value)?, expiry_from(expiry)?);
-        let store = self.inner.clone();
-        let inserted = run_interruptible(py, move || store.put_unique(key, value, expiry))?;
-        Ok(inserted.ok())
+        // Waited for here, in slices: no helper thread per call.
+        let answer = match py.detach(|| self.inner.put_unique_request(key, value, expiry)) {
+            Ok(pending) => wait_for(py, None, move |slice| pending.wait(slice))?,
+            Err(error) => Some(Err(error)),
+        };
+        Ok(answer.and_then(Result::ok))
     }
 
     /// Removes `key`.

@@ -100,15 +100,25 @@ impl Endpoint {
         name: &str,
         options: CloneOptions,
     ) -> Result<Option<Store>, AttachError> {
-        let mut registry = ATTACHED.lock().expect("store registry poisoned");
-        if let Some(replica) = attached(&mut registry, self.node_id(), name) {
+        let registered = || {
+            let mut registry = ATTACHED.lock().expect("store registry poisoned");
+            attached(&mut registry, self.node_id(), name)
+        };
+        if let Some(replica) = registered() {
             return Ok(Some(Store { replica }));
         }
+        // The registry stays unlocked while waiting: other attachments, anywhere in the
+        // process, go on meanwhile.
         let deadline = Instant::now() + options.attach_timeout;
         let topic = master_topic(name);
         let has_master = move |routes: &Routes| routes.peer_subscribed(&topic);
         if !futures::executor::block_on(self.await_routes(options.attach_timeout, has_master)) {
             return Ok(None);
+        }
+        let mut registry = ATTACHED.lock().expect("store registry poisoned");
+        // Another thread may have attached it while this one waited.
+        if let Some(replica) = attached(&mut registry, self.node_id(), name) {
+            return Ok(Some(Store { replica }));
         }
         let replica = self.new_replica(
             name,

@@ -8,9 +8,9 @@
 //! Attaching a store is `Endpoint::attach_*` (`endpoint/stores.rs`).
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use broker_store::{Operation, StoreError};
 use broker_wire::data::Set;
@@ -137,6 +137,23 @@ impl Store {
         value: Data,
         expiry: Option<Duration>,
     ) -> Result<bool, QueryError> {
+        let pending = self.put_unique_request(key, value, expiry)?;
+        loop {
+            if let Some(answer) = pending.wait(self.replica.request_timeout) {
+                return answer;
+            }
+        }
+    }
+
+    /// Starts a [`Store::put_unique`] without waiting for its answer, so that callers
+    /// can wait in slices (interruptibly) on their own thread. Fails only if the store
+    /// is closed or its request queue stayed full for the request timeout.
+    pub fn put_unique_request(
+        &self,
+        key: Data,
+        value: Data,
+        expiry: Option<Duration>,
+    ) -> Result<PendingPutUnique, QueryError> {
         let (answer, outcome) = sync_channel(1);
         let request = Request {
             op: Operation::PutUnique {
@@ -146,19 +163,16 @@ impl Store {
             },
             answer: Some(answer),
         };
-        if self.replica.requests.push_wait(request, 1, None).is_err() {
-            return Err(QueryError::Closed {
-                store: self.replica.name.clone(),
-            });
-        }
-        match outcome.recv_timeout(self.replica.request_timeout) {
-            Ok(inserted) => Ok(inserted),
-            Err(RecvTimeoutError::Timeout) => Err(QueryError::RequestTimeOut {
-                store: self.replica.name.clone(),
+        let timeout = self.replica.request_timeout;
+        let store = self.replica.name.clone();
+        match self.replica.requests.push_wait(request, 1, Some(timeout)) {
+            Ok(()) => Ok(PendingPutUnique {
+                outcome,
+                deadline: Instant::now() + timeout,
+                store,
             }),
-            Err(RecvTimeoutError::Disconnected) => Err(QueryError::Closed {
-                store: self.replica.name.clone(),
-            }),
+            Err(PushError::Full(_)) => Err(QueryError::RequestTimeOut { store }),
+            Err(PushError::Closed(_)) => Err(QueryError::Closed { store }),
         }
     }
 
@@ -306,4 +320,29 @@ impl Store {
 /// An expiry as an operation carries it.
 pub fn expiry_span(expiry: Option<Duration>) -> Option<Timespan> {
     expiry.map(|d| Timespan(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)))
+}
+
+/// A `put_unique` sent to the store's actor, its answer still to come.
+pub struct PendingPutUnique {
+    outcome: Receiver<bool>,
+    deadline: Instant,
+    store: String,
+}
+
+impl PendingPutUnique {
+    /// Waits at most `slice` for the answer: `None` while it may still come, the
+    /// outcome once it came or the request timeout passed.
+    pub fn wait(&self, slice: Duration) -> Option<Result<bool, QueryError>> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match self.outcome.recv_timeout(slice.min(left)) {
+            Ok(inserted) => Some(Ok(inserted)),
+            Err(RecvTimeoutError::Timeout) if left > slice => None,
+            Err(RecvTimeoutError::Timeout) => Some(Err(QueryError::RequestTimeOut {
+                store: self.store.clone(),
+            })),
+            Err(RecvTimeoutError::Disconnected) => Some(Err(QueryError::Closed {
+                store: self.store.clone(),
+            })),
+        }
+    }
 }

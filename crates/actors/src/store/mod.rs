@@ -35,7 +35,7 @@ use crate::reports::{Report, Reporter};
 use crate::routing::{Shared, SubscriberQueue};
 use crate::status::{ErrorCode, StatusEvent};
 
-pub use handle::{expiry_span, QueryError, Store};
+pub use handle::{expiry_span, PendingPutUnique, QueryError, Store};
 pub(crate) use replica::{Progress, Replica};
 
 /// How often a master tells its clones it is alive and how far its sequence goes.
