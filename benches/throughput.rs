@@ -34,17 +34,10 @@ fn chain(hops: usize, tls: bool) -> Chain {
         let port = pair[1].listen("127.0.0.1", 0).unwrap();
         pair[0].peer("127.0.0.1", port, None).unwrap();
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !nodes[0]
-        .peer_subscriptions()
-        .contains(&Topic::from("/bench"))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "filters did not propagate"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        nodes[0].await_peer_subscription(&Topic::from("/bench"), Duration::from_secs(10)),
+        "filters did not propagate"
+    );
     Chain { nodes, sub }
 }
 

@@ -27,7 +27,7 @@ fn stalled_subscriber_backpressures_a_million_messages_without_loss() {
     const BATCH: u64 = 1_000;
     let net = Net::uniform(2, &[(1, 0)]);
     let sub = net.nodes[1].make_subscriber(vec![Topic::from("/flow")], 1_000);
-    eventually("filter", || !net.nodes[0].peer_subscriptions().is_empty());
+    await_subscription(&net.nodes[0], "/flow");
     let payload = "p".repeat(100);
     let published = AtomicU64::new(0);
     let done = AtomicBool::new(false);

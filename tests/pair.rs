@@ -23,10 +23,10 @@ fn peering_reports_each_other_and_delivers_both_ways() {
 
     let sub_a = a.make_subscriber(vec![Topic::from("/to/a")], 16);
     let sub_b = b.make_subscriber(vec![Topic::from("/to/b")], 16);
-    eventually("filters to propagate", || {
-        a.peer_subscriptions() == vec![Topic::from("/to/b")]
-            && b.peer_subscriptions() == vec![Topic::from("/to/a")]
-    });
+    await_subscription(a, "/to/b");
+    await_subscription(b, "/to/a");
+    assert_eq!(a.peer_subscriptions(), vec![Topic::from("/to/b")]);
+    assert_eq!(b.peer_subscriptions(), vec![Topic::from("/to/a")]);
     a.publish(Topic::from("/to/b/x"), Data::from("hello b"));
     b.publish(Topic::from("/to/a"), Data::Count(7));
     assert_eq!(
@@ -40,14 +40,35 @@ fn peering_reports_each_other_and_delivers_both_ways() {
 }
 
 #[test]
+fn await_peer_subscription_wakes_when_a_matching_filter_arrives() {
+    let net = Net::uniform(2, &[(0, 1)]);
+    let (a, b) = (&net.nodes[0], &net.nodes[1]);
+    let topic = Topic::from("/late/x");
+    assert!(!a.await_peer_subscription(&topic, Duration::from_millis(50)));
+    let sub = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| a.await_peer_subscription(&topic, WAIT));
+        let sub = b.make_subscriber(vec![Topic::from("/late")], 16);
+        assert!(waiter.join().unwrap(), "the waiter saw the filter arrive");
+        sub
+    });
+    // The filter is a prefix of the topic, not the other way round.
+    assert!(!a.await_peer_subscription(&Topic::from("/la"), Duration::ZERO));
+    a.publish(topic.clone(), Data::Count(1));
+    assert_eq!(receive(&sub, 1), vec![(topic.clone(), Data::Count(1))]);
+    a.shutdown();
+    assert!(
+        !a.await_peer_subscription(&topic, WAIT),
+        "nothing to wait for"
+    );
+}
+
+#[test]
 fn prefix_filters_are_raw_and_publishers_do_not_hear_themselves() {
     let net = Net::uniform(2, &[(0, 1)]);
     let (a, b) = (&net.nodes[0], &net.nodes[1]);
     let local = a.make_subscriber(vec![Topic::from("/t")], 16);
     let remote = b.make_subscriber(vec![Topic::from("/t")], 16);
-    eventually("filter", || {
-        a.peer_subscriptions().contains(&Topic::from("/t"))
-    });
+    await_subscription(a, "/t");
     a.publish_batch(vec![
         (Topic::from("/tfoo"), Data::Count(1)),
         (Topic::from("/other"), Data::Count(2)),
@@ -67,7 +88,7 @@ fn prefix_filters_are_raw_and_publishers_do_not_hear_themselves() {
 fn subscriber_fd_is_readable_exactly_while_messages_are_pending() {
     let net = Net::uniform(2, &[(0, 1)]);
     let sub = net.nodes[1].make_subscriber(vec![Topic::from("/fd")], 16);
-    eventually("filter", || !net.nodes[0].peer_subscriptions().is_empty());
+    await_subscription(&net.nodes[0], "/fd");
     let readable = |fd| {
         let mut pfd = libc_poll(fd);
         pfd(0)
@@ -167,7 +188,7 @@ fn peering_twice_keeps_one_peering() {
 fn shutdown_flushes_published_messages() {
     let net = Net::uniform(2, &[(0, 1)]);
     let sub = net.nodes[1].make_subscriber(vec![Topic::from("/flush")], 100_000);
-    eventually("filter", || !net.nodes[0].peer_subscriptions().is_empty());
+    await_subscription(&net.nodes[0], "/flush");
     let publisher = net.nodes[0].make_publisher(Topic::from("/flush"));
     net.nodes[0].publish_batch(numbered("/flush", 20_000));
     publisher.publish_batch((0..5_000).map(Data::Count).collect());

@@ -63,7 +63,7 @@ fn plaintext() -> Config {
 fn serving_pair() -> (Net, broker::actors::Subscriber) {
     let net = Net::build(vec![plaintext(), plaintext()], &[(1, 0)]);
     let sub = net.nodes[1].make_subscriber(vec![Topic::from("/ok")], 16);
-    eventually("filter", || !net.nodes[0].peer_subscriptions().is_empty());
+    await_subscription(&net.nodes[0], "/ok");
     (net, sub)
 }
 
@@ -218,7 +218,7 @@ fn reconnects_after_the_listener_restarts() {
         1,
         "re-peered after the restart"
     );
-    eventually("filter", || !client.peer_subscriptions().is_empty());
+    await_subscription(&client, "/again");
     client.publish(Topic::from("/again"), Data::Count(2));
     assert_eq!(receive(&sub, 1).len(), 1);
 }

@@ -430,9 +430,7 @@ fn attaching_respects_existing_masters() {
     assert_eq!(first.role(), Role::Master);
 
     let errors = net.nodes[1].make_status_subscriber(false);
-    eventually("the master's subscription", || {
-        !net.nodes[1].peer_subscriptions().is_empty()
-    });
+    await_subscription(&net.nodes[1], "m/<$>/data/master");
     assert!(net.nodes[1]
         .attach_master("m", BackendType::Memory, BTreeMap::new())
         .unwrap()

@@ -168,7 +168,7 @@ fn peers_and_talks(server: Config, client: Config) {
     let sub = server.make_subscriber(vec![Topic::from("/tls")], 16);
     let port = server.listen("127.0.0.1", 0).unwrap();
     client.peer("127.0.0.1", port, None).unwrap();
-    eventually("filter", || !client.peer_subscriptions().is_empty());
+    await_subscription(&client, "/tls");
     client.publish(Topic::from("/tls"), Data::from("secret"));
     assert_eq!(
         receive(&sub, 1),

@@ -26,9 +26,7 @@ fn receivers(net: &Net, count: u64) -> Vec<usize> {
         .map(|(i, n)| n.make_subscriber(vec![Topic::from("/c"), probe(i)], 64))
         .collect();
     for i in 0..net.nodes.len() - 1 {
-        eventually("filters along the chain", || {
-            net.nodes[i].peer_subscriptions().contains(&probe(i + 1))
-        });
+        await_subscription(&net.nodes[i], probe(i + 1).as_str());
     }
     net.nodes[0].publish_batch(numbered("/c", count));
     let mut got = Vec::new();
@@ -88,11 +86,7 @@ fn chain_without_forwarding_stops_at_the_first_hop() {
 fn unsubscribed_middle_nodes_forward_only_after_forward() {
     let net = Net::uniform(4, CHAIN);
     let end = net.nodes[3].make_subscriber(vec![Topic::from("/m")], 64);
-    eventually("filter at hop 2", || {
-        net.nodes[2]
-            .peer_subscriptions()
-            .contains(&Topic::from("/m"))
-    });
+    await_subscription(&net.nodes[2], "/m");
     net.nodes[0].publish_batch(numbered("/m", 10));
     assert_quiet(&end);
     net.nodes[1].forward(vec![Topic::from("/m")]);
@@ -100,11 +94,7 @@ fn unsubscribed_middle_nodes_forward_only_after_forward() {
     // Each hop must know the next one's new filter: node 0 learns node 1's, node 1
     // learns node 2's (node 0 never asks for `/m`, so node 1 seeing it means node 2's).
     for hop in [0, 1] {
-        eventually("forwarded filter one hop back", || {
-            net.nodes[hop]
-                .peer_subscriptions()
-                .contains(&Topic::from("/m"))
-        });
+        await_subscription(&net.nodes[hop], "/m");
     }
     net.nodes[0].publish_batch(numbered("/m", 10));
     assert_eq!(receive(&end, 10), numbered("/m", 10));
@@ -120,9 +110,7 @@ fn exactly_once(n: usize, edges: &[(usize, usize)], count: u64) {
         .map(|e| e.make_subscriber(vec![Topic::from("/x/")], 64))
         .collect();
     for node in &net.nodes {
-        eventually("filters", || {
-            node.peer_subscriptions().contains(&Topic::from("/x/"))
-        });
+        await_subscription(node, "/x/");
     }
     std::thread::scope(|scope| {
         for (i, node) in net.nodes.iter().enumerate() {
@@ -176,14 +164,11 @@ fn star_fans_out_and_forwards_between_leaves() {
         .zip(&markers)
         .map(|(e, marker)| e.make_subscriber(vec![Topic::from("/s"), marker.clone()], 64))
         .collect();
-    eventually("every leaf's filter at the hub", || {
-        let known = net.nodes[0].peer_subscriptions();
-        markers.iter().all(|m| known.contains(m))
-    });
+    for marker in &markers {
+        await_subscription(&net.nodes[0], marker.as_str());
+    }
     for node in &net.nodes {
-        eventually("filters", || {
-            node.peer_subscriptions().contains(&Topic::from("/s"))
-        });
+        await_subscription(node, "/s");
     }
     net.nodes[0].publish_batch(numbered("/s", 50));
     for leaf in &leaves {

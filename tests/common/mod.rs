@@ -108,6 +108,15 @@ pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until a direct peer of `endpoint` subscribes to a prefix of `topic`: from then
+/// on a message published on `topic` reaches it.
+pub fn await_subscription(endpoint: &Endpoint, topic: &str) {
+    assert!(
+        endpoint.await_peer_subscription(&Topic::from(topic), WAIT),
+        "timed out waiting for a peer's subscription to {topic}"
+    );
+}
+
 /// `count` messages on `topic` carrying their index.
 pub fn numbered(topic: &str, count: u64) -> Vec<(Topic, Data)> {
     (0..count)

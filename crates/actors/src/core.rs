@@ -29,8 +29,10 @@ use crate::listener::{Listener, StopListening};
 use crate::peer::{Close, CloseReason, Peer};
 use crate::publish_buffer::{drain, PublishBuffer};
 use crate::queue::BoundedQueue;
+use crate::reports::{Report, Reports};
 use crate::routing::{Shared, SubscriberQueue, SubscriberRoute};
 use crate::status::StatusEvent;
+use crate::store::StoreActor;
 
 pub(crate) use peering::opening;
 use peering::{Outbound, PeerEntry};
@@ -164,14 +166,10 @@ pub(crate) struct PeerClosed {
     pub(crate) reason: CloseReason,
 }
 
-/// A peer's buffer stayed full (see `SlowPeerPolicy`).
+/// Start a store actor (`attach_*`) on the endpoint's thread.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct SlowPeer {
-    pub(crate) node: NodeId,
-    /// Whether messages were dropped (`Drop`) rather than the peer disconnected.
-    pub(crate) dropped: bool,
-}
+pub(crate) struct StartStore(pub(crate) StoreActor);
 
 /// Flush publishers and peers, close everything, stop the endpoint's thread.
 #[derive(Message)]
@@ -184,6 +182,8 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The endpoint core actor.
 pub(crate) struct Core {
     shared: Arc<Shared>,
+    /// What links and store actors report, until the Core starts reading it.
+    reports: Option<Reports>,
     peers: HashMap<NodeId, PeerEntry>,
     subscribers: BTreeMap<u64, SubscriberRoute>,
     forwarded: Vec<Topic>,
@@ -198,10 +198,11 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// A core over `shared`.
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+    /// A core over `shared`, reading what the data path reports from `reports`.
+    pub(crate) fn new(shared: Arc<Shared>, reports: Reports) -> Self {
         Core {
             shared,
+            reports: Some(reports),
             peers: HashMap::new(),
             subscribers: BTreeMap::new(),
             forwarded: Vec::new(),
@@ -288,6 +289,9 @@ impl Actor for Core {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // The mailbox only carries control traffic; keep `send` from waiting on it.
         ctx.set_mailbox_capacity(4096);
+        if let Some(reports) = self.reports.take() {
+            ctx.add_stream(reports);
+        }
         ctx.run_interval(statuses::SHED_REPORT_INTERVAL, |core, _| {
             core.report_shed_events()
         });
@@ -414,11 +418,25 @@ impl Handler<PeerClosed> for Core {
     }
 }
 
-impl Handler<SlowPeer> for Core {
+/// What links and store actors report.
+impl StreamHandler<Report> for Core {
+    fn handle(&mut self, report: Report, ctx: &mut Context<Self>) {
+        match report {
+            Report::SlowPeer { node, dropped } => self.slow_peer(node, dropped, ctx),
+            Report::Status(event) => self.emit(event),
+            Report::Unsubscribe(id) => self.remove_subscriber(id),
+        }
+    }
+
+    /// Never: the Core holds a sender itself (in `shared`).
+    fn finished(&mut self, _: &mut Context<Self>) {}
+}
+
+impl Handler<StartStore> for Core {
     type Result = ();
 
-    fn handle(&mut self, msg: SlowPeer, ctx: &mut Context<Self>) {
-        self.slow_peer(msg, ctx);
+    fn handle(&mut self, msg: StartStore, _: &mut Context<Self>) {
+        self.start_store(msg.0);
     }
 }
 

@@ -5,16 +5,20 @@
 //! Blocking calls must not be made from the endpoint's own thread (from inside an
 //! actor): they would wait on the thread that has to answer them.
 
+mod stores;
+
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Handler, Message};
+use actix_rt::{Arbiter, ArbiterHandle};
 use broker_wire::frame::NodeId;
 use broker_wire::{Data, Topic};
 use futures::channel::oneshot;
+use futures::future::Either;
 
 use crate::config::Config;
 use crate::core::{
@@ -27,7 +31,8 @@ use crate::info::PeerInfo;
 use crate::publish_buffer::PublishBuffer;
 use crate::publisher::Publisher;
 use crate::queue::{BoundedQueue, PushError};
-use crate::routing::Shared;
+use crate::reports::Reporter;
+use crate::routing::{Routes, Shared};
 use crate::subscriber::{Inbox, StatusSubscriber, Subscriber};
 use crate::tls::TlsContext;
 
@@ -40,41 +45,46 @@ pub struct Endpoint {
 
 struct Inner {
     shared: Arc<Shared>,
+    /// What `publish*` hands over (see `publish_buffer.rs`).
+    mailbox: Arc<PublishBuffer>,
     core: Addr<Core>,
+    /// Runs tasks on the endpoint's thread, where timers work whoever waits.
+    arbiter: ArbiterHandle,
     /// The endpoint's thread, taken by the first shutdown.
     thread: Mutex<Option<JoinHandle<()>>>,
-    next_subscriber: AtomicU64,
 }
 
 impl Endpoint {
     /// Starts an endpoint with `config`.
     pub fn new(config: Config) -> Result<Endpoint, EndpointError> {
         let tls = TlsContext::new(&config.tls, config.disable_ssl)?;
-        let shared = Arc::new(Shared::new(fresh_node_id(), config, tls));
+        let (reporter, reports) = Reporter::channel();
+        let mailbox = Arc::new(PublishBuffer::new(config.peer_buffer, None));
+        let shared = Arc::new(Shared::new(fresh_node_id(), config, tls, reporter));
         let (started, core) = std::sync::mpsc::sync_channel(1);
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()
             .name("broker-endpoint".into())
             .spawn(move || {
                 let system = actix_rt::System::new();
-                let core = system.block_on(async move { Core::new(for_thread).start() });
-                if started.send(core).is_ok() {
+                let core = system.block_on(async move { Core::new(for_thread, reports).start() });
+                if started.send((core, Arbiter::current())).is_ok() {
                     let _ = system.run();
                 }
             })
             .map_err(EndpointError::Start)?;
-        let core = core
+        let (core, arbiter) = core
             .recv()
             .map_err(|_| EndpointError::Start(std::io::Error::other("endpoint thread died")))?;
-        let _ = shared.core.set(core.clone());
         core.do_send(AddPublisher {
-            queue: shared.mailbox.clone(),
+            queue: mailbox.clone(),
         });
         let inner = Inner {
             shared,
+            mailbox,
             core,
+            arbiter,
             thread: Mutex::new(Some(thread)),
-            next_subscriber: AtomicU64::new(0),
         };
         Ok(Endpoint {
             inner: Arc::new(inner),
@@ -96,7 +106,7 @@ impl Endpoint {
         &self.inner.shared
     }
 
-    fn call<M>(&self, msg: M) -> Result<M::Result, EndpointError>
+    pub(crate) fn call<M>(&self, msg: M) -> Result<M::Result, EndpointError>
     where
         M: Message + Send + 'static,
         M::Result: Send,
@@ -198,6 +208,46 @@ impl Endpoint {
         self.call(GetPeerSubscriptions).unwrap_or_default()
     }
 
+    /// Waits up to `timeout` until some direct peer's filter matches `topic` (a message
+    /// published on `topic` now would reach it); whether one does. Returns at once if
+    /// one does already; `false` once the endpoint is shut down.
+    pub fn await_peer_subscription(&self, topic: &Topic, timeout: Duration) -> bool {
+        futures::executor::block_on(self.await_peer_subscription_async(topic, timeout))
+    }
+
+    /// Async [`Endpoint::await_peer_subscription`].
+    pub async fn await_peer_subscription_async(&self, topic: &Topic, timeout: Duration) -> bool {
+        let topic = topic.clone();
+        self.await_routes(timeout, move |routes| routes.peer_wants(&topic))
+            .await
+    }
+
+    /// Waits up to `timeout` until the routing snapshot satisfies `condition`; whether
+    /// it does. The wait runs on the endpoint's thread, whose runtime has the timer, so
+    /// callers need none; it ends early when the caller stops waiting.
+    pub(crate) async fn await_routes(
+        &self,
+        timeout: Duration,
+        condition: impl Fn(&Routes) -> bool + Send + 'static,
+    ) -> bool {
+        let mut routes = self.inner.shared.watch_routes();
+        if condition(&routes.borrow_and_update()) {
+            return true;
+        }
+        let (mut found, outcome) = oneshot::channel();
+        let wait = async move {
+            let changed = routes.wait_for(move |r| condition(r));
+            let timed = std::pin::pin!(tokio::time::timeout(timeout, changed));
+            let met = match futures::future::select(timed, found.cancellation()).await {
+                // An error: the snapshot's sender is gone, the endpoint shut down.
+                Either::Left((result, _)) => matches!(result, Ok(Ok(_))),
+                Either::Right(_) => return,
+            };
+            let _ = found.send(met);
+        };
+        self.inner.arbiter.spawn(wait) && outcome.await.unwrap_or(false)
+    }
+
     /// Forwards `topics` between peers even without a local subscriber; returns once
     /// peers have been told.
     pub fn forward(&self, topics: Vec<Topic>) {
@@ -209,15 +259,15 @@ impl Endpoint {
     /// the order of the `publish*` calls, batched with whatever else is buffered; a
     /// message after a quiet spell, with nothing buffered, is sent on this thread.
     pub fn publish(&self, topic: Topic, data: Data) {
-        let shared = &self.inner.shared;
+        let inner = &self.inner;
         // Closed only by shutdown, when nothing is delivered any more.
-        let _ = shared.mailbox.publish(shared, (topic, data));
+        let _ = inner.mailbox.publish(&inner.shared, (topic, data));
     }
 
     /// Publishes one message if the endpoint's buffer has room; gives it back if not.
     pub fn try_publish(&self, topic: Topic, data: Data) -> Result<(), (Topic, Data)> {
-        let shared = &self.inner.shared;
-        match shared.mailbox.try_publish(shared, (topic, data)) {
+        let inner = &self.inner;
+        match inner.mailbox.try_publish(&inner.shared, (topic, data)) {
             Err(PushError::Full(message)) => Err(message),
             // Closed only by shutdown, when nothing is delivered any more.
             Ok(()) | Err(PushError::Closed(_)) => Ok(()),
@@ -227,12 +277,12 @@ impl Endpoint {
     /// Publishes messages in order, like as many [`Endpoint::publish`] calls under
     /// one lock per buffer-full.
     pub fn publish_batch(&self, messages: Vec<(Topic, Data)>) {
-        let _ = self.inner.shared.mailbox.queue.push_many_wait(messages);
+        let _ = self.inner.mailbox.queue.push_many_wait(messages);
     }
 
     /// Async [`Endpoint::publish_batch`]: waits instead of blocking.
     pub async fn publish_batch_async(&self, messages: Vec<(Topic, Data)>) {
-        let mailbox = &self.inner.shared.mailbox;
+        let mailbox = &self.inner.mailbox;
         let _ = mailbox.queue.push_many_async(messages).await;
     }
 
@@ -247,7 +297,7 @@ impl Endpoint {
         let capacity = queue_size.max(self.inner.shared.config.subscriber_queue);
         let flare = new_flare("subscriber")?;
         let queue = Arc::new(BoundedQueue::new(capacity, Some(flare), None));
-        let id = self.inner.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        let id = self.inner.shared.subscriber_id();
         let _ = self.call(AddSubscriber {
             id,
             topics,

@@ -6,7 +6,8 @@
 //! from async code. See `docs/architecture.md` for the actors and the message flow.
 //!
 //! # Layout
-//! - [`endpoint`]: the [`Endpoint`] handle, its blocking and async API.
+//! - [`endpoint`]: the [`Endpoint`] handle, its blocking and async API;
+//!   `endpoint/stores.rs`: `attach_master` / `attach_clone`.
 //! - [`core`]: the core actor, its messages and handlers: peer table, filters,
 //!   subscriptions, outbound peerings and retries, statuses; publishes the routing
 //!   snapshot. Its work is split into `core/peering.rs` (outbound targets, attempts,
@@ -18,21 +19,23 @@
 //!   `AsyncRead + AsyncWrite`.
 //! - [`tls`]: OpenSSL contexts from Broker's `openssl_*` options: authenticated,
 //!   anonymous (encrypted only) or none.
-//! - [`routing`]: the data path: routing snapshot, encode-once batches, slow-peer
-//!   policy, feeding subscribers.
+//! - `link`: what one connection is, whatever it speaks: its outbox, its writer slot
+//!   (`link/writer.rs`, shared by the write task and inline senders), its encoding
+//!   (`link/encoding.rs`), the slow-peer policy.
+//! - `routing`: the data path: the routing snapshot (a watch), encoding once per
+//!   encoding in use, feeding subscribers.
+//! - `reports`: the narrow channel from the data path and store actors to the core.
 //! - [`dedup`]: per-origin sliding windows that make rings and meshes deliver once.
 //! - [`framing`]: frames on a byte stream (length prefix, cap, batch assembly).
 //! - [`subscriber`]: [`Subscriber`] and [`StatusSubscriber`].
 //! - [`publisher`]: the [`Publisher`] handle; `publish_buffer`: the buffers behind it
 //!   and `Endpoint::publish*`, drained in batches or sent inline when traffic is sparse.
-//! - `writer`: a peer's writer, shared by its write task and inline senders.
 //! - [`queue`]: the bounded queue behind all of the above, for threads and tasks.
 //! - [`flare`]: descriptors readable while a queue is pending (or has room).
-//! - [`store_handle`]: [`Store`], the handle on a data store; `store_attach`:
-//!   `attach_master` / `attach_clone`; `store_master` and `store_clone`: the actors behind it;
-//!   `store_replica`: what a handle and its actor share; `store_flow`: how the actors
-//!   take writes and publish without waiting on a peer while holding its input;
-//!   `store_hooks`: what they need from the core (local delivery, statuses).
+//! - [`store`]: the store runtime: [`Store`], the handle; the master and clone actors
+//!   behind it (started by the core), what a handle and its actor share, and how the
+//!   actors take writes and publish without waiting on a peer while holding its input.
+//!   Its shared types ([`Role`], [`CloneOptions`], [`AttachError`]) sit at its root.
 //! - [`config`], [`info`], [`status`], [`error`]: configuration, peer descriptions,
 //!   status codes, errors.
 
@@ -45,23 +48,18 @@ pub mod error;
 mod flare;
 mod framing;
 pub mod info;
+mod link;
 mod listener;
 mod peer;
 mod publish_buffer;
 pub mod publisher;
 mod queue;
+mod reports;
 mod routing;
 pub mod status;
-mod store_attach;
-mod store_clone;
-mod store_flow;
-pub mod store_handle;
-mod store_hooks;
-mod store_master;
-mod store_replica;
+pub mod store;
 pub mod subscriber;
 pub mod tls;
-mod writer;
 
 pub use config::{Config, SlowPeerPolicy, TlsConfig};
 pub use endpoint::Endpoint;
@@ -69,6 +67,6 @@ pub use error::EndpointError;
 pub use info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
 pub use publisher::Publisher;
 pub use status::{ErrorCode, ErrorStatus, Status, StatusCode, StatusEvent};
-pub use store_handle::{AttachError, CloneOptions, PendingPutUnique, QueryError, Role, Store};
+pub use store::{AttachError, CloneOptions, PendingPutUnique, QueryError, Role, Store};
 pub use subscriber::{StatusSubscriber, Subscriber};
 pub use tls::TlsError;

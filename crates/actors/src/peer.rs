@@ -14,8 +14,8 @@ use tokio::sync::watch;
 use crate::connection::{frame_name, BoxedReader};
 use crate::core::{Core, PeerClosed, PeerFilter};
 use crate::framing::{encode_frame, FrameReader};
-use crate::routing::{receive_batch, PeerLink, Shared};
-use crate::writer::write_loop;
+use crate::link::{write_loop, Link};
+use crate::routing::{receive_batch, Shared};
 
 /// Close gracefully: write everything queued, then `Goodbye`. Resolves once written
 /// (or after `timeout`).
@@ -43,7 +43,7 @@ pub(crate) struct Peer {
     core: Addr<Core>,
     node: NodeId,
     conn: u64,
-    link: Arc<PeerLink>,
+    link: Arc<Link>,
     /// The connection's read half, until the reader task takes it (the write half
     /// waits in the link's writer slot).
     reader: Option<FrameReader<BoxedReader>>,
@@ -60,7 +60,7 @@ impl Peer {
         shared: Arc<Shared>,
         core: Addr<Core>,
         conn: u64,
-        link: Arc<PeerLink>,
+        link: Arc<Link>,
         reader: FrameReader<BoxedReader>,
     ) -> Self {
         let (tx, rx) = watch::channel(false);
@@ -154,7 +154,7 @@ async fn read_loop(
     core: Addr<Core>,
     node: NodeId,
     conn: u64,
-    link: Arc<PeerLink>,
+    link: Arc<Link>,
     mut reader: FrameReader<BoxedReader>,
 ) -> CloseReason {
     // Silence is measured only while reading: a reader paused by backpressure is not

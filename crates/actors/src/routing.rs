@@ -1,73 +1,35 @@
 //! The data path shared by publishers (any thread) and peer readers (the endpoint's
-//! thread): a routing snapshot, encoding each message once, pushing frames into peer
-//! outboxes under the slow-peer policy, and feeding subscriber queues. The core
-//! actor only rebuilds the snapshot when peers, filters or subscribers change; it is
-//! never on the per-message path.
+//! thread): a routing snapshot, encoding each message once per encoding in use, handing
+//! the bytes to each link (which applies the slow-peer policy), and feeding subscriber
+//! queues. The core actor only rebuilds the snapshot when peers, filters or subscribers
+//! change; it is never on the per-message path. Routing knows links only through
+//! `link::{Link, Encoding}`: a new kind of link needs no change here.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use actix::Addr;
 use broker_wire::frame::{DataMessage, NodeId};
 use broker_wire::{Data, Topic};
 use bytes::Bytes;
+use tokio::sync::watch;
 
-use crate::config::{Config, SlowPeerPolicy};
-use crate::core::{Core, SlowPeer};
+use crate::config::Config;
 use crate::dedup::Dedup;
-use crate::framing::EncodedBatch;
-use crate::publish_buffer::PublishBuffer;
-use crate::queue::{BoundedQueue, PushError};
+use crate::link::{Encoder, Link};
+use crate::queue::BoundedQueue;
+use crate::reports::Reporter;
 use crate::tls::TlsContext;
-use crate::writer::{write_inline, WriterSlot};
 
 /// A subscriber's queue of received messages.
 pub(crate) type SubscriberQueue = BoundedQueue<(Topic, Data)>;
-
-/// The sending side of one peering: encoded frames waiting for the peer's writer.
-/// Shared by the core (registration, filters), the peer actor (its writer drains it)
-/// and the routing snapshot (publishers and other peers' readers fill it).
-pub(crate) struct PeerLink {
-    /// The peer's identity.
-    pub(crate) node: NodeId,
-    /// Frames to write; weights count data messages, control frames weigh nothing.
-    pub(crate) outbox: BoundedQueue<Bytes>,
-    /// The connection's writer, for inline writes while the write task is idle.
-    pub(crate) writer: WriterSlot,
-    /// Messages dropped under [`SlowPeerPolicy::Drop`].
-    pub(crate) dropped: AtomicU64,
-    /// Whether the current drop episode was already reported; the writer ends the
-    /// episode whenever it gets a flush through.
-    dropping: AtomicBool,
-}
-
-impl PeerLink {
-    /// The peer took everything written so far: a later drop is a new episode.
-    pub(crate) fn made_progress(&self) {
-        if self.dropping.load(Ordering::Relaxed) {
-            self.dropping.store(false, Ordering::Relaxed);
-        }
-    }
-
-    /// A link with an outbox of `capacity` messages.
-    pub(crate) fn new(node: NodeId, capacity: usize) -> Self {
-        PeerLink {
-            node,
-            outbox: BoundedQueue::new(capacity, None, None),
-            writer: WriterSlot::default(),
-            dropped: AtomicU64::new(0),
-            dropping: AtomicBool::new(false),
-        }
-    }
-}
 
 /// A peer as routing sees it.
 #[derive(Clone)]
 pub(crate) struct PeerRoute {
     /// The peer's subscription filter.
     pub(crate) filter: Arc<Vec<Topic>>,
-    /// Where its frames go.
-    pub(crate) link: Arc<PeerLink>,
+    /// Where its messages go.
+    pub(crate) link: Arc<Link>,
 }
 
 /// A local subscriber as routing sees it.
@@ -90,6 +52,18 @@ pub(crate) struct Routes {
     pub(crate) local_filter: Arc<Vec<Topic>>,
 }
 
+impl Routes {
+    /// Whether some peer's filter matches `topic`.
+    pub(crate) fn peer_wants(&self, topic: &Topic) -> bool {
+        self.peers.iter().any(|peer| matches(&peer.filter, topic))
+    }
+
+    /// Whether some peer subscribed to exactly `topic`.
+    pub(crate) fn peer_subscribed(&self, topic: &Topic) -> bool {
+        self.peers.iter().any(|peer| peer.filter.contains(topic))
+    }
+}
+
 /// Whether any topic of `filter` is a prefix of `topic`.
 pub(crate) fn matches(filter: &[Topic], topic: &Topic) -> bool {
     filter.iter().any(|f| f.is_prefix_of(topic.as_str()))
@@ -105,65 +79,71 @@ pub(crate) struct Shared {
     pub(crate) tls: Option<TlsContext>,
     /// The last message id handed out.
     next_id: AtomicU64,
-    /// The current routing snapshot. An `RwLock` around an `Arc` so readers hold the
-    /// lock only to clone the pointer; only the core writes.
-    routes: RwLock<Arc<Routes>>,
+    /// The last subscriber id handed out.
+    next_subscriber: AtomicU64,
+    /// The current routing snapshot, published as a watch: readers hold its lock only to
+    /// clone the `Arc`, waiters are told when it changes; only the core writes.
+    routes: watch::Sender<Arc<Routes>>,
     /// Seen `(origin, id)` pairs. Locked by peer readers, all on the endpoint's thread,
     /// so the lock is uncontended; a `Mutex` keeps `Shared` `Sync`.
     pub(crate) dedup: Mutex<Dedup>,
-    /// The core, for reporting slow peers; set once when the core starts.
-    pub(crate) core: OnceLock<Addr<Core>>,
-    /// What `Endpoint::publish*` hands over (see `publish_buffer.rs`).
-    pub(crate) mailbox: Arc<PublishBuffer>,
+    /// Where links and store actors report to the Core.
+    pub(crate) reporter: Reporter,
 }
 
 impl Shared {
     /// Shared state of a new endpoint.
-    pub(crate) fn new(node: NodeId, config: Config, tls: Option<TlsContext>) -> Self {
-        let mailbox = Arc::new(PublishBuffer::new(config.peer_buffer, None));
+    pub(crate) fn new(
+        node: NodeId,
+        config: Config,
+        tls: Option<TlsContext>,
+        reporter: Reporter,
+    ) -> Self {
         Shared {
-            mailbox,
             node,
             config,
             tls,
             next_id: AtomicU64::new(0),
-            routes: RwLock::new(Arc::default()),
+            next_subscriber: AtomicU64::new(0),
+            routes: watch::Sender::new(Arc::default()),
             dedup: Mutex::new(Dedup::default()),
-            core: OnceLock::new(),
+            reporter,
         }
     }
 
     /// The current routing snapshot.
     pub(crate) fn routes(&self) -> Arc<Routes> {
-        self.routes.read().expect("routes lock poisoned").clone()
+        self.routes.borrow().clone()
     }
 
-    /// Installs a new routing snapshot.
+    /// The routing snapshot as it changes, for waiting on a condition.
+    pub(crate) fn watch_routes(&self) -> watch::Receiver<Arc<Routes>> {
+        self.routes.subscribe()
+    }
+
+    /// Installs a new routing snapshot and tells the waiters.
     pub(crate) fn set_routes(&self, routes: Routes) {
-        *self.routes.write().expect("routes lock poisoned") = Arc::new(routes);
+        self.routes.send_replace(Arc::new(routes));
+    }
+
+    /// A fresh id for a subscriber.
+    pub(crate) fn subscriber_id(&self) -> u64 {
+        self.next_subscriber.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Reserves `count` consecutive message ids; returns the first.
     pub(crate) fn reserve_ids(&self, count: usize) -> u64 {
         self.next_id.fetch_add(count as u64, Ordering::Relaxed) + 1
     }
-
-    fn report_slow(&self, link: &PeerLink, dropped: bool) {
-        if let Some(core) = self.core.get() {
-            core.do_send(SlowPeer {
-                node: link.node,
-                dropped,
-            });
-        }
-    }
 }
 
-/// The frames one batch produces: for each peer that wants part of it, its frames
-/// and the number of messages they hold.
-pub(crate) type Deliveries = Vec<(Arc<PeerLink>, Bytes, usize)>;
+/// The bytes one batch produces: for each link that wants part of it, the bytes its
+/// encoding made and the number of messages they hold.
+pub(crate) type Deliveries = Vec<(Arc<Link>, Bytes, usize)>;
 
-/// Encodes `messages` once and cuts frames for each peer (except `skip`) whose filter
-/// wants some of them. Local-only topics never leave the endpoint.
+/// Encodes `messages` once per encoding in use and cuts the bytes for each peer
+/// (except `skip`) whose filter wants some of them. Local-only topics never leave the
+/// endpoint.
 pub(crate) fn plan(
     shared: &Shared,
     routes: &Routes,
@@ -171,64 +151,43 @@ pub(crate) fn plan(
     skip: Option<NodeId>,
 ) -> Deliveries {
     let mut deliveries = Vec::new();
-    let mut encoded = EncodedBatch::new(messages.len());
-    // Peers wanting the whole batch share one set of frames.
-    let mut whole: Option<(Bytes, usize)> = None;
+    // Usually one: every link of an encoding shares its encoder.
+    let mut encoders: Vec<(&'static str, Box<dyn Encoder>)> = Vec::new();
     let mut selected = Vec::with_capacity(messages.len());
-    let cap = shared.config.max_frame_len;
     for peer in routes.peers.iter().filter(|p| Some(p.link.node) != skip) {
         selected.clear();
         selected.extend((0..messages.len()).filter(|&i| {
             !messages[i].topic.is_local_only() && matches(&peer.filter, &messages[i].topic)
         }));
-        let (frames, count) = match selected.len() {
-            0 => continue,
-            n if n == messages.len() => whole
-                .get_or_insert_with(|| encoded.frames(messages, &selected, cap))
-                .clone(),
-            _ => encoded.frames(messages, &selected, cap),
+        if selected.is_empty() {
+            continue;
+        }
+        let encoding = peer.link.encoding;
+        let index = match encoders
+            .iter()
+            .position(|(name, _)| *name == encoding.name())
+        {
+            Some(index) => index,
+            None => {
+                let encoder = encoding.encoder(messages.len(), shared.config.max_frame_len);
+                encoders.push((encoding.name(), encoder));
+                encoders.len() - 1
+            }
         };
+        let (bytes, count) = encoders[index]
+            .1
+            .encode(messages, &selected, peer.link.node);
         if count > 0 {
-            deliveries.push((peer.link.clone(), frames, count));
+            deliveries.push((peer.link.clone(), bytes, count));
         }
     }
     deliveries
 }
 
-/// Pushes frames from async code, waiting as the slow-peer policy says.
-pub(crate) async fn push_async(shared: &Shared, deliveries: Deliveries) {
-    for (link, frame, count) in deliveries {
-        let result = match shared.config.slow_peer {
-            SlowPeerPolicy::Block => link.outbox.push_async(frame, count).await,
-            SlowPeerPolicy::Disconnect { after } => {
-                match tokio::time::timeout(after, link.outbox.push_async(frame.clone(), count))
-                    .await
-                {
-                    Ok(result) => result,
-                    Err(_) => Err(PushError::Full(frame)),
-                }
-            }
-            SlowPeerPolicy::Drop => link.outbox.try_push(frame, count),
-        };
-        settle(shared, &link, result, count);
-    }
-}
-
-/// Accounts for the outcome of a push: a full outbox is a slow peer.
-fn settle(shared: &Shared, link: &PeerLink, result: Result<(), PushError<Bytes>>, count: usize) {
-    match result {
-        Ok(()) => {}
-        // The peering is going away; its messages go with it.
-        Err(PushError::Closed(_)) => {}
-        Err(PushError::Full(_)) => {
-            let drop_policy = shared.config.slow_peer == SlowPeerPolicy::Drop;
-            if drop_policy {
-                link.dropped.fetch_add(count as u64, Ordering::Relaxed);
-            }
-            if !drop_policy || !link.dropping.swap(true, Ordering::Relaxed) {
-                shared.report_slow(link, drop_policy);
-            }
-        }
+/// Hands each link its bytes from async code, waiting as the slow-peer policy says.
+pub(crate) async fn push_async(deliveries: Deliveries) {
+    for (link, bytes, count) in deliveries {
+        link.send(bytes, count).await;
     }
 }
 
@@ -256,7 +215,7 @@ pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>)
         return;
     }
     let deliveries = plan(shared, &routes, &stamp(shared, messages), None);
-    push_async(shared, deliveries).await;
+    push_async(deliveries).await;
 }
 
 /// Publishes a batch originating here on the caller's thread, without waiting: each
@@ -264,17 +223,8 @@ pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>)
 /// checked that every outbox has room; an outbox that another sender filled meanwhile
 /// takes the frame beyond its capacity rather than block here.
 pub(crate) fn publish_inline(shared: &Shared, routes: &Routes, messages: Vec<(Topic, Data)>) {
-    for (link, frame, count) in plan(shared, routes, &stamp(shared, messages), None) {
-        let Err(frame) = write_inline(&link, frame) else {
-            continue;
-        };
-        let result = match link.outbox.try_push(frame, count) {
-            Err(PushError::Full(frame)) if shared.config.slow_peer != SlowPeerPolicy::Drop => {
-                link.outbox.push_unbounded(frame)
-            }
-            other => other,
-        };
-        settle(shared, &link, result, count);
+    for (link, bytes, count) in plan(shared, routes, &stamp(shared, messages), None) {
+        link.send_now(bytes, count);
     }
 }
 
@@ -304,37 +254,169 @@ pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<Data
             let subset: Vec<DataMessage> = onward.iter().map(|&i| fresh[i].clone()).collect();
             plan(shared, &routes, &subset, Some(from))
         };
-        push_async(shared, deliveries).await;
-        deliver_local(&routes, fresh).await;
+        push_async(deliveries).await;
+        deliver_local(&routes, contents(fresh)).await;
         return;
     }
-    deliver_local(&routes, fresh).await;
+    deliver_local(&routes, contents(fresh)).await;
 }
 
-/// Feeds every matching subscriber, in order, waiting for room.
-async fn deliver_local(routes: &Routes, messages: Vec<DataMessage>) {
+/// What local subscribers receive of `messages`.
+fn contents(messages: Vec<DataMessage>) -> impl Iterator<Item = (Topic, Data)> {
+    messages.into_iter().map(|m| (m.topic, m.data))
+}
+
+/// Feeds every matching subscriber, in order, waiting for room: messages from peers and
+/// the events of local stores alike.
+pub(crate) async fn deliver_local(
+    routes: &Routes,
+    messages: impl IntoIterator<Item = (Topic, Data)>,
+) {
     let subscribers = &routes.subscribers;
     if subscribers.is_empty() {
         return;
     }
     let mut per_subscriber: Vec<Vec<(Topic, Data)>> = vec![Vec::new(); subscribers.len()];
-    for message in messages {
+    for (topic, data) in messages {
         let mut targets = subscribers
             .iter()
             .enumerate()
-            .filter(|(_, s)| matches(&s.filter, &message.topic));
+            .filter(|(_, s)| matches(&s.filter, &topic));
         let Some((mut last, _)) = targets.next() else {
             continue;
         };
         for (next, _) in targets {
-            per_subscriber[last].push((message.topic.clone(), message.data.clone()));
+            per_subscriber[last].push((topic.clone(), data.clone()));
             last = next;
         }
-        per_subscriber[last].push((message.topic, message.data));
+        per_subscriber[last].push((topic, data));
     }
     for (subscriber, items) in subscribers.iter().zip(per_subscriber) {
         // One lock per batch (or per queue-full of it); a closed queue belongs to a
         // dropped subscriber: nothing to deliver.
         let _ = subscriber.queue.push_many_async(items).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::config::SlowPeerPolicy;
+    use crate::link::{Encoding, BATCH};
+
+    /// A second encoding, as a new kind of link brings one: one line per message
+    /// naming its topic and the receiver. It counts the encoders made.
+    struct Lines {
+        encoders: AtomicUsize,
+    }
+
+    struct LinesEncoder;
+
+    impl Encoding for Lines {
+        fn name(&self) -> &'static str {
+            "lines"
+        }
+
+        fn encoder(&self, _: usize, _: usize) -> Box<dyn Encoder> {
+            self.encoders.fetch_add(1, Ordering::Relaxed);
+            Box::new(LinesEncoder)
+        }
+
+        fn filter(&self, _: &[Topic]) -> Option<Bytes> {
+            None
+        }
+
+        fn goodbye(&self) -> Option<Bytes> {
+            None
+        }
+    }
+
+    impl Encoder for LinesEncoder {
+        fn encode(
+            &mut self,
+            messages: &[DataMessage],
+            selected: &[usize],
+            to: NodeId,
+        ) -> (Bytes, usize) {
+            let lines: String = selected
+                .iter()
+                .map(|&i| format!("{} to {}\n", messages[i].topic.as_str(), to.id[0]))
+                .collect();
+            (Bytes::from(lines), selected.len())
+        }
+    }
+
+    static LINES: Lines = Lines {
+        encoders: AtomicUsize::new(0),
+    };
+
+    fn node(n: u8) -> NodeId {
+        NodeId {
+            id: [n; 20],
+            pid: 1,
+        }
+    }
+
+    fn route(
+        n: u8,
+        encoding: &'static dyn Encoding,
+        filter: &str,
+        reporter: &Reporter,
+    ) -> PeerRoute {
+        let link = Link::new(
+            node(n),
+            encoding,
+            64,
+            SlowPeerPolicy::Block,
+            reporter.clone(),
+        );
+        PeerRoute {
+            filter: Arc::new(vec![Topic::from(filter)]),
+            link: Arc::new(link),
+        }
+    }
+
+    #[test]
+    fn each_link_gets_its_encodings_bytes_encoded_once_per_encoding() {
+        let (reporter, _reports) = Reporter::channel();
+        let shared = Shared::new(node(0), Config::default(), None, reporter.clone());
+        let routes = Routes {
+            peers: vec![
+                route(1, &BATCH, "/", &reporter),
+                route(2, &LINES, "/", &reporter),
+                route(3, &BATCH, "/", &reporter),
+                route(4, &LINES, "/b", &reporter),
+            ],
+            ..Routes::default()
+        };
+        let messages: Vec<DataMessage> = ["/a", "/b", "/c"]
+            .into_iter()
+            .zip(1..)
+            .map(|(topic, id)| DataMessage {
+                origin: node(9),
+                id,
+                ttl: 4,
+                topic: Topic::from(topic),
+                data: Data::Count(id),
+            })
+            .collect();
+        let before = LINES.encoders.load(Ordering::Relaxed);
+        let deliveries = plan(&shared, &routes, &messages, None);
+        assert_eq!(LINES.encoders.load(Ordering::Relaxed) - before, 1);
+        let by_node = |n: u8| {
+            let (_, bytes, count) = deliveries
+                .iter()
+                .find(|(link, _, _)| link.node == node(n))
+                .expect("a delivery for every interested link");
+            (bytes.clone(), *count)
+        };
+        let (first, count) = by_node(1);
+        assert_eq!(count, 3);
+        // The batch links wanting the whole batch share the very same bytes.
+        assert_eq!(first.as_ptr(), by_node(3).0.as_ptr());
+        assert_eq!(by_node(2), (Bytes::from("/a to 2\n/b to 2\n/c to 2\n"), 3));
+        assert_eq!(by_node(4), (Bytes::from("/b to 4\n"), 1));
     }
 }

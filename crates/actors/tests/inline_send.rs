@@ -2,7 +2,7 @@
 //! endpoint's thread: mixed, they keep each sender's order and never tear a frame,
 //! over TLS and plaintext.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use broker_actors::{Config, Endpoint, Subscriber};
 use broker_wire::{Data, Topic};
@@ -27,11 +27,10 @@ fn pair(a: Config, b: Config) -> (Endpoint, Endpoint) {
 /// A subscriber on `b` to `topic`, once `a` knows of it.
 fn subscribe(a: &Endpoint, b: &Endpoint, topic: &str) -> Subscriber {
     let subscriber = b.make_subscriber(vec![Topic::from(topic)], 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !a.peer_subscriptions().contains(&Topic::from(topic)) {
-        assert!(Instant::now() < deadline, "the filter never arrived");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    assert!(
+        a.await_peer_subscription(&Topic::from(topic), Duration::from_secs(10)),
+        "the filter never arrived"
+    );
     subscriber
 }
 

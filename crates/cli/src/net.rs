@@ -111,19 +111,21 @@ pub fn await_subscription(
 ) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
-        if endpoint
-            .peer_subscriptions()
-            .iter()
-            .any(|filter| filter.is_prefix_of(topic.as_str()))
-        {
+        // In slices, so that an interrupt is seen soon.
+        let slice = deadline
+            .saturating_duration_since(Instant::now())
+            .min(INTERRUPT_CHECK);
+        if endpoint.await_peer_subscription(topic, slice) {
             return true;
         }
         if Instant::now() >= deadline || interrupt.is_set() {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Longest wait for a subscription without looking at the interrupt flag.
+const INTERRUPT_CHECK: Duration = Duration::from_millis(100);
 
 #[cfg(test)]
 mod tests {

@@ -153,6 +153,24 @@ impl PyEndpoint {
             .collect()
     }
 
+    /// Waits until a direct peer's subscription matches `topic` (a message published on
+    /// it now reaches that peer), at most `timeout` (seconds or a `timedelta`; `None`:
+    /// no limit); whether one does. Interruptible with Ctrl-C.
+    #[pyo3(signature = (topic, timeout = None))]
+    fn await_peer_subscription(
+        &self,
+        py: Python<'_>,
+        topic: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let topic = topic_from(topic)?;
+        let timeout = timeout.map(duration_from).transpose()?;
+        let waiting = self
+            .inner
+            .await_peer_subscription_async(&topic, timeout.unwrap_or(Duration::MAX));
+        drive(py, waiting)
+    }
+
     /// Forwards the topics between peers without subscribing locally.
     fn forward(&self, py: Python<'_>, topics: &Bound<'_, PyAny>) -> PyResult<()> {
         let topics = topics_from(topics)?;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use broker_actors::store_handle::expiry_span;
+use broker_actors::store::expiry_span;
 use broker_actors::{AttachError, ErrorCode, QueryError, Store};
 use broker_store::{BackendType, Operation};
 use broker_wire::{Data, Timespan};

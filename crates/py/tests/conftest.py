@@ -43,7 +43,7 @@ def subscribed_pair(make, topics):
     sender, receiver = make(), make()
     sub = receiver.make_subscriber(topics)
     peer(sender, receiver)
-    assert wait_until(lambda: sender.peer_subscriptions())
+    assert sender.await_peer_subscription(topics, WAIT)
     return sender, sub
 
 

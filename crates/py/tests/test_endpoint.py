@@ -1,5 +1,6 @@
 """Endpoints through Python: peering, ping-pong, batches, publishers, statuses, forwarding."""
 
+import datetime
 import select
 import time
 
@@ -20,7 +21,7 @@ def test_ping_pong(endpoints):
     a_sub = a.make_subscriber("/test")
     b_sub = b.make_subscriber(["/test"])
     port = peer(a, b)
-    assert wait_until(lambda: broker.Topic("/test") in a.peer_subscriptions())
+    assert a.await_peer_subscription(broker.Topic("/test"), WAIT)
     for i in range(5):
         a.publish("/test/ping", ["ping", i])
         topic, value = b_sub.get(WAIT)
@@ -44,7 +45,7 @@ def test_mixed_type_batch(endpoints):
     a, b = endpoints(), endpoints()
     sub = b.make_subscriber("/batch")
     peer(a, b)
-    assert wait_until(lambda: a.peer_subscriptions())
+    assert a.await_peer_subscription("/batch", WAIT)
     messages = [
         ("/batch/1", (1, "a", 2.5, None, True)),
         ("/batch/2", {broker.Count(1): ipaddress.ip_network("10.0.0.0/8")}),
@@ -87,10 +88,22 @@ def test_get_variants_poll_available_and_fd(endpoints):
         sub.get(1, 2, 3)
 
 
+def test_await_peer_subscription(endpoints):
+    a, b = endpoints(), endpoints()
+    peer(a, b)
+    assert not a.await_peer_subscription("/wanted/x", 0.05)
+    sub = b.make_subscriber("/wanted")
+    assert a.await_peer_subscription("/wanted/x", WAIT)
+    assert a.await_peer_subscription(broker.Topic("/wanted"))
+    assert not a.await_peer_subscription("/want", datetime.timedelta(0))
+    a.publish("/wanted/x", 1)
+    assert sub.get(WAIT) == ("/wanted/x", 1)
+
+
 def test_add_and_remove_topic(endpoints):
     a, sub = subscribed_pair(endpoints, "/one")
     sub.add_topic("/two", block=True)
-    assert wait_until(lambda: broker.Topic("/two") in a.peer_subscriptions())
+    assert a.await_peer_subscription("/two", WAIT)
     a.publish("/two", 2)
     assert sub.get(WAIT) == ("/two", 2)
     sub.remove_topic(broker.Topic("/two"), block=True)
@@ -169,7 +182,7 @@ def test_publisher(endpoints):
     a, b = endpoints(), endpoints()
     sub = b.make_subscriber("/pub")
     peer(a, b)
-    assert wait_until(lambda: a.peer_subscriptions())
+    assert a.await_peer_subscription("/pub/x", WAIT)
     pub = a.make_publisher("/pub/x")
     assert isinstance(pub, broker.Publisher)
     assert pub.capacity() > 0 and pub.free_capacity() <= pub.capacity()
@@ -235,8 +248,7 @@ def settle_chain(eps):
     change. Returns the probes, which must stay alive."""
     probes = [ep.make_subscriber("/probe/%d" % i) for i, ep in enumerate(eps)]
     for i in range(len(eps) - 1):
-        probe = broker.Topic("/probe/%d" % (i + 1))
-        assert wait_until(lambda: probe in eps[i].peer_subscriptions())
+        assert eps[i].await_peer_subscription("/probe/%d" % (i + 1), WAIT)
     return probes
 
 
@@ -272,7 +284,7 @@ def test_zeek_event_travels(endpoints):
     a, b = endpoints(), endpoints()
     sub = b.make_subscriber("/zeek")
     peer(a, b)
-    assert wait_until(lambda: a.peer_subscriptions())
+    assert a.await_peer_subscription("/zeek/event", WAIT)
     a.publish("/zeek/event", broker.zeek.Event("ping", "x", broker.Count(3)))
     topic, value = sub.get(WAIT)
     event = broker.zeek.Event(value)

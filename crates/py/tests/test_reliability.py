@@ -56,7 +56,10 @@ def test_attaching_out_of_descriptors_is_an_error_not_a_panic():
     assert run.returncode == 0, run.stderr
     outcomes = eval(run.stdout.strip().splitlines()[-1])
     assert len(outcomes) == 2
-    assert all(o.startswith("error: ") and "open files" in o for o in outcomes), outcomes
+    # A store's inbox takes no descriptor (the Core subscribes it directly), so attaching
+    # may succeed; what it must never do is panic (the script would exit non-zero).
+    assert all(o == "attached" or (o.startswith("error: ") and "open files" in o)
+               for o in outcomes), outcomes
 
 
 def test_dropping_an_endpoint_releases_the_gil_and_flushes(endpoints):

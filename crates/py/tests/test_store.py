@@ -180,7 +180,7 @@ def test_attach_master_with_a_master_at_a_direct_peer_is_none(endpoints):
     peer(b, a)
     assert a.attach_master("taken") is not None
     # Broker's topic of a master: b knows of it once a's subscription reached it.
-    assert wait_until(lambda: broker.Topic("taken/<$>/data/master") in b.peer_subscriptions())
+    assert b.await_peer_subscription("taken/<$>/data/master", WAIT)
     assert b.attach_master("taken") is None
     assert next_status(errors, broker.EC.MasterExists).code() == broker.EC.MasterExists
 

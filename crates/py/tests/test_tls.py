@@ -57,7 +57,7 @@ def assert_talks(endpoints, server_cfg, client_cfg):
     server, client = endpoints(server_cfg), endpoints(client_cfg)
     sub = server.make_subscriber("/tls")
     peer(client, server)
-    assert wait_until(lambda: client.peer_subscriptions())
+    assert client.await_peer_subscription("/tls/x", WAIT)
     client.publish("/tls/x", "hello")
     assert sub.get(WAIT) == ("/tls/x", "hello")
 

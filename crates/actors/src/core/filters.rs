@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use broker_wire::frame::Frame;
 use broker_wire::Topic;
 
 use super::{AddSubscriber, ChangeSubscription, Core};
-use crate::framing::encode_frame;
 use crate::peer::sanitize;
 use crate::routing::{PeerRoute, Routes, SubscriberRoute};
+use crate::store::{Inbox, StoreActor};
 
 impl Core {
     /// What we subscribe to on behalf of local subscribers and forwarding.
@@ -28,9 +27,10 @@ impl Core {
         let local_filter = self.local_filter();
         let previous = self.shared.routes();
         if *previous.local_filter != local_filter {
-            let frame = encode_frame(&Frame::Filter(local_filter.clone()));
             for peer in self.peers.values() {
-                let _ = peer.link.outbox.push_unbounded(frame.clone());
+                if let Some(frame) = peer.link.encoding.filter(&local_filter) {
+                    let _ = peer.link.outbox.push_unbounded(frame);
+                }
             }
         }
         self.shared.set_routes(Routes {
@@ -76,6 +76,17 @@ impl Core {
         }
         route.filter = Arc::new(sanitize(filter));
         self.rebuild_routes();
+    }
+
+    /// Subscribes a store actor's inbox to its topic and starts the actor.
+    pub(super) fn start_store(&mut self, actor: StoreActor) {
+        let inbox = Inbox::new(self.shared.subscriber_id(), self.shared.reporter.clone());
+        self.add_subscriber(AddSubscriber {
+            id: inbox.id(),
+            topics: vec![actor.topic()],
+            queue: inbox.queue.clone(),
+        });
+        actor.start(self.shared.clone(), inbox);
     }
 
     /// Stops routing to a subscriber.

@@ -6,26 +6,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use broker_wire::frame::{Frame, Hello, NodeId};
+use broker_wire::frame::{Hello, NodeId};
 use broker_wire::Topic;
 
 use super::{
-    Core, HandshakeFailed, Handshaken, PeerClosed, PeerFilter, PeerReply, PeerWith, SlowPeer,
-    Unpeer, FLUSH_TIMEOUT,
+    Core, HandshakeFailed, Handshaken, PeerClosed, PeerFilter, PeerReply, PeerWith, Unpeer,
+    FLUSH_TIMEOUT,
 };
 use crate::connection::{connect, ConnectError, Established, Opening};
 use crate::error::EndpointError;
-use crate::framing::encode_frame;
 use crate::info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
+use crate::link::{Link, BATCH};
 use crate::listener::worth_reporting;
 use crate::peer::{sanitize, Close, CloseReason, Peer};
-use crate::routing::{PeerLink, Shared};
+use crate::routing::Shared;
 use crate::status::{text, ErrorCode, StatusCode, StatusEvent};
 
 /// An established peering.
 pub(super) struct PeerEntry {
     pub(super) actor: Addr<Peer>,
-    pub(super) link: Arc<PeerLink>,
+    pub(super) link: Arc<Link>,
     pub(super) conn: u64,
     pub(super) filter: Arc<Vec<Topic>>,
     network: NetworkInfo,
@@ -171,12 +171,19 @@ impl Core {
         } = established;
         self.next_conn += 1;
         let conn = self.next_conn;
-        let link = Arc::new(PeerLink::new(node, self.shared.config.peer_buffer));
+        let config = &self.shared.config;
+        let link = Arc::new(Link::new(
+            node,
+            &BATCH,
+            config.peer_buffer,
+            config.slow_peer,
+            self.shared.reporter.clone(),
+        ));
         let current = self.shared.routes().local_filter.clone();
         if *current != sent_filter {
-            let _ = link
-                .outbox
-                .push_unbounded(encode_frame(&Frame::Filter(current.to_vec())));
+            if let Some(frame) = link.encoding.filter(&current) {
+                let _ = link.outbox.push_unbounded(frame);
+            }
         }
         link.writer.install(writer, shareable_writes);
         let peer = Peer::new(
@@ -413,18 +420,18 @@ impl Core {
     }
 
     /// Reports a peer that does not read; disconnects it unless messages are dropped.
-    pub(super) fn slow_peer(&mut self, msg: SlowPeer, ctx: &mut Context<Self>) {
-        let Some(peer) = self.peers.get(&msg.node) else {
+    pub(super) fn slow_peer(&mut self, node: NodeId, dropped: bool, ctx: &mut Context<Self>) {
+        let Some(peer) = self.peers.get(&node) else {
             return;
         };
         let context = Some(peer.info());
-        if msg.dropped {
+        if dropped {
             let count = peer.link.dropped.load(std::sync::atomic::Ordering::Relaxed);
             let why = format!("peer is not reading: dropping messages for it ({count} so far)");
             self.emit(StatusEvent::error(ErrorCode::PeerTimeout, context, why));
             return;
         }
-        let entry = self.lose(msg.node, ctx).expect("present above");
+        let entry = self.lose(node, ctx).expect("present above");
         entry.actor.do_send(Close {
             timeout: Duration::ZERO,
         });

@@ -4,7 +4,7 @@
 //!
 //! Its inputs are two queues: its handles' writes and the messages its subscription to
 //! `<name>/<$>/data/master` receives. Each batch is applied and what it produced is queued
-//! for publishing in order (`store_flow`): the master keeps taking what clones send while
+//! for publishing in order (`flow`): the master keeps taking what clones send while
 //! its output waits for room, and takes its handles' writes only once that output is out.
 
 use std::sync::Arc;
@@ -19,13 +19,10 @@ use broker_wire::{Data, Timestamp, Topic};
 
 use crate::routing::{matches, Shared};
 use crate::status::ErrorCode;
-use crate::store_flow::{emit, flush, writes_first, Flow, StoreActor};
-use crate::store_hooks::{batches, emit_error};
-use crate::store_replica::{Replica, Request};
-use crate::subscriber::Subscriber;
 
-/// How often the master tells its clones it is alive and how far its sequence goes.
-pub(crate) const HEARTBEAT: Duration = Duration::from_millis(500);
+use super::flow::{emit, flush, writes_first, Flow, FlowActor};
+use super::replica::{Replica, Request};
+use super::{batches, emit_error, Inbox, HEARTBEAT};
 
 /// What one batch of work produced.
 #[derive(Default)]
@@ -49,8 +46,8 @@ pub(crate) struct StoreMaster {
     epoch: u64,
     /// The number of the last change.
     seq: u64,
-    /// Keeps the subscription to the master topic; its queue feeds the actor.
-    inbox: Subscriber,
+    /// The subscription to the master topic; its queue feeds the actor.
+    inbox: Inbox,
     /// The pending expiry timer and the expiry it fires for.
     expiry_timer: Option<(SpawnHandle, Timestamp)>,
     flow: Flow,
@@ -58,7 +55,7 @@ pub(crate) struct StoreMaster {
 
 impl StoreMaster {
     /// Starts the master of `replica` on the current (endpoint) thread.
-    pub(crate) fn launch(replica: Arc<Replica>, shared: Arc<Shared>, inbox: Subscriber) {
+    pub(crate) fn launch(replica: Arc<Replica>, shared: Arc<Shared>, inbox: Inbox) {
         let name = replica.name.clone();
         StoreMaster {
             epoch: fresh_epoch(),
@@ -212,7 +209,7 @@ impl Actor for StoreMaster {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.add_stream(batches(self.inbox.inbox.queue.clone()));
+        ctx.add_stream(batches(self.inbox.queue.clone()));
         flush(self, ctx);
         ctx.run_interval(HEARTBEAT, |act, ctx| {
             let alive = ToClones::Alive {
@@ -237,7 +234,7 @@ impl Drop for StoreMaster {
 }
 
 /// Writes from the master's own handles.
-impl StoreActor for StoreMaster {
+impl FlowActor for StoreMaster {
     fn flow(&mut self) -> &mut Flow {
         &mut self.flow
     }

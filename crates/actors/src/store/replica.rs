@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use broker_store::messages::EntityId;
 use broker_store::Operation;
 
+use super::Role;
 use crate::queue::BoundedQueue;
-use crate::store_handle::Role;
 
 /// A write for the store's actor; `answer` is set for `put_unique`, which waits for it.
 pub(crate) struct Request {

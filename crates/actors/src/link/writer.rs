@@ -9,16 +9,14 @@ use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use broker_wire::frame::Frame;
 use bytes::Bytes;
 use futures::task::noop_waker_ref;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::watch;
 
+use super::Link;
 use crate::connection::BoxedWriter;
-use crate::framing::encode_frame;
 use crate::queue::BoundedQueue;
-use crate::routing::PeerLink;
 
 /// The connection's write half behind the write task's coalescing buffer.
 type Output = BufWriter<BoxedWriter>;
@@ -80,7 +78,7 @@ impl WriterSlot {
 /// the write task idle and the outbox empty (nothing queued precedes the frame); gives
 /// the frame back otherwise. A write that would block (or fails) leaves the rest in
 /// the writer's buffer for the write task: the frame is taken either way.
-pub(crate) fn write_inline(link: &PeerLink, frame: Bytes) -> Result<(), Bytes> {
+pub(super) fn write_inline(link: &Link, frame: Bytes) -> Result<(), Bytes> {
     if frame.len() > INLINE_MAX {
         return Err(frame);
     }
@@ -110,9 +108,9 @@ pub(crate) fn write_inline(link: &PeerLink, frame: Bytes) -> Result<(), Bytes> {
 }
 
 /// The write task: writes queued frames until the outbox is closed and drained, then
-/// `Goodbye`; tells `done` when finished. The writer must be installed.
+/// the encoding's goodbye; tells `done` when finished. The writer must be installed.
 pub(crate) async fn write_loop(
-    link: std::sync::Arc<PeerLink>,
+    link: std::sync::Arc<Link>,
     done: watch::Sender<bool>,
 ) -> io::Result<()> {
     let result = async {
@@ -126,8 +124,10 @@ pub(crate) async fn write_loop(
             out.flush().await?;
             link.made_progress();
             if !open {
-                out.write_all(&encode_frame(&Frame::Goodbye)).await?;
-                out.flush().await?;
+                if let Some(goodbye) = link.encoding.goodbye() {
+                    out.write_all(&goodbye).await?;
+                    out.flush().await?;
+                }
                 return out.shutdown().await;
             }
             link.writer.put_back(out);

@@ -20,12 +20,11 @@ use std::sync::Arc;
 use actix::prelude::*;
 use broker_wire::{Data, Topic};
 
-use crate::routing::{publish_async, Shared};
-use crate::store_hooks::deliver_locally;
-use crate::store_replica::{Replica, Request};
+use super::replica::{Replica, Request};
+use crate::routing::{deliver_local, publish_async, Shared};
 
 /// A store actor, as far as moving its writes and messages is concerned.
-pub(crate) trait StoreActor: Actor<Context = Context<Self>> {
+pub(crate) trait FlowActor: Actor<Context = Context<Self>> {
     fn flow(&mut self) -> &mut Flow;
 
     /// Whether the actor takes more of its handles' writes now (asked only while nothing
@@ -51,12 +50,73 @@ pub(crate) struct Flow {
     events: Vec<(Topic, Data)>,
     /// Writes completely handled once `messages` are published (a master's).
     finished: u64,
-    /// Whether a batch is being published.
-    publishing: bool,
-    /// Whether events are being delivered (holding the actor).
+    /// Whether a batch is out and whether the handles' writes are awaited.
+    stage: Stage,
+    /// Whether events are being delivered. Apart from `stage`: a delivery holds the
+    /// actor (`ctx.wait`), whatever else is under way.
     delivering: bool,
-    /// Whether the actor waits for its handles' writes.
-    reading: bool,
+}
+
+/// What a flow has under way: publishing a batch and awaiting the handles' next writes
+/// are separate tasks beside the actor. A read starts only while nothing is being
+/// published, but output produced meanwhile (from what peers sent) may start a batch
+/// while the read is still pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Neither: nothing to publish, and the actor takes no writes now.
+    Idle,
+    /// Awaiting the handles' next writes; nothing being published.
+    Reading,
+    /// Publishing a batch; the handles' writes wait.
+    Publishing,
+    /// Publishing a batch while a read started before it is still pending.
+    PublishingWhileReading,
+}
+
+impl Stage {
+    fn publishing(self) -> bool {
+        matches!(self, Stage::Publishing | Stage::PublishingWhileReading)
+    }
+
+    fn reading(self) -> bool {
+        matches!(self, Stage::Reading | Stage::PublishingWhileReading)
+    }
+
+    /// A batch went out.
+    fn start_publishing(self) -> Stage {
+        if self.reading() {
+            Stage::PublishingWhileReading
+        } else {
+            Stage::Publishing
+        }
+    }
+
+    /// The batch out was published.
+    fn published(self) -> Stage {
+        if self.reading() {
+            Stage::Reading
+        } else {
+            Stage::Idle
+        }
+    }
+
+    /// A read of the handles' writes started.
+    fn start_reading(self) -> Stage {
+        if self.publishing() {
+            Stage::PublishingWhileReading
+        } else {
+            Stage::Reading
+        }
+    }
+
+    /// The pending read ended.
+    fn read(self) -> Stage {
+        if self.publishing() {
+            Stage::Publishing
+        } else {
+            Stage::Idle
+        }
+    }
 }
 
 impl Flow {
@@ -74,16 +134,15 @@ impl Flow {
             messages: Vec::new(),
             events: Vec::new(),
             finished: 0,
-            publishing: false,
+            stage: Stage::Idle,
             delivering: false,
-            reading: false,
         }
     }
 }
 
 /// Queues `to_peers` for publishing and counts `finished` writes as handled once they
 /// are published; delivers `events` locally first.
-pub(crate) fn emit<A: StoreActor>(
+pub(crate) fn emit<A: FlowActor>(
     act: &mut A,
     ctx: &mut Context<A>,
     to_peers: Vec<Data>,
@@ -107,9 +166,9 @@ pub(crate) fn emit<A: StoreActor>(
 /// Handles the writes queued already, if the actor reads writes now: called before
 /// handling what peers sent, so that of the two arriving together the writes, usually
 /// made first, go first.
-pub(crate) fn writes_first<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
+pub(crate) fn writes_first<A: FlowActor>(act: &mut A, ctx: &mut Context<A>) {
     let flow = act.flow();
-    if !flow.reading {
+    if !flow.stage.reading() {
         return;
     }
     let writes = flow.replica.requests.pop_now(usize::MAX);
@@ -120,7 +179,7 @@ pub(crate) fn writes_first<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
 
 /// Delivers the pending events holding the actor (one delivery at a time, so they stay
 /// in order), then flushes.
-fn deliver_then_flush<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
+fn deliver_then_flush<A: FlowActor>(act: &mut A, ctx: &mut Context<A>) {
     let flow = act.flow();
     if flow.delivering {
         // The running delivery takes these next.
@@ -133,7 +192,7 @@ fn deliver_then_flush<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
     flow.delivering = true;
     let events = std::mem::take(&mut flow.events);
     let shared = flow.shared.clone();
-    let delivering = async move { deliver_locally(&shared, events).await };
+    let delivering = async move { deliver_local(&shared.routes(), events).await };
     ctx.wait(delivering.into_actor(act).map(|(), act, ctx| {
         act.flow().delivering = false;
         deliver_then_flush(act, ctx);
@@ -142,9 +201,9 @@ fn deliver_then_flush<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
 
 /// Publishes what piled up unless a batch is out already; with nothing left to publish,
 /// counts finished writes and reads further writes.
-pub(crate) fn flush<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
+pub(crate) fn flush<A: FlowActor>(act: &mut A, ctx: &mut Context<A>) {
     let flow = act.flow();
-    if flow.publishing {
+    if flow.stage.publishing() {
         return;
     }
     if flow.messages.is_empty() {
@@ -154,7 +213,7 @@ pub(crate) fn flush<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
         read_writes(act, ctx);
         return;
     }
-    flow.publishing = true;
+    flow.stage = flow.stage.start_publishing();
     let messages = std::mem::take(&mut flow.messages);
     let finished = std::mem::take(&mut flow.finished);
     let (shared, replica) = (flow.shared.clone(), flow.replica.clone());
@@ -163,23 +222,25 @@ pub(crate) fn flush<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
         replica.progress.finished(finished);
     };
     ctx.spawn(publishing.into_actor(act).map(|(), act, ctx| {
-        act.flow().publishing = false;
+        let flow = act.flow();
+        flow.stage = flow.stage.published();
         flush(act, ctx);
     }));
 }
 
 /// Waits for the next writes, unless it does already, a batch is out, or the actor takes
 /// none now.
-fn read_writes<A: StoreActor>(act: &mut A, ctx: &mut Context<A>) {
-    if act.flow().reading || !act.takes_writes() {
+fn read_writes<A: FlowActor>(act: &mut A, ctx: &mut Context<A>) {
+    if act.flow().stage.reading() || !act.takes_writes() {
         return;
     }
     let flow = act.flow();
-    flow.reading = true;
+    flow.stage = flow.stage.start_reading();
     let requests = flow.replica.requests.clone();
     let reading = async move { requests.pop_all_async().await };
     ctx.spawn(reading.into_actor(act).map(|writes, act, ctx| {
-        act.flow().reading = false;
+        let flow = act.flow();
+        flow.stage = flow.stage.read();
         // `None`: the queue was closed, the actor is going away.
         if let Some(writes) = writes {
             act.handle_writes(writes, ctx);

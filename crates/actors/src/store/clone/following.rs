@@ -12,8 +12,8 @@ use broker_wire::{Data, Timestamp, Topic};
 use super::{StoreClone, SyncState, MAX_BUFFERED};
 use crate::routing::matches;
 use crate::status::ErrorCode;
-use crate::store_flow::{emit, writes_first};
-use crate::store_hooks::emit_error;
+use crate::store::emit_error;
+use crate::store::flow::{emit, writes_first};
 
 /// A change as the master numbered it.
 pub(super) struct Numbered {

@@ -5,7 +5,7 @@
 //! to the actor through a bounded queue. A master applies them itself; a clone sends them to
 //! the master and sees them only once the master's change comes back. Every call blocks at
 //! most for backpressure or a bounded wait, and works from any thread except the endpoint's.
-//! Attaching a store is in `store_attach`.
+//! Attaching a store is `Endpoint::attach_*` (`endpoint/stores.rs`).
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
@@ -17,20 +17,10 @@ use broker_wire::data::Set;
 use broker_wire::{Data, Timespan};
 use thiserror::Error;
 
+use super::replica::{Replica, Request};
+use super::Role;
 use crate::queue::PushError;
 use crate::status::ErrorCode;
-use crate::store_replica::{Replica, Request};
-
-pub use crate::store_attach::{AttachError, CloneOptions};
-
-/// Whether a store handle is the master or a clone (`broker.Frontend`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The authoritative copy, with the backend.
-    Master,
-    /// A copy following a master on a peer.
-    Clone,
-}
 
 /// Why a query on a store failed.
 #[derive(Debug, Error)]

@@ -1,86 +1,29 @@
-//! [`Endpoint::attach_master`] and [`Endpoint::attach_clone`]: starting a store's actor
-//! with the replica it shares with its handles, and the per-process registry that makes
-//! attaching a name twice yield the same store.
+//! The endpoint's store API, [`Endpoint::attach_master`] and [`Endpoint::attach_clone`]:
+//! the replica a store's handles share with its actor, the actor started by the Core,
+//! and the per-process registry that makes attaching a name twice yield the same store.
+//! The store runtime itself is in `crate::store`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use broker_store::messages::{clone_topic, master_topic, EntityId};
-use broker_store::{open_backend, BackendType, StoreError};
+use broker_store::messages::{master_topic, EntityId};
+use broker_store::{open_backend, BackendType};
 use broker_wire::frame::NodeId;
 use broker_wire::Data;
-use thiserror::Error;
 
-use crate::endpoint::Endpoint;
+use super::Endpoint;
+use crate::core::StartStore;
 use crate::error::EndpointError;
 use crate::queue::BoundedQueue;
-use crate::status::ErrorCode;
-use crate::store_clone::StoreClone;
-use crate::store_handle::{Role, Store};
-use crate::store_hooks::{emit_error, RunOnEndpoint};
-use crate::store_master::StoreMaster;
-use crate::store_replica::{Progress, Replica};
+use crate::reports::Report;
+use crate::routing::Routes;
+use crate::status::{ErrorCode, StatusEvent};
+use crate::store::{AttachError, CloneOptions, Progress, Replica, Role, Store, StoreActor};
 
 /// Writes a handle may queue for its actor before `put` and friends block.
 const REQUEST_QUEUE: usize = 4096;
-/// Messages from peers a store actor may have pending before peers wait.
-const INBOX_QUEUE: usize = 4096;
-/// How often `attach_clone` looks for the master among the peers' subscriptions.
-const MASTER_POLL: Duration = Duration::from_millis(10);
-
-/// How a clone behaves while attaching and while its master is unreachable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloneOptions {
-    /// How long `attach_clone` waits for a master among the peers, then for the first
-    /// snapshot.
-    pub attach_timeout: Duration,
-    /// How long reads keep answering after the master became unreachable; later they fail
-    /// with `StaleData` until the clone has resynchronised.
-    pub stale_interval: Duration,
-    /// How long writes made while the master is unreachable are kept for replay.
-    pub mutation_buffer_interval: Duration,
-    /// How long `put_unique` waits for the master's answer.
-    pub request_timeout: Duration,
-}
-
-impl Default for CloneOptions {
-    /// Broker 1.4's stale and buffer intervals; a few seconds to find the master.
-    fn default() -> Self {
-        CloneOptions {
-            attach_timeout: Duration::from_secs(3),
-            stale_interval: Duration::from_secs(300),
-            mutation_buffer_interval: Duration::from_secs(120),
-            request_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Why attaching a store failed.
-#[derive(Debug, Error)]
-pub enum AttachError {
-    /// The backend could not be opened.
-    #[error("cannot open the backend of store {store}: {source}")]
-    Backend {
-        /// The store's name.
-        store: String,
-        /// The backend's failure.
-        #[source]
-        source: StoreError,
-    },
-    /// This endpoint already holds the store in the other role.
-    #[error("store {store} is already attached here as a {existing:?}")]
-    RoleConflict {
-        /// The store's name.
-        store: String,
-        /// The role it has.
-        existing: Role,
-    },
-    /// The endpoint failed or was shut down.
-    #[error(transparent)]
-    Endpoint(#[from] EndpointError),
-}
 
 /// The stores attached on each endpoint, so that attaching a name twice gives the same
 /// store. Weak: a store lives as long as its actor or a handle.
@@ -125,7 +68,8 @@ impl Endpoint {
         let topic = master_topic(name);
         if self.peer_subscriptions().contains(&topic) {
             let message = format!("store {name}: a peer already holds its master");
-            emit_error(self.shared(), ErrorCode::MasterExists, message);
+            let event = StatusEvent::error(ErrorCode::MasterExists, None, message);
+            self.shared().reporter.report(Report::Status(event));
             return Ok(None);
         }
         let backend = open_backend(backend, &options).map_err(|source| AttachError::Backend {
@@ -138,9 +82,7 @@ impl Endpoint {
             broker_store::Store::new(backend),
             Duration::from_secs(10),
         );
-        let inbox = self.try_make_subscriber(vec![topic], INBOX_QUEUE)?;
-        let (shared, for_actor) = (self.shared().clone(), replica.clone());
-        self.run_on_endpoint(move || StoreMaster::launch(for_actor, shared, inbox))?;
+        self.start_store(StoreActor::master(replica.clone()))?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
         Ok(Some(Store { replica }))
     }
@@ -165,18 +107,16 @@ impl Endpoint {
         if let Some(replica) = registered() {
             return Ok(Some(Store { replica }));
         }
-        // The registry stays unlocked while polling: other attachments, anywhere in the
+        // The registry stays unlocked while waiting: other attachments, anywhere in the
         // process, go on meanwhile.
         let deadline = Instant::now() + options.attach_timeout;
         let topic = master_topic(name);
-        while !self.peer_subscriptions().contains(&topic) {
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(MASTER_POLL);
+        let has_master = move |routes: &Routes| routes.peer_subscribed(&topic);
+        if !futures::executor::block_on(self.await_routes(options.attach_timeout, has_master)) {
+            return Ok(None);
         }
         let mut registry = ATTACHED.lock().expect("store registry poisoned");
-        // Another thread may have attached it while this one polled.
+        // Another thread may have attached it while this one waited.
         if let Some(replica) = attached(&mut registry, self.node_id(), name) {
             return Ok(Some(Store { replica }));
         }
@@ -186,9 +126,7 @@ impl Endpoint {
             broker_store::Store::in_memory(),
             options.request_timeout,
         );
-        let inbox = self.try_make_subscriber(vec![clone_topic(name)], INBOX_QUEUE)?;
-        let (shared, for_actor) = (self.shared().clone(), replica.clone());
-        self.run_on_endpoint(move || StoreClone::launch(for_actor, shared, inbox, options))?;
+        self.start_store(StoreActor::clone(replica.clone(), options))?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
         drop(registry);
         // A clone that could not sync yet still serves: it keeps asking the master.
@@ -220,9 +158,9 @@ impl Endpoint {
         })
     }
 
-    fn run_on_endpoint(&self, task: impl FnOnce() + Send + 'static) -> Result<(), EndpointError> {
-        let core = self.shared().core.get().ok_or(EndpointError::ShutDown)?;
-        futures::executor::block_on(core.send(RunOnEndpoint(Box::new(task))))
-            .map_err(|_| EndpointError::ShutDown)
+    /// Has the Core subscribe `actor`'s inbox and start it on the endpoint's thread;
+    /// peers know of the subscription on return.
+    fn start_store(&self, actor: StoreActor) -> Result<(), EndpointError> {
+        self.call(StartStore(actor))
     }
 }

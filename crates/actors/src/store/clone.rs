@@ -12,7 +12,7 @@
 //! the clone stops waiting for their answers once it resynchronises.
 //!
 //! The clone keeps applying the master's messages while its own wait for room
-//! (`store_flow`), and sends at most [`WINDOW`] writes the master has not answered yet: so
+//! (`flow`), and sends at most [`WINDOW`] writes the master has not answered yet: so
 //! the master, which takes whatever clones send, holds at most that many per clone.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -26,12 +26,10 @@ use broker_store::messages::{events_topic, master_topic, EntityId, ToMaster};
 use broker_wire::Data;
 
 use crate::routing::{matches, Shared};
-use crate::store_attach::CloneOptions;
-use crate::store_flow::{emit, Flow, StoreActor};
-use crate::store_hooks::batches;
-use crate::store_master::HEARTBEAT;
-use crate::store_replica::{Replica, Request};
-use crate::subscriber::Subscriber;
+
+use super::flow::{emit, Flow, FlowActor};
+use super::replica::{Replica, Request};
+use super::{batches, CloneOptions, Inbox, HEARTBEAT};
 
 mod following;
 
@@ -67,8 +65,8 @@ pub(crate) struct StoreClone {
     replica: Arc<Replica>,
     shared: Arc<Shared>,
     options: CloneOptions,
-    /// Keeps the subscription to the clone topic; its queue feeds the actor.
-    inbox: Subscriber,
+    /// The subscription to the clone topic; its queue feeds the actor.
+    inbox: Inbox,
     sync: SyncState,
     last_heard: Instant,
     /// When the master became unreachable, if it is.
@@ -88,7 +86,7 @@ impl StoreClone {
     pub(crate) fn launch(
         replica: Arc<Replica>,
         shared: Arc<Shared>,
-        inbox: Subscriber,
+        inbox: Inbox,
         options: CloneOptions,
     ) {
         let name = replica.name.clone();
@@ -226,7 +224,7 @@ impl Actor for StoreClone {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.add_stream(batches(self.inbox.inbox.queue.clone()));
+        ctx.add_stream(batches(self.inbox.queue.clone()));
         ctx.run_interval(TICK, Self::tick);
         let request = ToMaster::SnapshotRequest { clone: self.me() }.to_data();
         emit(self, ctx, vec![request], Vec::new(), 0);
@@ -241,7 +239,7 @@ impl Drop for StoreClone {
 }
 
 /// Writes from the clone's handles.
-impl StoreActor for StoreClone {
+impl FlowActor for StoreClone {
     fn flow(&mut self) -> &mut Flow {
         &mut self.flow
     }

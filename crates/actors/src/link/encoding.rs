@@ -1,0 +1,102 @@
+//! How a link puts data messages on the wire. Each kind of link has an [`Encoding`]
+//! (ours: batch frames, [`BATCH`]); routing asks a link's encoding for an [`Encoder`]
+//! per batch of messages, one per encoding in use, so each message is encoded once per
+//! encoding however many links share it, and it hands each link the bytes its encoder
+//! made. A new kind of link (Broker's native protocol, WebSocket JSON) brings its own
+//! `Encoding` and needs no change to routing.
+
+use broker_wire::frame::{DataMessage, Frame, NodeId};
+use broker_wire::Topic;
+use bytes::Bytes;
+
+use crate::framing::{encode_frame, EncodedBatch};
+
+/// A wire encoding of data messages, and of the control frames the Core sends on a link.
+pub(crate) trait Encoding: Send + Sync {
+    /// Names the encoding: links whose encodings have the same name share each batch's
+    /// encoder (and so its encoded bytes).
+    fn name(&self) -> &'static str;
+
+    /// An encoder for one batch of `messages` messages; `max_frame_len` bounds what a
+    /// receiver accepts.
+    fn encoder(&self, messages: usize, max_frame_len: usize) -> Box<dyn Encoder>;
+
+    /// The frame announcing our subscriptions, for protocols that have one.
+    fn filter(&self, topics: &[Topic]) -> Option<Bytes>;
+
+    /// The frame ending the connection gracefully, for protocols that have one.
+    fn goodbye(&self) -> Option<Bytes>;
+}
+
+/// Encodes one batch of messages for the links of one encoding. It sees every link it
+/// encodes for: ours shares one set of frames between links wanting the same messages;
+/// one whose envelopes name the receiver (Broker's native protocol) can still encode
+/// each payload once and add the envelope per link.
+pub(crate) trait Encoder: Send {
+    /// The bytes carrying `messages[i]` for every selected `i`, in order, to peer `to`;
+    /// and how many messages they hold (a message no receiver accepts is left out).
+    fn encode(
+        &mut self,
+        messages: &[DataMessage],
+        selected: &[usize],
+        to: NodeId,
+    ) -> (Bytes, usize);
+}
+
+/// Our own protocol: messages encoded once into batch frames of about 256 KiB, which
+/// every link wanting the same messages shares.
+pub(crate) struct BatchFrames;
+
+/// The encoding of the links speaking our protocol.
+pub(crate) static BATCH: BatchFrames = BatchFrames;
+
+impl Encoding for BatchFrames {
+    fn name(&self) -> &'static str {
+        "batch"
+    }
+
+    fn encoder(&self, messages: usize, max_frame_len: usize) -> Box<dyn Encoder> {
+        Box::new(BatchEncoder {
+            encoded: EncodedBatch::new(messages),
+            cap: max_frame_len,
+            whole: None,
+        })
+    }
+
+    fn filter(&self, topics: &[Topic]) -> Option<Bytes> {
+        Some(encode_frame(&Frame::Filter(topics.to_vec())))
+    }
+
+    fn goodbye(&self) -> Option<Bytes> {
+        Some(encode_frame(&Frame::Goodbye))
+    }
+}
+
+struct BatchEncoder {
+    encoded: EncodedBatch,
+    cap: usize,
+    /// The frames of the whole batch, shared by every link wanting all of it.
+    whole: Option<(Bytes, usize)>,
+}
+
+impl Encoder for BatchEncoder {
+    fn encode(
+        &mut self,
+        messages: &[DataMessage],
+        selected: &[usize],
+        _: NodeId,
+    ) -> (Bytes, usize) {
+        let BatchEncoder {
+            encoded,
+            cap,
+            whole,
+        } = self;
+        if selected.len() == messages.len() {
+            whole
+                .get_or_insert_with(|| encoded.frames(messages, selected, *cap))
+                .clone()
+        } else {
+            encoded.frames(messages, selected, *cap)
+        }
+    }
+}
