@@ -1,152 +1,21 @@
 //! TLS peerings with certificate material as Broker users make it with the `openssl`
-//! CLI: a v3 CA signing v1 leaves, PKCS#1, PKCS#8 and legacy encrypted keys, a
-//! self-signed pair; authenticated, anonymous and plaintext endpoints.
+//! CLI ([`pki`]): a v3 CA signing v1 leaves, PKCS#1, PKCS#8 and legacy encrypted keys,
+//! a self-signed pair; authenticated, anonymous and plaintext endpoints.
 
 mod common;
+mod pki;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use broker::actors::{Config, Endpoint, EndpointError, ErrorCode, StatusEvent, TlsConfig};
+use broker::actors::{Config, Endpoint, EndpointError, ErrorCode, StatusEvent};
 use broker::{Data, Topic};
 use common::*;
+use pki::Pki;
 
-/// A directory of certificates and keys written by the `openssl` CLI.
-struct Pki {
-    dir: PathBuf,
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl CLI (scripts/bootstrap installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Pki {
-    fn new() -> Pki {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("broker-tls-{}-{unique}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for ca in ["ca", "other-ca", "self"] {
-            openssl(
-                &dir,
-                &[
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-keyout",
-                    &format!("{ca}.key"),
-                    "-out",
-                    &format!("{ca}.pem"),
-                    "-days",
-                    "30",
-                    "-subj",
-                    &format!("/CN={ca}"),
-                ],
-            );
-        }
-        for leaf in ["a", "b"] {
-            let (key, csr, pem) = (
-                format!("{leaf}.key"),
-                format!("{leaf}.csr"),
-                format!("{leaf}.pem"),
-            );
-            openssl(&dir, &["genrsa", "-traditional", "-out", &key, "2048"]);
-            openssl(
-                &dir,
-                &[
-                    "req",
-                    "-new",
-                    "-key",
-                    &key,
-                    "-out",
-                    &csr,
-                    "-subj",
-                    &format!("/CN={leaf}"),
-                ],
-            );
-            // No extensions: OpenSSL writes an X.509 v1 certificate.
-            openssl(
-                &dir,
-                &[
-                    "x509",
-                    "-req",
-                    "-in",
-                    &csr,
-                    "-CA",
-                    "ca.pem",
-                    "-CAkey",
-                    "ca.key",
-                    "-CAcreateserial",
-                    "-out",
-                    &pem,
-                    "-days",
-                    "30",
-                ],
-            );
-        }
-        openssl(
-            &dir,
-            &[
-                "rsa",
-                "-in",
-                "b.key",
-                "-des3",
-                "-traditional",
-                "-passout",
-                "pass:secret",
-                "-out",
-                "b-encrypted.key",
-            ],
-        );
-        openssl(
-            &dir,
-            &[
-                "pkcs8",
-                "-topk8",
-                "-nocrypt",
-                "-in",
-                "a.key",
-                "-out",
-                "a-pkcs8.key",
-            ],
-        );
-        Pki { dir }
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    fn config(&self, cert: &str, key: &str, ca: &str, passphrase: Option<&str>) -> Config {
-        Config {
-            tls: TlsConfig {
-                cafile: Some(self.file(ca)),
-                capath: None,
-                certificate: Some(self.file(cert)),
-                key: Some(self.file(key)),
-                passphrase: passphrase.map(str::to_owned),
-            },
-            ..Config::default()
-        }
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+fn config(pki: &Pki, cert: &str, key: &str, ca: &str, passphrase: Option<&str>) -> Config {
+    Config {
+        tls: pki.tls(cert, key, ca, passphrase),
+        ..Config::default()
     }
 }
 
@@ -215,20 +84,20 @@ fn leaves_are_x509_v1() {
 fn ca_signed_peers_authenticate_each_other() {
     let pki = Pki::new();
     peers_and_talks(
-        pki.config("a.pem", "a.key", "ca.pem", None),
-        pki.config("b.pem", "b-encrypted.key", "ca.pem", Some("secret")),
+        config(&pki, "a.pem", "a.key", "ca.pem", None),
+        config(&pki, "b.pem", "b-encrypted.key", "ca.pem", Some("secret")),
     );
     peers_and_talks(
-        pki.config("b.pem", "b-encrypted.key", "ca.pem", Some("secret")),
-        pki.config("a.pem", "a-pkcs8.key", "ca.pem", None),
+        config(&pki, "b.pem", "b-encrypted.key", "ca.pem", Some("secret")),
+        config(&pki, "a.pem", "a-pkcs8.key", "ca.pem", None),
     );
 }
 
 #[test]
 fn self_signed_certificate_is_its_own_ca() {
     let pki = Pki::new();
-    let config = || pki.config("self.pem", "self.key", "self.pem", None);
-    peers_and_talks(config(), config());
+    let self_signed = || config(&pki, "self.pem", "self.key", "self.pem", None);
+    peers_and_talks(self_signed(), self_signed());
 }
 
 #[test]
@@ -240,8 +109,16 @@ fn anonymous_tls_and_plaintext_peer_with_their_own_kind() {
 #[test]
 fn mismatched_ca_fails_in_both_directions() {
     let pki = Pki::new();
-    let trusted = || pki.config("a.pem", "a.key", "ca.pem", None);
-    let foreign = || pki.config("b.pem", "b-encrypted.key", "other-ca.pem", Some("secret"));
+    let trusted = || config(&pki, "a.pem", "a.key", "ca.pem", None);
+    let foreign = || {
+        config(
+            &pki,
+            "b.pem",
+            "b-encrypted.key",
+            "other-ca.pem",
+            Some("secret"),
+        )
+    };
     refuses(trusted(), foreign());
     refuses(foreign(), trusted());
 }
@@ -249,7 +126,7 @@ fn mismatched_ca_fails_in_both_directions() {
 #[test]
 fn unauthenticated_side_fails_in_both_directions() {
     let pki = Pki::new();
-    let authenticated = || pki.config("a.pem", "a.key", "ca.pem", None);
+    let authenticated = || config(&pki, "a.pem", "a.key", "ca.pem", None);
     refuses(authenticated(), anonymous());
     refuses(anonymous(), authenticated());
 }
@@ -263,12 +140,12 @@ fn tls_and_plaintext_never_talk() {
 #[test]
 fn unusable_key_material_fails_endpoint_creation_naming_the_file() {
     let pki = Pki::new();
-    let wrong = pki.config("b.pem", "b-encrypted.key", "ca.pem", Some("wrong"));
+    let wrong = config(&pki, "b.pem", "b-encrypted.key", "ca.pem", Some("wrong"));
     match Endpoint::new(wrong) {
         Err(EndpointError::Tls(e)) => assert!(e.to_string().contains("b-encrypted.key"), "{e}"),
         other => panic!("expected a TLS error, got {:?}", other.map(|_| ())),
     }
-    let missing = pki.config("missing.pem", "a.key", "ca.pem", None);
+    let missing = config(&pki, "missing.pem", "a.key", "ca.pem", None);
     match Endpoint::new(missing) {
         Err(EndpointError::Tls(e)) => assert!(e.to_string().contains("missing.pem"), "{e}"),
         other => panic!("expected a TLS error, got {:?}", other.map(|_| ())),

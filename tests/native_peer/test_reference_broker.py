@@ -1,10 +1,12 @@
 """Validates the native test peer (and so our reading of the spec) against the real
 Broker: the reference `broker-node` and Broker's own Python bindings.
 
-Run with the system interpreter: `/usr/bin/python3 -m unittest -v
-tests/native_peer/test_reference_broker.py`. Skipped, with a message, when the
-reference Broker is missing (set BROKER_REFERENCE to its directory to override
-/work/shared/reference/broker-2.8).
+Run with the system interpreter: `scripts/reference-broker /usr/bin/python3 -m unittest
+-v tests/native_peer/test_reference_broker.py` (as `scripts/test` does; plain
+`/usr/bin/python3 -m unittest` works too). Every reference process is started through
+`scripts/reference-broker`, which finds the reference (BROKER_REFERENCE overrides
+where it looks) and makes its library loadable. Skipped, with its message, when the
+reference Broker is missing.
 """
 
 import os
@@ -20,26 +22,15 @@ from ipaddress import ip_address, ip_network
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import native_peer as npeer  # noqa: E402
 
-REFERENCE = os.environ.get("BROKER_REFERENCE", "/work/shared/reference/broker-2.8")
-NODE = os.path.join(REFERENCE, "bin", "broker-node")
+WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                       "reference-broker")
+_found = subprocess.run([WRAPPER], capture_output=True, text=True)
+REFERENCE = _found.stdout.strip() if _found.returncode == 0 else None
+MISSING = _found.stderr.strip() or "reference Broker not found"
 P = uuid.UUID("00000000-0000-4000-8000-000000000000")
 N = uuid.UUID("5746d8ee-3644-5bd2-9f54-d5a44c26c2a1")
 Q = uuid.UUID("ffffffff-ffff-4fff-bfff-ffffffffffff")
 STARTUP = 15.0  # seconds a reference process may take to come up
-
-
-def library_path(tmp):
-    """LD_LIBRARY_PATH for the reference: its lib/, or, where the copy turned the
-    libbroker.so.4 symlink into a text file naming its target, a directory with the
-    symlink restored."""
-    lib = os.path.join(REFERENCE, "lib")
-    soname = os.path.join(lib, "libbroker.so.4")
-    with open(soname, "rb") as f:
-        head = f.read(64)
-    if head.startswith(b"\x7fELF"):
-        return lib
-    os.symlink(os.path.join(lib, head.decode().strip()), os.path.join(tmp, "libbroker.so.4"))
-    return tmp + ":" + lib
 
 
 def free_port():
@@ -53,7 +44,7 @@ class Reference(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
-        self.env = dict(os.environ, LD_LIBRARY_PATH=library_path(self.tmp.name))
+        self.env = dict(os.environ)
         self.procs = []
 
     def tearDown(self):
@@ -65,7 +56,8 @@ class Reference(unittest.TestCase):
     def spawn(self, argv, ready, env=None):
         """Starts a reference process and waits (bounded) for `ready` in its output."""
         log = open(os.path.join(self.tmp.name, f"proc{len(self.procs)}.log"), "w+")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+        # The wrapper execs the command: `proc` is the reference process itself.
+        proc = subprocess.Popen([WRAPPER, *argv], stdout=log, stderr=subprocess.STDOUT,
                                 env=env or self.env, cwd=self.tmp.name)
         self.procs.append(proc)
         deadline = time.monotonic() + STARTUP
@@ -90,7 +82,7 @@ class Reference(unittest.TestCase):
             f.write("\n".join(config) + "\n")
         env = dict(self.env, BROKER_PORT=str(port)) if listen else self.env
         ready = "listen for peers" if listen else "connect to"
-        self.spawn([NODE, f"--config-file={cfg}", "-m", "pong"], ready, env)
+        self.spawn(["broker-node", f"--config-file={cfg}", "-m", "pong"], ready, env)
         return port
 
     def connect(self, port):
@@ -145,7 +137,7 @@ class Reference(unittest.TestCase):
                          (N, own, "<$>", b"foo"))
 
 
-@unittest.skipUnless(os.path.exists(NODE), f"reference Broker not found at {REFERENCE}")
+@unittest.skipUnless(REFERENCE, MISSING)
 class BrokerNodeTest(Reference):
     # -- the four handshake btests ----------------------------------------------------
 
@@ -287,12 +279,13 @@ ALL_KINDS = ("vec", [
 ])
 
 
-@unittest.skipUnless(os.path.exists(os.path.join(REFERENCE, "lib", "python", "broker")),
-                     f"reference Broker's Python bindings not found in {REFERENCE}")
+BINDINGS = REFERENCE and os.path.exists(os.path.join(REFERENCE, "lib", "python", "broker"))
+
+
+@unittest.skipUnless(BINDINGS, f"reference Broker's Python bindings not found ({REFERENCE or MISSING})")
 class BindingsTest(Reference):
     def test_every_data_kind_survives_brokers_decoder_and_encoder(self):
-        env = dict(self.env, PYTHONPATH=os.path.join(REFERENCE, "lib", "python"))
-        out = self.spawn(["/usr/bin/python3", "-c", ECHO], "port ", env)
+        out = self.spawn(["/usr/bin/python3", "-c", ECHO], "port ")
         port = int(out.split("port ")[1].split()[0])
         conn = self.connect(port)
         npeer.connector_handshake(conn, P, ["/kinds/back"], 99)

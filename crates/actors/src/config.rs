@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Broker's `openssl_*` options: PEM files as OpenSSL writes them. With none set
-/// (and `disable_ssl` off) peerings are encrypted but not authenticated.
+/// (and `disable_ssl` off) peerings are encrypted but not authenticated; any one set
+/// asks for mutual authentication, as in Broker.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// File of CA certificates to authenticate peers against.
@@ -20,12 +21,14 @@ pub struct TlsConfig {
 }
 
 impl TlsConfig {
-    /// Whether any authentication material is configured.
+    /// Whether any authentication material is configured (Broker's
+    /// `authentication_enabled`: any of the five options).
     pub fn is_authenticated(&self) -> bool {
         self.cafile.is_some()
             || self.capath.is_some()
             || self.certificate.is_some()
             || self.key.is_some()
+            || self.passphrase.is_some()
     }
 }
 

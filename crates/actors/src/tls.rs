@@ -1,35 +1,47 @@
-//! TLS for peer connections, compatible with Broker's OpenSSL configuration.
+//! TLS for peer connections, configured exactly as Broker configures OpenSSL, so that
+//! broker-rs and Broker (Zeek) endpoints complete each other's TLS handshakes. The
+//! connecting side is the TLS client, the accepting side the TLS server.
 //!
 //! Three modes, chosen once at endpoint creation:
-//! - **authenticated**: a certificate, its key and a CA file or directory are configured;
-//!   both sides present certificates and verify the other's against the CA.
-//! - **anonymous** (`disable_ssl = false` without certificates, the default): the link is
-//!   encrypted but nobody is authenticated, as Broker 1.4's anonymous TLS. Each endpoint
-//!   presents an ephemeral self-signed certificate that nobody verifies; an
-//!   authenticated endpoint rejects it, so the two modes never exchange data.
+//! - **authenticated** (any of certificate, key, passphrase, CA file or CA directory
+//!   configured): mutual TLS, each side presents its certificate chain and requires and
+//!   verifies the other's against the CA (`SSL_VERIFY_PEER|FAIL_IF_NO_PEER_CERT`),
+//!   ciphers `HIGH:!aNULL:!MD5`, TLS ≥ 1.2.
+//! - **anonymous** (`disable_ssl = false` without any of those, the default): encrypted,
+//!   nobody authenticated, as Broker does it: no certificate at all, the anonymous
+//!   cipher `AECDH-AES256-SHA` (security level 0 admits it), group P-384, no
+//!   verification, TLS ≥ 1.2. A server without a certificate cannot do TLS 1.3, so
+//!   these links are TLS 1.2. An authenticated endpoint meets it with no common
+//!   cipher or a missing client certificate, so the two modes never exchange data.
 //! - **plaintext** (`disable_ssl = true`): no TLS at all; see [`TlsContext::new`].
 //!
-//! OpenSSL (not rustls) because Broker users' PEM material includes X.509 v1 leaf
-//! certificates and legacy encrypted keys (`Proc-Type: 4,ENCRYPTED`), which rustls rejects.
+//! OpenSSL (not rustls) because rustls has no anonymous ciphers, and Broker users' PEM
+//! material includes X.509 v1 leaf certificates and legacy encrypted keys
+//! (`Proc-Type: 4,ENCRYPTED`), which rustls rejects.
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::{BigNum, MsbOption};
-use openssl::ec::{EcGroup, EcKey};
 use openssl::error::ErrorStack;
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::ssl::{Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslVerifyMode};
+use openssl::pkey::PKey;
+use openssl::ssl::{
+    Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslVerifyMode, SslVersion,
+};
 use openssl::x509::store::X509Lookup;
-use openssl::x509::{X509NameBuilder, X509};
+use openssl::x509::X509;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_openssl::SslStream;
 
 use crate::config::TlsConfig;
+
+/// Broker's ciphers when certificates authenticate both sides.
+const AUTHENTICATED_CIPHERS: &str = "HIGH:!aNULL:!MD5";
+/// Broker's one anonymous cipher (TLS_ECDH_anon_WITH_AES_256_CBC_SHA); OpenSSL 1.1+
+/// admits unauthenticated ciphers only at security level 0.
+const ANONYMOUS_CIPHERS: &str = "AECDH-AES256-SHA@SECLEVEL=0";
+/// The only key-exchange group Broker offers for anonymous links.
+const ANONYMOUS_GROUPS: &str = "P-384";
 
 /// Why TLS could not be set up or a TLS handshake failed.
 #[derive(Debug, Error)]
@@ -86,6 +98,7 @@ impl TlsContext {
             return Ok(None);
         }
         let mut builder = SslContextBuilder::new(SslMethod::tls())?;
+        builder.set_min_proto_version(Some(SslVersion::TLS1_2))?;
         if config.is_authenticated() {
             configure_authenticated(&mut builder, config)?;
         } else {
@@ -203,36 +216,14 @@ fn configure_authenticated(
             .map_err(load("CA directory", capath))?;
     }
     builder.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    builder.set_cipher_list(AUTHENTICATED_CIPHERS)?;
     Ok(())
 }
 
-/// An ephemeral self-signed identity nobody verifies: encryption without authentication.
+/// Broker's anonymous mode: no certificate, an anonymous ECDH cipher, no verification.
 fn configure_anonymous(builder: &mut SslContextBuilder) -> Result<(), TlsError> {
-    let key = ephemeral_key()?;
-    let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_nid(Nid::COMMONNAME, "broker-anonymous")?;
-    let name = name.build();
-    let mut serial = BigNum::new()?;
-    serial.rand(64, MsbOption::MAYBE_ZERO, false)?;
-    let mut cert = X509::builder()?;
-    cert.set_version(2)?;
-    let serial = serial.to_asn1_integer()?;
-    cert.set_serial_number(&serial)?;
-    cert.set_subject_name(&name)?;
-    cert.set_issuer_name(&name)?;
-    cert.set_pubkey(&key)?;
-    let not_before = Asn1Time::days_from_now(0)?;
-    let not_after = Asn1Time::days_from_now(3650)?;
-    cert.set_not_before(&not_before)?;
-    cert.set_not_after(&not_after)?;
-    cert.sign(&key, MessageDigest::sha256())?;
-    builder.set_certificate(&cert.build())?;
-    builder.set_private_key(&key)?;
     builder.set_verify(SslVerifyMode::NONE);
+    builder.set_groups_list(ANONYMOUS_GROUPS)?;
+    builder.set_cipher_list(ANONYMOUS_CIPHERS)?;
     Ok(())
-}
-
-fn ephemeral_key() -> Result<PKey<Private>, ErrorStack> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
-    PKey::from_ec_key(EcKey::generate(&group)?)
 }

@@ -4,8 +4,9 @@
 
 mod common;
 
+use broker_wire::codes::ErrorCode;
 use broker_wire::native::{
-    Closed, DropConn, Ec, EndpointId, Handshake, HandshakeError, HandshakeMachine, NativeCodec,
+    Closed, DropConn, EndpointId, Handshake, HandshakeError, HandshakeMachine, NativeCodec,
     NativeError, Next, Reservation, Role, Step,
 };
 use broker_wire::Topic;
@@ -260,7 +261,7 @@ fn redundant_connection_as_seen_by_the_connector() {
         step.next,
         Next::Closed(Closed::DroppedByPeer(DropConn {
             sender: id(N),
-            code: Ec::RedundantConnection as u8,
+            code: ErrorCode::RedundantConnection.code(),
             description: "redundant connection".into()
         }))
     );
@@ -369,7 +370,7 @@ fn responder_refuses_redundancy_and_shutdown_refuses_all() {
         step.send,
         vec![Handshake::DropConn(DropConn {
             sender: id(Q),
-            code: Ec::LogicError as u8,
+            code: ErrorCode::LogicError.code(),
             description: "detected redundant connection at the responder".into()
         })]
     );

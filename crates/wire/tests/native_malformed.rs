@@ -3,10 +3,11 @@
 
 mod common;
 
+use broker_wire::codes::ErrorCode;
 use broker_wire::limits::MAX_DEPTH;
 use broker_wire::native::data::{decode_data, encode_data};
 use broker_wire::native::{
-    Ec, Envelope, Handshake, InternalCommand, Malformation, NativeCodec, NativeError,
+    Envelope, Handshake, InternalCommand, Malformation, NativeCodec, NativeError,
 };
 use broker_wire::Data;
 use common::{hex, nested_vectors};
@@ -29,7 +30,7 @@ fn bad_magic_is_ec_38() {
     let body = hex(&HELLO_P.replace("5a45454b", "5a45454c"));
     let error = Handshake::decode(&body).unwrap_err();
     assert_eq!(error, NativeError::WrongMagic(0x5a45454c));
-    assert_eq!(error.ec(), Ec::WrongMagicNumber);
+    assert_eq!(error.ec(), ErrorCode::WrongMagicNumber);
     assert_eq!(error.description(), "wrong magic number");
     assert_eq!(
         Handshake::decode(&hex("07 00000000")),
@@ -45,7 +46,7 @@ fn unsupported_versions_are_ec_2() {
         error,
         NativeError::UnsupportedVersions { min: 200, max: 201 }
     );
-    assert_eq!(error.ec(), Ec::PeerIncompatible);
+    assert_eq!(error.ec(), ErrorCode::PeerIncompatible);
     assert_eq!(error.description(), "unsupported versions offered");
     let select = hex("08 5a45454b 00000000000040008000000000000000 02");
     assert_eq!(
@@ -62,7 +63,7 @@ fn unknown_tags_are_ec_20() {
             matches!(error, NativeError::UnknownMessageType(_)),
             "{error:?}"
         );
-        assert_eq!(error.ec(), Ec::InvalidMessage);
+        assert_eq!(error.ec(), ErrorCode::InvalidMessage);
         assert_eq!(error.description(), "invalid message type tag");
     }
     assert_eq!(Handshake::decode(&[]), Err(NativeError::EmptyFrame));
@@ -86,7 +87,7 @@ fn truncated_messages_fail_to_parse_with_ec_20() {
                 reason: Malformation::Truncated
             }
         );
-        assert_eq!(error.ec(), Ec::InvalidMessage);
+        assert_eq!(error.ec(), ErrorCode::InvalidMessage);
         assert_eq!(error.description(), "failed to parse hello_msg");
     }
     for bytes in [
@@ -225,7 +226,7 @@ fn unknown_drop_codes_and_commands_are_refused() {
             description: "hi".into()
         }
     );
-    assert_eq!(error.ec(), Ec::Unspecified);
+    assert_eq!(error.ec(), ErrorCode::Unspecified);
     let command = hex(&format!("{} 0e", "00".repeat(56)));
     assert!(matches!(
         InternalCommand::decode(&command),

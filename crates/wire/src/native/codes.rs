@@ -1,9 +1,12 @@
-//! The numbers Broker's native protocol puts on the wire, each defined once: the magic
-//! number, the protocol version, the message types, the `ec` codes a `drop_conn`
-//! carries, the tags of `data` and the indices of store commands.
+//! The numbers only Broker's native protocol puts on the wire, each defined once: the
+//! magic number, the protocol version, the message types, the tags of `data` and the
+//! indices of store commands.
 //!
-//! The `ec` codes are only those this protocol sends or must recognise; they belong
-//! in the crate-wide table of Broker's codes once there is one.
+//! Codes Broker shares with its API live in the crate-wide tables of
+//! [`crate::codes`]: a `drop_conn` carries an [`ErrorCode`](crate::codes::ErrorCode), a
+//! port's protocol byte is a [`Protocol`](crate::codes::Protocol). [`DataTag`] is not
+//! [`DataType`](crate::codes::DataType): the wire's `variant_tag` numbers the kinds in
+//! declaration order, `broker.Data.Type` alphabetically.
 
 /// Opens every handshake message but `originator_syn`/`responder_syn_ack`/
 /// `originator_ack`: "ZEEK".
@@ -11,10 +14,6 @@ pub const MAGIC: u32 = 0x5A45_454B;
 
 /// The only protocol version Broker 2.3 through 2.8 (Zeek 5.0 – 8.x) offers and accepts.
 pub const PROTOCOL_VERSION: u8 = 1;
-
-/// The highest `ec` value Broker knows (`invalid_json`): a `drop_conn` carrying a
-/// larger code is refused as Broker refuses it.
-pub const HIGHEST_EC: u8 = 41;
 
 /// Declares a `u8` enum with explicit discriminants and its checked conversion from a
 /// byte, which returns the unknown byte as the error.
@@ -68,27 +67,6 @@ wire_enum! {
         ResponderSynAck = 11,
         /// Handshake: the last message; phase 3 follows.
         OriginatorAck = 12,
-    }
-}
-
-wire_enum! {
-    /// The `broker::ec` codes the handshake sends in `drop_conn`, or reports for a
-    /// `drop_conn` it cannot accept.
-    pub enum Ec {
-        /// `unspecified`: what a `drop_conn` with an unknown code turns into.
-        Unspecified = 1,
-        /// `peer_incompatible`: no common protocol version.
-        PeerIncompatible = 2,
-        /// `invalid_message`: an unknown message type or a message that fails to parse.
-        InvalidMessage = 20,
-        /// `shutting_down`: the endpoint is closing.
-        ShuttingDown = 28,
-        /// `wrong_magic_number`: not Broker's protocol.
-        WrongMagicNumber = 38,
-        /// `redundant_connection`: the two endpoints are already (being) peered.
-        RedundantConnection = 39,
-        /// `logic_error`: a redundant connection detected by the responder.
-        LogicError = 40,
     }
 }
 

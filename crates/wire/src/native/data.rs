@@ -78,7 +78,7 @@ pub(crate) fn put_data<S: ByteSink>(
         }
         Data::Port(p) => {
             put_u16(out, p.number);
-            out.put_byte(p.protocol as u8);
+            out.put_byte(p.protocol.code());
         }
         Data::Timestamp(t) => put_u64(out, t.0 as u64),
         Data::Timespan(t) => put_u64(out, t.0 as u64),
@@ -202,13 +202,8 @@ impl Reader<'_> {
             DataTag::Subnet => Data::Subnet(self.subnet()?),
             DataTag::Port => {
                 let number = self.u16()?;
-                let protocol = match self.u8()? {
-                    0 => Protocol::Unknown,
-                    1 => Protocol::Tcp,
-                    2 => Protocol::Udp,
-                    3 => Protocol::Icmp,
-                    other => return Err(Malformation::PortProtocol(other)),
-                };
+                let byte = self.u8()?;
+                let protocol = Protocol::from_u8(byte).ok_or(Malformation::PortProtocol(byte))?;
                 Data::Port(Port::new(number, protocol))
             }
             DataTag::Timestamp => Data::Timestamp(Timestamp(self.u64()? as i64)),

@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-use super::codes::Ec;
+use crate::codes::ErrorCode;
 
 /// What is wrong with bytes that failed to decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -104,13 +104,13 @@ pub enum NativeError {
 
 impl NativeError {
     /// The `ec` code Broker sends in a `drop_conn` when it receives such bytes.
-    pub fn ec(&self) -> Ec {
+    pub fn ec(&self) -> ErrorCode {
         match self {
-            NativeError::WrongMagic(_) => Ec::WrongMagicNumber,
+            NativeError::WrongMagic(_) => ErrorCode::WrongMagicNumber,
             NativeError::UnsupportedVersions { .. }
-            | NativeError::UnsupportedVersionSelected(_) => Ec::PeerIncompatible,
-            NativeError::UnknownDropCode { .. } => Ec::Unspecified,
-            _ => Ec::InvalidMessage,
+            | NativeError::UnsupportedVersionSelected(_) => ErrorCode::PeerIncompatible,
+            NativeError::UnknownDropCode { .. } => ErrorCode::Unspecified,
+            _ => ErrorCode::InvalidMessage,
         }
     }
 

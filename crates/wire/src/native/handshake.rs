@@ -6,10 +6,11 @@
 //! ignores them.
 
 use super::bin::{put_bytes, put_filter, put_u32, Reader};
-use super::codes::{MessageType, HIGHEST_EC, MAGIC, PROTOCOL_VERSION};
+use super::codes::{MessageType, MAGIC, PROTOCOL_VERSION};
 use super::error::{Malformation, NativeError};
 use super::ids::EndpointId;
 use crate::codec::ByteSink;
+use crate::codes::ErrorCode;
 use crate::topic::Topic;
 
 /// A hello: the sender and the protocol versions it speaks.
@@ -39,7 +40,8 @@ impl Hello {
 pub struct DropConn {
     /// The sender's endpoint id.
     pub sender: EndpointId,
-    /// The `ec` code, at most [`HIGHEST_EC`].
+    /// The `ec` code as received; [`Handshake::check`] refuses one that is no
+    /// [`ErrorCode`].
     pub code: u8,
     /// Why, for humans.
     pub description: String,
@@ -197,7 +199,7 @@ impl Handshake {
             Handshake::VersionSelect { version, .. } if *version != PROTOCOL_VERSION => {
                 Err(NativeError::UnsupportedVersionSelected(*version))
             }
-            Handshake::DropConn(drop) if drop.code > HIGHEST_EC => {
+            Handshake::DropConn(drop) if ErrorCode::from_u8(drop.code).is_none() => {
                 Err(NativeError::UnknownDropCode {
                     code: drop.code,
                     description: drop.description.clone(),

@@ -20,10 +20,11 @@
 //! code (38 wrong magic, 2 unsupported versions, 20 anything else); a valid message in
 //! the wrong state closes the connection without one, as Broker does.
 
-use super::codes::{Ec, MessageType};
+use super::codes::MessageType;
 use super::error::NativeError;
 use super::handshake::{DropConn, Handshake, Hello};
 use super::ids::EndpointId;
+use crate::codes::ErrorCode;
 use crate::topic::Topic;
 
 /// Which end of the TCP connection this machine runs on.
@@ -317,13 +318,13 @@ impl HandshakeMachine {
             (Reservation::Connected, true) => self.refuse_redundant(),
             (Reservation::Pending | Reservation::Connected, false) => {
                 let drop = self.drop_conn(
-                    Ec::LogicError,
+                    ErrorCode::LogicError,
                     "detected redundant connection at the responder",
                 );
                 self.fail(vec![drop], HandshakeError::RedundantAtResponder)
             }
             (Reservation::ShuttingDown, _) => {
-                let drop = self.drop_conn(Ec::ShuttingDown, "shutting down");
+                let drop = self.drop_conn(ErrorCode::ShuttingDown, "shutting down");
                 self.fail(vec![drop], HandshakeError::ShuttingDown)
             }
         }
@@ -366,7 +367,7 @@ impl HandshakeMachine {
     fn refuse_redundant(&mut self) -> Step {
         self.state = State::Done;
         let peer = self.peer.unwrap_or_default();
-        let drop = self.drop_conn(Ec::RedundantConnection, "redundant connection");
+        let drop = self.drop_conn(ErrorCode::RedundantConnection, "redundant connection");
         Step::new(vec![drop], Next::Closed(Closed::Redundant { peer }))
     }
 
@@ -396,8 +397,8 @@ impl HandshakeMachine {
         self.fail(vec![], HandshakeError::NotReading(what))
     }
 
-    fn drop_conn(&self, code: Ec, description: &str) -> Handshake {
-        self.drop_conn_raw(code as u8, description.to_owned())
+    fn drop_conn(&self, code: ErrorCode, description: &str) -> Handshake {
+        self.drop_conn_raw(code.code(), description.to_owned())
     }
 
     fn drop_conn_raw(&self, code: u8, description: String) -> Handshake {

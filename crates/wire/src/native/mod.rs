@@ -1,8 +1,9 @@
 //! Broker's native peering protocol, as Broker 2.3 through 2.8 (Zeek 5.0 – 8.x) speak
 //! it over TCP (optionally TLS): codecs and a sans-I/O handshake, no sockets.
 //!
-//! - [`codes`]: every number on this wire, each defined once (magic, version, message
-//!   types, `ec` codes, data tags, command indices).
+//! - [`codes`]: the numbers only this wire has (magic, version, message types, data
+//!   tags, command indices); `ec` codes and port protocols are the crate-wide
+//!   [`ErrorCode`](crate::codes::ErrorCode) and [`Protocol`](crate::codes::Protocol).
 //! - [`ids`]: [`EndpointId`] (a 16-byte UUID) and [`EntityId`].
 //! - [`bin`]: `format::bin` v1 primitives (integers, varints, strings, filters, ids).
 //! - [`data`]: `data` values ([`Data`](crate::Data), all 15 kinds) in `format::bin` v1.
@@ -12,7 +13,8 @@
 //! - [`command`]: store commands ([`InternalCommand`], all 14 kinds).
 //! - [`framing`]: [`NativeCodec`], the `u32` length prefix with a size cap.
 //! - [`machine`]: [`HandshakeMachine`], both roles, tie-break, redundant connections.
-//! - [`error`]: [`NativeError`], with the `ec` code each error is answered with.
+//! - [`error`]: [`NativeError`], with the [`ErrorCode`](crate::codes::ErrorCode) each
+//!   error is answered with.
 //!
 //! The protocol is described in `docs/wire.md` ("Native protocol").
 
@@ -27,7 +29,7 @@ pub mod handshake;
 pub mod ids;
 pub mod machine;
 
-pub use codes::{CommandKind, DataTag, Ec, MessageType, MAGIC, PROTOCOL_VERSION};
+pub use codes::{CommandKind, DataTag, MessageType, MAGIC, PROTOCOL_VERSION};
 pub use command::{Command, InternalCommand};
 pub use envelope::{Content, Envelope};
 pub use error::{Malformation, NativeError};

@@ -1,25 +1,23 @@
 //! The handshake machine and codecs against the real Broker: the reference
 //! `broker-node` (Broker 2.8, wire-identical to Zeek 5.0 – 8.x) over loopback TCP,
 //! with us as connector (originator and responder) and as acceptor, then a data
-//! ping/pong and a ping/pong in phase 3. Skipped, with a message, when the reference
-//! is missing (`BROKER_REFERENCE` overrides /work/shared/reference/broker-2.8).
+//! ping/pong and a ping/pong in phase 3, in plaintext. Skipped, with a message, when the
+//! reference is missing (see [`reference`]).
 
-use std::fs;
+mod reference;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use broker_wire::native::{
     Content, EndpointId, Envelope, HandshakeMachine, NativeCodec, Next, Reservation, Role,
 };
 use broker_wire::{Data, Topic};
+use reference::{connect, free_port, Node, NODE_ID as N, STARTUP};
 
-const N: &str = "5746d8ee-3644-5bd2-9f54-d5a44c26c2a1";
 const P: &str = "00000000-0000-4000-8000-000000000000";
 const Q: &str = "ffffffff-ffff-4fff-bfff-ffffffffffff";
-const STARTUP: Duration = Duration::from_secs(15);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for a data pong before pinging again.
 const RENDEZVOUS_RETRY: Duration = Duration::from_millis(100);
@@ -28,116 +26,8 @@ fn id(text: &str) -> EndpointId {
     text.parse().unwrap()
 }
 
-fn reference() -> Option<PathBuf> {
-    let dir = std::env::var_os("BROKER_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/reference/broker-2.8"));
-    if dir.join("bin/broker-node").exists() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: reference Broker not found at {}", dir.display());
-        None
-    }
-}
-
-/// A running broker-node, killed on drop.
-struct Node {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// LD_LIBRARY_PATH for the reference, restoring the `libbroker.so.4` symlink in
-/// `dir` where the copy turned it into a text file naming its target.
-fn library_path(reference: &Path, dir: &Path) -> String {
-    let lib = reference.join("lib");
-    let soname = fs::read(lib.join("libbroker.so.4")).unwrap();
-    if soname.starts_with(b"\x7fELF") {
-        return lib.display().to_string();
-    }
-    let target = lib.join(String::from_utf8_lossy(&soname).trim());
-    std::os::unix::fs::symlink(target, dir.join("libbroker.so.4")).unwrap();
-    format!("{}:{}", dir.display(), lib.display())
-}
-
-/// Starts broker-node in pong mode (id N, topic /test) with extra config lines; with a
-/// port it listens there. Waits (bounded) until it is up.
-fn start_node(reference: &Path, name: &str, port: Option<u16>, config: &str) -> Node {
-    let dir = std::env::temp_dir().join(format!("native-ref-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("node.cfg");
-    fs::write(
-        &cfg,
-        format!(
-            "broker {{ disable-ssl = true }}\ntopics = [\"/test\"]\nverbose = true\n\
-             endpoint-id = \"{N}\"\n{config}\n"
-        ),
-    )
-    .unwrap();
-    let log = dir.join("node.log");
-    let mut command = Command::new(reference.join("bin/broker-node"));
-    command
-        .arg(format!("--config-file={}", cfg.display()))
-        .args(["-m", "pong"])
-        .env("LD_LIBRARY_PATH", library_path(reference, &dir))
-        .stdout(fs::File::create(&log).unwrap())
-        .stderr(Stdio::null());
-    if let Some(port) = port {
-        command.env("BROKER_PORT", port.to_string());
-    }
-    let node = Node {
-        child: command.spawn().expect("broker-node starts"),
-        dir,
-    };
-    let ready = if port.is_some() {
-        "listen for peers"
-    } else {
-        "connect to"
-    };
-    let started = Instant::now();
-    while started.elapsed() < STARTUP {
-        if fs::read_to_string(&log).unwrap_or_default().contains(ready) {
-            return node;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "broker-node not ready: {}",
-        fs::read_to_string(&log).unwrap_or_default()
-    );
-}
-
-/// Connects to the node, retrying (bounded) while it is refused: broker-node reports
-/// that it listens a moment before it does.
-fn connect(port: u16) -> TcpStream {
-    let started = Instant::now();
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(stream) => return stream,
-            Err(e) if started.elapsed() < STARTUP => {
-                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("broker-node does not accept connections: {e}"),
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// Plaintext, as the handshake tests speak it.
+const PLAIN: &str = "broker { disable-ssl = true }";
 
 /// A framed connection over a TCP stream.
 struct Link {
@@ -281,9 +171,11 @@ fn established(peer: &str, filter: &[&str], originator: bool) -> Next {
 
 #[test]
 fn connector_peers_with_broker_node_as_originator_and_responder() {
-    let Some(reference) = reference() else { return };
+    if !reference::available() {
+        return;
+    }
     let port = free_port();
-    let _node = start_node(&reference, "connector", Some(port), "");
+    let _node = Node::pong("connector", Some(port), PLAIN);
     for (own, originator) in [(P, true), (Q, false)] {
         let mut link = Link::new(connect(port));
         let next = link.handshake(Role::Connector, id(own), vec!["/test".into()]);
@@ -294,12 +186,14 @@ fn connector_peers_with_broker_node_as_originator_and_responder() {
 
 #[test]
 fn acceptor_peers_with_connecting_broker_node() {
-    let Some(reference) = reference() else { return };
+    if !reference::available() {
+        return;
+    }
     for (own, originator) in [(P, true), (Q, false)] {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let config = format!("peers = [\"tcp://127.0.0.1:{port}\"]");
-        let _node = start_node(&reference, &format!("acceptor-{own}"), None, &config);
+        let config = format!("{PLAIN}\npeers = [\"tcp://127.0.0.1:{port}\"]");
+        let _node = Node::pong(&format!("acceptor-{own}"), None, &config);
         let (stream, _) = listener.accept().unwrap();
         let mut link = Link::new(stream);
         let next = link.handshake(Role::Acceptor, id(own), vec!["/test".into()]);
