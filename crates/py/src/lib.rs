@@ -15,7 +15,7 @@
 //! - [`enums`] — `EC`, `SC`, `PeerStatus`, `PeerFlags`, `Backend`, `Frontend`,
 //!   `Data.Type`, `Port.Protocol` as Python `IntEnum`/`IntFlag` classes.
 //! - [`topic`] — `Topic`.
-//! - [`zeek`] — `zeek.Event`.
+//! - [`zeek`] — `zeek.Event`, `zeek.SafeEvent`, `zeek.MetadataType`.
 //! - [`config`] — `BrokerOptions`, `Configuration`, `Version`, `now()`.
 //! - [`endpoint`] — `Endpoint`.
 //! - [`subscriber`] — `Subscriber`, `StatusSubscriber` (get variants, iteration, `with`,
@@ -66,7 +66,7 @@ fn _broker(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<containers::Vector>()?;
     m.add_class::<containers::FrozenTable>()?;
     m.add_class::<topic::PyTopic>()?;
-    m.add_class::<zeek::Event>()?;
+    zeek::register(m)?;
     m.add_class::<config::BrokerOptions>()?;
     m.add_class::<config::Configuration>()?;
     m.add_class::<config::Version>()?;

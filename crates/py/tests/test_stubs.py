@@ -29,9 +29,10 @@ def test_stubtest_finds_no_difference():
 def test_every_public_native_name_is_reexported_or_internal():
     from broker import _broker
 
-    internal = {"OptionalNetworkInfo", "Event"}  # reached through attributes / broker.zeek
+    zeek = {"Event", "SafeEvent", "MetadataType"}  # reached through broker.zeek
+    internal = {"OptionalNetworkInfo"} | zeek  # reached through attributes
     assert set(_broker.__all__) - internal <= set(dir(broker))
-    assert broker.zeek.Event is _broker.Event
+    assert all(getattr(broker.zeek, name) is getattr(_broker, name) for name in zeek)
 
 
 def _stub_enums():

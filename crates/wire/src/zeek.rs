@@ -15,9 +15,21 @@ use crate::error::WireError;
 /// The format version of Zeek messages, their first element.
 pub const FORMAT_VERSION: u64 = 1;
 
-/// The metadata key of an event's network timestamp (Zeek's `NetworkTimestamp`); keys
-/// up to 199 are Zeek's, 200 and up are free for users.
-pub const NETWORK_TIMESTAMP: u64 = 1;
+/// The metadata key of an event's network timestamp, as the count it is on the wire.
+pub const NETWORK_TIMESTAMP: u64 = MetadataType::NetworkTimestamp.code() as u64;
+
+code_table! {
+    /// The well-known keys of an event's metadata (Broker's `zeek::MetadataType`): keys
+    /// up to 199 are Zeek's, from [`MetadataType::UserMetadataStart`] on free for users.
+    pub enum MetadataType {
+        /// The network time at which the event was raised; its value is a timestamp.
+        NetworkTimestamp = 1, "NetworkTimestamp", py "NetworkTimestamp",
+            "the network time at which the event was raised";
+        /// The first key free for users.
+        UserMetadataStart = 200, "UserMetadataStart", py "UserMetadataStart",
+            "the first metadata key free for users";
+    }
+}
 
 code_table! {
     /// The kind of a Zeek message, its second element.
@@ -379,5 +391,16 @@ mod tests {
         }
         assert_eq!(MessageType::from_count(0), None);
         assert_eq!(MessageType::from_count(6), None);
+    }
+
+    #[test]
+    fn metadata_types_have_zeeks_numbers() {
+        assert_eq!(
+            MetadataType::from_u8(1),
+            Some(MetadataType::NetworkTimestamp)
+        );
+        assert_eq!(NETWORK_TIMESTAMP, 1);
+        assert_eq!(MetadataType::UserMetadataStart.code(), 200);
+        assert_eq!(MetadataType::ALL.len(), 2);
     }
 }

@@ -2,7 +2,7 @@
 
 import datetime
 import enum
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union, final
+from typing import Any, ClassVar, Iterable, Iterator, Mapping, Optional, Union, final
 
 from typing_extensions import disjoint_base
 
@@ -27,6 +27,8 @@ __all__ = [
     "FrozenTable",
     "Topic",
     "Event",
+    "SafeEvent",
+    "MetadataType",
     "BrokerOptions",
     "Configuration",
     "Version",
@@ -343,11 +345,19 @@ class Topic:
 
 @disjoint_base
 class Event:
-    def __new__(cls, *args: Any) -> Event: ...
+    def __new__(cls, *args: Any, metadata: Any = None) -> Event: ...
     def name(self) -> str: ...
     def args(self) -> list[Any]: ...
+    def metadata(self) -> Optional[list[tuple[Count, Any]]]: ...
     def valid(self) -> bool: ...
     def as_data(self) -> Data: ...
+
+class SafeEvent(Event):
+    def __new__(cls, *args: Any, metadata: Any = None) -> SafeEvent: ...
+
+class MetadataType:
+    NetworkTimestamp: ClassVar[Count]
+    UserMetadataStart: ClassVar[Count]
 
 @final
 class BrokerOptions:
