@@ -26,6 +26,7 @@ use crate::connection::{ConnectError, Established};
 use crate::error::EndpointError;
 use crate::info::{NetworkInfo, PeerInfo};
 use crate::listener::{Listener, StopListening};
+use crate::metrics::SlowPeerAction;
 use crate::peer::{Close, CloseReason, Peer};
 use crate::publish_buffer::{drain, PublishBuffer};
 use crate::queue::BoundedQueue;
@@ -422,7 +423,18 @@ impl Handler<PeerClosed> for Core {
 impl StreamHandler<Report> for Core {
     fn handle(&mut self, report: Report, ctx: &mut Context<Self>) {
         match report {
-            Report::SlowPeer { node, dropped } => self.slow_peer(node, dropped, ctx),
+            Report::SlowPeer { node, dropped } => {
+                // Reports of a peering already dropped are no new action.
+                if self.peers.contains_key(&node) {
+                    let action = if dropped {
+                        SlowPeerAction::Drop
+                    } else {
+                        SlowPeerAction::Disconnect
+                    };
+                    self.shared.counters.slow_peer_action(action);
+                }
+                self.slow_peer(node, dropped, ctx)
+            }
             Report::Status(event) => self.emit(event),
             Report::Unsubscribe(id) => self.remove_subscriber(id),
         }

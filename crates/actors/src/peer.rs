@@ -15,6 +15,7 @@ use crate::connection::{frame_name, BoxedReader};
 use crate::core::{Core, PeerClosed, PeerFilter};
 use crate::framing::{encode_frame, FrameReader};
 use crate::link::{write_loop, Link};
+use crate::metrics::MessageKind;
 use crate::routing::{receive_batch, Shared};
 
 /// Close gracefully: write everything queued, then `Goodbye`. Resolves once written
@@ -170,19 +171,23 @@ async fn read_loop(
         };
         match frame {
             Frame::Batch(messages) => receive_batch(&shared, node, messages).await,
-            Frame::Filter(filter) => core.do_send(PeerFilter {
-                node,
-                conn,
-                filter: sanitize(filter),
-            }),
+            Frame::Filter(filter) => {
+                shared.counters.processed(MessageKind::RoutingUpdate, 1);
+                core.do_send(PeerFilter {
+                    node,
+                    conn,
+                    filter: sanitize(filter),
+                })
+            }
             Frame::Ping(nonce) => {
+                shared.counters.processed(MessageKind::Ping, 1);
                 let _ = link
                     .outbox
                     .push_unbounded(encode_frame(&Frame::Pong(nonce)));
             }
-            Frame::Pong(_) => {}
+            Frame::Pong(_) => shared.counters.processed(MessageKind::Pong, 1),
             // Store traffic belongs to the stores issue; until then nothing consumes it.
-            Frame::Store(_) => {}
+            Frame::Store(_) => shared.counters.processed(MessageKind::Command, 1),
             Frame::Goodbye => return CloseReason::Closed,
             other @ Frame::Hello(_) => {
                 return CloseReason::Invalid(format!(
