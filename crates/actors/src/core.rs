@@ -8,6 +8,7 @@
 //! (status subscribers).
 
 mod filters;
+mod keepalive;
 mod peering;
 mod statuses;
 
@@ -295,6 +296,9 @@ impl Actor for Core {
         }
         ctx.run_interval(statuses::SHED_REPORT_INTERVAL, |core, _| {
             core.report_shed_events()
+        });
+        ctx.run_interval(self.shared.config.keepalive, |core, ctx| {
+            core.keepalive(ctx)
         });
     }
 }
