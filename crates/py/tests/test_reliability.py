@@ -113,10 +113,13 @@ def test_put_unique_starts_no_thread_per_call(endpoints):
 
     store = endpoints().attach_master("unique", broker.Backend.Memory)
     helpers, done = set(), threading.Event()
+    # A helper of an earlier call (a fixture's shutdown) may still be exiting: only
+    # threads that appear from now on can be put_unique's.
+    earlier = set(os.listdir("/proc/self/task"))
 
     def watch_threads():
         while not done.is_set():
-            for task in os.listdir("/proc/self/task"):
+            for task in set(os.listdir("/proc/self/task")) - earlier:
                 try:
                     with open(f"/proc/self/task/{task}/comm") as comm:
                         name = comm.read().strip()
