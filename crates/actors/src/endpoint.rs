@@ -222,6 +222,19 @@ impl Endpoint {
             .await
     }
 
+    /// Waits up to `timeout` until `node` is reachable; whether it is. An endpoint is
+    /// reachable while it is a peer (Broker 2.8 does not find one two hops away either).
+    pub fn await_peer(&self, node: &NodeId, timeout: Duration) -> bool {
+        futures::executor::block_on(self.await_peer_async(node, timeout))
+    }
+
+    /// Async [`Endpoint::await_peer`].
+    pub async fn await_peer_async(&self, node: &NodeId, timeout: Duration) -> bool {
+        let node = *node;
+        self.await_routes(timeout, move |routes| routes.has_peer(&node))
+            .await
+    }
+
     /// Waits up to `timeout` until the routing snapshot satisfies `condition`; whether
     /// it does. The wait runs on the endpoint's thread, whose runtime has the timer, so
     /// callers need none; it ends early when the caller stops waiting.

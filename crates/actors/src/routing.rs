@@ -58,6 +58,11 @@ impl Routes {
         self.peers.iter().any(|peer| matches(&peer.filter, topic))
     }
 
+    /// Whether `node` is a peer.
+    pub(crate) fn has_peer(&self, node: &NodeId) -> bool {
+        self.peers.iter().any(|peer| peer.link.node == *node)
+    }
+
     /// Whether some peer subscribed to exactly `topic`.
     pub(crate) fn peer_subscribed(&self, topic: &Topic) -> bool {
         self.peers.iter().any(|peer| peer.filter.contains(topic))

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use broker_actors::{Config, Endpoint, ErrorCode, TlsConfig};
+use broker_wire::frame::{InvalidNodeId, NodeId};
 use broker_wire::Topic;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
@@ -18,6 +19,9 @@ use crate::status::PeerInfo;
 use crate::subscriber::{PyStatusSubscriber, PySubscriber};
 use crate::topic::{topic_from, topics_from, PyTopic};
 use crate::wait::{drive, duration_from, run_interruptible};
+
+/// How long `await_peer` waits without a timeout: Broker's `await_peer_timeout`.
+const AWAIT_PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The endpoint configuration a Python `Configuration` describes.
 fn config_from(py: Python<'_>, cfg: &Configuration) -> Config {
@@ -168,6 +172,26 @@ impl PyEndpoint {
         let waiting = self
             .inner
             .await_peer_subscription_async(&topic, timeout.unwrap_or(Duration::MAX));
+        drive(py, waiting)
+    }
+
+    /// Waits until the endpoint with id `node` (a `node_id()` string) is reachable, at
+    /// most `timeout` (seconds or a `timedelta`; `None`: Broker's default of 10 s); whether
+    /// it is. Interruptible with Ctrl-C.
+    #[pyo3(signature = (node, timeout = None))]
+    fn await_peer(
+        &self,
+        py: Python<'_>,
+        node: &str,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let node: NodeId = node
+            .parse()
+            .map_err(|e: InvalidNodeId| PyValueError::new_err(e.to_string()))?;
+        let timeout = timeout.map(duration_from).transpose()?;
+        let waiting = self
+            .inner
+            .await_peer_async(&node, timeout.unwrap_or(AWAIT_PEER_TIMEOUT));
         drive(py, waiting)
     }
 
