@@ -66,16 +66,26 @@ impl Endpoint {
         let thread = std::thread::Builder::new()
             .name("broker-endpoint".into())
             .spawn(move || {
-                let system = actix_rt::System::new();
+                // Built here rather than by `System::new`, which panics when the runtime
+                // cannot be had (out of file descriptors for its epoll and waker).
+                let runtime = match new_runtime() {
+                    Ok(runtime) => runtime,
+                    Err(cause) => {
+                        let _ = started.send(Err(cause));
+                        return;
+                    }
+                };
+                let system = actix_rt::System::with_tokio_rt(move || runtime);
                 let core = system.block_on(async move { Core::new(for_thread, reports).start() });
-                if started.send((core, Arbiter::current())).is_ok() {
+                if started.send(Ok((core, Arbiter::current()))).is_ok() {
                     let _ = system.run();
                 }
             })
             .map_err(EndpointError::Start)?;
         let (core, arbiter) = core
             .recv()
-            .map_err(|_| EndpointError::Start(std::io::Error::other("endpoint thread died")))?;
+            .unwrap_or_else(|_| Err(std::io::Error::other("endpoint thread died")))
+            .map_err(EndpointError::Start)?;
         core.do_send(AddPublisher {
             queue: mailbox.clone(),
         });
@@ -418,6 +428,13 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The endpoint thread's runtime: what actix's `System::new` builds, as a `Result`.
+fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// A flare for a new `queue` ("subscriber", ...), or why there is none.

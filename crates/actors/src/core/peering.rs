@@ -258,6 +258,10 @@ impl Core {
             ),
             ConnectError::Incompatible(why) => (ErrorCode::PeerIncompatible, why.clone()),
             ConnectError::Invalid(why) => (ErrorCode::PeerInvalid, why.to_string()),
+            ConnectError::Tls(crate::tls::TlsError::Closed(_)) => (
+                ErrorCode::PeerUnavailable,
+                text::UNABLE_TO_CONNECT.to_owned(),
+            ),
             ConnectError::Tls(why) => (ErrorCode::PeerInvalid, why.to_string()),
         };
         if outbound.is_some() || worth_reporting(&error) {
