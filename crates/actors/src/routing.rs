@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::dedup::Dedup;
 use crate::link::{Encoder, Link};
+use crate::metrics::{Counters, MessageKind};
 use crate::queue::BoundedQueue;
 use crate::reports::Reporter;
 use crate::tls::TlsContext;
@@ -94,6 +95,8 @@ pub(crate) struct Shared {
     pub(crate) dedup: Mutex<Dedup>,
     /// Where links and store actors report to the Core.
     pub(crate) reporter: Reporter,
+    /// What the data path counts for the endpoint's metrics.
+    pub(crate) counters: Counters,
 }
 
 impl Shared {
@@ -113,6 +116,7 @@ impl Shared {
             routes: watch::Sender::new(Arc::default()),
             dedup: Mutex::new(Dedup::default()),
             reporter,
+            counters: Counters::default(),
         }
     }
 
@@ -198,6 +202,7 @@ pub(crate) async fn push_async(deliveries: Deliveries) {
 
 /// Stamps messages originating here with fresh ids and the configured TTL.
 fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
+    shared.counters.processed(MessageKind::Data, messages.len());
     let first = shared.reserve_ids(messages.len());
     let (origin, ttl) = (shared.node, shared.config.ttl);
     messages
@@ -217,6 +222,7 @@ fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
 pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>) {
     let routes = shared.routes();
     if routes.peers.is_empty() || messages.is_empty() {
+        shared.counters.processed(MessageKind::Data, messages.len());
         return;
     }
     let deliveries = plan(shared, &routes, &stamp(shared, messages), None);
@@ -237,11 +243,14 @@ pub(crate) fn publish_inline(shared: &Shared, routes: &Routes, messages: Vec<(To
 /// forwards what may travel further, then feeds local subscribers. Waits (without
 /// reading the socket further) while outboxes or subscriber queues are full.
 pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<DataMessage>) {
+    let received = batch.len();
+    shared.counters.processed(MessageKind::Data, received);
     let fresh = shared
         .dedup
         .lock()
         .expect("dedup lock poisoned")
         .retain_fresh(shared.node, batch);
+    shared.counters.dedup_hits(received - fresh.len());
     if fresh.is_empty() {
         return;
     }
