@@ -6,8 +6,8 @@ mod common;
 
 use broker_wire::codes::ErrorCode;
 use broker_wire::native::{
-    Closed, DropConn, EndpointId, Handshake, HandshakeError, HandshakeMachine, NativeCodec,
-    Hello, NativeError, Next, Reservation, Role, Step, BROKER_RS_VERSION, PROTOCOL_VERSION,
+    Closed, DropConn, EndpointId, Handshake, HandshakeError, HandshakeMachine, Hello, NativeCodec,
+    NativeError, Next, Reservation, Role, Step, BROKER_RS_VERSION, PROTOCOL_VERSION,
 };
 use broker_wire::Topic;
 use common::hex;
@@ -469,10 +469,9 @@ fn two_broker_rs_machines_select_the_private_version_a_broker_selects_1() {
             let c = HandshakeMachine::offering(Role::Connector, id(connector), vec![], c_max);
             let a = HandshakeMachine::offering(Role::Acceptor, id(acceptor), vec![], a_max);
             match pump(c, a) {
-                (
-                    Next::Established { version: c, .. },
-                    Next::Established { version: a, .. },
-                ) => (c, a),
+                (Next::Established { version: c, .. }, Next::Established { version: a, .. }) => {
+                    (c, a)
+                }
                 other => panic!("not established: {other:?}"),
             }
         };
@@ -507,5 +506,7 @@ fn our_hello_offers_the_range_and_a_foreign_selection_is_refused() {
         Next::Closed(Closed::Failed { .. }) => {}
         other => panic!("accepted a version it does not offer: {other:?}"),
     }
-    assert!(matches!(&step.send[..], [Handshake::DropConn(d)] if d.code == ErrorCode::PeerIncompatible.code()));
+    assert!(
+        matches!(&step.send[..], [Handshake::DropConn(d)] if d.code == ErrorCode::PeerIncompatible.code())
+    );
 }

@@ -20,9 +20,9 @@
 //! code (38 wrong magic, 2 unsupported versions, 20 anything else); a valid message in
 //! the wrong state closes the connection without one, as Broker does.
 
-use super::codes::{MessageType, PROTOCOL_VERSION};
 #[cfg(doc)]
 use super::codes::BROKER_RS_VERSION;
+use super::codes::{MessageType, PROTOCOL_VERSION};
 use super::error::NativeError;
 use super::handshake::{DropConn, Handshake, Hello};
 use super::ids::EndpointId;

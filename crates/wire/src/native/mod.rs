@@ -31,7 +31,7 @@ pub mod machine;
 
 pub use codes::{CommandKind, DataTag, MessageType, BROKER_RS_VERSION, MAGIC, PROTOCOL_VERSION};
 pub use command::{Command, InternalCommand};
-pub use envelope::{Content, Envelope};
+pub use envelope::{Content, Envelope, Header};
 pub use error::{Malformation, NativeError};
 pub use framing::NativeCodec;
 pub use handshake::{DropConn, Handshake, Hello};
