@@ -133,6 +133,9 @@ pub(crate) struct Opening {
     pub(crate) max_frame_len: usize,
     /// How long TLS and the handshake together may take.
     pub(crate) timeout: Duration,
+    /// The highest version our native hello offers: [`BROKER_RS_VERSION`], or Broker's
+    /// only version where the endpoint speaks the native protocol with everyone.
+    pub(crate) max_version: u8,
 }
 
 /// Connects to `address:port`, secures the stream and performs the handshake.
@@ -256,7 +259,7 @@ async fn native_handshake(
 ) -> Result<Negotiated, ConnectError> {
     let own = EndpointId::from(&opening.hello.node);
     let filter = opening.hello.filter.clone();
-    let (mut machine, first) = HandshakeMachine::offering(role, own, filter, BROKER_RS_VERSION);
+    let (mut machine, first) = HandshakeMachine::offering(role, own, filter, opening.max_version);
     let codec = NativeCodec::new(opening.max_frame_len);
     send_handshake(writer, &codec, &[first]).await?;
     let mut slot = None;

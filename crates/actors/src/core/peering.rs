@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use broker_wire::frame::{Hello, NodeId};
-use broker_wire::native::EndpointId;
+use broker_wire::native::{EndpointId, BROKER_RS_VERSION, PROTOCOL_VERSION};
 use broker_wire::Topic;
 
 use super::{
@@ -61,6 +61,11 @@ pub(crate) fn opening(shared: &Shared, peerings: &Arc<Peerings>) -> Opening {
         tls: shared.tls.clone(),
         max_frame_len: shared.config.max_frame_len,
         timeout: shared.config.handshake_timeout,
+        max_version: if shared.config.native_only {
+            PROTOCOL_VERSION
+        } else {
+            BROKER_RS_VERSION
+        },
     }
 }
 
