@@ -84,7 +84,7 @@ def test_responder_and_data_both_ways(ours):
     # To us: a data envelope on a subscribed topic.
     value = ("vec", [("str", b"ping"), ("count", 7), ("set", [("int", -1)])])
     conn.send(npeer.pack_envelope(Q, npeer.NIL, npeer.DATA, "/test/x", npeer.encode_data(value)))
-    assert sub.get(WAIT) == ("/test/x", ["ping", broker.Count(7), {-1}])
+    assert sub.get(WAIT) == ("/test/x", ("ping", broker.Count(7), {-1}))
     # From us: published on the peer's filter, sent by us to everyone (receiver nil).
     ep.publish("/foo/bar/y", ("pong", broker.Count(7)))
     data = expect_envelope(conn, npeer.DATA)
