@@ -6,6 +6,7 @@
 //! with a message, when the reference is missing.
 
 mod common;
+mod pki;
 mod reference;
 
 use std::io::{BufRead, BufReader, Write};
@@ -15,7 +16,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Instant;
 
-use broker::actors::{Config, Endpoint, StatusCode, StatusSubscriber};
+use broker::actors::{Config, Endpoint, EndpointError, StatusCode, StatusEvent, StatusSubscriber};
 use broker::wire::zeek::{Event, EventView};
 use broker::wire::{Port, Protocol, Timespan, Timestamp};
 use broker::{Data, Topic};
@@ -30,11 +31,17 @@ struct Reference {
 
 impl Reference {
     fn start(args: &[&str]) -> Reference {
+        Reference::start_with(args, &[])
+    }
+
+    /// Started with environment variables `env` (the certificates of "certs").
+    fn start_with(args: &[&str], env: &[(&str, String)]) -> Reference {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let mut child = Command::new(root.join("scripts/reference-broker"))
             .arg("/usr/bin/python3")
             .arg(root.join("tests/reference/echo.py"))
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -248,4 +255,78 @@ fn broker_unpeering_is_a_lost_peer_here() {
     expect_status(&statuses, StatusCode::PeerAdded);
     reference.command(&format!("unpeer {port}"));
     expect_status(&statuses, StatusCode::PeerLost);
+}
+
+#[test]
+fn we_peer_with_a_listening_broker_over_mutual_tls() {
+    if !reference::available() {
+        return;
+    }
+    let pki = pki::Pki::new();
+    let file = |name: &str| pki.file(name).display().to_string();
+    let env = [
+        ("ECHO_CERT", file("b.pem")),
+        ("ECHO_KEY", file("b-encrypted.key")),
+        ("ECHO_CA", file("ca.pem")),
+        ("ECHO_PASSPHRASE", "secret".to_owned()),
+    ];
+    let mut reference = Reference::start_with(&["listen", "certs"], &env);
+    let port: u16 = reference.line("PORT")["PORT ".len()..].parse().unwrap();
+    let config = Config {
+        tls: pki.tls("a.pem", "a.key", "ca.pem", None),
+        ..Config::default()
+    };
+    let ours = Endpoint::new(config).expect("endpoint");
+    let statuses = ours.make_status_subscriber(true);
+    ours.peer("127.0.0.1", port, None)
+        .expect("peered with Broker");
+    expect_status(&statuses, StatusCode::PeerAdded);
+    exchange(&ours, &mut reference);
+}
+
+#[test]
+fn tls_on_one_side_only_fails_promptly_both_ways() {
+    if !reference::available() {
+        return;
+    }
+    // We speak TLS, the listening Broker plaintext.
+    let reference = Reference::start(&["listen", "plain"]);
+    let port: u16 = reference.line("PORT")["PORT ".len()..].parse().unwrap();
+    let (ours, statuses) = endpoint(true);
+    let started = Instant::now();
+    let result = ours.peer("127.0.0.1", port, None);
+    assert!(
+        matches!(result, Err(EndpointError::PeerUnavailable { .. })),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < WAIT,
+        "the failure took {:?}",
+        started.elapsed()
+    );
+    match statuses.get(Some(WAIT)) {
+        Some(StatusEvent::Error(error)) => {
+            assert_eq!(
+                error.code,
+                broker::actors::ErrorCode::PeerInvalid,
+                "{error:?}"
+            )
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    // A plaintext Broker peering with our TLS listener fails on its side; we report it.
+    let port = ours.listen("127.0.0.1", 0).unwrap();
+    let reference = Reference::start(&["peer", &port.to_string(), "plain"]);
+    reference.line("FAILED");
+    match statuses.get(Some(WAIT)) {
+        Some(StatusEvent::Error(error)) => {
+            assert_eq!(
+                error.code,
+                broker::actors::ErrorCode::PeerInvalid,
+                "{error:?}"
+            )
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert!(ours.peers().is_empty());
 }
