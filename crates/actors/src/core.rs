@@ -23,7 +23,7 @@ use broker_wire::Topic;
 use futures::channel::oneshot;
 use tokio::sync::watch;
 
-use crate::connection::{ConnectError, Established};
+use crate::connection::{ConnectError, Established, Peerings};
 use crate::error::EndpointError;
 use crate::info::{NetworkInfo, PeerInfo};
 use crate::listener::{Listener, StopListening};
@@ -197,6 +197,8 @@ pub(crate) struct Core {
     publishers: Vec<(Weak<PublishBuffer>, watch::Receiver<bool>)>,
     next_conn: u64,
     shutting_down: bool,
+    /// The peers reserved by handshakes and peerings (ours and the listeners').
+    peerings: Arc<Peerings>,
 }
 
 impl Core {
@@ -214,6 +216,7 @@ impl Core {
             publishers: Vec::new(),
             next_conn: 0,
             shutting_down: false,
+            peerings: Arc::default(),
         }
     }
 
@@ -233,8 +236,15 @@ impl Core {
         socket.set_nonblocking(true).map_err(listen_error)?;
         let port = socket.local_addr().map_err(listen_error)?.port();
         let socket = tokio::net::TcpListener::from_std(socket).map_err(listen_error)?;
-        self.listeners
-            .push(Listener::new(self.shared.clone(), ctx.address(), socket).start());
+        self.listeners.push(
+            Listener::new(
+                self.shared.clone(),
+                self.peerings.clone(),
+                ctx.address(),
+                socket,
+            )
+            .start(),
+        );
         Ok(port)
     }
 
@@ -253,6 +263,7 @@ impl Core {
     /// Stops listening and retrying, flushes publishers, then closes the peers.
     fn shut_down(&mut self) -> ResponseActFuture<Self, ()> {
         self.shutting_down = true;
+        self.peerings.close();
         for listener in self.listeners.drain(..) {
             listener.do_send(StopListening);
         }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use actix::{Actor, Addr, Handler, Message};
 use actix_rt::{Arbiter, ArbiterHandle};
 use broker_wire::frame::NodeId;
+use broker_wire::native::EndpointId;
 use broker_wire::{Data, Topic};
 use futures::channel::oneshot;
 use futures::future::Either;
@@ -460,7 +461,7 @@ fn new_flare(queue: &'static str) -> Result<Flare, EndpointError> {
     Flare::new().map_err(|source| EndpointError::Descriptor { queue, source })
 }
 
-/// A random node id: 20 bytes from the OS, falling back to hashed time and address.
+/// A random node id: 20 bytes from the OS (the first 16 a v4 UUID), falling back to hashed time and address.
 fn fresh_node_id() -> NodeId {
     let mut id = [0u8; 20];
     let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut id));
@@ -478,6 +479,9 @@ fn fresh_node_id() -> NodeId {
             chunk.copy_from_slice(&bytes[..chunk.len()]);
         }
     }
+    // The first 16 bytes are the endpoint's UUID on Broker's native wire.
+    let uuid = EndpointId::from_random(id[..16].try_into().expect("16 of 20 bytes"));
+    id[..16].copy_from_slice(&uuid.0);
     NodeId {
         id,
         pid: std::process::id(),
