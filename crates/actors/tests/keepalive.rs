@@ -2,13 +2,9 @@
 //! and a peer that keeps sending is never probed. (A silent raw peer is lost: in
 //! `tests/robustness.rs`, which has the raw handshake.)
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use broker_actors::{Config, Endpoint, ErrorCode, StatusCode, StatusEvent};
-use broker_wire::codec::FrameCodec;
-use broker_wire::frame::{Frame, Hello, NodeId};
+use broker_actors::{Config, Endpoint, StatusCode, StatusEvent};
 use broker_wire::{Data, Topic};
 
 const KEEPALIVE: Duration = Duration::from_millis(50);
