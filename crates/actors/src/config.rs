@@ -75,6 +75,13 @@ pub struct Config {
     pub status_queue: usize,
     /// Capacity of each publisher's buffer, in messages.
     pub publisher_buffer: usize,
+    /// Messages buffered per WebSocket client before `web_socket_overflow` applies
+    /// (Broker's `broker.web-socket-buffer-size`).
+    pub web_socket_buffer: usize,
+    /// Handling of WebSocket clients that stop reading. Broker's default, `disconnect`,
+    /// drops the client as soon as its buffer is full (`Disconnect` after zero);
+    /// its `drop_newest` is `Drop`.
+    pub web_socket_overflow: SlowPeerPolicy,
 }
 
 impl Default for Config {
@@ -92,6 +99,10 @@ impl Default for Config {
             keepalive: Duration::from_secs(5),
             status_queue: 1024,
             publisher_buffer: 1024,
+            web_socket_buffer: 512,
+            web_socket_overflow: SlowPeerPolicy::Disconnect {
+                after: Duration::ZERO,
+            },
         }
     }
 }

@@ -23,7 +23,7 @@ use futures::future::Either;
 use crate::config::Config;
 use crate::core::{
     AddPublisher, AddStatusSubscriber, AddSubscriber, Core, Forward, GetPeerSubscriptions,
-    GetPeers, Listen, PeerWith, Shutdown, Unpeer,
+    GetPeers, Listen, PeerWith, Shutdown, Unpeer, WebSocketListen,
 };
 use crate::error::EndpointError;
 use crate::flare::Flare;
@@ -119,6 +119,17 @@ impl Endpoint {
     /// bound port.
     pub fn listen(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
         self.call(Listen {
+            address: address.to_owned(),
+            port,
+        })?
+    }
+
+    /// Listens for WebSocket clients (Zeek's WebSocket API, JSON v1, on
+    /// `/v1/messages/json`) on `address` (`""` = all interfaces) and `port` (0 = any),
+    /// with TLS as peerings have it (none with `disable_ssl`); returns the bound port.
+    /// Each client is a peer with an id of its own (see docs/websocket.md).
+    pub fn web_socket_listen(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
+        self.call(WebSocketListen {
             address: address.to_owned(),
             port,
         })?
@@ -413,7 +424,7 @@ fn new_flare(queue: &'static str) -> Result<Flare, EndpointError> {
 }
 
 /// A random node id: 20 bytes from the OS, falling back to hashed time and address.
-fn fresh_node_id() -> NodeId {
+pub(crate) fn fresh_node_id() -> NodeId {
     let mut id = [0u8; 20];
     let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut id));
     if from_os.is_err() {

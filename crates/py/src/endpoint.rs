@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use broker_actors::{Config, Endpoint, ErrorCode, TlsConfig};
+use broker_actors::{Config, Endpoint, ErrorCode, SlowPeerPolicy, TlsConfig};
 use broker_wire::Topic;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -30,11 +30,20 @@ fn config_from(py: Python<'_>, cfg: &Configuration) -> Config {
         key: path(&cfg.openssl_key),
         passphrase: (!cfg.openssl_passphrase.is_empty()).then(|| cfg.openssl_passphrase.clone()),
     };
+    let web_socket_overflow = match options.web_socket_overflow_policy.as_str() {
+        "drop_newest" => SlowPeerPolicy::Drop,
+        // The setter admits only the policies above.
+        _ => SlowPeerPolicy::Disconnect {
+            after: Duration::ZERO,
+        },
+    };
     Config {
         ttl: options.ttl,
         forward: options.forward,
         disable_ssl: options.disable_ssl,
         tls,
+        web_socket_buffer: options.web_socket_buffer_size,
+        web_socket_overflow,
         ..Config::default()
     }
 }
@@ -88,6 +97,13 @@ impl PyEndpoint {
     #[pyo3(signature = (address = String::new(), port = 0))]
     fn listen(&self, py: Python<'_>, address: String, port: u16) -> u16 {
         py.detach(|| self.inner.listen(&address, port).unwrap_or(0))
+    }
+
+    /// Listens for WebSocket clients (Zeek's JSON API on `/v1/messages/json`), with TLS
+    /// unless `disable_ssl`; returns the bound port (OS-chosen for 0), or 0 on failure.
+    #[pyo3(signature = (address = String::new(), port = 0))]
+    fn web_socket_listen(&self, py: Python<'_>, address: String, port: u16) -> u16 {
+        py.detach(|| self.inner.web_socket_listen(&address, port).unwrap_or(0))
     }
 
     /// Peers with a remote endpoint; `True` once peered, `False` if the first attempt
