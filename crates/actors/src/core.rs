@@ -35,7 +35,9 @@ use crate::routing::{Shared, SubscriberQueue, SubscriberRoute};
 use crate::status::StatusEvent;
 use crate::store::StoreActor;
 
-pub(crate) use clients::{AttachClient, ClientClosed, WebSocketListen};
+pub(crate) use clients::{
+    AttachClient, ClientClosed, WebSocketListen, WebSocketPeer, WebSocketUnpeer,
+};
 pub(crate) use peering::opening;
 use peering::{Outbound, PeerEntry};
 use statuses::StatusSink;
@@ -437,7 +439,7 @@ impl StreamHandler<Report> for Core {
     fn handle(&mut self, report: Report, ctx: &mut Context<Self>) {
         match report {
             Report::SlowPeer { node, dropped } if self.web_sockets.has(&node) => {
-                self.slow_client(node, dropped)
+                self.slow_client(node, dropped, ctx)
             }
             Report::SlowPeer { node, dropped } => self.slow_peer(node, dropped, ctx),
             Report::Status(event) => self.emit(event),

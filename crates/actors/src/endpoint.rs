@@ -23,7 +23,7 @@ use futures::future::Either;
 use crate::config::Config;
 use crate::core::{
     AddPublisher, AddStatusSubscriber, AddSubscriber, Core, Forward, GetPeerSubscriptions,
-    GetPeers, Listen, PeerWith, Shutdown, Unpeer, WebSocketListen,
+    GetPeers, Listen, PeerWith, Shutdown, Unpeer, WebSocketListen, WebSocketPeer, WebSocketUnpeer,
 };
 use crate::error::EndpointError;
 use crate::flare::Flare;
@@ -133,6 +133,39 @@ impl Endpoint {
             address: address.to_owned(),
             port,
         })?
+    }
+
+    /// Connects to the WebSocket server at `url` (`ws://` or `wss://`, the path
+    /// `/v1/messages/json`: Broker's server or Zeek's), subscribing there to `topics`
+    /// and sending it what is published here (or reaches this endpoint) on a topic
+    /// under a prefix of `send` (`[""]`: everything); blocks until connected or the
+    /// first attempt failed. With a non-zero `retry`, failed and lost connections are
+    /// retried in the background at that interval.
+    pub fn web_socket_peer(
+        &self,
+        url: &str,
+        topics: Vec<Topic>,
+        send: Vec<Topic>,
+        retry: Option<Duration>,
+    ) -> Result<(), EndpointError> {
+        let (reply, outcome) = oneshot::channel();
+        self.inner.core.do_send(WebSocketPeer {
+            url: url.to_owned(),
+            topics,
+            send,
+            retry,
+            reply: Some(reply),
+        });
+        futures::executor::block_on(outcome).map_err(|_| EndpointError::ShutDown)?
+    }
+
+    /// Stops connecting to the WebSocket server at `url` and closes the connection;
+    /// whether there was either.
+    pub fn web_socket_unpeer(&self, url: &str) -> bool {
+        self.call(WebSocketUnpeer {
+            url: url.to_owned(),
+        })
+        .unwrap_or(false)
     }
 
     /// Peers with `address:port`, blocking until peered or the first attempt failed.

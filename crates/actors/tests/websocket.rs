@@ -117,3 +117,41 @@ fn malformed_input_gets_an_error_and_the_connection_stays() {
     });
     assert_eq!(sub.get(WAIT), Some((Topic::from("/c"), Data::Count(4))));
 }
+
+#[test]
+fn our_client_against_our_server_exchanges_messages_like_a_peer() {
+    let (server, client) = (endpoint(), endpoint());
+    let port = server.web_socket_listen("127.0.0.1", 0).unwrap();
+    let at_server = server.make_subscriber(vec![Topic::from("/up")], 0);
+    let at_client = client.make_subscriber(vec![Topic::from("/down")], 0);
+    let url = format!("ws://127.0.0.1:{port}/v1/messages/json");
+    client
+        .web_socket_peer(&url, vec![Topic::from("/down")], vec![Topic::from("/up")], None)
+        .unwrap();
+    // Published right after the call returns, both ways.
+    client.publish(Topic::from("/up/1"), Data::Count(1));
+    client.publish(Topic::from("/elsewhere"), Data::Count(0));
+    assert_eq!(at_server.get(WAIT), Some((Topic::from("/up/1"), Data::Count(1))));
+    server.publish(Topic::from("/down/2"), Data::Count(2));
+    assert_eq!(at_client.get(WAIT), Some((Topic::from("/down/2"), Data::Count(2))));
+    assert!(at_server.poll().is_empty(), "only what matches `send` goes up");
+
+    assert!(client.web_socket_unpeer(&url));
+    assert!(!client.web_socket_unpeer(&url));
+}
+
+#[test]
+fn a_server_that_is_not_there_fails_the_first_attempt() {
+    let ep = endpoint();
+    let port = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let url = format!("ws://127.0.0.1:{port}/v1/messages/json");
+    let error = ep.web_socket_peer(&url, vec![], vec![], None).unwrap_err();
+    assert!(error.to_string().contains(&url), "{error}");
+    let error = ep
+        .web_socket_peer("http://127.0.0.1:1/", vec![], vec![], None)
+        .unwrap_err();
+    assert!(error.to_string().contains("not a ws:// or wss:// URL"), "{error}");
+}

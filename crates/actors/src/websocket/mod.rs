@@ -11,13 +11,17 @@
 //!   reader; the Core learns of its start and end.
 //! - `server`: the listening socket, TLS, the HTTP upgrade, the client's
 //!   subscriptions and the ack.
+//! - `client`: connecting to a server: TCP, TLS for `wss://`, the upgrade with an
+//!   application name, our subscriptions, the server's ack or error.
 //!
 //! The JSON itself is `broker_wire::json`; the framing is tokio-tungstenite's.
 
+mod client;
 mod encoding;
 mod server;
-mod session;
+pub(crate) mod session;
 
+pub(crate) use client::{open, OpenError};
 pub(crate) use server::serve;
 pub(crate) use session::Session;
 

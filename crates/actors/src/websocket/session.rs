@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix::Addr;
 use broker_wire::frame::{DataMessage, NodeId};
-use broker_wire::json::{self, ErrorMessage, JsonError};
+use broker_wire::json::{self, ErrorMessage, JsonError, ServerMessage};
 use broker_wire::Topic;
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
@@ -23,11 +23,14 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::encoding::{JSON, SEPARATOR};
+use super::PEER_TYPE;
 use crate::core::{AttachClient, ClientClosed, Core};
-use crate::info::NetworkInfo;
+use crate::info::{EndpointInfo, NetworkInfo};
 use crate::link::Link;
 use crate::peer::CloseReason;
+use crate::reports::Report;
 use crate::routing::{receive_from_client, Shared};
+use crate::status::{ErrorCode, StatusEvent};
 
 /// Any byte stream a WebSocket runs over: TCP, or TLS over TCP.
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -90,6 +93,11 @@ pub(crate) async fn run(
         kill,
         written,
     };
+    let outbound = target.is_some();
+    let context = EndpointInfo {
+        node,
+        network: Some(session.network.clone()),
+    };
     let attached = core.send(AttachClient { session, target }).await;
     if !matches!(attached, Ok(true)) {
         return; // Shutting down: dropping the socket closes it.
@@ -107,7 +115,7 @@ pub(crate) async fn run(
         }
     });
     let reason = tokio::select! {
-        ended = read_loop(&shared, node, stream, &link) => {
+        ended = read_loop(&shared, &context, outbound, stream, &link) => {
             let (reason, frame) = ended;
             *closing.lock().expect("close frame lock poisoned") = frame;
             reason
@@ -154,14 +162,17 @@ async fn write_loop(
 }
 
 /// Reads until the connection ends: decodes each text frame as a data message and
-/// publishes them in batches; answers an undecodable one with an error message.
-/// Returns why it ended and the close frame to send, if the other side is to blame.
+/// publishes them in batches. A client's undecodable message is answered with an
+/// error message; a server's errors (`outbound`) become error statuses. Returns why
+/// it ended and the close frame to send, if the other side is to blame.
 async fn read_loop(
     shared: &Shared,
-    node: NodeId,
+    context: &EndpointInfo,
+    outbound: bool,
     mut stream: SplitStream<Socket>,
     link: &Link,
 ) -> (CloseReason, Option<CloseFrame>) {
+    let node = context.node;
     let decoder = json::Decoder::new(shared.config.max_frame_len);
     // Broker numbers a client's messages after its subscriptions from 1.
     let mut inputs = 0u64;
@@ -175,6 +186,32 @@ async fn read_loop(
         let mut ended = None;
         while let Some(item) = next.take() {
             match item {
+                Ok(Message::Text(text)) if outbound => {
+                    match decoder.server_message(text.as_bytes()) {
+                        Ok(ServerMessage::Data(message)) => {
+                            batch.push(DataMessage {
+                                origin: node,
+                                id: next_id,
+                                ttl: shared.config.ttl,
+                                topic: message.topic,
+                                data: message.data,
+                            });
+                            next_id += 1;
+                        }
+                        Ok(ServerMessage::Error(error)) => {
+                            let code = ErrorCode::from_name(error.code.as_str())
+                                .unwrap_or(ErrorCode::Unspecified);
+                            let why = format!("{PEER_TYPE} server: {}", error.context);
+                            report(shared, context, code, why);
+                        }
+                        // A second ack says nothing new.
+                        Ok(ServerMessage::Ack(_)) => {}
+                        Err(error) => {
+                            let why = format!("{PEER_TYPE} server sent {error}");
+                            report(shared, context, ErrorCode::DeserializationFailed, why);
+                        }
+                    }
+                }
                 Ok(Message::Text(text)) => {
                     inputs += 1;
                     match decoder.data_message(text.as_bytes()) {
@@ -229,6 +266,13 @@ async fn read_loop(
             return ended;
         }
     }
+}
+
+/// Tells the status subscribers of a server's complaint (or of what it sent that we
+/// could not read); the connection goes on.
+fn report(shared: &Shared, context: &EndpointInfo, code: ErrorCode, why: String) {
+    let event = StatusEvent::error(code, Some(context.clone()), why);
+    shared.reporter.report(Report::Status(event));
 }
 
 /// The connection ends because the other side sent `why`; the close frame says so.
