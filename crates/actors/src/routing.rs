@@ -57,9 +57,10 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
-    /// Whether some peer's filter matches `topic`.
+    /// Whether some peer's (or WebSocket client's) filter matches `topic`.
     pub(crate) fn peer_wants(&self, topic: &Topic) -> bool {
-        self.peers.iter().any(|peer| matches(&peer.filter, topic))
+        let mut links = self.peers.iter().chain(&self.clients);
+        links.any(|peer| matches(&peer.filter, topic))
     }
 
     /// Whether some peer subscribed to exactly `topic`.

@@ -155,3 +155,29 @@ fn a_server_that_is_not_there_fails_the_first_attempt() {
         .unwrap_err();
     assert!(error.to_string().contains("not a ws:// or wss:// URL"), "{error}");
 }
+
+#[test]
+fn an_oversized_message_gets_close_1009_even_while_the_client_still_sends() {
+    let ep = Endpoint::new(Config {
+        disable_ssl: true,
+        max_frame_len: 4096,
+        ..Config::default()
+    })
+    .unwrap();
+    let port = ep.web_socket_listen("127.0.0.1", 0).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (mut client, _) = connect(port, "[]").await;
+        // Far beyond the socket buffers: the server refuses it after the header.
+        let huge = format!(r#"{{"topic":"/x","@data-type":"string","data":"{}"}}"#, "x".repeat(32 << 20));
+        client.send(Message::text(huge)).await.unwrap();
+        let next = tokio::time::timeout(WAIT.unwrap(), client.next()).await.unwrap();
+        match next {
+            Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1009),
+            other => panic!("expected close 1009, got {other:?}"),
+        }
+    });
+}

@@ -106,6 +106,44 @@ impl PyEndpoint {
         py.detach(|| self.inner.web_socket_listen(&address, port).unwrap_or(0))
     }
 
+    /// Connects to a WebSocket server (`ws://` or `wss://` URL: Broker's or Zeek's),
+    /// subscribing there to `topics` and sending it what is published here under a
+    /// prefix of `send` (all by default); `True` once connected, `False` if the first
+    /// attempt fails. With `retry` > 0 seconds (default 10), failed or lost
+    /// connections are retried.
+    #[pyo3(signature = (url, topics, send = None, retry = None))]
+    fn web_socket_peer(
+        &self,
+        py: Python<'_>,
+        url: String,
+        topics: &Bound<'_, PyAny>,
+        send: Option<&Bound<'_, PyAny>>,
+        retry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let topics = topics_from(topics)?;
+        let send = match send {
+            Some(send) => topics_from(send)?,
+            None => vec![Topic::from("")],
+        };
+        let retry = retry
+            .map(retry_from)
+            .transpose()?
+            .unwrap_or(Some(Duration::from_secs(10)));
+        let endpoint = self.inner.clone();
+        run_interruptible(py, move || {
+            endpoint
+                .web_socket_peer(&url, topics, send, retry)
+                .is_ok()
+        })
+    }
+
+    /// Stops connecting to the WebSocket server at `url` and closes the connection;
+    /// `True` if there was either.
+    fn web_socket_unpeer(&self, py: Python<'_>, url: String) -> PyResult<bool> {
+        let endpoint = self.inner.clone();
+        run_interruptible(py, move || endpoint.web_socket_unpeer(&url))
+    }
+
     /// Peers with a remote endpoint; `True` once peered, `False` if the first attempt
     /// fails. With `retry` > 0 seconds, failed or lost peerings are retried.
     #[pyo3(signature = (addr, port, retry = None))]

@@ -14,7 +14,7 @@ use broker_wire::Topic;
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{FutureExt, SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -83,7 +83,7 @@ pub(crate) async fn run(
     if let Some(first) = first {
         let _ = link.outbox.push_unbounded(Bytes::from(first + "\n"));
     }
-    let (kill, mut killed) = watch::channel(false);
+    let (kill, killed) = watch::channel(false);
     let (written_tx, written) = watch::channel(false);
     let session = Session {
         node,
@@ -102,44 +102,77 @@ pub(crate) async fn run(
     if !matches!(attached, Ok(true)) {
         return; // Shutting down: dropping the socket closes it.
     }
-    let (sink, stream) = socket.split();
+    let (sink, mut stream) = socket.split();
     let closing = Arc::new(Mutex::new(None));
     let mut writer = actix::spawn({
-        let (link, closing, mut killed) = (link.clone(), closing.clone(), killed.clone());
+        let (link, closing, killed) = (link.clone(), closing.clone(), killed.clone());
         async move {
-            tokio::select! {
-                _ = write_loop(link, sink, closing) => {}
-                _ = killed.wait_for(|k| *k) => {}
-            }
+            let mut sink = sink;
+            // A write error ends the connection as the reader will see; only a kill
+            // leaves the socket to be dropped at once.
+            let killed = tokio::select! {
+                _ = write_loop(link, &mut sink, closing) => false,
+                _ = until_killed(killed) => true,
+            };
             let _ = written_tx.send(true);
+            (!killed).then_some(sink)
         }
     });
-    let reason = tokio::select! {
-        ended = read_loop(&shared, &context, outbound, stream, &link) => {
+    let (reason, refused) = tokio::select! {
+        ended = read_loop(&shared, &context, outbound, &mut stream, &link) => {
             let (reason, frame) = ended;
+            let refused = frame.is_some();
             *closing.lock().expect("close frame lock poisoned") = frame;
-            reason
+            (reason, refused)
         }
-        _ = killed.wait_for(|k| *k) => CloseReason::Closed,
+        _ = until_killed(killed) => (CloseReason::Closed, false),
     };
     core.do_send(ClientClosed { node, reason });
     // The Core closes the outbox; the writer flushes it and says goodbye, in time.
-    if tokio::time::timeout(FLUSH_TIMEOUT, &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
+    let sink = match tokio::time::timeout(FLUSH_TIMEOUT, &mut writer).await {
+        Ok(Ok(sink)) => sink,
+        _ => {
+            writer.abort();
+            None
+        }
+    };
+    if let (true, Some(sink)) = (refused, sink) {
+        if let Ok(socket) = stream.reunite(sink) {
+            linger(socket).await;
+        }
+    }
+}
+
+/// Resolves when the Core kills the connection; never if it only forgets it (the
+/// sender dropped): a connection it forgot still flushes and closes.
+async fn until_killed(mut killed: watch::Receiver<bool>) {
+    if killed.wait_for(|k| *k).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
 /// How long a closing connection may take to flush what was queued for it.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a refused connection's input is drained after the close frame.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Drains what a refused client still sends (the rest of an oversized message, say)
+/// until it closes, for at most [`LINGER`]: closing a socket with unread input resets
+/// the connection, and the client would lose our close frame with it.
+async fn linger(mut socket: Socket) {
+    let drain = async {
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(1..) = socket.get_mut().read(&mut buffer).await {}
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
 /// Sends the outbox, one text frame per line, flushing once per wake-up; when the
 /// outbox is closed and drained, the close frame (the reader's reason, if any).
 async fn write_loop(
     link: Arc<Link>,
-    mut sink: SplitSink<Socket, Message>,
+    sink: &mut SplitSink<Socket, Message>,
     closing: Arc<Mutex<Option<CloseFrame>>>,
 ) -> Result<(), WsError> {
     loop {
@@ -169,7 +202,7 @@ async fn read_loop(
     shared: &Shared,
     context: &EndpointInfo,
     outbound: bool,
-    mut stream: SplitStream<Socket>,
+    stream: &mut SplitStream<Socket>,
     link: &Link,
 ) -> (CloseReason, Option<CloseFrame>) {
     let node = context.node;
