@@ -75,6 +75,12 @@ pub struct Config {
     pub status_queue: usize,
     /// Capacity of each publisher's buffer, in messages.
     pub publisher_buffer: usize,
+    /// Serve WebSocket clients from the start on this port (Broker's
+    /// `broker.web-socket.port`), as `Endpoint::web_socket_listen` would.
+    pub web_socket_port: Option<u16>,
+    /// The address to serve them on (`""` = all interfaces; Broker's
+    /// `broker.web-socket.address`).
+    pub web_socket_address: String,
     /// Messages buffered per WebSocket client before `web_socket_overflow` applies
     /// (Broker's `broker.web-socket-buffer-size`).
     pub web_socket_buffer: usize,
@@ -99,6 +105,8 @@ impl Default for Config {
             keepalive: Duration::from_secs(5),
             status_queue: 1024,
             publisher_buffer: 1024,
+            web_socket_port: None,
+            web_socket_address: String::new(),
             web_socket_buffer: 512,
             web_socket_overflow: SlowPeerPolicy::Disconnect {
                 after: Duration::ZERO,

@@ -86,9 +86,15 @@ impl Endpoint {
             arbiter,
             thread: Mutex::new(Some(thread)),
         };
-        Ok(Endpoint {
+        let endpoint = Endpoint {
             inner: Arc::new(inner),
-        })
+        };
+        let config = endpoint.config();
+        if let Some(port) = config.web_socket_port {
+            // On failure the endpoint is dropped, which shuts it down.
+            endpoint.web_socket_listen(&config.web_socket_address, port)?;
+        }
+        Ok(endpoint)
     }
 
     /// This endpoint's identity.

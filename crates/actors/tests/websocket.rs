@@ -181,3 +181,26 @@ fn an_oversized_message_gets_close_1009_even_while_the_client_still_sends() {
         }
     });
 }
+
+#[test]
+fn the_configuration_can_serve_from_the_start() {
+    let port = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let config = Config {
+        disable_ssl: true,
+        web_socket_port: Some(port),
+        web_socket_address: "127.0.0.1".into(),
+        ..Config::default()
+    };
+    let ep = Endpoint::new(config.clone()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_client, ack) = runtime.block_on(connect(port, "[]"));
+    assert!(ack.contains(&ep.node_id().to_string()), "{ack}");
+    // The port is taken: a second endpoint fails to start.
+    assert!(Endpoint::new(config).is_err());
+}

@@ -30,6 +30,13 @@ pub struct BrokerOptions {
     /// Accepted for compatibility; the clock is always the real one.
     #[pyo3(get, set)]
     pub use_real_time: bool,
+    /// Serve WebSocket clients from the start on this port (Broker's
+    /// `broker.web-socket.port`); `None`: only `Endpoint.web_socket_listen` does.
+    #[pyo3(get, set)]
+    pub web_socket_port: Option<u16>,
+    /// The address to serve them on (`""` = all interfaces).
+    #[pyo3(get, set)]
+    pub web_socket_address: String,
     /// Messages buffered per WebSocket client before the overflow policy applies
     /// (Broker's `broker.web-socket-buffer-size`).
     #[pyo3(get, set)]
@@ -50,6 +57,8 @@ impl BrokerOptions {
             forward: true,
             ignore_broker_conf: false,
             use_real_time: true,
+            web_socket_port: None,
+            web_socket_address: String::new(),
             web_socket_buffer_size: 512,
             web_socket_overflow_policy: "disconnect".to_owned(),
         }

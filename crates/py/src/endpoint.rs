@@ -42,6 +42,8 @@ fn config_from(py: Python<'_>, cfg: &Configuration) -> Config {
         forward: options.forward,
         disable_ssl: options.disable_ssl,
         tls,
+        web_socket_port: options.web_socket_port,
+        web_socket_address: options.web_socket_address.clone(),
         web_socket_buffer: options.web_socket_buffer_size,
         web_socket_overflow,
         ..Config::default()

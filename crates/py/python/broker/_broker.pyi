@@ -367,6 +367,8 @@ class BrokerOptions:
     ignore_broker_conf: bool
     use_real_time: bool
     disable_forwarding: bool
+    web_socket_port: Optional[int]
+    web_socket_address: str
     web_socket_buffer_size: int
     web_socket_overflow_policy: Literal["disconnect", "drop_newest"]
     def __new__(cls) -> BrokerOptions: ...
