@@ -289,11 +289,7 @@ pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<Data
 /// peer and every other client whose filter matches, whether it forwards or not, and
 /// to local subscribers. Its ids are marked seen, so copies coming back over a cycle
 /// of peers are dropped. Waits while outboxes or subscriber queues are full.
-pub(crate) async fn receive_from_client(
-    shared: &Shared,
-    from: NodeId,
-    batch: Vec<DataMessage>,
-) {
+pub(crate) async fn receive_from_client(shared: &Shared, from: NodeId, batch: Vec<DataMessage>) {
     let fresh = shared
         .dedup
         .lock()

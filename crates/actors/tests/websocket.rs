@@ -71,7 +71,10 @@ fn a_client_is_a_peer_that_never_hears_itself() {
 
     // The client's publications reach local subscribers, but not the client.
     runtime.block_on(async {
-        client.send(Message::text(data_message("/a/own", 1))).await.unwrap();
+        client
+            .send(Message::text(data_message("/a/own", 1)))
+            .await
+            .unwrap();
     });
     assert_eq!(sub.get(WAIT), Some((Topic::from("/a/own"), Data::Count(1))));
     // What is published here reaches the client, if it matches its subscription.
@@ -107,13 +110,15 @@ fn malformed_input_gets_an_error_and_the_connection_stays() {
         ] {
             client.send(Message::text(input)).await.unwrap();
             let text = next_text(&mut client).await;
-            let prefix = format!(
-                r#"{{"type":"error","code":"deserialization_failed","context":"{context}"#
-            );
+            let prefix =
+                format!(r#"{{"type":"error","code":"deserialization_failed","context":"{context}"#);
             assert!(text.starts_with(&prefix), "{text}");
         }
         // Still connected: its next message is published.
-        client.send(Message::text(data_message("/c", 4))).await.unwrap();
+        client
+            .send(Message::text(data_message("/c", 4)))
+            .await
+            .unwrap();
     });
     assert_eq!(sub.get(WAIT), Some((Topic::from("/c"), Data::Count(4))));
 }
@@ -126,15 +131,29 @@ fn our_client_against_our_server_exchanges_messages_like_a_peer() {
     let at_client = client.make_subscriber(vec![Topic::from("/down")], 0);
     let url = format!("ws://127.0.0.1:{port}/v1/messages/json");
     client
-        .web_socket_peer(&url, vec![Topic::from("/down")], vec![Topic::from("/up")], None)
+        .web_socket_peer(
+            &url,
+            vec![Topic::from("/down")],
+            vec![Topic::from("/up")],
+            None,
+        )
         .unwrap();
     // Published right after the call returns, both ways.
     client.publish(Topic::from("/up/1"), Data::Count(1));
     client.publish(Topic::from("/elsewhere"), Data::Count(0));
-    assert_eq!(at_server.get(WAIT), Some((Topic::from("/up/1"), Data::Count(1))));
+    assert_eq!(
+        at_server.get(WAIT),
+        Some((Topic::from("/up/1"), Data::Count(1)))
+    );
     server.publish(Topic::from("/down/2"), Data::Count(2));
-    assert_eq!(at_client.get(WAIT), Some((Topic::from("/down/2"), Data::Count(2))));
-    assert!(at_server.poll().is_empty(), "only what matches `send` goes up");
+    assert_eq!(
+        at_client.get(WAIT),
+        Some((Topic::from("/down/2"), Data::Count(2)))
+    );
+    assert!(
+        at_server.poll().is_empty(),
+        "only what matches `send` goes up"
+    );
 
     assert!(client.web_socket_unpeer(&url));
     assert!(!client.web_socket_unpeer(&url));
@@ -153,7 +172,10 @@ fn a_server_that_is_not_there_fails_the_first_attempt() {
     let error = ep
         .web_socket_peer("http://127.0.0.1:1/", vec![], vec![], None)
         .unwrap_err();
-    assert!(error.to_string().contains("not a ws:// or wss:// URL"), "{error}");
+    assert!(
+        error.to_string().contains("not a ws:// or wss:// URL"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -172,9 +194,14 @@ fn an_oversized_message_gets_close_1009_even_while_the_client_still_sends() {
     runtime.block_on(async {
         let (mut client, _) = connect(port, "[]").await;
         // Far beyond the socket buffers: the server refuses it after the header.
-        let huge = format!(r#"{{"topic":"/x","@data-type":"string","data":"{}"}}"#, "x".repeat(32 << 20));
+        let huge = format!(
+            r#"{{"topic":"/x","@data-type":"string","data":"{}"}}"#,
+            "x".repeat(32 << 20)
+        );
         client.send(Message::text(huge)).await.unwrap();
-        let next = tokio::time::timeout(WAIT.unwrap(), client.next()).await.unwrap();
+        let next = tokio::time::timeout(WAIT.unwrap(), client.next())
+            .await
+            .unwrap();
         match next {
             Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1009),
             other => panic!("expected close 1009, got {other:?}"),

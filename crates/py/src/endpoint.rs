@@ -133,9 +133,7 @@ impl PyEndpoint {
             .unwrap_or(Some(Duration::from_secs(10)));
         let endpoint = self.inner.clone();
         run_interruptible(py, move || {
-            endpoint
-                .web_socket_peer(&url, topics, send, retry)
-                .is_ok()
+            endpoint.web_socket_peer(&url, topics, send, retry).is_ok()
         })
     }
 

@@ -174,7 +174,11 @@ impl Core {
             let _ = waiter.send(Ok(()));
         }
         // Before the session reads anything: PeerAdded precedes the client's data.
-        self.emit(StatusEvent::status(StatusCode::PeerAdded, Some(info), ADDED));
+        self.emit(StatusEvent::status(
+            StatusCode::PeerAdded,
+            Some(info),
+            ADDED,
+        ));
         true
     }
 
@@ -287,21 +291,25 @@ impl Core {
             let (shared, url) = (shared.clone(), url.clone());
             async move { open(&shared, &url, &topics).await }
         };
-        ctx.spawn(opening.into_actor(self).map(move |result, act, ctx| match result {
-            Ok((socket, network)) => {
-                let core = ctx.address();
-                actix::spawn(session::run(
-                    shared,
-                    core,
-                    socket,
-                    send,
-                    network,
-                    None,
-                    Some(url),
-                ));
-            }
-            Err(error) => act.web_socket_failed(url, error, ctx),
-        }));
+        ctx.spawn(
+            opening
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok((socket, network)) => {
+                        let core = ctx.address();
+                        actix::spawn(session::run(
+                            shared,
+                            core,
+                            socket,
+                            send,
+                            network,
+                            None,
+                            Some(url),
+                        ));
+                    }
+                    Err(error) => act.web_socket_failed(url, error, ctx),
+                }),
+        );
     }
 
     /// Reports a failed attempt, answers its waiters, retries if asked to.
@@ -350,7 +358,9 @@ impl Core {
                 reason: "cancelled".to_owned(),
             }));
         }
-        let connected = target.node.and_then(|node| self.web_sockets.table.remove(&node));
+        let connected = target
+            .node
+            .and_then(|node| self.web_sockets.table.remove(&node));
         if let Some(client) = connected {
             client.session.link.outbox.close();
             self.rebuild_routes();

@@ -45,9 +45,12 @@ pub(crate) async fn open(
     url: &str,
     topics: &[Topic],
 ) -> Result<(Socket, NetworkInfo), OpenError> {
-    tokio::time::timeout(shared.config.handshake_timeout, open_now(shared, url, topics))
-        .await
-        .map_err(|_| OpenError::Timeout)?
+    tokio::time::timeout(
+        shared.config.handshake_timeout,
+        open_now(shared, url, topics),
+    )
+    .await
+    .map_err(|_| OpenError::Timeout)?
 }
 
 async fn open_now(
@@ -62,7 +65,11 @@ async fn open_now(
     let secure = match uri.scheme_str() {
         Some("ws") => false,
         Some("wss") => true,
-        _ => return Err(OpenError::Url(format!("{url} is not a ws:// or wss:// URL"))),
+        _ => {
+            return Err(OpenError::Url(format!(
+                "{url} is not a ws:// or wss:// URL"
+            )))
+        }
     };
     let host = uri
         .host()
@@ -106,7 +113,9 @@ async fn open_now(
             Some(Ok(Message::Text(text))) => decoder.server_message(text.as_bytes()),
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
             Some(Ok(Message::Binary(_))) => {
-                return Err(OpenError::Refused("a binary frame instead of an ack".into()))
+                return Err(OpenError::Refused(
+                    "a binary frame instead of an ack".into(),
+                ))
             }
             Some(Ok(Message::Close(frame))) => {
                 let why = frame.map_or_else(|| "no reason given".to_owned(), |f| f.to_string());
@@ -127,9 +136,9 @@ async fn open_now(
                 "{}: {}",
                 error.code, error.context
             ))),
-            Ok(ServerMessage::Data(_)) => {
-                Err(OpenError::Refused("a data message instead of an ack".into()))
-            }
+            Ok(ServerMessage::Data(_)) => Err(OpenError::Refused(
+                "a data message instead of an ack".into(),
+            )),
             Err(error) => Err(OpenError::Refused(error.to_string())),
         };
     }

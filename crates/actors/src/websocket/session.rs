@@ -269,7 +269,10 @@ async fn read_loop(
                     }
                 }
                 Ok(Message::Binary(_)) => {
-                    ended = Some(refuse(CloseCode::Unsupported, "binary frames are not supported"));
+                    ended = Some(refuse(
+                        CloseCode::Unsupported,
+                        "binary frames are not supported",
+                    ));
                 }
                 Ok(Message::Close(_)) => ended = Some((CloseReason::Closed, None)),
                 // Pings are answered by the WebSocket layer.
