@@ -375,3 +375,18 @@ def test_our_client_reconnects_when_asked_to_retry(endpoints, zeek):
         next_status(statuses, broker.SC.PeerLost)
     assert stand_in.clients >= 3
     assert ep.web_socket_unpeer(stand_in.url)
+
+
+def test_options_serve_from_the_start_and_name_the_overflow_policy(endpoints):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    opts = broker.BrokerOptions()
+    assert (opts.web_socket_port, opts.web_socket_buffer_size, opts.web_socket_overflow_policy) == (
+        None, 512, "disconnect")
+    with pytest.raises(ValueError):
+        opts.web_socket_overflow_policy = "drop_oldest"
+    ep = endpoints(plaintext(web_socket_port=port, web_socket_address="127.0.0.1",
+                             web_socket_overflow_policy="drop_newest"))
+    with client(f"ws://127.0.0.1:{port}{PATH}", []) as (_, ack):
+        assert ack["endpoint"] == ep.node_id()
