@@ -7,7 +7,6 @@
 
 mod stores;
 
-use std::io::Read;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -27,7 +26,7 @@ use crate::core::{
 };
 use crate::error::EndpointError;
 use crate::flare::Flare;
-use crate::info::PeerInfo;
+use crate::info::{fresh_node_id, PeerInfo};
 use crate::publish_buffer::PublishBuffer;
 use crate::publisher::Publisher;
 use crate::queue::{BoundedQueue, PushError};
@@ -460,28 +459,4 @@ impl Drop for Inner {
 /// A flare for a new `queue` ("subscriber", ...), or why there is none.
 fn new_flare(queue: &'static str) -> Result<Flare, EndpointError> {
     Flare::new().map_err(|source| EndpointError::Descriptor { queue, source })
-}
-
-/// A random node id: 20 bytes from the OS, falling back to hashed time and address.
-pub(crate) fn fresh_node_id() -> NodeId {
-    let mut id = [0u8; 20];
-    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut id));
-    if from_os.is_err() {
-        use std::hash::{BuildHasher, Hasher};
-        for chunk in id.chunks_mut(8) {
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos(),
-            );
-            let bytes = hasher.finish().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
-    NodeId {
-        id,
-        pid: std::process::id(),
-    }
 }

@@ -215,13 +215,12 @@ fn lines_travel_over_the_websocket_api() {
     feed(publisher.stdin(), &["over", "websocket"]);
     assert!(publisher.wait().success(), "{}", publisher.stderr_so_far());
     assert!(
-        publisher.stderr_so_far().contains(&format!("connected to {url}")),
+        publisher
+            .stderr_so_far()
+            .contains(&format!("connected to {url}")),
         "{}",
         publisher.stderr_so_far()
     );
-    assert_eq!(
-        sub.stdout_lines(2),
-        ["/test/ws over", "/test/ws websocket"]
-    );
+    assert_eq!(sub.stdout_lines(2), ["/test/ws over", "/test/ws websocket"]);
     assert!(sub.wait().success());
 }
