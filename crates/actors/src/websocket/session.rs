@@ -14,7 +14,7 @@ use broker_wire::Topic;
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{FutureExt, SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -157,13 +157,17 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a refused connection's input is drained after the close frame.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// Drains what a refused client still sends (the rest of an oversized message, say)
-/// until it closes, for at most [`LINGER`]: closing a socket with unread input resets
-/// the connection, and the client would lose our close frame with it.
+/// Ends a refused connection after its close frame: shuts our direction (the client,
+/// which waits for the server to close, learns at once), then drains what the client
+/// still sends (the rest of an oversized message, say) until it closes, for at most
+/// [`LINGER`]: closing a socket with unread input resets the connection, and the
+/// client would lose our close frame with it.
 async fn linger(mut socket: Socket) {
     let drain = async {
+        let stream = socket.get_mut();
+        let _ = stream.shutdown().await;
         let mut buffer = vec![0u8; 64 * 1024];
-        while let Ok(1..) = socket.get_mut().read(&mut buffer).await {}
+        while let Ok(1..) = stream.read(&mut buffer).await {}
     };
     let _ = tokio::time::timeout(LINGER, drain).await;
 }
