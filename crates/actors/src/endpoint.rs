@@ -257,9 +257,9 @@ impl Endpoint {
         self.call(GetPeerSubscriptions).unwrap_or_default()
     }
 
-    /// Waits up to `timeout` until some direct peer's filter matches `topic` (a message
-    /// published on `topic` now would reach it); whether one does. Returns at once if
-    /// one does already; `false` once the endpoint is shut down.
+    /// Waits up to `timeout` until some direct peer's (or WebSocket client's) filter
+    /// matches `topic` (a message published on `topic` now would reach it); whether one
+    /// does. Returns at once if one does already; `false` once the endpoint is shut down.
     pub fn await_peer_subscription(&self, topic: &Topic, timeout: Duration) -> bool {
         futures::executor::block_on(self.await_peer_subscription_async(topic, timeout))
     }

@@ -231,3 +231,41 @@ fn the_configuration_can_serve_from_the_start() {
     // The port is taken: a second endpoint fails to start.
     assert!(Endpoint::new(config).is_err());
 }
+
+#[test]
+fn clients_are_local_even_where_the_endpoint_does_not_forward() {
+    let server = Endpoint::new(Config {
+        disable_ssl: true,
+        forward: false,
+        ..Config::default()
+    })
+    .unwrap();
+    let other = endpoint();
+    let at_other = other.make_subscriber(vec![Topic::from("/f/up")], 0);
+    let port = server.listen("127.0.0.1", 0).unwrap();
+    other.peer("127.0.0.1", port, None).unwrap();
+    let ws_port = server.web_socket_listen("127.0.0.1", 0).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut client, _) = runtime.block_on(connect(ws_port, r#"["/f/down"]"#));
+    // The client's subscription joined the server's filter, so the peer sends to it.
+    assert!(other.await_peer_subscription(&Topic::from("/f/down/1"), WAIT.unwrap()));
+    other.publish(Topic::from("/f/down/1"), Data::Count(1));
+    assert_eq!(
+        runtime.block_on(next_text(&mut client)),
+        data_message("/f/down/1", 1)
+    );
+    assert!(server.await_peer_subscription(&Topic::from("/f/up/2"), WAIT.unwrap()));
+    runtime.block_on(async {
+        client
+            .send(Message::text(data_message("/f/up/2", 2)))
+            .await
+            .unwrap();
+    });
+    assert_eq!(
+        at_other.get(WAIT),
+        Some((Topic::from("/f/up/2"), Data::Count(2)))
+    );
+}
