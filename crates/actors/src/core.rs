@@ -9,6 +9,7 @@
 
 mod clients;
 mod filters;
+mod keepalive;
 mod peering;
 mod statuses;
 
@@ -27,6 +28,7 @@ use crate::connection::{ConnectError, Established};
 use crate::error::EndpointError;
 use crate::info::{NetworkInfo, PeerInfo};
 use crate::listener::{Listener, StopListening};
+use crate::metrics::SlowPeerAction;
 use crate::peer::{Close, CloseReason, Peer};
 use crate::publish_buffer::{drain, PublishBuffer};
 use crate::queue::BoundedQueue;
@@ -311,6 +313,9 @@ impl Actor for Core {
         ctx.run_interval(statuses::SHED_REPORT_INTERVAL, |core, _| {
             core.report_shed_events()
         });
+        ctx.run_interval(self.shared.config.keepalive, |core, ctx| {
+            core.keepalive(ctx)
+        });
     }
 }
 
@@ -441,7 +446,18 @@ impl StreamHandler<Report> for Core {
             Report::SlowPeer { node, dropped } if self.web_sockets.has(&node) => {
                 self.slow_client(node, dropped, ctx)
             }
-            Report::SlowPeer { node, dropped } => self.slow_peer(node, dropped, ctx),
+            Report::SlowPeer { node, dropped } => {
+                // Reports of a peering already dropped are no new action.
+                if self.peers.contains_key(&node) {
+                    let action = if dropped {
+                        SlowPeerAction::Drop
+                    } else {
+                        SlowPeerAction::Disconnect
+                    };
+                    self.shared.counters.slow_peer_action(action);
+                }
+                self.slow_peer(node, dropped, ctx)
+            }
             Report::Status(event) => self.emit(event),
             Report::Unsubscribe(id) => self.remove_subscriber(id),
         }

@@ -5,6 +5,7 @@
 //! Blocking calls must not be made from the endpoint's own thread (from inside an
 //! actor): they would wait on the thread that has to answer them.
 
+mod metrics;
 mod stores;
 
 use std::sync::atomic::AtomicU64;
@@ -34,6 +35,7 @@ use crate::reports::Reporter;
 use crate::routing::{Routes, Shared};
 use crate::subscriber::{Inbox, StatusSubscriber, Subscriber};
 use crate::tls::TlsContext;
+use metrics::{Sources, StoreList};
 
 /// A Broker endpoint: peers with others, publishes and subscribes. Cheap to clone;
 /// all clones are the same endpoint. Dropping the last clone shuts it down.
@@ -51,12 +53,17 @@ struct Inner {
     arbiter: ArbiterHandle,
     /// The endpoint's thread, taken by the first shutdown.
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// What its metrics are read from.
+    sources: Sources,
+    /// The port serving them, if any.
+    metrics_port: Option<u16>,
 }
 
 impl Endpoint {
     /// Starts an endpoint with `config`.
     pub fn new(config: Config) -> Result<Endpoint, EndpointError> {
         let tls = TlsContext::new(&config.tls, config.disable_ssl)?;
+        let metrics_listener = metrics::bind(&config)?;
         let (reporter, reports) = Reporter::channel();
         let mailbox = Arc::new(PublishBuffer::new(config.peer_buffer, None));
         let shared = Arc::new(Shared::new(fresh_node_id(), config, tls, reporter));
@@ -65,18 +72,37 @@ impl Endpoint {
         let thread = std::thread::Builder::new()
             .name("broker-endpoint".into())
             .spawn(move || {
-                let system = actix_rt::System::new();
+                // Built here rather than by `System::new`, which panics when the runtime
+                // cannot be had (out of file descriptors for its epoll and waker).
+                let runtime = match new_runtime() {
+                    Ok(runtime) => runtime,
+                    Err(cause) => {
+                        let _ = started.send(Err(cause));
+                        return;
+                    }
+                };
+                let system = actix_rt::System::with_tokio_rt(move || runtime);
                 let core = system.block_on(async move { Core::new(for_thread, reports).start() });
-                if started.send((core, Arbiter::current())).is_ok() {
+                if started.send(Ok((core, Arbiter::current()))).is_ok() {
                     let _ = system.run();
                 }
             })
             .map_err(EndpointError::Start)?;
         let (core, arbiter) = core
             .recv()
-            .map_err(|_| EndpointError::Start(std::io::Error::other("endpoint thread died")))?;
+            .unwrap_or_else(|_| Err(std::io::Error::other("endpoint thread died")))
+            .map_err(EndpointError::Start)?;
         core.do_send(AddPublisher {
             queue: mailbox.clone(),
+        });
+        let sources = Sources {
+            shared: shared.clone(),
+            mailbox: mailbox.clone(),
+            stores: StoreList::default(),
+        };
+        let metrics_port = metrics_listener.map(|(listener, port)| {
+            arbiter.spawn(sources.serve(listener));
+            port
         });
         let inner = Inner {
             shared,
@@ -84,6 +110,8 @@ impl Endpoint {
             core,
             arbiter,
             thread: Mutex::new(Some(thread)),
+            sources,
+            metrics_port,
         };
         let endpoint = Endpoint {
             inner: Arc::new(inner),
@@ -271,6 +299,19 @@ impl Endpoint {
             .await
     }
 
+    /// Waits up to `timeout` until `node` is reachable; whether it is. An endpoint is
+    /// reachable while it is a peer (Broker 2.8 does not find one two hops away either).
+    pub fn await_peer(&self, node: &NodeId, timeout: Duration) -> bool {
+        futures::executor::block_on(self.await_peer_async(node, timeout))
+    }
+
+    /// Async [`Endpoint::await_peer`].
+    pub async fn await_peer_async(&self, node: &NodeId, timeout: Duration) -> bool {
+        let node = *node;
+        self.await_routes(timeout, move |routes| routes.has_peer(&node))
+            .await
+    }
+
     /// Waits up to `timeout` until the routing snapshot satisfies `condition`; whether
     /// it does. The wait runs on the endpoint's thread, whose runtime has the timer, so
     /// callers need none; it ends early when the caller stops waiting.
@@ -454,6 +495,13 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The endpoint thread's runtime: what actix's `System::new` builds, as a `Result`.
+fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// A flare for a new `queue` ("subscriber", ...), or why there is none.

@@ -38,6 +38,8 @@
 //!   Its shared types ([`Role`], [`CloneOptions`], [`AttachError`]) sit at its root.
 //! - `websocket`: Zeek's WebSocket API (JSON v1) as a kind of link: the server for
 //!   WebSocket clients, their sessions, their encoding.
+//! - [`metrics`]: the counters the data path keeps, the [`Metrics`] an endpoint shows
+//!   (`Endpoint::metrics`, `endpoint/metrics.rs`) and the metrics port serving them.
 //! - [`config`], [`info`], [`status`], [`error`]: configuration, peer descriptions,
 //!   status codes, errors.
 
@@ -52,6 +54,7 @@ mod framing;
 pub mod info;
 mod link;
 mod listener;
+pub mod metrics;
 mod peer;
 mod publish_buffer;
 pub mod publisher;
@@ -64,10 +67,11 @@ pub mod subscriber;
 pub mod tls;
 mod websocket;
 
-pub use config::{Config, SlowPeerPolicy, TlsConfig};
+pub use config::{Config, EnvError, SlowPeerPolicy, TlsConfig, METRICS_PORT_ENV};
 pub use endpoint::Endpoint;
 pub use error::EndpointError;
 pub use info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
+pub use metrics::{MetricFamily, MetricKind, Metrics};
 pub use publisher::Publisher;
 pub use status::{ErrorCode, ErrorStatus, Status, StatusCode, StatusEvent};
 pub use store::{AttachError, CloneOptions, PendingPutUnique, QueryError, Role, Store};

@@ -92,7 +92,11 @@ impl Handler<StopListening> for Listener {
 }
 
 /// Whether a failed inbound handshake is worth a status: a port scan or a client
-/// that connects and leaves is not.
+/// that connects and leaves (over plaintext or under TLS) is not.
 pub(crate) fn worth_reporting(error: &ConnectError) -> bool {
-    !matches!(error, ConnectError::Invalid(broker_wire::WireError::Io(_)))
+    !matches!(
+        error,
+        ConnectError::Invalid(broker_wire::WireError::Io(_))
+            | ConnectError::Tls(crate::tls::TlsError::Closed(_))
+    )
 }
