@@ -185,6 +185,32 @@ fn peering_twice_keeps_one_peering() {
 }
 
 #[test]
+fn peering_each_other_at_once_keeps_one_peering_and_both_calls_succeed() {
+    for _ in 0..5 {
+        let nodes: Vec<Endpoint> = (0..2)
+            .map(|_| Endpoint::new(broker::actors::Config::default()).unwrap())
+            .collect();
+        let ports: Vec<u16> = nodes
+            .iter()
+            .map(|n| n.listen("127.0.0.1", 0).unwrap())
+            .collect();
+        std::thread::scope(|scope| {
+            // Broker's tie-break keeps one connection; the other is dropped as redundant
+            // (drop_conn 39) and its `peer` call is answered by the peering kept.
+            let a = scope.spawn(|| nodes[0].peer("127.0.0.1", ports[1], None));
+            let b = scope.spawn(|| nodes[1].peer("127.0.0.1", ports[0], None));
+            a.join().unwrap().expect("a peers with b");
+            b.join().unwrap().expect("b peers with a");
+        });
+        for (node, other) in [(&nodes[0], &nodes[1]), (&nodes[1], &nodes[0])] {
+            let peers = node.peers();
+            assert_eq!(peers.len(), 1, "{peers:?}");
+            assert_eq!(peers[0].peer.node, other.node_id());
+        }
+    }
+}
+
+#[test]
 fn shutdown_flushes_published_messages() {
     let net = Net::uniform(2, &[(0, 1)]);
     let sub = net.nodes[1].make_subscriber(vec![Topic::from("/flush")], 100_000);
@@ -196,4 +222,60 @@ fn shutdown_flushes_published_messages() {
     net.nodes[0].shutdown();
     assert_eq!(receive(&sub, 25_000).len(), 25_000);
     assert_eq!(wait_statuses(&net.statuses[1], StatusCode::PeerLost, 1), 1);
+}
+
+/// The next status (skipping nothing), asserting its code; its context's node and
+/// whether the context has a network address.
+fn next_status_is(status: &broker::actors::StatusSubscriber, code: StatusCode) -> (String, bool) {
+    match next_event(status) {
+        StatusEvent::Status(s) if s.code == code => {
+            let context = s.context.expect("a context");
+            (context.node.to_string(), context.network.is_some())
+        }
+        other => panic!("expected {code:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_peering_discovers_its_endpoint_and_losing_it_makes_it_unreachable() {
+    let a = Endpoint::new(Default::default()).unwrap();
+    let b = Endpoint::new(Default::default()).unwrap();
+    let statuses = a.make_status_subscriber(true);
+    let port = b.listen("127.0.0.1", 0).unwrap();
+    assert!(!a.await_peer(&b.node_id(), Duration::from_millis(50)));
+    a.peer("127.0.0.1", port, None).unwrap();
+    // Right after `peer` returns, with no wait of our own.
+    assert!(a.await_peer(&b.node_id(), Duration::ZERO));
+    let b_id = b.node_id().to_string();
+    // PeerAdded first (Broker's ping example takes the first status as the outcome).
+    assert_eq!(
+        next_status_is(&statuses, StatusCode::PeerAdded),
+        (b_id.clone(), true)
+    );
+    let discovered = next_status_is(&statuses, StatusCode::EndpointDiscovered);
+    assert_eq!(discovered, (b_id.clone(), false));
+    b.shutdown();
+    assert_eq!(
+        next_status_is(&statuses, StatusCode::PeerLost),
+        (b_id.clone(), true)
+    );
+    let unreachable = next_status_is(&statuses, StatusCode::EndpointUnreachable);
+    assert_eq!(unreachable, (b_id, false));
+    assert!(!a.await_peer(&b.node_id(), Duration::from_millis(50)));
+}
+
+#[test]
+fn await_peer_wakes_when_the_peering_arrives() {
+    let a = Endpoint::new(Default::default()).unwrap();
+    let b = Endpoint::new(Default::default()).unwrap();
+    let port = a.listen("127.0.0.1", 0).unwrap();
+    let waiter = {
+        let (a, b_id) = (a.clone(), b.node_id());
+        std::thread::spawn(move || a.await_peer(&b_id, WAIT))
+    };
+    b.peer("127.0.0.1", port, None).unwrap();
+    assert!(
+        waiter.join().unwrap(),
+        "a learns of b, which peered with it"
+    );
 }

@@ -151,3 +151,57 @@ fn unusable_key_material_fails_endpoint_creation_naming_the_file() {
         other => panic!("expected a TLS error, got {:?}", other.map(|_| ())),
     }
 }
+
+/// A connection closed under the TLS handshake (say, a retry into a partition whose
+/// proxy accepts and drops) means the peer is unavailable, not invalid: the peer sent
+/// nothing wrong. Dropped at once, or after reading the client's first flight.
+#[test]
+fn a_connection_closed_during_the_tls_handshake_is_unavailable_not_invalid() {
+    for read_first in [false, true] {
+        let dropper = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = dropper.local_addr().unwrap().port();
+        let accepting = std::thread::spawn(move || {
+            let (mut stream, _) = dropper.accept().unwrap();
+            if read_first {
+                stream.set_read_timeout(Some(WAIT)).unwrap();
+                let _ = std::io::Read::read(&mut stream, &mut [0u8; 4096]);
+            }
+        });
+        let client = Endpoint::new(anonymous()).unwrap();
+        let errors = client.make_status_subscriber(false);
+        let result = client.peer("127.0.0.1", port, None);
+        assert!(
+            matches!(result, Err(EndpointError::PeerUnavailable { .. })),
+            "{result:?}"
+        );
+        match next_event(&errors) {
+            StatusEvent::Error(e) => assert_eq!(e.code, ErrorCode::PeerUnavailable, "{e:?}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+        accepting.join().unwrap();
+    }
+}
+
+/// A client that connects to a TLS listener and leaves is no peer, as over plaintext:
+/// no status (a port scan must not flood the status subscribers); garbage still is one.
+#[test]
+fn a_client_leaving_during_the_tls_handshake_is_not_reported() {
+    let server = Endpoint::new(anonymous()).unwrap();
+    let errors = server.make_status_subscriber(false);
+    let port = server.listen("127.0.0.1", 0).unwrap();
+    drop(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    let mut garbage = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let garbage_port = garbage.local_addr().unwrap().port();
+    std::io::Write::write_all(&mut garbage, &[0xff; 64]).unwrap();
+    match next_event(&errors) {
+        StatusEvent::Error(e) => {
+            assert_eq!(e.code, ErrorCode::PeerInvalid, "{e:?}");
+            let network = e.context.and_then(|c| c.network).expect("where from");
+            assert_eq!(
+                network.port, garbage_port,
+                "the first error is the garbage's"
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}

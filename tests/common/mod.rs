@@ -42,8 +42,13 @@ impl Net {
         }
         for (i, status) in net.statuses.iter().enumerate() {
             let degree = edges.iter().filter(|(a, b)| *a == i || *b == i).count();
-            let added = wait_statuses(status, StatusCode::PeerAdded, degree);
-            assert_eq!(added, degree, "node {i} saw {added} of {degree} peerings");
+            // Each peering's EndpointDiscovered follows its PeerAdded; tests start after.
+            let wanted = [StatusCode::PeerAdded, StatusCode::EndpointDiscovered];
+            let seen = wait_each_status(status, &wanted, degree);
+            assert_eq!(
+                seen, [degree; 2],
+                "node {i}: {wanted:?} of {degree} peerings"
+            );
         }
         net
     }
@@ -56,16 +61,26 @@ impl Net {
 
 /// Waits (bounded) until `n` statuses with `code` arrived; returns how many did.
 pub fn wait_statuses(status: &StatusSubscriber, code: StatusCode, n: usize) -> usize {
+    wait_each_status(status, &[code], n)[0]
+}
+
+/// Waits (bounded) until `n` statuses of each of `codes` arrived, skipping others;
+/// returns how many of each did.
+pub fn wait_each_status<const N: usize>(
+    status: &StatusSubscriber,
+    codes: &[StatusCode; N],
+    n: usize,
+) -> [usize; N] {
     let deadline = Instant::now() + WAIT;
-    let mut seen = 0;
-    while seen < n {
+    let mut seen = [0; N];
+    while seen.iter().any(|&count| count < n) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
         if let Some(StatusEvent::Status(s)) = status.get(Some(left)) {
-            if s.code == code {
-                seen += 1;
+            if let Some(i) = codes.iter().position(|&code| code == s.code) {
+                seen[i] += 1;
             }
         }
     }
@@ -122,4 +137,68 @@ pub fn numbered(topic: &str, count: u64) -> Vec<(Topic, Data)> {
     (0..count)
         .map(|i| (Topic::from(topic), Data::Count(i)))
         .collect()
+}
+
+/// Reads one length-prefixed frame body from a raw socket (bounded by `WAIT`).
+pub fn read_body(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut prefix = [0u8; 4];
+    stream.read_exact(&mut prefix).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(prefix) as usize];
+    stream.read_exact(&mut body).unwrap();
+    body
+}
+
+/// Makes a raw socket a broker-rs peer as an endpoint would: Broker's native handshake
+/// as connector, offering our private version (which must be selected), then our
+/// `Hello` exchange. Returns the endpoint's `Hello`; our frames follow on `stream`.
+pub fn raw_handshake(
+    stream: &mut std::net::TcpStream,
+    hello: broker::wire::Hello,
+) -> broker::wire::Hello {
+    use broker::wire::codec::FrameCodec;
+    use broker::wire::native::{
+        EndpointId, HandshakeMachine, NativeCodec, Next, Reservation, Role, BROKER_RS_VERSION,
+    };
+    use std::io::Write;
+    let native = NativeCodec::default();
+    let own = EndpointId::from(&hello.node);
+    let (mut machine, first) = HandshakeMachine::offering(
+        Role::Connector,
+        own,
+        hello.filter.clone(),
+        BROKER_RS_VERSION,
+    );
+    let mut out = Vec::new();
+    native.encode_handshake(&first, &mut out).unwrap();
+    stream.write_all(&out).unwrap();
+    loop {
+        let mut step = machine.receive(&read_body(stream));
+        if let Next::Reserve { .. } = step.next {
+            step = machine.reserved(Reservation::Granted);
+        }
+        let mut out = Vec::new();
+        for message in &step.send {
+            native.encode_handshake(message, &mut out).unwrap();
+        }
+        stream.write_all(&out).unwrap();
+        match step.next {
+            Next::Continue => {}
+            Next::Established { version, .. } => {
+                assert_eq!(version, BROKER_RS_VERSION, "broker-rs selects its version");
+                break;
+            }
+            other => panic!("handshake ended with {other:?}"),
+        }
+    }
+    let mut out = Vec::new();
+    FrameCodec::default()
+        .encode(&broker::wire::Frame::Hello(hello), &mut out)
+        .unwrap();
+    stream.write_all(&out).unwrap();
+    match broker::wire::codec::decode_body(&read_body(stream)).unwrap() {
+        broker::wire::Frame::Hello(theirs) => theirs,
+        other => panic!("expected the endpoint's Hello, got {other:?}"),
+    }
 }

@@ -8,7 +8,6 @@
 mod metrics;
 mod stores;
 
-use std::io::Read;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -24,11 +23,11 @@ use futures::future::Either;
 use crate::config::Config;
 use crate::core::{
     AddPublisher, AddStatusSubscriber, AddSubscriber, Core, Forward, GetPeerSubscriptions,
-    GetPeers, Listen, PeerWith, Shutdown, Unpeer,
+    GetPeers, Listen, PeerWith, Shutdown, Unpeer, WebSocketListen, WebSocketPeer, WebSocketUnpeer,
 };
 use crate::error::EndpointError;
 use crate::flare::Flare;
-use crate::info::PeerInfo;
+use crate::info::{fresh_node_id, PeerInfo};
 use crate::publish_buffer::PublishBuffer;
 use crate::publisher::Publisher;
 use crate::queue::{BoundedQueue, PushError};
@@ -73,16 +72,26 @@ impl Endpoint {
         let thread = std::thread::Builder::new()
             .name("broker-endpoint".into())
             .spawn(move || {
-                let system = actix_rt::System::new();
+                // Built here rather than by `System::new`, which panics when the runtime
+                // cannot be had (out of file descriptors for its epoll and waker).
+                let runtime = match new_runtime() {
+                    Ok(runtime) => runtime,
+                    Err(cause) => {
+                        let _ = started.send(Err(cause));
+                        return;
+                    }
+                };
+                let system = actix_rt::System::with_tokio_rt(move || runtime);
                 let core = system.block_on(async move { Core::new(for_thread, reports).start() });
-                if started.send((core, Arbiter::current())).is_ok() {
+                if started.send(Ok((core, Arbiter::current()))).is_ok() {
                     let _ = system.run();
                 }
             })
             .map_err(EndpointError::Start)?;
         let (core, arbiter) = core
             .recv()
-            .map_err(|_| EndpointError::Start(std::io::Error::other("endpoint thread died")))?;
+            .unwrap_or_else(|_| Err(std::io::Error::other("endpoint thread died")))
+            .map_err(EndpointError::Start)?;
         core.do_send(AddPublisher {
             queue: mailbox.clone(),
         });
@@ -104,9 +113,15 @@ impl Endpoint {
             sources,
             metrics_port,
         };
-        Ok(Endpoint {
+        let endpoint = Endpoint {
             inner: Arc::new(inner),
-        })
+        };
+        let config = endpoint.config();
+        if let Some(port) = config.web_socket_port {
+            // On failure the endpoint is dropped, which shuts it down.
+            endpoint.web_socket_listen(&config.web_socket_address, port)?;
+        }
+        Ok(endpoint)
     }
 
     /// This endpoint's identity.
@@ -140,6 +155,50 @@ impl Endpoint {
             address: address.to_owned(),
             port,
         })?
+    }
+
+    /// Listens for WebSocket clients (Zeek's WebSocket API, JSON v1, on
+    /// `/v1/messages/json`) on `address` (`""` = all interfaces) and `port` (0 = any),
+    /// with TLS as peerings have it (none with `disable_ssl`); returns the bound port.
+    /// Each client is a peer with an id of its own (see docs/websocket.md).
+    pub fn web_socket_listen(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
+        self.call(WebSocketListen {
+            address: address.to_owned(),
+            port,
+        })?
+    }
+
+    /// Connects to the WebSocket server at `url` (`ws://` or `wss://`, the path
+    /// `/v1/messages/json`: Broker's server or Zeek's), subscribing there to `topics`
+    /// and sending it what is published here (or reaches this endpoint) on a topic
+    /// under a prefix of `send` (`[""]`: everything); blocks until connected or the
+    /// first attempt failed. With a non-zero `retry`, failed and lost connections are
+    /// retried in the background at that interval.
+    pub fn web_socket_peer(
+        &self,
+        url: &str,
+        topics: Vec<Topic>,
+        send: Vec<Topic>,
+        retry: Option<Duration>,
+    ) -> Result<(), EndpointError> {
+        let (reply, outcome) = oneshot::channel();
+        self.inner.core.do_send(WebSocketPeer {
+            url: url.to_owned(),
+            topics,
+            send,
+            retry,
+            reply: Some(reply),
+        });
+        futures::executor::block_on(outcome).map_err(|_| EndpointError::ShutDown)?
+    }
+
+    /// Stops connecting to the WebSocket server at `url` and closes the connection;
+    /// whether there was either.
+    pub fn web_socket_unpeer(&self, url: &str) -> bool {
+        self.call(WebSocketUnpeer {
+            url: url.to_owned(),
+        })
+        .unwrap_or(false)
     }
 
     /// Peers with `address:port`, blocking until peered or the first attempt failed.
@@ -226,9 +285,9 @@ impl Endpoint {
         self.call(GetPeerSubscriptions).unwrap_or_default()
     }
 
-    /// Waits up to `timeout` until some direct peer's filter matches `topic` (a message
-    /// published on `topic` now would reach it); whether one does. Returns at once if
-    /// one does already; `false` once the endpoint is shut down.
+    /// Waits up to `timeout` until some direct peer's (or WebSocket client's) filter
+    /// matches `topic` (a message published on `topic` now would reach it); whether one
+    /// does. Returns at once if one does already; `false` once the endpoint is shut down.
     pub fn await_peer_subscription(&self, topic: &Topic, timeout: Duration) -> bool {
         futures::executor::block_on(self.await_peer_subscription_async(topic, timeout))
     }
@@ -237,6 +296,19 @@ impl Endpoint {
     pub async fn await_peer_subscription_async(&self, topic: &Topic, timeout: Duration) -> bool {
         let topic = topic.clone();
         self.await_routes(timeout, move |routes| routes.peer_wants(&topic))
+            .await
+    }
+
+    /// Waits up to `timeout` until `node` is reachable; whether it is. An endpoint is
+    /// reachable while it is a peer (Broker 2.8 does not find one two hops away either).
+    pub fn await_peer(&self, node: &NodeId, timeout: Duration) -> bool {
+        futures::executor::block_on(self.await_peer_async(node, timeout))
+    }
+
+    /// Async [`Endpoint::await_peer`].
+    pub async fn await_peer_async(&self, node: &NodeId, timeout: Duration) -> bool {
+        let node = *node;
+        self.await_routes(timeout, move |routes| routes.has_peer(&node))
             .await
     }
 
@@ -425,31 +497,14 @@ impl Drop for Inner {
     }
 }
 
+/// The endpoint thread's runtime: what actix's `System::new` builds, as a `Result`.
+fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 /// A flare for a new `queue` ("subscriber", ...), or why there is none.
 fn new_flare(queue: &'static str) -> Result<Flare, EndpointError> {
     Flare::new().map_err(|source| EndpointError::Descriptor { queue, source })
-}
-
-/// A random node id: 20 bytes from the OS, falling back to hashed time and address.
-fn fresh_node_id() -> NodeId {
-    let mut id = [0u8; 20];
-    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut id));
-    if from_os.is_err() {
-        use std::hash::{BuildHasher, Hasher};
-        for chunk in id.chunks_mut(8) {
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos(),
-            );
-            let bytes = hasher.finish().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
-    NodeId {
-        id,
-        pid: std::process::id(),
-    }
 }

@@ -25,7 +25,8 @@ use std::pin::Pin;
 use openssl::error::ErrorStack;
 use openssl::pkey::PKey;
 use openssl::ssl::{
-    Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslVerifyMode, SslVersion,
+    ErrorCode, Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslVerifyMode,
+    SslVersion,
 };
 use openssl::x509::store::X509Lookup;
 use openssl::x509::X509;
@@ -72,9 +73,13 @@ pub enum TlsError {
     /// OpenSSL failed while building the context.
     #[error("TLS setup failed: {0}")]
     Setup(#[from] ErrorStack),
-    /// The TLS handshake with a peer failed (authentication, protocol mismatch, I/O).
+    /// The TLS handshake with a peer failed (authentication, protocol mismatch).
     #[error("TLS handshake failed: {0}")]
     Handshake(String),
+    /// The connection ended (closed or reset) under the TLS handshake: the peer went
+    /// away rather than said anything wrong.
+    #[error("connection closed during the TLS handshake: {0}")]
+    Closed(String),
 }
 
 /// The TLS side of one endpoint: one OpenSSL context for both directions.
@@ -121,7 +126,7 @@ impl TlsContext {
         Pin::new(&mut tls)
             .connect()
             .await
-            .map_err(|e| TlsError::Handshake(e.to_string()))?;
+            .map_err(handshake_failed)?;
         Ok(tls)
     }
 
@@ -134,7 +139,7 @@ impl TlsContext {
         Pin::new(&mut tls)
             .accept()
             .await
-            .map_err(|e| TlsError::Handshake(e.to_string()))?;
+            .map_err(handshake_failed)?;
         Ok(tls)
     }
 
@@ -144,6 +149,24 @@ impl TlsContext {
     {
         let ssl = Ssl::new(&self.context)?;
         Ok(SslStream::new(ssl, stream)?)
+    }
+}
+
+/// Why a handshake failed: the connection ended under it (an I/O error such as a reset,
+/// a TLS close, or end of stream, which OpenSSL reports as a syscall error with nothing
+/// on its error stack), or TLS itself failed.
+fn handshake_failed(error: openssl::ssl::Error) -> TlsError {
+    let stack = error
+        .ssl_error()
+        .map(ErrorStack::errors)
+        .unwrap_or_default();
+    let closed = error.io_error().is_some()
+        || error.code() == ErrorCode::ZERO_RETURN
+        || (error.code() == ErrorCode::SYSCALL && stack.is_empty());
+    if closed {
+        TlsError::Closed(error.to_string())
+    } else {
+        TlsError::Handshake(error.to_string())
     }
 }
 

@@ -1,83 +1,53 @@
 //! The clone actor of a data store: keeps a copy that follows the master's numbered changes,
 //! forwards its handles' writes to the master, and publishes store events locally.
 //!
-//! A clone is either syncing (it asked for a snapshot and buffers the changes arriving
-//! meanwhile) or following (it applies change `next`, and resynchronises on anything else:
-//! a gap, another epoch, a heartbeat announcing changes it never got). When the master stays
-//! silent for [`LOST_AFTER`] the clone considers it unreachable: reads go on until the stale
-//! interval passes, writes are kept for the mutation buffer interval, and the first message
-//! from the master afterwards triggers a resync and the replay of those writes.
+//! What to send, apply and answer is decided by [`CloneSync`] (`clone/sync.rs`), a plain
+//! state machine: following the master's sequence, resyncing from snapshots, noticing an
+//! unreachable master, keeping writes made meanwhile. The actor feeds it the master's
+//! messages (`clone/following.rs`), its handles' writes and a periodic tick, and carries
+//! out what it decides.
 //!
 //! Writes in flight when the master becomes unreachable may be lost (as in Broker 1.4):
 //! the clone stops waiting for their answers once it resynchronises.
 //!
 //! The clone keeps applying the master's messages while its own wait for room
-//! (`flow`), and sends at most [`WINDOW`] writes the master has not answered yet: so
+//! (`flow`), and sends at most 8192 writes the master has not answered yet: so
 //! the master, which takes whatever clones send, holds at most that many per clone.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use broker_store::messages::{events_topic, master_topic, EntityId, ToMaster};
+use broker_store::messages::{events_topic, master_topic};
 use broker_wire::Data;
 
 use crate::routing::{matches, Shared};
+use crate::status::ErrorCode;
 
 use super::flow::{emit, Flow, FlowActor};
 use super::replica::{Replica, Request};
-use super::{batches, CloneOptions, Inbox, HEARTBEAT};
+use super::{batches, emit_error, CloneOptions, Inbox};
 
 mod following;
+mod sync;
 
-use following::Numbered;
+use sync::{CloneSync, Effects};
 
-/// Silence after which the master counts as unreachable: a few missed heartbeats.
-pub(crate) const LOST_AFTER: Duration = Duration::from_millis(3 * HEARTBEAT.as_millis() as u64);
 /// How often the clone checks timers (staleness, buffered writes, snapshot retries).
 const TICK: Duration = Duration::from_millis(100);
-/// How long to wait for a snapshot before asking again (the first request can cross the
-/// master's learning of our subscription and be lost).
-const SNAPSHOT_RETRY: Duration = Duration::from_millis(250);
-/// Changes kept while waiting for a snapshot; beyond that the snapshot will cover them.
-const MAX_BUFFERED: usize = 1 << 20;
-/// Writes sent to the master and not answered yet beyond which the clone takes no more.
-const WINDOW: usize = 8192;
-
-/// Where the clone stands with the master's sequence.
-enum SyncState {
-    /// Asked for a snapshot at `asked`, after sending the writes up to `sent`;
-    /// buffering the changes that arrive meanwhile.
-    Syncing {
-        asked: Instant,
-        sent: u64,
-        buffered: Vec<Numbered>,
-    },
-    /// Applied every change of `epoch` before `next`.
-    Following { epoch: u64, next: u64 },
-}
 
 /// The clone actor.
 pub(crate) struct StoreClone {
     replica: Arc<Replica>,
     shared: Arc<Shared>,
-    options: CloneOptions,
     /// The subscription to the clone topic; its queue feeds the actor.
     inbox: Inbox,
-    sync: SyncState,
-    last_heard: Instant,
-    /// When the master became unreachable, if it is.
-    lost_since: Option<Instant>,
-    next_request: u64,
-    /// Writes sent to the master and not answered yet.
-    in_flight: HashSet<u64>,
+    sync: CloneSync,
     /// `put_unique` callers waiting for the master's answer.
     waiting: HashMap<u64, SyncSender<bool>>,
-    /// Writes made while the master was unreachable, with when they were made.
-    offline: VecDeque<(Instant, Request)>,
     flow: Flow,
 }
 
@@ -97,127 +67,68 @@ impl StoreClone {
                 master_topic(&name),
                 events_topic(&name),
             ),
+            sync: CloneSync::new(replica.entity, &options, Instant::now()),
             replica,
             shared,
-            options,
             inbox,
-            sync: SyncState::Syncing {
-                asked: Instant::now(),
-                sent: 0,
-                buffered: Vec::new(),
-            },
-            last_heard: Instant::now(),
-            lost_since: None,
-            next_request: 0,
-            in_flight: HashSet::new(),
             waiting: HashMap::new(),
-            offline: VecDeque::new(),
         }
         .start();
     }
 
-    fn me(&self) -> EntityId {
-        self.replica.entity
-    }
-
-    /// Starts over from a fresh snapshot.
-    fn resync(&mut self, out: &mut Vec<Data>) {
-        self.sync = SyncState::Syncing {
-            asked: Instant::now(),
-            sent: self.next_request,
-            buffered: Vec::new(),
-        };
-        self.replica.progress.set_synced(false);
-        out.push(ToMaster::SnapshotRequest { clone: self.me() }.to_data());
-    }
-
-    /// Notes a message from the master; after an outage, resynchronises and replays the
-    /// writes made meanwhile.
-    fn heard(&mut self, out: &mut Vec<Data>) {
-        self.last_heard = Instant::now();
-        if self.lost_since.take().is_none() {
-            return;
-        }
-        // Unsynced first, so that no one sees the clone idle in between.
-        self.resync(out);
-        // Whatever was in flight at the outage is lost or applied; stop waiting for it.
-        let given_up = self.in_flight.drain().count() as u64;
-        self.replica.progress.finished(given_up);
-        while let Some((_, request)) = self.offline.pop_front() {
-            self.send(request, out);
-        }
-    }
-
-    /// Notices an unreachable master: no peer subscribes to its topic any more (at once),
-    /// or it has been silent for [`LOST_AFTER`].
-    fn check_master(&mut self) {
-        if self.lost_since.is_some() {
-            return;
-        }
+    /// Whether some peer subscribes to the master topic (if none does, the master is
+    /// unreachable).
+    fn master_listed(&self) -> bool {
         let routes = self.shared.routes();
-        if !routes
+        routes
             .peers
             .iter()
             .any(|peer| matches(&peer.filter, &self.flow.peer_topic))
-        {
-            self.lost_since = Some(Instant::now());
-        } else if self.last_heard.elapsed() >= LOST_AFTER {
-            self.lost_since = Some(self.last_heard);
-        }
     }
 
-    /// Sends a write to the master.
-    fn send(&mut self, Request { op, answer }: Request, out: &mut Vec<Data>) {
-        self.next_request += 1;
-        let request = self.next_request;
-        match answer {
-            Some(answer) => {
-                self.waiting.insert(request, answer);
-            }
-            None => {
-                self.in_flight.insert(request);
-            }
+    /// Carries out what the sync decided, its changes to the copy and its answered writes
+    /// aside (`following.rs` applies those under the replica's lock); messages for the
+    /// master go to `out`.
+    fn settle(&mut self, fx: &mut Effects, out: &mut Vec<Data>) {
+        out.extend(fx.to_master.drain(..).map(|message| message.to_data()));
+        if std::mem::take(&mut fx.unsynced) {
+            self.replica.progress.set_synced(false);
         }
-        out.push(
-            ToMaster::Op {
-                clone: self.me(),
-                request,
-                op,
-            }
-            .to_data(),
-        );
-    }
-
-    /// Periodic checks: is the master lost, is the copy stale, do buffered writes expire,
-    /// is a snapshot overdue.
-    fn tick(&mut self, ctx: &mut Context<Self>) {
-        let mut out = Vec::new();
-        self.check_master();
-        if let Some(since) = self.lost_since {
-            if since.elapsed() >= self.options.stale_interval {
-                self.replica.stale.store(true, Ordering::Relaxed);
-            }
-        }
-        let keep = self.options.mutation_buffer_interval;
-        let before = self.offline.len();
-        self.offline.retain(|(made, _)| made.elapsed() < keep);
         self.replica
             .progress
-            .finished((before - self.offline.len()) as u64);
-        if let SyncState::Syncing { asked, .. } = self.sync {
-            if self.lost_since.is_none() && asked.elapsed() >= SNAPSHOT_RETRY {
-                self.sync_asked_now();
-                out.push(ToMaster::SnapshotRequest { clone: self.me() }.to_data());
+            .finished(std::mem::take(&mut fx.given_up));
+        if let Some(stale) = fx.stale.take() {
+            self.replica.stale.store(stale, Ordering::Relaxed);
+        }
+        for (request, inserted) in fx.put_unique.drain(..) {
+            if let Some(answer) = self.waiting.remove(&request) {
+                // The caller may have timed out and gone.
+                let _ = answer.try_send(inserted);
             }
         }
-        emit(self, ctx, out, Vec::new(), 0);
-    }
-
-    fn sync_asked_now(&mut self) {
-        if let SyncState::Syncing { asked, .. } = &mut self.sync {
-            *asked = Instant::now();
+        for (code, message) in fx.failures.drain(..) {
+            let message = format!("store {}: {message}", self.replica.name);
+            emit_error(&self.shared, status_code(code), message);
         }
     }
+
+    /// Periodic checks (see [`CloneSync::tick`]).
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        let mut fx = Effects::default();
+        self.sync
+            .tick(Instant::now(), self.master_listed(), &mut fx);
+        let mut out = Vec::new();
+        self.settle(&mut fx, &mut out);
+        emit(self, ctx, out, Vec::new(), 0);
+    }
+}
+
+/// The status code for a code the master sent; `Unspecified` for a number that is no
+/// error code.
+fn status_code(code: u8) -> ErrorCode {
+    ErrorCode::from_u8(code)
+        .filter(|&code| code != ErrorCode::NoError)
+        .unwrap_or(ErrorCode::Unspecified)
 }
 
 impl Actor for StoreClone {
@@ -226,8 +137,11 @@ impl Actor for StoreClone {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.add_stream(batches(self.inbox.queue.clone()));
         ctx.run_interval(TICK, Self::tick);
-        let request = ToMaster::SnapshotRequest { clone: self.me() }.to_data();
-        emit(self, ctx, vec![request], Vec::new(), 0);
+        let mut fx = Effects::default();
+        self.sync.start(Instant::now(), &mut fx);
+        let mut out = Vec::new();
+        self.settle(&mut fx, &mut out);
+        emit(self, ctx, out, Vec::new(), 0);
     }
 }
 
@@ -244,22 +158,22 @@ impl FlowActor for StoreClone {
         &mut self.flow
     }
 
-    /// Writes made while the master is unreachable are buffered, not sent: no window.
     fn takes_writes(&self) -> bool {
-        self.lost_since.is_some() || self.in_flight.len() < WINDOW
+        self.sync.takes_writes()
     }
 
     fn handle_writes(&mut self, batch: Vec<Request>, ctx: &mut Context<Self>) {
-        let mut out = Vec::new();
-        self.check_master();
-        for request in batch {
-            // `put_unique` needs an answer now: it goes out regardless, and times out.
-            if self.lost_since.is_some() && request.answer.is_none() {
-                self.offline.push_back((Instant::now(), request));
-            } else {
-                self.send(request, &mut out);
+        let now = Instant::now();
+        let mut fx = Effects::default();
+        self.sync.check_master(now, self.master_listed());
+        for Request { op, answer } in batch {
+            let sent = self.sync.write(op, answer.is_some(), now, &mut fx);
+            if let (Some(request), Some(answer)) = (sent, answer) {
+                self.waiting.insert(request, answer);
             }
         }
+        let mut out = Vec::new();
+        self.settle(&mut fx, &mut out);
         emit(self, ctx, out, Vec::new(), 0);
     }
 }

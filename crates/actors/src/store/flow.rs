@@ -14,6 +14,9 @@
 //! up. Local store events are delivered holding the actor (`ctx.wait`), like deliveries
 //! from peers: a full local subscriber slows the store, but never closes a cycle between
 //! endpoints.
+//!
+//! What to start when is decided by [`Pending`], a plain struct the functions below feed
+//! and obey (`flow/tests.rs` checks it through random interleavings).
 
 use std::sync::Arc;
 
@@ -44,10 +47,20 @@ pub(crate) struct Flow {
     pub(crate) peer_topic: Topic,
     /// Where the store's events go.
     pub(crate) events_topic: Topic,
+    /// What piled up and what is under way.
+    pending: Pending<(Topic, Data), (Topic, Data)>,
+}
+
+/// What a flow holds and decides, apart from the actor (no runtime, no clock): the output
+/// piled up, and what is under way. Each input says what to start next ([`Next`]); the
+/// caller starts it and reports its end. `flow/tests.rs` drives it through random
+/// interleavings.
+#[derive(Debug)]
+pub(super) struct Pending<M, E> {
     /// Messages for peers produced since the batch being published was taken.
-    messages: Vec<(Topic, Data)>,
+    messages: Vec<M>,
     /// Store events produced since the ones being delivered were taken.
-    events: Vec<(Topic, Data)>,
+    events: Vec<E>,
     /// Writes completely handled once `messages` are published (a master's).
     finished: u64,
     /// Whether a batch is out and whether the handles' writes are awaited.
@@ -55,6 +68,21 @@ pub(crate) struct Flow {
     /// Whether events are being delivered. Apart from `stage`: a delivery holds the
     /// actor (`ctx.wait`), whatever else is under way.
     delivering: bool,
+}
+
+/// What to start next.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Next<M, E> {
+    /// Nothing: what is under way takes what piled up when it ends.
+    Wait,
+    /// Deliver `events` locally, holding the actor; then [`Pending::delivered`].
+    Deliver(Vec<E>),
+    /// Publish `messages`; `finished` writes count as handled once they are out. Then
+    /// [`Pending::published`].
+    Publish { messages: Vec<M>, finished: u64 },
+    /// Everything is out: `finished` writes count as handled now, and if `read`, start
+    /// awaiting the handles' next writes (then [`Pending::read`]).
+    Drained { finished: u64, read: bool },
 }
 
 /// What a flow has under way: publishing a batch and awaiting the handles' next writes
@@ -119,6 +147,92 @@ impl Stage {
     }
 }
 
+impl<M, E> Pending<M, E> {
+    pub(super) fn new() -> Self {
+        Pending {
+            messages: Vec::new(),
+            events: Vec::new(),
+            finished: 0,
+            stage: Stage::Idle,
+            delivering: false,
+        }
+    }
+
+    /// Whether the handles' next writes are awaited.
+    pub(super) fn reading(&self) -> bool {
+        self.stage.reading()
+    }
+
+    /// The actor produced `messages` and `events`, and `finished` writes are handled once
+    /// the messages are out; `takes_writes`: whether it takes more writes now. Events are
+    /// delivered first, then messages published.
+    pub(super) fn queue(
+        &mut self,
+        messages: impl IntoIterator<Item = M>,
+        events: impl IntoIterator<Item = E>,
+        finished: u64,
+        takes_writes: bool,
+    ) -> Next<M, E> {
+        self.messages.extend(messages);
+        self.events.extend(events);
+        self.finished += finished;
+        self.deliver_then_flush(takes_writes)
+    }
+
+    /// The delivery under way ended.
+    pub(super) fn delivered(&mut self, takes_writes: bool) -> Next<M, E> {
+        self.delivering = false;
+        self.deliver_then_flush(takes_writes)
+    }
+
+    /// The batch out was published.
+    pub(super) fn published(&mut self, takes_writes: bool) -> Next<M, E> {
+        self.stage = self.stage.published();
+        self.flush(takes_writes)
+    }
+
+    /// The pending read ended (the writes it got are the actor's to handle).
+    pub(super) fn read(&mut self) {
+        self.stage = self.stage.read();
+    }
+
+    /// Delivers the pending events (one delivery at a time, so they stay in order), then
+    /// flushes.
+    fn deliver_then_flush(&mut self, takes_writes: bool) -> Next<M, E> {
+        if self.delivering {
+            // The running delivery takes these next.
+            return Next::Wait;
+        }
+        if self.events.is_empty() {
+            return self.flush(takes_writes);
+        }
+        self.delivering = true;
+        Next::Deliver(std::mem::take(&mut self.events))
+    }
+
+    /// Publishes what piled up unless a batch is out already; with nothing left to
+    /// publish, counts finished writes and reads further writes unless it does already,
+    /// or the actor takes none now.
+    pub(super) fn flush(&mut self, takes_writes: bool) -> Next<M, E> {
+        if self.stage.publishing() {
+            return Next::Wait;
+        }
+        if self.messages.is_empty() {
+            let read = !self.stage.reading() && takes_writes;
+            if read {
+                self.stage = self.stage.start_reading();
+            }
+            let finished = std::mem::take(&mut self.finished);
+            return Next::Drained { finished, read };
+        }
+        self.stage = self.stage.start_publishing();
+        Next::Publish {
+            messages: std::mem::take(&mut self.messages),
+            finished: std::mem::take(&mut self.finished),
+        }
+    }
+}
+
 impl Flow {
     pub(crate) fn new(
         shared: Arc<Shared>,
@@ -131,11 +245,7 @@ impl Flow {
             replica,
             peer_topic,
             events_topic,
-            messages: Vec::new(),
-            events: Vec::new(),
-            finished: 0,
-            stage: Stage::Idle,
-            delivering: false,
+            pending: Pending::new(),
         }
     }
 }
@@ -149,18 +259,16 @@ pub(crate) fn emit<A: FlowActor>(
     events: Vec<Data>,
     finished: u64,
 ) {
+    let takes_writes = act.takes_writes();
     let flow = act.flow();
-    let Flow {
-        peer_topic,
-        events_topic,
-        ..
-    } = flow;
-    flow.messages
-        .extend(to_peers.into_iter().map(|d| (peer_topic.clone(), d)));
-    flow.events
-        .extend(events.into_iter().map(|d| (events_topic.clone(), d)));
-    flow.finished += finished;
-    deliver_then_flush(act, ctx);
+    let (peer_topic, events_topic) = (&flow.peer_topic, &flow.events_topic);
+    let next = flow.pending.queue(
+        to_peers.into_iter().map(|d| (peer_topic.clone(), d)),
+        events.into_iter().map(|d| (events_topic.clone(), d)),
+        finished,
+        takes_writes,
+    );
+    start(act, ctx, next);
 }
 
 /// Handles the writes queued already, if the actor reads writes now: called before
@@ -168,7 +276,7 @@ pub(crate) fn emit<A: FlowActor>(
 /// made first, go first.
 pub(crate) fn writes_first<A: FlowActor>(act: &mut A, ctx: &mut Context<A>) {
     let flow = act.flow();
-    if !flow.stage.reading() {
+    if !flow.pending.reading() {
         return;
     }
     let writes = flow.replica.requests.pop_now(usize::MAX);
@@ -177,73 +285,61 @@ pub(crate) fn writes_first<A: FlowActor>(act: &mut A, ctx: &mut Context<A>) {
     }
 }
 
-/// Delivers the pending events holding the actor (one delivery at a time, so they stay
-/// in order), then flushes.
-fn deliver_then_flush<A: FlowActor>(act: &mut A, ctx: &mut Context<A>) {
-    let flow = act.flow();
-    if flow.delivering {
-        // The running delivery takes these next.
-        return;
-    }
-    if flow.events.is_empty() {
-        flush(act, ctx);
-        return;
-    }
-    flow.delivering = true;
-    let events = std::mem::take(&mut flow.events);
-    let shared = flow.shared.clone();
-    let delivering = async move { deliver_local(&shared.routes(), events).await };
-    ctx.wait(delivering.into_actor(act).map(|(), act, ctx| {
-        act.flow().delivering = false;
-        deliver_then_flush(act, ctx);
-    }));
-}
-
 /// Publishes what piled up unless a batch is out already; with nothing left to publish,
 /// counts finished writes and reads further writes.
 pub(crate) fn flush<A: FlowActor>(act: &mut A, ctx: &mut Context<A>) {
-    let flow = act.flow();
-    if flow.stage.publishing() {
-        return;
-    }
-    if flow.messages.is_empty() {
-        flow.replica
-            .progress
-            .finished(std::mem::take(&mut flow.finished));
-        read_writes(act, ctx);
-        return;
-    }
-    flow.stage = flow.stage.start_publishing();
-    let messages = std::mem::take(&mut flow.messages);
-    let finished = std::mem::take(&mut flow.finished);
-    let (shared, replica) = (flow.shared.clone(), flow.replica.clone());
-    let publishing = async move {
-        publish_async(&shared, messages).await;
-        replica.progress.finished(finished);
-    };
-    ctx.spawn(publishing.into_actor(act).map(|(), act, ctx| {
-        let flow = act.flow();
-        flow.stage = flow.stage.published();
-        flush(act, ctx);
-    }));
+    let takes_writes = act.takes_writes();
+    let next = act.flow().pending.flush(takes_writes);
+    start(act, ctx, next);
 }
 
-/// Waits for the next writes, unless it does already, a batch is out, or the actor takes
-/// none now.
-fn read_writes<A: FlowActor>(act: &mut A, ctx: &mut Context<A>) {
-    if act.flow().stage.reading() || !act.takes_writes() {
-        return;
-    }
+/// Starts what the flow decided, and feeds its end back.
+fn start<A: FlowActor>(
+    act: &mut A,
+    ctx: &mut Context<A>,
+    next: Next<(Topic, Data), (Topic, Data)>,
+) {
     let flow = act.flow();
-    flow.stage = flow.stage.start_reading();
-    let requests = flow.replica.requests.clone();
-    let reading = async move { requests.pop_all_async().await };
-    ctx.spawn(reading.into_actor(act).map(|writes, act, ctx| {
-        let flow = act.flow();
-        flow.stage = flow.stage.read();
-        // `None`: the queue was closed, the actor is going away.
-        if let Some(writes) = writes {
-            act.handle_writes(writes, ctx);
+    match next {
+        Next::Wait => {}
+        Next::Deliver(events) => {
+            let shared = flow.shared.clone();
+            let delivering = async move { deliver_local(&shared.routes(), events).await };
+            ctx.wait(delivering.into_actor(act).map(|(), act, ctx| {
+                let takes_writes = act.takes_writes();
+                let next = act.flow().pending.delivered(takes_writes);
+                start(act, ctx, next);
+            }));
         }
-    }));
+        Next::Publish { messages, finished } => {
+            let (shared, replica) = (flow.shared.clone(), flow.replica.clone());
+            let publishing = async move {
+                publish_async(&shared, messages).await;
+                replica.progress.finished(finished);
+            };
+            ctx.spawn(publishing.into_actor(act).map(|(), act, ctx| {
+                let takes_writes = act.takes_writes();
+                let next = act.flow().pending.published(takes_writes);
+                start(act, ctx, next);
+            }));
+        }
+        Next::Drained { finished, read } => {
+            flow.replica.progress.finished(finished);
+            if !read {
+                return;
+            }
+            let requests = flow.replica.requests.clone();
+            let reading = async move { requests.pop_all_async().await };
+            ctx.spawn(reading.into_actor(act).map(|writes, act, ctx| {
+                act.flow().pending.read();
+                // `None`: the queue was closed, the actor is going away.
+                if let Some(writes) = writes {
+                    act.handle_writes(writes, ctx);
+                }
+            }));
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -36,7 +36,9 @@ pub const RING_PARTITION: Scenario = Scenario {
     run: ring_partition,
 };
 
-/// Whether `node`'s peers' filters include every one of `prefixes`.
+/// Whether `node`'s peers' filters include every one of `prefixes`, exactly: the
+/// subscribers' prefixes nest, so `await_peer_subscription` (does some filter cover
+/// this topic?) would answer before the filter looked for arrived.
 fn knows(node: &LocalNode, prefixes: &[&str]) -> bool {
     let known = node.endpoint().expect("started").peer_subscriptions();
     prefixes
