@@ -275,6 +275,23 @@ fn shed_status_events_are_counted() {
 }
 
 #[test]
+fn connections_are_counted_by_brokers_type() {
+    let (server, client) = (endpoint(None), endpoint(None));
+    let port = server.web_socket_listen("127.0.0.1", 0).unwrap();
+    let url = format!("ws://127.0.0.1:{port}/v1/messages/json");
+    client
+        .web_socket_peer(&url, vec![Topic::from("/w")], vec![Topic::from("/w")], None)
+        .unwrap();
+    eventually("the WebSocket client at the server", || {
+        server.metrics().value("broker_connections", "web-socket") == Some(1)
+    });
+    let metrics = client.metrics();
+    assert_eq!(metrics.value("broker_connections", "web-socket"), Some(1));
+    assert_eq!(metrics.value("broker_connections", "native"), Some(0));
+    assert_eq!(metrics.value("broker_connections", "batch"), Some(0));
+}
+
+#[test]
 fn a_taken_metrics_port_fails_the_endpoint() {
     let first = endpoint(Some(0));
     let taken = first.metrics_port().unwrap();

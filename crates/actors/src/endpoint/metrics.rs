@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, Weak};
 use super::Endpoint;
 use crate::config::Config;
 use crate::error::EndpointError;
-use crate::link::{Encoding, BATCH};
+use crate::link::{Encoding, BATCH, NATIVE};
 use crate::metrics::server::{self, Source};
 use crate::metrics::{MetricKind, Metrics};
 use crate::publish_buffer::PublishBuffer;
@@ -45,6 +45,19 @@ pub(super) fn bind(config: &Config) -> Result<Option<(TcpListener, u16)>, Endpoi
     Ok(Some((listener, bound)))
 }
 
+/// Broker's `type` label of WebSocket connections.
+const WEB_SOCKET: &str = "web-socket";
+
+/// The `type` label of a connection by its link's encoding: Broker's label for the
+/// kinds Broker has (`native`, `web-socket`), the encoding's name for ours (`batch`).
+fn connection_type(encoding: &'static str) -> &'static str {
+    match encoding {
+        // The WebSocket links' encoding (`websocket/encoding.rs`).
+        "json-v1" => WEB_SOCKET,
+        other => other,
+    }
+}
+
 impl Sources {
     /// Serves the metrics port on `listener`; to run on the endpoint's thread.
     pub(super) fn serve(&self, listener: TcpListener) -> impl Future<Output = ()> + Send {
@@ -57,11 +70,16 @@ impl Sources {
     pub(super) fn collect(&self) -> Metrics {
         let routes = self.shared.routes();
         let mut metrics = Metrics::default();
-        // Ours counted even when none is up; other kinds of link as they appear.
-        let mut connections = BTreeMap::from([(BATCH.name().to_owned(), 0)]);
-        for peer in &routes.peers {
+        // Every kind counted even when none is up, as Broker does.
+        let mut connections: BTreeMap<String, i64> = [BATCH.name(), NATIVE.name(), WEB_SOCKET]
+            .into_iter()
+            .map(|kind| (kind.to_owned(), 0))
+            .collect();
+        // Peers and WebSocket connections alike.
+        let links = || routes.peers.iter().chain(&routes.clients);
+        for peer in links() {
             *connections
-                .entry(peer.link.encoding.name().to_owned())
+                .entry(connection_type(peer.link.encoding.name()).to_owned())
                 .or_insert(0) += 1;
         }
         metrics.push(
@@ -72,9 +90,7 @@ impl Sources {
             connections.into_iter().collect(),
         );
         metrics.push_counters(&self.shared.counters);
-        let per_peer: Vec<(String, i64)> = routes
-            .peers
-            .iter()
+        let per_peer: Vec<(String, i64)> = links()
             .map(|peer| (peer.link.node.to_string(), peer.link.outbox.weight() as i64))
             .collect();
         let in_outboxes: i64 = per_peer.iter().map(|(_, n)| n).sum();
