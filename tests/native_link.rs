@@ -178,3 +178,38 @@ fn a_broker_peer_answering_pings_stays_and_a_silent_one_is_lost() {
     assert_eq!(wait_statuses(&statuses, StatusCode::PeerLost, 1), 1);
     reader.join().unwrap();
 }
+
+#[test]
+fn a_connection_refused_as_redundant_is_answered_by_the_peering_we_have() {
+    use broker::wire::codes::ErrorCode as Code;
+    use broker::wire::native::{DropConn, Handshake, NativeCodec};
+    use std::io::Write;
+    let ours = Endpoint::new(native()).unwrap();
+    let statuses = ours.make_status_subscriber(true);
+    let port = ours.listen("127.0.0.1", 0).unwrap();
+    // Peer X connects to us...
+    let _x = raw_broker_peer(port, Arc::new(AtomicBool::new(true)));
+    assert_eq!(wait_statuses(&statuses, StatusCode::PeerAdded, 1), 1);
+    // ...and refuses our own connection to it as redundant, as Broker does.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_port = server.local_addr().unwrap().port();
+    let refusing = std::thread::spawn(move || {
+        let (mut conn, _) = server.accept().unwrap();
+        read_body(&mut conn); // our hello
+        let drop = Handshake::DropConn(DropConn {
+            sender: EndpointId([0x42; 16]),
+            code: Code::RedundantConnection.code(),
+            description: "redundant connection".into(),
+        });
+        let mut out = Vec::new();
+        NativeCodec::default()
+            .encode_handshake(&drop, &mut out)
+            .unwrap();
+        conn.write_all(&out).unwrap();
+    });
+    ours.peer("127.0.0.1", server_port, None)
+        .expect("benign: the peer is connected already");
+    refusing.join().unwrap();
+    assert_eq!(ours.peers().len(), 1, "one peering, no pending target");
+    assert!(statuses.poll().is_empty(), "no error, no second PeerAdded");
+}
