@@ -113,20 +113,25 @@ def test_put_unique_starts_no_thread_per_call(endpoints):
 
     store = endpoints().attach_master("unique", broker.Backend.Memory)
     helpers, done = set(), threading.Event()
-    # A helper of an earlier call (a fixture's shutdown) may still be exiting: only
-    # threads that appear from now on can be put_unique's.
-    earlier = set(os.listdir("/proc/self/task"))
+
+    def call_helpers():
+        found = set()
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/comm") as comm:
+                    name = comm.read().strip()
+            except OSError:
+                continue  # the thread ended meanwhile
+            if name == "broker-py-call":
+                found.add(task)
+        return found
+
+    # A helper still finishing an earlier test's call (a shutdown, say) is not ours.
+    earlier = call_helpers()
 
     def watch_threads():
         while not done.is_set():
-            for task in set(os.listdir("/proc/self/task")) - earlier:
-                try:
-                    with open(f"/proc/self/task/{task}/comm") as comm:
-                        name = comm.read().strip()
-                except OSError:
-                    continue  # the thread ended meanwhile
-                if name == "broker-py-call":
-                    helpers.add(task)
+            helpers.update(call_helpers() - earlier)
 
     watcher = threading.Thread(target=watch_threads)
     watcher.start()
