@@ -392,3 +392,14 @@ def test_options_serve_from_the_start_and_name_the_overflow_policy(endpoints):
                              web_socket_overflow_policy="drop_newest"))
     with client(f"ws://127.0.0.1:{port}{PATH}", []) as (_, ack):
         assert ack["endpoint"] == ep.node_id()
+
+
+def test_metrics_count_web_socket_connections(endpoints):
+    ep, url = server(endpoints)
+    with client(url, ["/m"]) as (ws, _):
+        metrics = ep.metrics()
+        assert metrics["broker_connections"]["web-socket"] == 1
+        assert metrics["broker_connections"]["batch"] == 0
+        ws.send(json.dumps(count("/m", 1)))
+        assert wait_until(lambda: ep.metrics()["broker_processed_messages_total"]["data"] == 1)
+    assert wait_until(lambda: ep.metrics()["broker_connections"].get("web-socket", 0) == 0)

@@ -59,7 +59,7 @@ impl Sources {
         let mut metrics = Metrics::default();
         // Ours counted even when none is up; other kinds of link as they appear.
         let mut connections = BTreeMap::from([(BATCH.name().to_owned(), 0)]);
-        for peer in &routes.peers {
+        for peer in routes.peers.iter().chain(&routes.clients) {
             *connections
                 .entry(peer.link.encoding.name().to_owned())
                 .or_insert(0) += 1;
@@ -75,6 +75,7 @@ impl Sources {
         let per_peer: Vec<(String, i64)> = routes
             .peers
             .iter()
+            .chain(&routes.clients)
             .map(|peer| (peer.link.node.to_string(), peer.link.outbox.weight() as i64))
             .collect();
         let in_outboxes: i64 = per_peer.iter().map(|(_, n)| n).sum();
