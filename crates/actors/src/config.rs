@@ -56,6 +56,10 @@ pub struct Config {
     pub forward: bool,
     /// Plaintext peerings instead of TLS.
     pub disable_ssl: bool,
+    /// Speak Broker's native protocol with every peer, broker-rs endpoints included,
+    /// instead of selecting broker-rs's own encoding inside Broker's handshake when
+    /// both ends are broker-rs (for benchmarks and tests of the native link).
+    pub native_only: bool,
     /// Certificates for TLS.
     pub tls: TlsConfig,
     /// Largest frame accepted from a peer, in bytes.
@@ -138,6 +142,7 @@ impl Default for Config {
             ttl: 20,
             forward: true,
             disable_ssl: false,
+            native_only: false,
             tls: TlsConfig::default(),
             max_frame_len: 16 << 20,
             subscriber_queue: 1024,

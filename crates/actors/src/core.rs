@@ -24,7 +24,7 @@ use broker_wire::Topic;
 use futures::channel::oneshot;
 use tokio::sync::watch;
 
-use crate::connection::{ConnectError, Established};
+use crate::connection::{ConnectError, Established, Peerings};
 use crate::error::EndpointError;
 use crate::info::{NetworkInfo, PeerInfo};
 use crate::listener::{Listener, StopListening};
@@ -223,6 +223,8 @@ pub(crate) struct Core {
     shutting_down: bool,
     /// WebSocket servers and connections.
     web_sockets: clients::Clients,
+    /// The peers reserved by handshakes and peerings (ours and the listeners').
+    peerings: Arc<Peerings>,
 }
 
 impl Core {
@@ -241,14 +243,22 @@ impl Core {
             next_conn: 0,
             shutting_down: false,
             web_sockets: clients::Clients::default(),
+            peerings: Arc::default(),
         }
     }
 
     /// Binds a listening socket and starts its listener; the bound port.
     fn listen(&mut self, msg: Listen, ctx: &mut Context<Self>) -> Result<u16, EndpointError> {
         let (socket, port) = bind(&msg.address, msg.port)?;
-        self.listeners
-            .push(Listener::new(self.shared.clone(), ctx.address(), socket).start());
+        self.listeners.push(
+            Listener::new(
+                self.shared.clone(),
+                self.peerings.clone(),
+                ctx.address(),
+                socket,
+            )
+            .start(),
+        );
         Ok(port)
     }
 
@@ -267,6 +277,7 @@ impl Core {
     /// Stops listening and retrying, flushes publishers, then closes the peers.
     fn shut_down(&mut self) -> ResponseActFuture<Self, ()> {
         self.shutting_down = true;
+        self.peerings.close();
         for listener in self.listeners.drain(..) {
             listener.do_send(StopListening);
         }

@@ -39,7 +39,7 @@ pub const UNKNOWN_NODE: NodeId = NodeId {
     pid: 0,
 };
 
-/// A random node id: 20 bytes from the OS, falling back to hashed time and address.
+/// A random node id: 20 bytes from the OS (the first 16 a v4 UUID), falling back to hashed time and address.
 pub(crate) fn fresh_node_id() -> NodeId {
     let mut id = [0u8; 20];
     let from_os = std::fs::File::open("/dev/urandom")
@@ -58,6 +58,10 @@ pub(crate) fn fresh_node_id() -> NodeId {
             chunk.copy_from_slice(&bytes[..chunk.len()]);
         }
     }
+    // The first 16 bytes are the endpoint's UUID on Broker's native wire.
+    let uuid =
+        broker_wire::native::EndpointId::from_random(id[..16].try_into().expect("16 of 20 bytes"));
+    id[..16].copy_from_slice(&uuid.0);
     NodeId {
         id,
         pid: std::process::id(),

@@ -198,7 +198,8 @@ fn plan_to<'r>(
         {
             Some(index) => index,
             None => {
-                let encoder = encoding.encoder(messages.len(), shared.config.max_frame_len);
+                let encoder =
+                    encoding.encoder(shared.node, messages.len(), shared.config.max_frame_len);
                 encoders.push((encoding.name(), encoder));
                 encoders.len() - 1
             }
@@ -271,6 +272,15 @@ pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<Data
         .expect("dedup lock poisoned")
         .retain_fresh(shared.node, batch);
     shared.counters.dedup_hits(received - fresh.len());
+    receive_fresh(shared, from, fresh).await;
+}
+
+/// Handles messages from peer `from` known to be new: forwards what may travel
+/// further, then feeds local subscribers. Messages from a Broker peer come here
+/// directly, stamped with our own origin and ids (Broker's wire has no ids: a message
+/// entering broker-rs's mesh gets its identity where it enters, as Broker rewrites the
+/// sender of a message it forwards).
+pub(crate) async fn receive_fresh(shared: &Shared, from: NodeId, fresh: Vec<DataMessage>) {
     if fresh.is_empty() {
         return;
     }
@@ -373,16 +383,20 @@ mod tests {
             "lines"
         }
 
-        fn encoder(&self, _: usize, _: usize) -> Box<dyn Encoder> {
+        fn encoder(&self, _: NodeId, _: usize, _: usize) -> Box<dyn Encoder> {
             self.encoders.fetch_add(1, Ordering::Relaxed);
             Box::new(LinesEncoder)
         }
 
-        fn filter(&self, _: &[Topic]) -> Option<Bytes> {
+        fn filter(&self, _: NodeId, _: NodeId, _: &[Topic]) -> Option<Bytes> {
             None
         }
 
-        fn goodbye(&self) -> Option<Bytes> {
+        fn ping(&self, _: NodeId, _: NodeId, _: u64) -> Option<Bytes> {
+            None
+        }
+
+        fn goodbye(&self, _: NodeId, _: NodeId) -> Option<Bytes> {
             None
         }
     }

@@ -30,7 +30,11 @@ impl Core {
         let previous = self.shared.routes();
         if *previous.local_filter != local_filter {
             for peer in self.peers.values() {
-                if let Some(frame) = peer.link.encoding.filter(&local_filter) {
+                if let Some(frame) =
+                    peer.link
+                        .encoding
+                        .filter(self.shared.node, peer.link.node, &local_filter)
+                {
                     let _ = peer.link.outbox.push_unbounded(frame);
                 }
             }

@@ -27,7 +27,7 @@ impl Encoding for JsonLines {
         super::PEER_TYPE
     }
 
-    fn encoder(&self, messages: usize, _max_frame_len: usize) -> Box<dyn Encoder> {
+    fn encoder(&self, _: NodeId, messages: usize, _max_frame_len: usize) -> Box<dyn Encoder> {
         Box::new(JsonEncoder {
             text: String::new(),
             spans: vec![None; messages],
@@ -35,11 +35,16 @@ impl Encoding for JsonLines {
         })
     }
 
-    fn filter(&self, _: &[Topic]) -> Option<Bytes> {
+    fn filter(&self, _: NodeId, _: NodeId, _: &[Topic]) -> Option<Bytes> {
         None
     }
 
-    fn goodbye(&self) -> Option<Bytes> {
+    /// Broker's server never pings; Zeek's pings are answered by the WebSocket layer.
+    fn ping(&self, _: NodeId, _: NodeId, _: u64) -> Option<Bytes> {
+        None
+    }
+
+    fn goodbye(&self, _: NodeId, _: NodeId) -> Option<Bytes> {
         None
     }
 }
@@ -137,8 +142,8 @@ mod tests {
             message("/b", Data::String("x\ny".into())),
             message("/c", Data::Real(f64::NAN)),
         ];
-        let mut encoder = JSON.encoder(messages.len(), 1 << 20);
         let node = messages[0].origin;
+        let mut encoder = JSON.encoder(node, messages.len(), 1 << 20);
         let (bytes, count) = encoder.encode(&messages, &[0, 1, 2], node);
         assert_eq!(count, 3);
         let text = String::from_utf8(bytes.to_vec()).unwrap();
