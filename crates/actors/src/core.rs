@@ -221,10 +221,10 @@ pub(crate) struct Core {
     publishers: Vec<(Weak<PublishBuffer>, watch::Receiver<bool>)>,
     next_conn: u64,
     shutting_down: bool,
-    /// WebSocket servers and connections.
-    web_sockets: clients::Clients,
     /// The peers reserved by handshakes and peerings (ours and the listeners').
     peerings: Arc<Peerings>,
+    /// WebSocket servers and connections.
+    web_sockets: clients::Clients,
 }
 
 impl Core {
@@ -242,8 +242,8 @@ impl Core {
             publishers: Vec::new(),
             next_conn: 0,
             shutting_down: false,
-            web_sockets: clients::Clients::default(),
             peerings: Arc::default(),
+            web_sockets: clients::Clients::default(),
         }
     }
 

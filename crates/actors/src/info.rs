@@ -2,6 +2,7 @@
 
 pub use broker_wire::codes::{PeerFlags, PeerStatus};
 use broker_wire::frame::NodeId;
+use broker_wire::native::EndpointId;
 
 /// Where an endpoint was reached.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -39,7 +40,8 @@ pub const UNKNOWN_NODE: NodeId = NodeId {
     pid: 0,
 };
 
-/// A random node id: 20 bytes from the OS (the first 16 a v4 UUID), falling back to hashed time and address.
+/// A random node id: 20 bytes from the OS (the first 16 a v4 UUID), falling back to
+/// hashed time and address.
 pub(crate) fn fresh_node_id() -> NodeId {
     let mut id = [0u8; 20];
     let from_os = std::fs::File::open("/dev/urandom")
@@ -59,8 +61,7 @@ pub(crate) fn fresh_node_id() -> NodeId {
         }
     }
     // The first 16 bytes are the endpoint's UUID on Broker's native wire.
-    let uuid =
-        broker_wire::native::EndpointId::from_random(id[..16].try_into().expect("16 of 20 bytes"));
+    let uuid = EndpointId::from_random(id[..16].try_into().expect("16 of 20 bytes"));
     id[..16].copy_from_slice(&uuid.0);
     NodeId {
         id,

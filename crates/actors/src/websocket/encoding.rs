@@ -39,7 +39,6 @@ impl Encoding for JsonLines {
         None
     }
 
-    /// Broker's server never pings; Zeek's pings are answered by the WebSocket layer.
     fn ping(&self, _: NodeId, _: NodeId, _: u64) -> Option<Bytes> {
         None
     }
