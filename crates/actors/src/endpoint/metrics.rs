@@ -17,6 +17,7 @@ use crate::metrics::{MetricKind, Metrics};
 use crate::publish_buffer::PublishBuffer;
 use crate::routing::Shared;
 use crate::store::{Replica, Role};
+use crate::websocket::PEER_TYPE;
 
 /// The stores attached on one endpoint, as its metrics list them.
 pub(super) type StoreList = Arc<Mutex<Vec<Weak<Replica>>>>;
@@ -45,19 +46,6 @@ pub(super) fn bind(config: &Config) -> Result<Option<(TcpListener, u16)>, Endpoi
     Ok(Some((listener, bound)))
 }
 
-/// Broker's `type` label of WebSocket connections.
-const WEB_SOCKET: &str = "web-socket";
-
-/// The `type` label of a connection by its link's encoding: Broker's label for the
-/// kinds Broker has (`native`, `web-socket`), the encoding's name for ours (`batch`).
-fn connection_type(encoding: &'static str) -> &'static str {
-    match encoding {
-        // The WebSocket links' encoding (`websocket/encoding.rs`).
-        "json-v1" => WEB_SOCKET,
-        other => other,
-    }
-}
-
 impl Sources {
     /// Serves the metrics port on `listener`; to run on the endpoint's thread.
     pub(super) fn serve(&self, listener: TcpListener) -> impl Future<Output = ()> + Send {
@@ -71,7 +59,7 @@ impl Sources {
         let routes = self.shared.routes();
         let mut metrics = Metrics::default();
         // Every kind counted even when none is up, as Broker does.
-        let mut connections: BTreeMap<String, i64> = [BATCH.name(), NATIVE.name(), WEB_SOCKET]
+        let mut connections: BTreeMap<String, i64> = [BATCH.name(), NATIVE.name(), PEER_TYPE]
             .into_iter()
             .map(|kind| (kind.to_owned(), 0))
             .collect();
@@ -79,7 +67,7 @@ impl Sources {
         let links = || routes.peers.iter().chain(&routes.clients);
         for peer in links() {
             *connections
-                .entry(connection_type(peer.link.encoding.name()).to_owned())
+                .entry(peer.link.encoding.name().to_owned())
                 .or_insert(0) += 1;
         }
         metrics.push(

@@ -22,8 +22,9 @@ pub(crate) struct JsonLines;
 pub(crate) static JSON: JsonLines = JsonLines;
 
 impl Encoding for JsonLines {
+    /// Broker's name for these connections (the `type` of `broker_connections`).
     fn name(&self) -> &'static str {
-        "json-v1"
+        super::PEER_TYPE
     }
 
     fn encoder(&self, _: NodeId, messages: usize, _max_frame_len: usize) -> Box<dyn Encoder> {
