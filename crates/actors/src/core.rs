@@ -8,6 +8,7 @@
 //! (status subscribers).
 
 mod filters;
+mod inbound;
 mod peering;
 mod statuses;
 
@@ -34,6 +35,7 @@ use crate::routing::{Shared, SubscriberQueue, SubscriberRoute};
 use crate::status::StatusEvent;
 use crate::store::StoreActor;
 
+use inbound::InboundFailures;
 pub(crate) use peering::opening;
 use peering::{Outbound, PeerEntry};
 use statuses::StatusSink;
@@ -188,6 +190,8 @@ pub(crate) struct Core {
     subscribers: BTreeMap<u64, SubscriberRoute>,
     forwarded: Vec<Topic>,
     status_sinks: Vec<StatusSink>,
+    /// Failed inbound handshakes, reported without a flood.
+    inbound_failures: InboundFailures,
     outbound: HashMap<(String, u16), Outbound>,
     listeners: Vec<Addr<Listener>>,
     /// Publisher buffers, and whether their drain task finished; shutdown closes the
@@ -207,6 +211,7 @@ impl Core {
             subscribers: BTreeMap::new(),
             forwarded: Vec::new(),
             status_sinks: Vec::new(),
+            inbound_failures: InboundFailures::default(),
             outbound: HashMap::new(),
             listeners: Vec::new(),
             publishers: Vec::new(),
