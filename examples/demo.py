@@ -25,6 +25,8 @@ def main():
         assert ep1.peer("127.0.0.1", port, 1.0), "peering failed"
         added = statuses.get(WAIT)
         print(f"status: {added.code()} - {added.message()} (peer {added.context().network.get()})")
+        discovered = statuses.get(WAIT)
+        print(f"status: {discovered.code()} - {discovered.message()}")
 
         # --ping: a message is a topic and a value.
         ep1.publish("/test", ["ping"])
@@ -59,10 +61,10 @@ def main():
         error = statuses.get(WAIT)
         print(f"error: {error.code()} - {error.message()}")
 
-        # --status: unpeering reports PeerRemoved.
+        # --status: unpeering reports PeerRemoved, then that the endpoint is unreachable.
         ep1.unpeer("127.0.0.1", port)
-        removed = statuses.get(WAIT)
-        print(f"status: {removed.code()} - {removed.message()}")
+        for status in statuses.get(2, WAIT):
+            print(f"status: {status.code()} - {status.message()}")
     print("both endpoints shut down")
 
 

@@ -161,6 +161,15 @@ fn disconnect_policy_drops_a_peer_that_stops_reading() {
         );
     });
     assert!(endpoint.peers().is_empty());
+    let metrics = endpoint.metrics();
+    assert_eq!(
+        metrics.value("broker_slow_peer_actions_total", "disconnect"),
+        Some(1)
+    );
+    assert_eq!(
+        metrics.value("broker_slow_peer_actions_total", "drop"),
+        Some(0)
+    );
 }
 
 #[test]
@@ -181,6 +190,17 @@ fn drop_policy_keeps_publishing_and_reports_episodes() {
     }
     let mut reports = vec![next_event(&statuses)];
     reports.extend(statuses.poll());
+    // Each episode reported is one action of the policy in the metrics (the Core
+    // counts one just before it queues the event, so the two may differ for a moment).
+    let actions = || {
+        endpoint
+            .metrics()
+            .value("broker_slow_peer_actions_total", "drop")
+    };
+    eventually("one drop action per report", || {
+        reports.extend(statuses.poll());
+        actions() == Some(reports.len() as i64)
+    });
     // Reports come per episode (the kernel's socket buffers let a few writes through
     // before the stall is complete), not per dropped message.
     assert!(

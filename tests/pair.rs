@@ -197,3 +197,59 @@ fn shutdown_flushes_published_messages() {
     assert_eq!(receive(&sub, 25_000).len(), 25_000);
     assert_eq!(wait_statuses(&net.statuses[1], StatusCode::PeerLost, 1), 1);
 }
+
+/// The next status (skipping nothing), asserting its code; its context's node and
+/// whether the context has a network address.
+fn next_status_is(status: &broker::actors::StatusSubscriber, code: StatusCode) -> (String, bool) {
+    match next_event(status) {
+        StatusEvent::Status(s) if s.code == code => {
+            let context = s.context.expect("a context");
+            (context.node.to_string(), context.network.is_some())
+        }
+        other => panic!("expected {code:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_peering_discovers_its_endpoint_and_losing_it_makes_it_unreachable() {
+    let a = Endpoint::new(Default::default()).unwrap();
+    let b = Endpoint::new(Default::default()).unwrap();
+    let statuses = a.make_status_subscriber(true);
+    let port = b.listen("127.0.0.1", 0).unwrap();
+    assert!(!a.await_peer(&b.node_id(), Duration::from_millis(50)));
+    a.peer("127.0.0.1", port, None).unwrap();
+    // Right after `peer` returns, with no wait of our own.
+    assert!(a.await_peer(&b.node_id(), Duration::ZERO));
+    let b_id = b.node_id().to_string();
+    // PeerAdded first (Broker's ping example takes the first status as the outcome).
+    assert_eq!(
+        next_status_is(&statuses, StatusCode::PeerAdded),
+        (b_id.clone(), true)
+    );
+    let discovered = next_status_is(&statuses, StatusCode::EndpointDiscovered);
+    assert_eq!(discovered, (b_id.clone(), false));
+    b.shutdown();
+    assert_eq!(
+        next_status_is(&statuses, StatusCode::PeerLost),
+        (b_id.clone(), true)
+    );
+    let unreachable = next_status_is(&statuses, StatusCode::EndpointUnreachable);
+    assert_eq!(unreachable, (b_id, false));
+    assert!(!a.await_peer(&b.node_id(), Duration::from_millis(50)));
+}
+
+#[test]
+fn await_peer_wakes_when_the_peering_arrives() {
+    let a = Endpoint::new(Default::default()).unwrap();
+    let b = Endpoint::new(Default::default()).unwrap();
+    let port = a.listen("127.0.0.1", 0).unwrap();
+    let waiter = {
+        let (a, b_id) = (a.clone(), b.node_id());
+        std::thread::spawn(move || a.await_peer(&b_id, WAIT))
+    };
+    b.peer("127.0.0.1", port, None).unwrap();
+    assert!(
+        waiter.join().unwrap(),
+        "a learns of b, which peered with it"
+    );
+}

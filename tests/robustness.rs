@@ -108,7 +108,8 @@ fn unknown_frame_after_handshake_closes_the_peering() {
     let statuses = net.nodes[0].make_status_subscriber(true);
     let mut stream = TcpStream::connect(("127.0.0.1", net.ports[0])).unwrap();
     stream.write_all(&hello_bytes(0)).unwrap();
-    assert_eq!(wait_statuses(&statuses, StatusCode::PeerAdded, 1), 1);
+    let wanted = [StatusCode::PeerAdded, StatusCode::EndpointDiscovered];
+    assert_eq!(wait_each_status(&statuses, &wanted, 1), [1, 1]);
     stream.write_all(&[0, 0, 0, 2, 0xee, 0x01]).unwrap();
     let error = first_error(&statuses);
     assert_eq!(error.code, ErrorCode::PeerInvalid);

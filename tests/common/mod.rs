@@ -42,8 +42,13 @@ impl Net {
         }
         for (i, status) in net.statuses.iter().enumerate() {
             let degree = edges.iter().filter(|(a, b)| *a == i || *b == i).count();
-            let added = wait_statuses(status, StatusCode::PeerAdded, degree);
-            assert_eq!(added, degree, "node {i} saw {added} of {degree} peerings");
+            // Each peering's EndpointDiscovered follows its PeerAdded; tests start after.
+            let wanted = [StatusCode::PeerAdded, StatusCode::EndpointDiscovered];
+            let seen = wait_each_status(status, &wanted, degree);
+            assert_eq!(
+                seen, [degree; 2],
+                "node {i}: {wanted:?} of {degree} peerings"
+            );
         }
         net
     }
@@ -56,16 +61,26 @@ impl Net {
 
 /// Waits (bounded) until `n` statuses with `code` arrived; returns how many did.
 pub fn wait_statuses(status: &StatusSubscriber, code: StatusCode, n: usize) -> usize {
+    wait_each_status(status, &[code], n)[0]
+}
+
+/// Waits (bounded) until `n` statuses of each of `codes` arrived, skipping others;
+/// returns how many of each did.
+pub fn wait_each_status<const N: usize>(
+    status: &StatusSubscriber,
+    codes: &[StatusCode; N],
+    n: usize,
+) -> [usize; N] {
     let deadline = Instant::now() + WAIT;
-    let mut seen = 0;
-    while seen < n {
+    let mut seen = [0; N];
+    while seen.iter().any(|&count| count < n) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
         if let Some(StatusEvent::Status(s)) = status.get(Some(left)) {
-            if s.code == code {
-                seen += 1;
+            if let Some(i) = codes.iter().position(|&code| code == s.code) {
+                seen[i] += 1;
             }
         }
     }

@@ -75,6 +75,48 @@ pub struct Config {
     pub status_queue: usize,
     /// Capacity of each publisher's buffer, in messages.
     pub publisher_buffer: usize,
+    /// Port serving the endpoint's metrics to Prometheus (`GET /metrics`); `None` (the
+    /// default) serves none, `Some(0)` any free port (see `Endpoint::metrics_port`).
+    /// Broker's `broker.metrics.port`; [`Config::with_env`] reads `BROKER_METRICS_PORT`.
+    pub metrics_port: Option<u16>,
+    /// Address the metrics port binds to; empty (the default) for all interfaces, as
+    /// Broker's `broker.metrics.address`.
+    pub metrics_address: String,
+}
+
+/// The environment variable naming the metrics port, as in Broker.
+pub const METRICS_PORT_ENV: &str = "BROKER_METRICS_PORT";
+
+/// A configuration value from the environment that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value for {variable}: {value:?} ({expected})")]
+pub struct EnvError {
+    /// The variable.
+    pub variable: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What it should be.
+    pub expected: &'static str,
+}
+
+impl Config {
+    /// This configuration with what Broker reads from the environment applied over it:
+    /// `BROKER_METRICS_PORT` (a non-zero port number) sets [`Config::metrics_port`].
+    pub fn with_env(mut self) -> Result<Config, EnvError> {
+        if let Ok(value) = std::env::var(METRICS_PORT_ENV) {
+            match value.trim().parse::<u16>() {
+                Ok(port) if port != 0 => self.metrics_port = Some(port),
+                _ => {
+                    return Err(EnvError {
+                        variable: METRICS_PORT_ENV,
+                        value,
+                        expected: "a non-zero port number",
+                    })
+                }
+            }
+        }
+        Ok(self)
+    }
 }
 
 impl Default for Config {
@@ -92,6 +134,8 @@ impl Default for Config {
             keepalive: Duration::from_secs(5),
             status_queue: 1024,
             publisher_buffer: 1024,
+            metrics_port: None,
+            metrics_address: String::new(),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod filters;
 mod inbound;
+mod keepalive;
 mod peering;
 mod statuses;
 
@@ -27,6 +28,7 @@ use crate::connection::{ConnectError, Established};
 use crate::error::EndpointError;
 use crate::info::{NetworkInfo, PeerInfo};
 use crate::listener::{Listener, StopListening};
+use crate::metrics::SlowPeerAction;
 use crate::peer::{Close, CloseReason, Peer};
 use crate::publish_buffer::{drain, PublishBuffer};
 use crate::queue::BoundedQueue;
@@ -300,6 +302,9 @@ impl Actor for Core {
         ctx.run_interval(statuses::SHED_REPORT_INTERVAL, |core, _| {
             core.report_shed_events()
         });
+        ctx.run_interval(self.shared.config.keepalive, |core, ctx| {
+            core.keepalive(ctx)
+        });
     }
 }
 
@@ -427,7 +432,18 @@ impl Handler<PeerClosed> for Core {
 impl StreamHandler<Report> for Core {
     fn handle(&mut self, report: Report, ctx: &mut Context<Self>) {
         match report {
-            Report::SlowPeer { node, dropped } => self.slow_peer(node, dropped, ctx),
+            Report::SlowPeer { node, dropped } => {
+                // Reports of a peering already dropped are no new action.
+                if self.peers.contains_key(&node) {
+                    let action = if dropped {
+                        SlowPeerAction::Drop
+                    } else {
+                        SlowPeerAction::Disconnect
+                    };
+                    self.shared.counters.slow_peer_action(action);
+                }
+                self.slow_peer(node, dropped, ctx)
+            }
             Report::Status(event) => self.emit(event),
             Report::Unsubscribe(id) => self.remove_subscriber(id),
         }

@@ -5,6 +5,7 @@
 //! Blocking calls must not be made from the endpoint's own thread (from inside an
 //! actor): they would wait on the thread that has to answer them.
 
+mod metrics;
 mod stores;
 
 use std::io::Read;
@@ -35,6 +36,7 @@ use crate::reports::Reporter;
 use crate::routing::{Routes, Shared};
 use crate::subscriber::{Inbox, StatusSubscriber, Subscriber};
 use crate::tls::TlsContext;
+use metrics::{Sources, StoreList};
 
 /// A Broker endpoint: peers with others, publishes and subscribes. Cheap to clone;
 /// all clones are the same endpoint. Dropping the last clone shuts it down.
@@ -52,12 +54,17 @@ struct Inner {
     arbiter: ArbiterHandle,
     /// The endpoint's thread, taken by the first shutdown.
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// What its metrics are read from.
+    sources: Sources,
+    /// The port serving them, if any.
+    metrics_port: Option<u16>,
 }
 
 impl Endpoint {
     /// Starts an endpoint with `config`.
     pub fn new(config: Config) -> Result<Endpoint, EndpointError> {
         let tls = TlsContext::new(&config.tls, config.disable_ssl)?;
+        let metrics_listener = metrics::bind(&config)?;
         let (reporter, reports) = Reporter::channel();
         let mailbox = Arc::new(PublishBuffer::new(config.peer_buffer, None));
         let shared = Arc::new(Shared::new(fresh_node_id(), config, tls, reporter));
@@ -89,12 +96,23 @@ impl Endpoint {
         core.do_send(AddPublisher {
             queue: mailbox.clone(),
         });
+        let sources = Sources {
+            shared: shared.clone(),
+            mailbox: mailbox.clone(),
+            stores: StoreList::default(),
+        };
+        let metrics_port = metrics_listener.map(|(listener, port)| {
+            arbiter.spawn(sources.serve(listener));
+            port
+        });
         let inner = Inner {
             shared,
             mailbox,
             core,
             arbiter,
             thread: Mutex::new(Some(thread)),
+            sources,
+            metrics_port,
         };
         Ok(Endpoint {
             inner: Arc::new(inner),
@@ -229,6 +247,19 @@ impl Endpoint {
     pub async fn await_peer_subscription_async(&self, topic: &Topic, timeout: Duration) -> bool {
         let topic = topic.clone();
         self.await_routes(timeout, move |routes| routes.peer_wants(&topic))
+            .await
+    }
+
+    /// Waits up to `timeout` until `node` is reachable; whether it is. An endpoint is
+    /// reachable while it is a peer (Broker 2.8 does not find one two hops away either).
+    pub fn await_peer(&self, node: &NodeId, timeout: Duration) -> bool {
+        futures::executor::block_on(self.await_peer_async(node, timeout))
+    }
+
+    /// Async [`Endpoint::await_peer`].
+    pub async fn await_peer_async(&self, node: &NodeId, timeout: Duration) -> bool {
+        let node = *node;
+        self.await_routes(timeout, move |routes| routes.has_peer(&node))
             .await
     }
 

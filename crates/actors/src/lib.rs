@@ -36,6 +36,8 @@
 //!   behind it (started by the core), what a handle and its actor share, and how the
 //!   actors take writes and publish without waiting on a peer while holding its input.
 //!   Its shared types ([`Role`], [`CloneOptions`], [`AttachError`]) sit at its root.
+//! - [`metrics`]: the counters the data path keeps, the [`Metrics`] an endpoint shows
+//!   (`Endpoint::metrics`, `endpoint/metrics.rs`) and the metrics port serving them.
 //! - [`config`], [`info`], [`status`], [`error`]: configuration, peer descriptions,
 //!   status codes, errors.
 
@@ -50,6 +52,7 @@ mod framing;
 pub mod info;
 mod link;
 mod listener;
+pub mod metrics;
 mod peer;
 mod publish_buffer;
 pub mod publisher;
@@ -61,10 +64,11 @@ pub mod store;
 pub mod subscriber;
 pub mod tls;
 
-pub use config::{Config, SlowPeerPolicy, TlsConfig};
+pub use config::{Config, EnvError, SlowPeerPolicy, TlsConfig, METRICS_PORT_ENV};
 pub use endpoint::Endpoint;
 pub use error::EndpointError;
 pub use info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
+pub use metrics::{MetricFamily, MetricKind, Metrics};
 pub use publisher::Publisher;
 pub use status::{ErrorCode, ErrorStatus, Status, StatusCode, StatusEvent};
 pub use store::{AttachError, CloneOptions, PendingPutUnique, QueryError, Role, Store};

@@ -1,7 +1,8 @@
 //! The peer actor: one per established connection. Its reader task decodes frames and
 //! feeds the data path directly (no core round trip per message), pausing while
 //! downstream queues are full; its writer task drains the peer's outbox, coalescing
-//! frames into large writes. The actor itself handles closing and keepalive.
+//! frames into large writes. The actor itself handles closing; the Core's keepalive
+//! tick probes and times out silent peers (`core/keepalive.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::connection::{frame_name, BoxedReader};
 use crate::core::{Core, PeerClosed, PeerFilter};
 use crate::framing::{encode_frame, FrameReader};
 use crate::link::{write_loop, Link};
+use crate::metrics::MessageKind;
 use crate::routing::{receive_batch, Shared};
 
 /// Close gracefully: write everything queued, then `Goodbye`. Resolves once written
@@ -33,7 +35,7 @@ pub(crate) enum CloseReason {
     Closed,
     /// The peer sent invalid input.
     Invalid(String),
-    /// The peer was silent for too long.
+    /// The peer was silent for too long (the Core's keepalive tick says so).
     Timeout,
 }
 
@@ -50,7 +52,6 @@ pub(crate) struct Peer {
     /// Becomes true when the writer has finished (flushed `Goodbye` or failed).
     writer_done: watch::Receiver<bool>,
     writer_done_tx: Option<watch::Sender<bool>>,
-    next_ping: u64,
 }
 
 impl Peer {
@@ -73,7 +74,6 @@ impl Peer {
             reader: Some(reader),
             writer_done: rx,
             writer_done_tx: Some(tx),
-            next_ping: 0,
         }
     }
 
@@ -118,14 +118,6 @@ impl Actor for Peer {
             read.into_actor(self)
                 .map(|reason, act, ctx| act.closed(reason, ctx)),
         );
-        let keepalive = self.shared.config.keepalive;
-        ctx.run_interval(keepalive, |act, _| {
-            act.next_ping += 1;
-            let _ = act
-                .link
-                .outbox
-                .push_unbounded(encode_frame(&Frame::Ping(act.next_ping)));
-        });
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -157,32 +149,35 @@ async fn read_loop(
     link: Arc<Link>,
     mut reader: FrameReader<BoxedReader>,
 ) -> CloseReason {
-    // Silence is measured only while reading: a reader paused by backpressure is not
-    // a dead peer.
-    let silence = shared.config.keepalive * 3;
+    // The Core's keepalive tick reads the link's liveness: silence is measured only
+    // while waiting here, so a reader paused by backpressure is not a dead peer.
     loop {
-        let frame = match tokio::time::timeout(silence, reader.next()).await {
-            Err(_) => return CloseReason::Timeout,
-            Ok(Ok(Some(frame))) => frame,
-            Ok(Ok(None)) => return CloseReason::Closed,
-            Ok(Err(broker_wire::WireError::Io(_))) => return CloseReason::Closed,
-            Ok(Err(err)) => return CloseReason::Invalid(err.to_string()),
+        let frame = match reader.next().await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return CloseReason::Closed,
+            Err(broker_wire::WireError::Io(_)) => return CloseReason::Closed,
+            Err(err) => return CloseReason::Invalid(err.to_string()),
         };
+        link.liveness.frame_arrived();
         match frame {
             Frame::Batch(messages) => receive_batch(&shared, node, messages).await,
-            Frame::Filter(filter) => core.do_send(PeerFilter {
-                node,
-                conn,
-                filter: sanitize(filter),
-            }),
+            Frame::Filter(filter) => {
+                shared.counters.processed(MessageKind::RoutingUpdate, 1);
+                core.do_send(PeerFilter {
+                    node,
+                    conn,
+                    filter: sanitize(filter),
+                })
+            }
             Frame::Ping(nonce) => {
+                shared.counters.processed(MessageKind::Ping, 1);
                 let _ = link
                     .outbox
                     .push_unbounded(encode_frame(&Frame::Pong(nonce)));
             }
-            Frame::Pong(_) => {}
+            Frame::Pong(_) => shared.counters.processed(MessageKind::Pong, 1),
             // Store traffic belongs to the stores issue; until then nothing consumes it.
-            Frame::Store(_) => {}
+            Frame::Store(_) => shared.counters.processed(MessageKind::Command, 1),
             Frame::Goodbye => return CloseReason::Closed,
             other @ Frame::Hello(_) => {
                 return CloseReason::Invalid(format!(
@@ -191,6 +186,7 @@ async fn read_loop(
                 ))
             }
         }
+        link.liveness.listening();
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::dedup::Dedup;
 use crate::link::{Encoder, Link};
+use crate::metrics::{Counters, MessageKind};
 use crate::queue::BoundedQueue;
 use crate::reports::Reporter;
 use crate::tls::TlsContext;
@@ -58,6 +59,11 @@ impl Routes {
         self.peers.iter().any(|peer| matches(&peer.filter, topic))
     }
 
+    /// Whether `node` is a peer.
+    pub(crate) fn has_peer(&self, node: &NodeId) -> bool {
+        self.peers.iter().any(|peer| peer.link.node == *node)
+    }
+
     /// Whether some peer subscribed to exactly `topic`.
     pub(crate) fn peer_subscribed(&self, topic: &Topic) -> bool {
         self.peers.iter().any(|peer| peer.filter.contains(topic))
@@ -89,6 +95,8 @@ pub(crate) struct Shared {
     pub(crate) dedup: Mutex<Dedup>,
     /// Where links and store actors report to the Core.
     pub(crate) reporter: Reporter,
+    /// What the data path counts for the endpoint's metrics.
+    pub(crate) counters: Counters,
 }
 
 impl Shared {
@@ -108,6 +116,7 @@ impl Shared {
             routes: watch::Sender::new(Arc::default()),
             dedup: Mutex::new(Dedup::default()),
             reporter,
+            counters: Counters::default(),
         }
     }
 
@@ -193,6 +202,7 @@ pub(crate) async fn push_async(deliveries: Deliveries) {
 
 /// Stamps messages originating here with fresh ids and the configured TTL.
 fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
+    shared.counters.processed(MessageKind::Data, messages.len());
     let first = shared.reserve_ids(messages.len());
     let (origin, ttl) = (shared.node, shared.config.ttl);
     messages
@@ -212,6 +222,7 @@ fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
 pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>) {
     let routes = shared.routes();
     if routes.peers.is_empty() || messages.is_empty() {
+        shared.counters.processed(MessageKind::Data, messages.len());
         return;
     }
     let deliveries = plan(shared, &routes, &stamp(shared, messages), None);
@@ -232,11 +243,14 @@ pub(crate) fn publish_inline(shared: &Shared, routes: &Routes, messages: Vec<(To
 /// forwards what may travel further, then feeds local subscribers. Waits (without
 /// reading the socket further) while outboxes or subscriber queues are full.
 pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<DataMessage>) {
+    let received = batch.len();
+    shared.counters.processed(MessageKind::Data, received);
     let fresh = shared
         .dedup
         .lock()
         .expect("dedup lock poisoned")
         .retain_fresh(shared.node, batch);
+    shared.counters.dedup_hits(received - fresh.len());
     if fresh.is_empty() {
         return;
     }

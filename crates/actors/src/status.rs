@@ -68,6 +68,10 @@ pub(crate) mod text {
     pub const LOST_CONNECTION: &str = "lost connection to remote peer";
     /// `PeerRemoved`.
     pub const REMOVED_CONNECTION: &str = "removed connection to remote peer";
+    /// `EndpointDiscovered`.
+    pub const FOUND_NEW_PEER: &str = "found a new peer in the network";
+    /// `EndpointUnreachable`.
+    pub const LOST_LAST_PATH: &str = "lost the last path";
     /// `PeerUnavailable`.
     pub const UNABLE_TO_CONNECT: &str = "unable to connect to remote peer";
     /// `PeerInvalid` after unpeering from an endpoint that is no peer.

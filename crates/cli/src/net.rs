@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use broker_actors::Endpoint;
+use broker_actors::{Config, Endpoint};
 use broker_wire::Topic;
 
 use crate::error::CliError;
@@ -68,9 +68,29 @@ pub struct NetworkArgs {
     /// Seconds between attempts to reach a peer that is down or was lost.
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     pub retry: f64,
+    /// Serve the endpoint's metrics to Prometheus on this port (`GET /metrics`; 0 = any
+    /// free port, printed on stderr). Off unless given here or in BROKER_METRICS_PORT.
+    #[arg(long, env = "BROKER_METRICS_PORT", value_name = "PORT")]
+    pub metrics_port: Option<u16>,
+    /// Address the metrics port binds to ("" = all interfaces).
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS")]
+    pub metrics_address: String,
 }
 
 impl NetworkArgs {
+    /// Starts an endpoint with Broker's defaults and the metrics port asked for.
+    pub fn start_endpoint(&self) -> Result<Endpoint, CliError> {
+        let endpoint = Endpoint::new(Config {
+            metrics_port: self.metrics_port,
+            metrics_address: self.metrics_address.clone(),
+            ..Config::default()
+        })?;
+        if let Some(port) = endpoint.metrics_port() {
+            eprintln!("metrics on port {port}");
+        }
+        Ok(endpoint)
+    }
+
     /// Listens and peers as asked. A peer that is not reachable yet is only
     /// reported: it is retried in the background. Make subscribers before calling
     /// this, so that peers learn of them in the handshake.

@@ -16,7 +16,7 @@ fn topology(name: &str) -> PathBuf {
 }
 
 fn run_shipped(name: &str) -> broker_cli::harness::Report {
-    let report = run(&Topology::load(&topology(name)).unwrap()).unwrap();
+    let report = run(&Topology::load(&topology(name), &[]).unwrap()).unwrap();
     assert!(report.passed, "{report}");
     assert!(report.nodes.iter().all(|n| n.duplicates == 0), "{report}");
     report
@@ -63,6 +63,79 @@ fn tree_of_fifteen_reaches_every_leaf() {
         ["3 replicas agree", "3 replicas agree"],
         "{report}"
     );
+}
+
+/// The figures a 20-worker Zeek cluster must show: each worker got the manager's 10
+/// broadcasts, the logger 20 logs of each worker, the manager 5 events of each, each
+/// proxy 5 + 5 (before and after its restart, for the restarted one) of each; nothing
+/// lost, nothing twice. `(group or node, expected, received, lost, duplicates)`.
+const CLUSTER: [(&str, u64, u64, u64, u64); 4] = [
+    ("logger", 400, 400, 0, 0),
+    ("manager", 100, 100, 0, 0),
+    ("proxy", 400, 400, 0, 0),
+    ("worker", 200, 200, 0, 0),
+];
+
+#[test]
+fn zeek_cluster_of_twenty_workers_delivers_everything_once() {
+    let report = run_shipped("zeek-cluster");
+    assert_eq!(report.nodes.len(), 24);
+    assert_eq!(report.group("worker").unwrap().members, Some(20));
+    let figures: Vec<(&str, u64, u64, u64, u64)> = ["logger", "manager"]
+        .iter()
+        .map(|name| report.node(name).unwrap())
+        .chain(report.groups.iter())
+        .map(|n| {
+            (
+                n.name.as_str(),
+                n.expected,
+                n.received,
+                n.lost,
+                n.duplicates,
+            )
+        })
+        .collect();
+    assert_eq!(figures, CLUSTER, "{report}");
+    // Every member got its share, not just the group in sum.
+    let worker1 = report.node("worker1").unwrap();
+    assert_eq!((worker1.expected, worker1.received), (10, 10), "{report}");
+}
+
+#[test]
+fn zeek_cluster_runs_with_a_process_per_node() {
+    let reports = run_processes(&["zeek-cluster"]);
+    let report = &reports[0];
+    assert_eq!(report["passed"], true, "{report}");
+    let group = |name: &str| {
+        let groups = report["groups"].as_array().unwrap();
+        groups.iter().find(|g| g["name"] == name).unwrap().clone()
+    };
+    let nodes = counts(report);
+    let figure = |name: &str| {
+        let (_, expected, received, lost, duplicates) =
+            nodes.iter().find(|n| n.0 == name).unwrap().clone();
+        (expected, received, lost, duplicates)
+    };
+    for (name, expected, received, lost, duplicates) in CLUSTER {
+        let got = match name {
+            "logger" | "manager" => figure(name),
+            _ => {
+                let g = group(name);
+                let count = |key: &str| g[key].as_u64().unwrap();
+                (
+                    count("expected"),
+                    count("received"),
+                    count("lost"),
+                    count("duplicates"),
+                )
+            }
+        };
+        assert_eq!(
+            got,
+            (expected, received, lost, duplicates),
+            "{name}: {report}"
+        );
+    }
 }
 
 /// The tool's JSON reports of `topologies` run with `--processes`, bounded in time

@@ -200,6 +200,32 @@ fn a_write_on_a_clone_shows_as_store_events_on_master_and_clone() {
 }
 
 #[test]
+fn metrics_port_serves_prometheus_text() {
+    let node = Tool::spawn(
+        NODE,
+        &["--mode", "pong", "--topics", "/pp", "--metrics-port", "0"],
+    );
+    let line = node.await_stderr("metrics on port");
+    let port: u16 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    use std::io::{Read, Write};
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(
+        response.contains("\nbroker_connections{type=\"batch\"} 0\n"),
+        "{response}"
+    );
+    node.interrupt();
+}
+
+#[test]
 fn bad_arguments_are_usage_errors() {
     assert_usage_error(NODE, &["--mode", "generate"], "--generator-file");
     assert_usage_error(NODE, &["--mode", "flood"], "--mode");

@@ -71,6 +71,12 @@ pub struct Configuration {
     pub openssl_passphrase: String,
     /// Accepted for compatibility; the runtime sizes itself.
     pub max_threads: u32,
+    /// Port serving the endpoint's metrics to Prometheus (`GET /metrics`); `None` (the
+    /// default) for none, 0 for any free port (`Endpoint.metrics_port()` tells which).
+    /// Broker's `broker.metrics.port`; `BROKER_METRICS_PORT` overrides it, as in Broker.
+    pub metrics_port: Option<u16>,
+    /// Address the metrics port binds to; empty (the default) for all interfaces.
+    pub metrics_address: String,
 }
 
 #[pymethods]
@@ -86,6 +92,8 @@ impl Configuration {
             openssl_key: String::new(),
             openssl_passphrase: String::new(),
             max_threads: 0,
+            metrics_port: None,
+            metrics_address: String::new(),
         })
     }
 }

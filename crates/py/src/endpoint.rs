@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use broker_actors::{Config, Endpoint, ErrorCode, TlsConfig};
+use broker_wire::frame::{InvalidNodeId, NodeId};
 use broker_wire::Topic;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::config::Configuration;
 use crate::convert::to_data;
@@ -18,6 +19,9 @@ use crate::status::PeerInfo;
 use crate::subscriber::{PyStatusSubscriber, PySubscriber};
 use crate::topic::{topic_from, topics_from, PyTopic};
 use crate::wait::{drive, duration_from, run_interruptible};
+
+/// How long `await_peer` waits without a timeout: Broker's `await_peer_timeout`.
+const AWAIT_PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The endpoint configuration a Python `Configuration` describes.
 fn config_from(py: Python<'_>, cfg: &Configuration) -> Config {
@@ -35,6 +39,8 @@ fn config_from(py: Python<'_>, cfg: &Configuration) -> Config {
         forward: options.forward,
         disable_ssl: options.disable_ssl,
         tls,
+        metrics_port: cfg.metrics_port,
+        metrics_address: cfg.metrics_address.clone(),
         ..Config::default()
     }
 }
@@ -72,7 +78,10 @@ impl PyEndpoint {
     #[new]
     #[pyo3(signature = (cfg = None))]
     fn new(py: Python<'_>, cfg: Option<PyRef<'_, Configuration>>) -> PyResult<Self> {
-        let config = cfg.map_or_else(Config::default, |cfg| config_from(py, &cfg));
+        let config = cfg
+            .map_or_else(Config::default, |cfg| config_from(py, &cfg))
+            .with_env()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let inner = py
             .detach(|| Endpoint::new(config))
             .map_err(|e| broker_error(ErrorCode::Unspecified, e.to_string()))?;
@@ -171,6 +180,26 @@ impl PyEndpoint {
         drive(py, waiting)
     }
 
+    /// Waits until the endpoint with id `node` (a `node_id()` string) is reachable, at
+    /// most `timeout` (seconds or a `timedelta`; `None`: Broker's default of 10 s); whether
+    /// it is. Interruptible with Ctrl-C.
+    #[pyo3(signature = (node, timeout = None))]
+    fn await_peer(
+        &self,
+        py: Python<'_>,
+        node: &str,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let node: NodeId = node
+            .parse()
+            .map_err(|e: InvalidNodeId| PyValueError::new_err(e.to_string()))?;
+        let timeout = timeout.map(duration_from).transpose()?;
+        let waiting = self
+            .inner
+            .await_peer_async(&node, timeout.unwrap_or(AWAIT_PEER_TIMEOUT));
+        drive(py, waiting)
+    }
+
     /// Forwards the topics between peers without subscribing locally.
     fn forward(&self, py: Python<'_>, topics: &Bound<'_, PyAny>) -> PyResult<()> {
         let topics = topics_from(topics)?;
@@ -226,6 +255,31 @@ impl PyEndpoint {
     /// A publisher to one topic.
     fn make_publisher(&self, topic: &Bound<'_, PyAny>) -> PyResult<PyPublisher> {
         PyPublisher::new(self, topic)
+    }
+
+    /// Every figure the metrics port serves, now, keyed by metric name: a number, or for
+    /// a labelled metric a dict from label value to number (docs/operations.md).
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let metrics = py.detach(|| self.inner.metrics());
+        let all = PyDict::new(py);
+        for family in metrics.families {
+            if family.label.is_some() {
+                let values = PyDict::new(py);
+                for (label, value) in family.values {
+                    values.set_item(label, value)?;
+                }
+                all.set_item(family.name, values)?;
+            } else {
+                let value = family.values.first().map_or(0, |(_, v)| *v);
+                all.set_item(family.name, value)?;
+            }
+        }
+        Ok(all)
+    }
+
+    /// The port serving the metrics, or None.
+    fn metrics_port(&self) -> Option<u16> {
+        self.inner.metrics_port()
     }
 
     /// Flushes, closes peerings, releases sockets. Idempotent.

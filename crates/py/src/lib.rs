@@ -49,8 +49,26 @@ use pyo3::prelude::*;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `arena_eager_commit` (its index in `mi_option_t`, mimalloc.h, v2 and v3;
+/// `libmimalloc-sys` names no constant for it).
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+
+/// Turns off mimalloc's eager commit of its arenas, unless the user set it through the
+/// environment (`MIMALLOC_ARENA_EAGER_COMMIT`). Eager commit makes every page of an
+/// arena resident once one is used: each connection's buffers (256 KiB write, 64 KiB
+/// read), mostly untouched on an idle peering, then cost their full size in RSS.
+/// Measured with benches/python/scale.py in docs/performance.md ("Scale").
+fn lazy_commit() {
+    if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
+        // SAFETY: sets a process-wide option of the allocator; mimalloc reads it when it
+        // reserves its next arena, and any value is valid for this option.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+    }
+}
+
 #[pymodule]
 fn _broker(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    lazy_commit();
     enums::register(m)?;
     error::register(m)?;
     m.add_class::<data::PyData>()?;

@@ -107,8 +107,7 @@ impl From<&RustEndpointInfo> for EndpointInfo {
 
 #[pymethods]
 impl EndpointInfo {
-    /// The node id (Broker 1.4's name of `id`).
-    #[getter]
+    /// The node id: a method in both Brokers, where `id` is ours.
     fn node_id(&self) -> &str {
         &self.id
     }
@@ -178,13 +177,14 @@ impl Status {
         let name = self.0.code.name();
         match &self.0.context {
             Some(info) => {
+                // As both Brokers print it; without a network, as Broker 2.8 does.
                 let network = info
                     .network
                     .as_ref()
-                    .map(|n| format!("{}:{}", n.address, n.port));
-                let network = network.unwrap_or_else(|| "null".to_owned());
+                    .map(|n| format!("{}:{}, ", n.address, n.port))
+                    .unwrap_or_default();
                 format!(
-                    "{name}({}, {network}, {:?})",
+                    "{name}({}, {network}{:?})",
                     node_text(&info.node),
                     self.0.message
                 )

@@ -30,7 +30,7 @@ def test_subscribers_and_publisher_reset_when_a_with_block_ends(endpoints):
     sender, receiver = endpoints(), endpoints()
     with receiver.make_subscriber("/with") as sub, receiver.make_status_subscriber(True) as statuses:
         peer(sender, receiver)
-        assert wait_until(lambda: sender.peer_subscriptions())
+        assert sender.await_peer_subscription("/with/x", WAIT)
         with sender.make_publisher("/with/x") as pub:
             pub.publish(1)
             pub.publish_batch(2, 3)
@@ -88,7 +88,7 @@ def test_safe_subscriber_gives_immutable_hashable_values(endpoints, make):
         sub = receiver.make_subscriber("/safe", subscriber_class=broker.SafeSubscriber)
     assert isinstance(sub, broker.SafeSubscriber) and isinstance(sub, broker.Subscriber)
     peer(sender, receiver)
-    assert wait_until(lambda: sender.peer_subscriptions())
+    assert sender.await_peer_subscription("/safe/x", WAIT)
     sender.publish("/safe/x", NESTED)
     sender.publish("/safe/y", [{1, 2}, {"a": 1}])
     topic, value = sub.get(WAIT)
@@ -211,7 +211,7 @@ def test_disable_forwarding_stops_forwarding(endpoints):
         b.forward("/fwd")
         peer(a, b)
         peer(b, c)
-        assert wait_until(lambda: a.peer_subscriptions())
+        assert a.await_peer_subscription("/fwd", WAIT)
         return a, sub
 
     a, sub = chain(disable=False)
@@ -278,7 +278,7 @@ def test_endpoint_keyword_names_are_brokers(endpoints):
     statuses = a.make_status_subscriber(receive_statuses=True)
     assert a.peer(addr="127.0.0.1", port=port, retry=0)
     a.peer_nosync(addr="127.0.0.1", port=port, retry=0.0)
-    assert wait_until(lambda: a.peer_subscriptions())
+    assert a.await_peer_subscription("/kw", WAIT)
     a.forward(topics=["/elsewhere"])
     a.publish(topic="/kw/1", data=1)
     a.make_publisher(topic="/kw/2").publish(data=2)

@@ -31,7 +31,7 @@ def test_ping_pong(endpoints):
     peers = a.peers()
     assert len(peers) == 1
     info = peers[0]
-    assert info.peer.id == b.node_id() and info.peer.node_id == b.node_id()
+    assert info.peer.id == b.node_id() and info.peer.node_id() == b.node_id()
     assert info.peer.network.is_set() and info.peer.network.get().port == port
     assert info.peer.network.get().address == "127.0.0.1"
     assert info.status == broker.PeerStatus.Peered
@@ -98,6 +98,32 @@ def test_await_peer_subscription(endpoints):
     assert not a.await_peer_subscription("/want", datetime.timedelta(0))
     a.publish("/wanted/x", 1)
     assert sub.get(WAIT) == ("/wanted/x", 1)
+
+
+def test_await_peer_and_the_statuses_of_discovery(endpoints):
+    a, b = endpoints(), endpoints()
+    statuses = a.make_status_subscriber(True)
+    assert not a.await_peer(b.node_id(), 0.05)
+    port = b.listen("127.0.0.1", 0)
+    assert a.peer("127.0.0.1", port, 0)
+    assert a.await_peer(b.node_id(), datetime.timedelta(0))
+    assert b.await_peer(a.node_id(), WAIT)
+    # PeerAdded first, so a script taking the first status as the outcome still works.
+    added, discovered = statuses.get(WAIT), statuses.get(WAIT)
+    assert (added.code(), discovered.code()) == (broker.SC.PeerAdded, broker.SC.EndpointDiscovered)
+    assert discovered.context().node_id() == b.node_id() and not discovered.context().network.is_set()
+    assert str(discovered) == f'endpoint_discovered({b.node_id()}, "found a new peer in the network")'
+    b.shutdown()
+    assert statuses.get(WAIT).code() == broker.SC.PeerLost
+    unreachable = statuses.get(WAIT)
+    assert unreachable.code() == broker.SC.EndpointUnreachable
+    assert unreachable.context().node_id() == b.node_id() and "lost the last path" in str(unreachable)
+    assert not a.await_peer(b.node_id(), 0.05)
+
+
+def test_await_peer_refuses_what_is_no_endpoint_id(endpoints):
+    with pytest.raises(ValueError, match="invalid endpoint id"):
+        endpoints().await_peer("not-an-id", 0.01)
 
 
 def test_add_and_remove_topic(endpoints):

@@ -35,7 +35,8 @@ def test_example_runs(example):
 def test_demo_prints_what_happens():
     out = run([str(ROOT / "examples" / "demo.py")])
     for expected in ("SC.PeerAdded", "ep2 received ('ping',)", "ep1 received ('pong',)",
-                     "Count(42)", "Zeek event ping", "EC.PeerUnavailable", "SC.PeerRemoved",
+                     "Count(42)", "Zeek event ping", "SC.EndpointDiscovered - found a new peer", "EC.PeerUnavailable", "SC.PeerRemoved",
+                     "SC.EndpointUnreachable - lost the last path",
                      "put_unique('new') from the clone: True",
                      "clone: {'counter': 42, 'fruits': {'pear'}, 'greeting': 'hello, world'",
                      "after clear: master keys set(), clone keys set()"):

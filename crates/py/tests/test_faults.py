@@ -71,7 +71,7 @@ def test_subscriber_killed_mid_stream_and_restarted(endpoints):
 
     first = SubscriberProcess(port, seen, lock)
     try:
-        assert wait_until(publisher.peer_subscriptions)
+        assert publisher.await_peer_subscription("/faults/x", 10)
         for i in range(n):
             publisher.publish("/faults/x", i)
         assert wait_until(lambda: received(range(n)))
@@ -84,7 +84,7 @@ def test_subscriber_killed_mid_stream_and_restarted(endpoints):
     assert wait_until(lambda: not publisher.peer_subscriptions())
     second = SubscriberProcess(port, seen, lock)
     try:
-        assert wait_until(publisher.peer_subscriptions)
+        assert publisher.await_peer_subscription("/faults/x", 10)
         for i in range(2 * n, 3 * n):
             publisher.publish("/faults/x", i)
         assert wait_until(lambda: received(range(2 * n, 3 * n)))
@@ -104,7 +104,7 @@ def test_stalled_consumer_loses_nothing(endpoints):
     a, b = endpoints(), endpoints()
     sub = b.make_subscriber("/stall", 16)
     peer(a, b)
-    assert wait_until(a.peer_subscriptions)
+    assert a.await_peer_subscription("/stall", 10)
     published = threading.Event()
 
     def publish():
@@ -140,7 +140,7 @@ a, b, far = broker.Endpoint(), broker.Endpoint(), broker.Endpoint()
 sub = b.make_subscriber("/fds", 1000)
 port, far_port = b.listen("127.0.0.1", 0), far.listen("127.0.0.1", 0)
 assert a.peer("127.0.0.1", port, 0)
-assert wait_until(a.peer_subscriptions)
+assert a.await_peer_subscription("/fds", 10)
 statuses = a.make_status_subscriber(True)
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 1024), hard))

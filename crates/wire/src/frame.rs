@@ -58,6 +58,31 @@ impl std::fmt::Display for NodeId {
     }
 }
 
+/// Text that is no endpoint id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid endpoint id {0:?}: expected 40 hex digits, '#' and a process id")]
+pub struct InvalidNodeId(pub String);
+
+impl std::str::FromStr for NodeId {
+    type Err = InvalidNodeId;
+
+    /// Parses what `Display` prints.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || InvalidNodeId(text.to_owned());
+        let (hex, pid) = text.split_once('#').ok_or_else(invalid)?;
+        if hex.len() != 40 || !hex.is_ascii() {
+            return Err(invalid());
+        }
+        let mut id = [0u8; 20];
+        for (byte, pair) in id.iter_mut().zip(hex.as_bytes().chunks(2)) {
+            let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
+        }
+        let pid = pid.parse().map_err(|_| invalid())?;
+        Ok(NodeId { id, pid })
+    }
+}
+
 /// The first frame each side sends on a new connection.
 ///
 /// Layout: `00 | "BRKR" | version: varint u32 | node: 20 bytes, pid varint |

@@ -152,3 +152,16 @@ fn tokio_codec_decodes_split_input_and_encodes() {
     );
     assert!(input.is_empty());
 }
+
+#[test]
+fn node_ids_parse_from_what_they_print() {
+    let id = node();
+    assert_eq!(id.to_string().parse::<NodeId>(), Ok(id));
+    let not_hex = format!("{}#1", "G".repeat(40));
+    let no_pid = "0".repeat(40);
+    for bad in ["", "00#1", &not_hex, &no_pid, "é#1"] {
+        assert!(bad.parse::<NodeId>().is_err(), "{bad:?} parsed");
+    }
+    let wrong_pid = format!("{}#x", "0".repeat(40));
+    assert!(wrong_pid.parse::<NodeId>().is_err());
+}

@@ -211,6 +211,33 @@ impl Core {
             Some(info),
             text::HANDSHAKE_SUCCESSFUL,
         ));
+        // Today's Broker sends EndpointDiscovered first; after PeerAdded, a script that
+        // takes its first status as the peering's outcome (Broker's own ping example,
+        // written for 1.4) keeps working. Endpoints are known through peerings only, so
+        // every new peer is a newly discovered endpoint.
+        self.emit(StatusEvent::status(
+            StatusCode::EndpointDiscovered,
+            Some(EndpointInfo {
+                node,
+                network: None,
+            }),
+            text::FOUND_NEW_PEER,
+        ));
+    }
+
+    /// Reports a peering that ended (`PeerLost` or `PeerRemoved`), then that its
+    /// endpoint is unreachable: a peering was the only path to it.
+    fn peer_gone(&mut self, code: StatusCode, context: EndpointInfo, message: &'static str) {
+        let node = context.node;
+        self.emit(StatusEvent::status(code, Some(context), message));
+        self.emit(StatusEvent::status(
+            StatusCode::EndpointUnreachable,
+            Some(EndpointInfo {
+                node,
+                network: None,
+            }),
+            text::LOST_LAST_PATH,
+        ));
     }
 
     /// Reports a failed attempt, answers its waiters, retries if asked to.
@@ -336,11 +363,11 @@ impl Core {
         };
         let entry = self.peers.remove(&node).expect("found above");
         self.rebuild_routes();
-        self.emit(StatusEvent::status(
+        self.peer_gone(
             StatusCode::PeerRemoved,
-            Some(entry.info()),
+            entry.info(),
             text::REMOVED_CONNECTION,
-        ));
+        );
         entry.actor.do_send(Close {
             timeout: FLUSH_TIMEOUT,
         });
@@ -405,25 +432,21 @@ impl Core {
         let Some(entry) = self.lose(msg.node, ctx) else {
             return;
         };
-        let context = Some(entry.info());
+        let context = entry.info();
         match msg.reason {
             CloseReason::Closed => {}
             CloseReason::Invalid(why) => self.emit(StatusEvent::error(
                 ErrorCode::PeerInvalid,
-                context.clone(),
+                Some(context.clone()),
                 why,
             )),
             CloseReason::Timeout => self.emit(StatusEvent::error(
                 ErrorCode::PeerTimeout,
-                context.clone(),
+                Some(context.clone()),
                 "peer stopped responding",
             )),
         }
-        self.emit(StatusEvent::status(
-            StatusCode::PeerLost,
-            context,
-            text::LOST_CONNECTION,
-        ));
+        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION);
     }
 
     /// Reports a peer that does not read; disconnects it unless messages are dropped.
@@ -431,11 +454,15 @@ impl Core {
         let Some(peer) = self.peers.get(&node) else {
             return;
         };
-        let context = Some(peer.info());
+        let context = peer.info();
         if dropped {
             let count = peer.link.dropped.load(std::sync::atomic::Ordering::Relaxed);
             let why = format!("peer is not reading: dropping messages for it ({count} so far)");
-            self.emit(StatusEvent::error(ErrorCode::PeerTimeout, context, why));
+            self.emit(StatusEvent::error(
+                ErrorCode::PeerTimeout,
+                Some(context),
+                why,
+            ));
             return;
         }
         let entry = self.lose(node, ctx).expect("present above");
@@ -444,14 +471,10 @@ impl Core {
         });
         self.emit(StatusEvent::error(
             ErrorCode::PeerTimeout,
-            context.clone(),
+            Some(context.clone()),
             "peer stopped reading: disconnected",
         ));
-        self.emit(StatusEvent::status(
-            StatusCode::PeerLost,
-            context,
-            text::LOST_CONNECTION,
-        ));
+        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION);
     }
 
     /// Forgets every outbound target; callers still waiting learn of the shutdown.

@@ -26,13 +26,14 @@ pub(super) struct StatusSink {
 
 impl StatusSink {
     /// Queues `event` behind a report of earlier shed events, if any; a full queue
-    /// sheds the event (statuses must never stall the core).
-    fn offer(&mut self, event: StatusEvent) {
+    /// sheds the event (statuses must never stall the core). Whether it was queued.
+    fn offer(&mut self, event: StatusEvent) -> bool {
         if self.report_shed() && self.queue.try_push(event, 1).is_ok() {
-            return;
+            return true;
         }
         self.unreported += 1;
         self.dropped.fetch_add(1, Ordering::Relaxed);
+        false
     }
 
     /// Queues the report of shed events, if there are any; false if it did not fit.
@@ -61,8 +62,10 @@ impl Core {
     pub(crate) fn emit(&mut self, event: StatusEvent) {
         self.status_sinks.retain(|sink| !sink.queue.is_closed());
         for sink in &mut self.status_sinks {
-            if sink.statuses || matches!(event, StatusEvent::Error(_)) {
-                sink.offer(event.clone());
+            if (sink.statuses || matches!(event, StatusEvent::Error(_)))
+                && !sink.offer(event.clone())
+            {
+                self.shared.counters.dropped_status_event();
             }
         }
     }

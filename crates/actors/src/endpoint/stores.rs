@@ -84,6 +84,7 @@ impl Endpoint {
         );
         self.start_store(StoreActor::master(replica.clone()))?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
+        self.list_store(&replica);
         Ok(Some(Store { replica }))
     }
 
@@ -128,6 +129,7 @@ impl Endpoint {
         );
         self.start_store(StoreActor::clone(replica.clone(), options))?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
+        self.list_store(&replica);
         drop(registry);
         // A clone that could not sync yet still serves: it keeps asking the master.
         replica

@@ -26,6 +26,12 @@ pub(crate) trait Encoding: Send + Sync {
 
     /// The frame ending the connection gracefully, for protocols that have one.
     fn goodbye(&self) -> Option<Bytes>;
+
+    /// A liveness probe the peer answers, for protocols that have one; the Core sends
+    /// it to a peer silent for a keepalive interval (see `link::Liveness`).
+    fn ping(&self, _nonce: u64) -> Option<Bytes> {
+        None
+    }
 }
 
 /// Encodes one batch of messages for the links of one encoding. It sees every link it
@@ -69,6 +75,10 @@ impl Encoding for BatchFrames {
 
     fn goodbye(&self) -> Option<Bytes> {
         Some(encode_frame(&Frame::Goodbye))
+    }
+
+    fn ping(&self, nonce: u64) -> Option<Bytes> {
+        Some(encode_frame(&Frame::Ping(nonce)))
     }
 }
 

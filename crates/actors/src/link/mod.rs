@@ -8,6 +8,8 @@ mod encoding;
 mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use broker_wire::frame::NodeId;
 use bytes::Bytes;
@@ -33,6 +35,8 @@ pub(crate) struct Link {
     pub(crate) writer: WriterSlot,
     /// Messages dropped under [`SlowPeerPolicy::Drop`].
     pub(crate) dropped: AtomicU64,
+    /// When the peer was last heard from, for the Core's keepalive tick.
+    pub(crate) liveness: Liveness,
     /// Whether the current drop episode was already reported; the writer ends the
     /// episode whenever it gets a flush through.
     dropping: AtomicBool,
@@ -56,6 +60,7 @@ impl Link {
             outbox: BoundedQueue::new(capacity, None, None),
             writer: WriterSlot::default(),
             dropped: AtomicU64::new(0),
+            liveness: Liveness::default(),
             dropping: AtomicBool::new(false),
             policy,
             reporter,
@@ -124,4 +129,61 @@ impl Link {
             }
         }
     }
+}
+
+/// When a link's peer was last heard from, kept by the link's reader and read by the
+/// Core's keepalive tick: one endpoint-wide timer instead of one per peer, and no timer
+/// per read. Silence counts only while the reader waits for input: a reader paused by
+/// backpressure (handling a frame) is not listening, so its peer is not silent.
+pub(crate) struct Liveness {
+    /// Milliseconds since [`epoch`] when the reader last got a frame or went back to
+    /// waiting for one.
+    heard: AtomicU64,
+    /// The reader is handling a frame (possibly waiting for room downstream).
+    busy: AtomicBool,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness {
+            heard: AtomicU64::new(since_epoch(Instant::now())),
+            busy: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Liveness {
+    /// The reader got a frame and handles it now.
+    pub(crate) fn frame_arrived(&self) {
+        self.busy.store(true, Ordering::Relaxed);
+    }
+
+    /// The reader handled its frame and waits for the next one.
+    pub(crate) fn listening(&self) {
+        self.heard
+            .store(since_epoch(Instant::now()), Ordering::Relaxed);
+        self.busy.store(false, Ordering::Relaxed);
+    }
+
+    /// How long the peer has been silent at `now` while the reader listened; `None`
+    /// while the reader handles a frame.
+    pub(crate) fn silence(&self, now: Instant) -> Option<Duration> {
+        if self.busy.load(Ordering::Relaxed) {
+            return None;
+        }
+        let heard = self.heard.load(Ordering::Relaxed);
+        Some(Duration::from_millis(
+            since_epoch(now).saturating_sub(heard),
+        ))
+    }
+}
+
+/// The process's reference point of [`Liveness`] times.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn since_epoch(at: Instant) -> u64 {
+    at.saturating_duration_since(epoch()).as_millis() as u64
 }

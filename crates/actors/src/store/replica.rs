@@ -108,6 +108,16 @@ impl Progress {
         self.update(|c| c.closed = true);
     }
 
+    /// Whether a clone follows its master (always for a master), and how many writes
+    /// submitted through the handles are not completely handled yet.
+    pub(crate) fn sync_state(&self) -> (bool, u64) {
+        let counters = self.lock();
+        (
+            counters.synced,
+            counters.submitted.saturating_sub(counters.finished),
+        )
+    }
+
     /// Waits at most `timeout` until nothing submitted is pending and a clone is synced.
     pub(crate) fn wait_idle(&self, timeout: Duration) -> bool {
         self.wait_for(timeout, |c| c.synced && c.finished >= c.submitted)

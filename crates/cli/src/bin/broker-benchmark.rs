@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use broker_actors::{Config, Endpoint, PeerStatus, Subscriber};
+use broker_actors::{Endpoint, PeerStatus, Subscriber};
 use broker_cli::events::EventType;
 use broker_cli::net::{await_subscription, NetworkArgs};
 use broker_cli::{finish, CliError, Interrupt, POLL_SLICE};
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args, interrupt: &Interrupt) -> Result<(), CliError> {
-    let endpoint = Endpoint::new(Config::default())?;
+    let endpoint = args.network.start_endpoint()?;
     let subscriber = endpoint.make_subscriber(
         vec![Topic::new(if args.server { EVENTS } else { STATS })],
         4096,

@@ -30,6 +30,9 @@ struct Args {
     /// Run every node in its own process (topologies without stores only, for now).
     #[arg(long)]
     processes: bool,
+    /// Resize a group of nodes (`count = N` in the topology): GROUP=N, repeatable.
+    #[arg(long = "count", value_name = "GROUP=N", value_parser = group_count)]
+    counts: Vec<(String, usize)>,
     /// Internal: be node NAME of a `--processes` run, driven through stdin/stdout.
     #[arg(long, hide = true, value_name = "NAME", conflicts_with_all = ["topologies", "json", "processes"])]
     node: Option<String>,
@@ -90,7 +93,7 @@ fn run_all(args: &Args) -> Result<bool, CliError> {
     let program = std::env::current_exe()?;
     let mut passed = true;
     for path in &args.topologies {
-        let topology = Topology::load(path)?;
+        let topology = Topology::load(path, &args.counts)?;
         let report = if args.processes {
             run_processes(&topology, &program)?
         } else {
@@ -107,6 +110,17 @@ fn run_all(args: &Args) -> Result<bool, CliError> {
         passed &= report.passed;
     }
     Ok(passed)
+}
+
+/// A `--count` argument: `GROUP=N`.
+fn group_count(text: &str) -> Result<(String, usize), String> {
+    let (group, count) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected GROUP=N"))?;
+    let count = count
+        .parse()
+        .map_err(|_| format!("{text:?}: {count:?} is not a number of nodes"))?;
+    Ok((group.to_owned(), count))
 }
 
 /// Runs the fault campaign; whether every promise held.

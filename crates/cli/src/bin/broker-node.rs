@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broker_actors::{Config, Endpoint, Role, StatusEvent, Store, Subscriber};
+use broker_actors::{Endpoint, Role, StatusEvent, Store, Subscriber};
 use broker_cli::json::parse_line;
 use broker_cli::net::{await_subscription, NetworkArgs};
 use broker_cli::stats::{LatencySummary, RateReporter};
@@ -109,7 +109,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args, interrupt: &Interrupt) -> Result<(), CliError> {
-    let endpoint = Endpoint::new(Config::default())?;
+    let endpoint = args.network.start_endpoint()?;
     if args.verbose {
         print_statuses(&endpoint, &args.name, interrupt.clone());
     }

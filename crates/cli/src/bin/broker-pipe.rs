@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use broker_actors::{Config, Endpoint};
+use broker_actors::Endpoint;
 use broker_cli::json::{message_line, parse_line};
 use broker_cli::net::{await_subscription, NetworkArgs};
 use broker_cli::stats::RateReporter;
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args, interrupt: &Interrupt) -> Result<(), CliError> {
-    let endpoint = Endpoint::new(Config::default())?;
+    let endpoint = args.network.start_endpoint()?;
     let count = Arc::new(AtomicU64::new(0));
     let json = args.json;
     let _rate = args.rate.then(|| {

@@ -10,8 +10,14 @@ use crate::stats::LatencySummary;
 /// What one node received over a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeReport {
-    /// The node.
+    /// The node, or the group.
     pub name: String,
+    /// The group a node belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// A group's number of members (its figures are their sums, its latencies pooled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<usize>,
     /// Messages published by other nodes on topics it subscribes to.
     pub expected: u64,
     /// Distinct messages it received.
@@ -46,17 +52,26 @@ pub struct Report {
     pub passed: bool,
     /// Per node, in declaration order.
     pub nodes: Vec<NodeReport>,
+    /// Per group of nodes (`count = N` in the topology), its members together.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<NodeReport>,
     /// Every check, in order.
     pub checks: Vec<Check>,
 }
 
 impl Report {
     /// A report; passed when every check did.
-    pub fn new(topology: String, nodes: Vec<NodeReport>, checks: Vec<Check>) -> Report {
+    pub fn new(
+        topology: String,
+        nodes: Vec<NodeReport>,
+        groups: Vec<NodeReport>,
+        checks: Vec<Check>,
+    ) -> Report {
         Report {
             topology,
             passed: checks.iter().all(|c| c.passed),
             nodes,
+            groups,
             checks,
         }
     }
@@ -64,6 +79,11 @@ impl Report {
     /// The report of node `name`.
     pub fn node(&self, name: &str) -> Option<&NodeReport> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The report of group `name`, its members together.
+    pub fn group(&self, name: &str) -> Option<&NodeReport> {
+        self.groups.iter().find(|n| n.name == name)
     }
 }
 
@@ -80,14 +100,20 @@ impl fmt::Display for Report {
             "{:<12} {:>9} {:>9} {:>7} {:>10} {:>12} {:>12}",
             "node", "expected", "received", "lost", "duplicates", "median us", "p99 us"
         )?;
-        for n in &self.nodes {
+        // Members of a group show as the group's line.
+        let ungrouped = self.nodes.iter().filter(|n| n.group.is_none());
+        for n in ungrouped.chain(&self.groups) {
+            let name = match n.members {
+                Some(members) => format!("{} x{members}", n.name),
+                None => n.name.clone(),
+            };
             let (median, p99) = n.latency.map_or(("-".into(), "-".into()), |l| {
                 (format!("{:.0}", l.median_us), format!("{:.0}", l.p99_us))
             });
             writeln!(
                 f,
-                "{:<12} {:>9} {:>9} {:>7} {:>10} {median:>12} {p99:>12}",
-                n.name, n.expected, n.received, n.lost, n.duplicates
+                "{name:<12} {:>9} {:>9} {:>7} {:>10} {median:>12} {p99:>12}",
+                n.expected, n.received, n.lost, n.duplicates
             )?;
         }
         for c in &self.checks {

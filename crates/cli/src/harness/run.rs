@@ -122,11 +122,11 @@ impl<'t> Run<'t> {
 
     fn step(&mut self, number: usize, step: &Step) -> Result<(), CliError> {
         match step {
-            Step::Publish { from, topic, count } => self.publish(
-                self.topology.node(from)?,
-                Topic::new(topic.as_str()),
-                *count,
-            )?,
+            Step::Publish { from, topic, count } => {
+                for origin in self.topology.members(from)? {
+                    self.publish(origin, Topic::new(topic.as_str()), *count)?;
+                }
+            }
             Step::Wait { ms } => std::thread::sleep(Duration::from_millis(*ms)),
             Step::Expect {
                 node,
@@ -135,7 +135,8 @@ impl<'t> Run<'t> {
                 timeout_ms,
             } => {
                 let check = self.expect(
-                    self.topology.node(node)?,
+                    node,
+                    &self.topology.members(node)?,
                     *count,
                     topic.as_deref(),
                     Duration::from_millis(*timeout_ms),
@@ -145,21 +146,29 @@ impl<'t> Run<'t> {
                     ..check
                 });
             }
-            Step::Kill { node } => self.nodes[self.topology.node(node)?].kill(),
-            Step::Restart { node } => {
-                let index = self.topology.node(node)?;
-                let port = self.nodes[index].start(&self.topology.nodes[index])?;
-                for (link, _) in self
-                    .links
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &(_, listener))| listener == index)
-                {
-                    self.proxies[link].retarget(port);
+            Step::Kill { node } => {
+                for index in self.topology.members(node)? {
+                    self.nodes[index].kill();
                 }
-                self.dial(index)?;
+            }
+            Step::Restart { node } => {
+                let members = self.topology.members(node)?;
+                for &index in &members {
+                    let port = self.nodes[index].start(&self.topology.nodes[index])?;
+                    for (link, _) in self
+                        .links
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &(_, listener))| listener == index)
+                    {
+                        self.proxies[link].retarget(port);
+                    }
+                }
+                for &index in &members {
+                    self.dial(index)?;
+                }
                 self.await_links(&format!("restart {node}"));
-                self.attach_stores(&[index])?;
+                self.attach_stores(&members)?;
             }
             Step::Put {
                 node,
@@ -286,10 +295,39 @@ impl<'t> Run<'t> {
         Ok((wrong, running))
     }
 
-    /// Waits until `node` received at least `count` distinct messages (under
-    /// `topic`), then a little longer to catch extra ones; passes on exactly `count`.
-    fn expect(&self, node: usize, count: u64, topic: Option<&str>, timeout: Duration) -> Check {
-        let matching = || {
+    /// Messages published so far by others on topics `node` subscribes to (and under
+    /// `under`, if given).
+    fn expected(&self, node: usize, under: Option<&str>) -> u64 {
+        let subscriptions = &self.topology.nodes[node].subscribe;
+        self.published
+            .iter()
+            .filter(|(origin, topic, _)| {
+                *origin != node
+                    && under.is_none_or(|p| topic.as_str().starts_with(p))
+                    && subscriptions
+                        .iter()
+                        .any(|s| topic.as_str().starts_with(s.as_str()))
+            })
+            .map(|(_, _, count)| count)
+            .sum()
+    }
+
+    /// Waits until each of `nodes` (the node or group `name`) received at least
+    /// `count` distinct messages (under `topic`; by default all it was sent), then a
+    /// little longer to catch extra ones; passes when every one got exactly that.
+    fn expect(
+        &self,
+        name: &str,
+        nodes: &[usize],
+        count: Option<u64>,
+        topic: Option<&str>,
+        timeout: Duration,
+    ) -> Check {
+        let targets: Vec<u64> = nodes
+            .iter()
+            .map(|&node| count.unwrap_or_else(|| self.expected(node, topic)))
+            .collect();
+        let matching = |node: usize| {
             let received = self.nodes[node]
                 .received()
                 .lock()
@@ -300,22 +338,49 @@ impl<'t> Run<'t> {
                 .filter(|t| topic.is_none_or(|p| t.as_str().starts_with(p)))
                 .count() as u64
         };
+        let short = || nodes.iter().zip(&targets).any(|(&n, &t)| matching(n) < t);
         let deadline = Instant::now() + timeout;
-        while matching() < count && Instant::now() < deadline {
+        while short() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         std::thread::sleep(Duration::from_millis(50));
-        let got = matching();
-        let what = format!(
-            "{} receives {count}{}",
-            self.nodes[node].name(),
-            topic.map_or(String::new(), |t| format!(" on {t}"))
-        );
+        let got: Vec<u64> = nodes.iter().map(|&n| matching(n)).collect();
+        let wrong: Vec<String> = nodes
+            .iter()
+            .zip(got.iter().zip(&targets))
+            .filter(|(_, (got, target))| got != target)
+            .map(|(&n, (got, target))| {
+                format!("{} received {got} of {target}", self.nodes[n].name())
+            })
+            .collect();
+        let amount = count.map_or_else(|| "all it was sent".to_owned(), |c| c.to_string());
+        let under = topic.map_or(String::new(), |t| format!(" on {t}"));
+        let (what, detail) = if nodes.len() == 1 {
+            let what = format!("{} receives {amount}{under}", self.nodes[nodes[0]].name());
+            let detail = match count {
+                Some(_) => format!("received {}", got[0]),
+                None => format!("received {} of {}", got[0], targets[0]),
+            };
+            (what, detail)
+        } else {
+            let what = format!(
+                "every {name} ({} nodes) receives {amount}{under}",
+                nodes.len()
+            );
+            let detail = match wrong.len() {
+                0 => format!("{} messages in all", got.iter().sum::<u64>()),
+                n => {
+                    let shown: Vec<&str> = wrong.iter().take(5).map(String::as_str).collect();
+                    format!("{n} did not: {}", shown.join(", "))
+                }
+            };
+            (what, detail)
+        };
         Check {
             step: 0,
             what,
-            passed: got == count,
-            detail: format!("received {got}"),
+            passed: wrong.is_empty(),
+            detail,
         }
     }
 
@@ -357,27 +422,22 @@ impl<'t> Run<'t> {
     }
 
     fn report(&self) -> Report {
-        let nodes = self
+        let latencies = |node: &dyn Node| {
+            let received = node.received().lock().expect("received lock poisoned");
+            received.latencies.clone()
+        };
+        let nodes: Vec<NodeReport> = self
             .nodes
             .iter()
             .enumerate()
             .map(|(i, node)| {
-                let subscriptions = &self.topology.nodes[i].subscribe;
-                let expected: u64 = self
-                    .published
-                    .iter()
-                    .filter(|(origin, topic, _)| {
-                        *origin != i
-                            && subscriptions
-                                .iter()
-                                .any(|s| topic.as_str().starts_with(s.as_str()))
-                    })
-                    .map(|(_, _, count)| count)
-                    .sum();
+                let expected = self.expected(i, None);
                 let received = node.received().lock().expect("received lock poisoned");
                 let distinct = received.distinct.len() as u64;
                 NodeReport {
                     name: node.name().to_owned(),
+                    group: self.topology.group_of(i).map(str::to_owned),
+                    members: None,
                     expected,
                     received: distinct,
                     lost: expected.saturating_sub(distinct),
@@ -386,6 +446,35 @@ impl<'t> Run<'t> {
                 }
             })
             .collect();
-        Report::new(self.topology.name.clone(), nodes, self.checks.clone())
+        let groups = self
+            .topology
+            .groups
+            .iter()
+            .map(|(name, members)| {
+                let sum = |field: fn(&NodeReport) -> u64| -> u64 {
+                    members.iter().map(|&m| field(&nodes[m])).sum()
+                };
+                let pooled: Vec<Duration> = members
+                    .iter()
+                    .flat_map(|&m| latencies(self.nodes[m].as_ref()))
+                    .collect();
+                NodeReport {
+                    name: name.clone(),
+                    group: None,
+                    members: Some(members.len()),
+                    expected: sum(|n| n.expected),
+                    received: sum(|n| n.received),
+                    lost: sum(|n| n.lost),
+                    duplicates: sum(|n| n.duplicates),
+                    latency: LatencySummary::of(&pooled),
+                }
+            })
+            .collect();
+        Report::new(
+            self.topology.name.clone(),
+            nodes,
+            groups,
+            self.checks.clone(),
+        )
     }
 }

@@ -22,6 +22,10 @@ pub struct Topology {
     /// The steps, in order (`[[step]]` tables).
     #[serde(rename = "step", default)]
     pub steps: Vec<Step>,
+    /// The groups (`count = N` nodes), each with the indices of its members; filled
+    /// when the topology is expanded.
+    #[serde(skip)]
+    pub groups: Vec<(String, Vec<usize>)>,
 }
 
 /// One endpoint of a topology.
@@ -46,6 +50,11 @@ pub struct NodeSpec {
     /// Stores this node holds a clone of; the master must be on a node it is linked to.
     #[serde(default)]
     pub clone: Vec<String>,
+    /// Makes this entry a group of `count` alike nodes named `<name>1` ..
+    /// `<name><count>`: `peers` and steps naming the group mean every member, and
+    /// `{name}` in a topic stands for the member's name.
+    #[serde(default)]
+    pub count: Option<usize>,
 }
 
 impl NodeSpec {
@@ -58,6 +67,7 @@ impl NodeSpec {
             forward: Vec::new(),
             master: Vec::new(),
             clone: Vec::new(),
+            count: None,
         }
     }
 }
@@ -66,9 +76,10 @@ impl NodeSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
-    /// Publish `count` messages on `topic` from node `from`.
+    /// Publish `count` messages on `topic` from node `from` (from each member of a
+    /// group).
     Publish {
-        /// Publishing node.
+        /// Publishing node, or group.
         from: String,
         /// Topic.
         topic: String,
@@ -82,11 +93,14 @@ pub enum Step {
     },
     /// Wait (at most `timeout_ms`) until `node` received `count` distinct messages
     /// (on topics under `topic`, if given) from other nodes; a check of the report.
+    /// Without `count`: every message published so far that it subscribes to. A group
+    /// is one check that every member passes.
     Expect {
-        /// Receiving node.
+        /// Receiving node, or group.
         node: String,
-        /// Expected number of distinct messages received so far.
-        count: u64,
+        /// Expected number of distinct messages received so far; all by default.
+        #[serde(default)]
+        count: Option<u64>,
         /// Only count messages under this prefix.
         #[serde(default)]
         topic: Option<String>,
@@ -94,14 +108,15 @@ pub enum Step {
         #[serde(default = "default_expect_timeout")]
         timeout_ms: u64,
     },
-    /// Shut a node down.
+    /// Shut a node (every member of a group) down.
     Kill {
-        /// The node.
+        /// The node, or group.
         node: String,
     },
-    /// Start a killed node again (new port, same links and subscriptions).
+    /// Start a killed node (every member of a group) again (new port, same links and
+    /// subscriptions).
     Restart {
-        /// The node.
+        /// The node, or group.
         node: String,
     },
     /// Write to `store` through `node` (its master or a clone): the `entries`, and
@@ -152,19 +167,96 @@ fn default_expect_timeout() -> u64 {
 }
 
 impl Topology {
-    /// Parses a topology and checks that every name it uses is a node and every
-    /// link a link.
+    /// Parses a topology, expands its groups and checks that every name it uses is a
+    /// node (or group) and every link a link.
     pub fn parse(text: &str) -> Result<Topology, CliError> {
-        let topology: Topology =
+        Topology::parse_scaled(text, &[])
+    }
+
+    /// [`Topology::parse`] with the sizes of some groups changed: `(group, count)`.
+    pub fn parse_scaled(text: &str, counts: &[(String, usize)]) -> Result<Topology, CliError> {
+        let mut topology: Topology =
             toml::from_str(text).map_err(|e| CliError::Topology(e.to_string()))?;
+        for (group, count) in counts {
+            let spec = topology
+                .nodes
+                .iter_mut()
+                .find(|n| &n.name == group && n.count.is_some())
+                .ok_or_else(|| CliError::Topology(format!("no group named {group:?}")))?;
+            spec.count = Some(*count);
+        }
+        let topology = topology.expand();
         topology.validate()?;
         Ok(topology)
     }
 
-    /// Reads and parses a topology file.
-    pub fn load(path: &std::path::Path) -> Result<Topology, CliError> {
+    /// Reads and parses a topology file, with the sizes of some groups changed.
+    pub fn load(path: &std::path::Path, counts: &[(String, usize)]) -> Result<Topology, CliError> {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::file(path, e))?;
-        Topology::parse(&text).map_err(|e| CliError::Topology(format!("{}: {e}", path.display())))
+        Topology::parse_scaled(&text, counts)
+            .map_err(|e| CliError::Topology(format!("{}: {e}", path.display())))
+    }
+
+    /// The topology with every group replaced by its members, and `peers` naming a
+    /// group replaced by the members' names.
+    fn expand(mut self) -> Topology {
+        let members = |spec: &NodeSpec| -> Vec<String> {
+            match spec.count {
+                None => vec![spec.name.clone()],
+                Some(count) => (1..=count).map(|i| format!("{}{i}", spec.name)).collect(),
+            }
+        };
+        let by_group: BTreeMap<String, Vec<String>> = self
+            .nodes
+            .iter()
+            .filter(|spec| spec.count.is_some())
+            .map(|spec| (spec.name.clone(), members(spec)))
+            .collect();
+        let mut nodes = Vec::new();
+        let mut groups = Vec::new();
+        for spec in &self.nodes {
+            let first = nodes.len();
+            for name in members(spec) {
+                let named = |topics: &[String]| -> Vec<String> {
+                    topics.iter().map(|t| t.replace("{name}", &name)).collect()
+                };
+                let peers = spec
+                    .peers
+                    .iter()
+                    .flat_map(|p| by_group.get(p).cloned().unwrap_or_else(|| vec![p.clone()]))
+                    .collect();
+                nodes.push(NodeSpec {
+                    name: name.clone(),
+                    peers,
+                    subscribe: named(&spec.subscribe),
+                    forward: named(&spec.forward),
+                    count: None,
+                    ..spec.clone()
+                });
+            }
+            if spec.count.is_some() {
+                groups.push((spec.name.clone(), (first..nodes.len()).collect()));
+            }
+        }
+        self.nodes = nodes;
+        self.groups = groups;
+        self
+    }
+
+    /// The indices of the nodes `name` stands for: a group's members, or one node.
+    pub fn members(&self, name: &str) -> Result<Vec<usize>, CliError> {
+        match self.groups.iter().find(|(group, _)| group == name) {
+            Some((_, members)) => Ok(members.clone()),
+            None => self.node(name).map(|node| vec![node]),
+        }
+    }
+
+    /// The group node `node` belongs to, if any.
+    pub fn group_of(&self, node: usize) -> Option<&str> {
+        self.groups
+            .iter()
+            .find(|(_, members)| members.contains(&node))
+            .map(|(group, _)| group.as_str())
     }
 
     /// The links `(dialer, listener)` as node indices, in declaration order.
@@ -236,7 +328,7 @@ impl Topology {
                 | Step::Expect { node, .. }
                 | Step::Kill { node }
                 | Step::Restart { node } => {
-                    self.node(node)?;
+                    self.members(node)?;
                 }
                 Step::Partition { link } | Step::Heal { link } => {
                     self.link(link)?;
@@ -327,6 +419,32 @@ mod tests {
             .contains("no link"));
         let unknown_step = format!("{base}[[step]]\nexplode = {{ node = \"a\" }}\n");
         assert!(Topology::parse(&unknown_step).is_err());
+    }
+
+    #[test]
+    fn groups_expand_into_members() {
+        let text = "name = \"t\"\n\
+             [[node]]\nname = \"hub\"\n\
+             [[node]]\nname = \"p\"\ncount = 2\npeers = [\"hub\"]\n\
+             [[node]]\nname = \"w\"\ncount = 3\npeers = [\"hub\", \"p\"]\nsubscribe = [\"/n/{name}\"]\n\
+             [[step]]\npublish = { from = \"w\", topic = \"/x\", count = 1 }\n\
+             [[step]]\nexpect = { node = \"w\" }\n";
+        let topology = Topology::parse(text).unwrap();
+        let names: Vec<&str> = topology.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["hub", "p1", "p2", "w1", "w2", "w3"]);
+        assert_eq!(topology.nodes[4].peers, ["hub", "p1", "p2"]);
+        assert_eq!(topology.nodes[4].subscribe, ["/n/w2"]);
+        assert_eq!(topology.members("w").unwrap(), [3, 4, 5]);
+        assert_eq!(topology.members("hub").unwrap(), [0]);
+        assert_eq!(topology.group_of(1), Some("p"));
+        // Each w dials the hub and both p: 2 + 3 * 3 links.
+        assert_eq!(topology.links().len(), 11);
+        let scaled = Topology::parse_scaled(text, &[("w".into(), 10)]).unwrap();
+        assert_eq!(scaled.members("w").unwrap().len(), 10);
+        assert!(Topology::parse_scaled(text, &[("hub".into(), 2)])
+            .unwrap_err()
+            .to_string()
+            .contains("no group named \"hub\""));
     }
 
     #[test]

@@ -52,15 +52,15 @@ impl Tool {
         take_lines(&self.stdout, n)
     }
 
-    /// Waits at most [`WAIT`] for a stderr line containing `needle`.
-    pub fn await_stderr(&self, needle: &str) {
+    /// Waits at most [`WAIT`] for a stderr line containing `needle`; the line.
+    pub fn await_stderr(&self, needle: &str) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             match self
                 .stderr
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
-                Ok(line) if line.contains(needle) => return,
+                Ok(line) if line.contains(needle) => return line,
                 Ok(_) => {}
                 Err(_) => panic!("no {needle:?} on stderr of {}", self.pid()),
             }

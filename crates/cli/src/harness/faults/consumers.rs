@@ -139,10 +139,10 @@ fn stalled_consumer_disconnect(options: &Options, out: &mut Outcome) -> Result<(
     let mut publisher = publisher(policy, &[stalled_port, healthy_port])?;
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let ready = out.wait("publisher is routed to both", WAIT, || {
-        let known = publisher.endpoint().expect("started").peer_subscriptions();
+        let endpoint = publisher.endpoint().expect("started");
         [TOPIC, &healthy_prefix]
             .iter()
-            .all(|prefix| known.iter().any(|t| t.as_str() == *prefix))
+            .all(|prefix| endpoint.await_peer_subscription(&Topic::new(*prefix), WAIT))
     });
     if ready {
         stalled.pace().paused.store(true, Ordering::Relaxed);

@@ -36,12 +36,12 @@ pub const RING_PARTITION: Scenario = Scenario {
     run: ring_partition,
 };
 
-/// Whether `node`'s peers' filters include every one of `prefixes`.
+/// Waits (at most [`WAIT`] each) until `node`'s peers want every one of `prefixes`.
 fn knows(node: &LocalNode, prefixes: &[&str]) -> bool {
-    let known = node.endpoint().expect("started").peer_subscriptions();
+    let endpoint = node.endpoint().expect("started");
     prefixes
         .iter()
-        .all(|prefix| known.iter().any(|t| t.as_str() == *prefix))
+        .all(|prefix| endpoint.await_peer_subscription(&Topic::new(*prefix), WAIT))
 }
 
 fn ring_partition(options: &Options, out: &mut Outcome) -> Result<(), CliError> {
