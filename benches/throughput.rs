@@ -1,5 +1,6 @@
 //! Pub/sub throughput through the Rust API: one peering and a 3-hop chain, small and
-//! large payloads, over TLS (the default) and plaintext. Each iteration publishes a
+//! large payloads, over TLS (the default) and plaintext; and one plaintext peering
+//! speaking Broker's native protocol (`native_only`) beside our own encoding. Each iteration publishes a
 //! fixed number of messages in batches and waits until the last subscriber has all of
 //! them.
 
@@ -18,9 +19,10 @@ struct Chain {
     sub: Subscriber,
 }
 
-fn chain(hops: usize, tls: bool) -> Chain {
+fn chain(hops: usize, tls: bool, native: bool) -> Chain {
     let config = Config {
         disable_ssl: !tls,
+        native_only: native,
         ..Config::default()
     };
     let nodes: Vec<Endpoint> = (0..=hops)
@@ -67,9 +69,19 @@ fn throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements(MESSAGES));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
-    for (hops, tls) in [(1, true), (1, false), (3, true), (3, false)] {
-        let chain = chain(hops, tls);
-        let security = if tls { "tls" } else { "plain" };
+    for (hops, tls, native) in [
+        (1, true, false),
+        (1, false, false),
+        (3, true, false),
+        (3, false, false),
+        (1, false, true),
+    ] {
+        let chain = chain(hops, tls, native);
+        let security = match (tls, native) {
+            (true, _) => "tls",
+            (false, false) => "plain",
+            (false, true) => "plain-native",
+        };
         for (name, payload) in [
             ("small", Data::Count(42)),
             ("1KiB", Data::from("x".repeat(1024))),

@@ -3,14 +3,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use broker::actors::{Config, Endpoint, ErrorCode, SlowPeerPolicy, StatusCode, StatusEvent};
-use broker::wire::codec::FrameCodec;
-use broker::wire::frame::{Frame, Hello, NodeId};
+use broker::wire::frame::{Hello, NodeId};
 use broker::{Data, Topic};
 use common::*;
 
@@ -93,16 +91,7 @@ fn stalled_raw_peer(port: u16) -> TcpStream {
         },
         vec![Topic::from("/slow")],
     );
-    let mut out = Vec::new();
-    FrameCodec::default()
-        .encode(&Frame::Hello(hello), &mut out)
-        .unwrap();
-    stream.write_all(&out).unwrap();
-    let mut prefix = [0u8; 4];
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream.read_exact(&mut prefix).unwrap();
-    let mut body = vec![0u8; u32::from_be_bytes(prefix) as usize];
-    stream.read_exact(&mut body).unwrap();
+    raw_handshake(&mut stream, hello);
     stream
 }
 

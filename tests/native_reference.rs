@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use broker_wire::native::{
     Content, EndpointId, Envelope, HandshakeMachine, NativeCodec, Next, Reservation, Role,
+    PROTOCOL_VERSION,
 };
 use broker_wire::{Data, Topic};
 use reference::{connect, free_port, Node, NODE_ID as N, STARTUP};
@@ -166,6 +167,7 @@ fn established(peer: &str, filter: &[&str], originator: bool) -> Next {
         peer: id(peer),
         filter: filter.iter().copied().map(Topic::from).collect(),
         originator,
+        version: PROTOCOL_VERSION,
     }
 }
 

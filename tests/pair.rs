@@ -185,6 +185,32 @@ fn peering_twice_keeps_one_peering() {
 }
 
 #[test]
+fn peering_each_other_at_once_keeps_one_peering_and_both_calls_succeed() {
+    for _ in 0..5 {
+        let nodes: Vec<Endpoint> = (0..2)
+            .map(|_| Endpoint::new(broker::actors::Config::default()).unwrap())
+            .collect();
+        let ports: Vec<u16> = nodes
+            .iter()
+            .map(|n| n.listen("127.0.0.1", 0).unwrap())
+            .collect();
+        std::thread::scope(|scope| {
+            // Broker's tie-break keeps one connection; the other is dropped as redundant
+            // (drop_conn 39) and its `peer` call is answered by the peering kept.
+            let a = scope.spawn(|| nodes[0].peer("127.0.0.1", ports[1], None));
+            let b = scope.spawn(|| nodes[1].peer("127.0.0.1", ports[0], None));
+            a.join().unwrap().expect("a peers with b");
+            b.join().unwrap().expect("b peers with a");
+        });
+        for (node, other) in [(&nodes[0], &nodes[1]), (&nodes[1], &nodes[0])] {
+            let peers = node.peers();
+            assert_eq!(peers.len(), 1, "{peers:?}");
+            assert_eq!(peers[0].peer.node, other.node_id());
+        }
+    }
+}
+
+#[test]
 fn shutdown_flushes_published_messages() {
     let net = Net::uniform(2, &[(0, 1)]);
     let sub = net.nodes[1].make_subscriber(vec![Topic::from("/flush")], 100_000);

@@ -8,8 +8,10 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use broker::actors::{Config, Endpoint, EndpointError, ErrorCode, StatusCode, StatusEvent};
-use broker::wire::codec::FrameCodec;
-use broker::wire::frame::{Frame, Hello, NodeId};
+use broker::wire::frame::{Hello, NodeId};
+use broker::wire::native::{
+    DropConn, EndpointId, Handshake, Hello as NativeHello, MessageType, NativeCodec,
+};
 use broker::{Data, Topic};
 use common::*;
 
@@ -34,19 +36,24 @@ fn first_error(status: &broker::actors::StatusSubscriber) -> broker::actors::Err
     }
 }
 
-fn hello_bytes(version_offset: u32) -> Vec<u8> {
-    let mut hello = Hello::new(
+fn hello() -> Hello {
+    Hello::new(
         NodeId {
             id: [9; 20],
             pid: 1,
         },
         vec![],
-    );
-    hello.version += version_offset;
+    )
+}
+
+/// Broker's handshake messages, framed.
+fn native_frames(messages: &[Handshake]) -> Vec<u8> {
     let mut out = Vec::new();
-    FrameCodec::default()
-        .encode(&Frame::Hello(hello), &mut out)
-        .unwrap();
+    for message in messages {
+        NativeCodec::default()
+            .encode_handshake(message, &mut out)
+            .unwrap();
+    }
     out
 }
 
@@ -107,7 +114,7 @@ fn unknown_frame_after_handshake_closes_the_peering() {
     let (net, sub) = serving_pair();
     let statuses = net.nodes[0].make_status_subscriber(true);
     let mut stream = TcpStream::connect(("127.0.0.1", net.ports[0])).unwrap();
-    stream.write_all(&hello_bytes(0)).unwrap();
+    raw_handshake(&mut stream, hello());
     let wanted = [StatusCode::PeerAdded, StatusCode::EndpointDiscovered];
     assert_eq!(wait_each_status(&statuses, &wanted, 1), [1, 1]);
     stream.write_all(&[0, 0, 0, 2, 0xee, 0x01]).unwrap();
@@ -131,30 +138,44 @@ fn half_open_handshake_times_out() {
 
 #[test]
 fn version_mismatch_is_incompatible_on_both_sides() {
-    // Inbound: a client of another version is refused with an error here...
+    // Inbound: a client offering only versions we do not speak is refused with
+    // drop_conn 2, as Broker refuses it, and an error here.
     let endpoint = Endpoint::new(plaintext()).unwrap();
     let errors = endpoint.make_status_subscriber(false);
     let port = endpoint.listen("127.0.0.1", 0).unwrap();
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    client.write_all(&hello_bytes(1)).unwrap();
+    let sender = EndpointId([0x51; 16]);
+    client
+        .write_all(&native_frames(&[Handshake::Hello(NativeHello {
+            sender,
+            min_version: 200,
+            max_version: 201,
+        })]))
+        .unwrap();
     assert_eq!(first_error(&errors).code, ErrorCode::PeerIncompatible);
-    // ...and the client got our Hello first, so it can tell the mismatch too.
-    let mut prefix = [0u8; 4];
-    client.set_read_timeout(Some(WAIT)).unwrap();
-    client.read_exact(&mut prefix).unwrap();
-    let mut body = vec![0u8; u32::from_be_bytes(prefix) as usize];
-    client.read_exact(&mut body).unwrap();
-    assert!(matches!(
-        broker::wire::codec::decode_body(&body).unwrap(),
-        Frame::Hello(_)
-    ));
+    assert_eq!(read_body(&mut client)[0], MessageType::Probe as u8);
+    match Handshake::decode(&read_body(&mut client)).unwrap() {
+        Handshake::DropConn(drop) => {
+            assert_eq!(drop.code, ErrorCode::PeerIncompatible.code());
+            assert_eq!(drop.description, "unsupported versions offered");
+        }
+        other => panic!("expected drop_conn, got {other:?}"),
+    }
+    assert_closed_by_endpoint(client);
 
-    // Outbound: peering with a server of another version fails promptly.
+    // Outbound: a server refusing our versions with drop_conn 2 is incompatible, at once.
     let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let server_port = server.local_addr().unwrap().port();
     let fake = std::thread::spawn(move || {
         let (mut conn, _) = server.accept().unwrap();
-        conn.write_all(&hello_bytes(1)).unwrap();
+        assert_eq!(read_body(&mut conn)[0], MessageType::Hello as u8);
+        let refusal = DropConn {
+            sender,
+            code: ErrorCode::PeerIncompatible.code(),
+            description: "unsupported versions offered".into(),
+        };
+        conn.write_all(&native_frames(&[Handshake::DropConn(refusal)]))
+            .unwrap();
         let mut sink = Vec::new();
         conn.set_read_timeout(Some(WAIT)).unwrap();
         let _ = conn.read_to_end(&mut sink);
@@ -222,4 +243,33 @@ fn reconnects_after_the_listener_restarts() {
     await_subscription(&client, "/again");
     client.publish(Topic::from("/again"), Data::Count(2));
     assert_eq!(receive(&sub, 1).len(), 1);
+}
+
+#[test]
+fn a_peer_silent_after_the_handshake_is_lost() {
+    let observed = Endpoint::new(Config {
+        disable_ssl: true,
+        keepalive: Duration::from_millis(50),
+        ..Config::default()
+    })
+    .unwrap();
+    let statuses = observed.make_status_subscriber(true);
+    let port = observed.listen("127.0.0.1", 0).unwrap();
+    // A raw peer: the handshake, then never a word (nor a Pong).
+    let mut raw = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    raw_handshake(&mut raw, hello());
+    let (mut timed_out, mut lost) = (false, false);
+    let deadline = std::time::Instant::now() + WAIT;
+    while !(timed_out && lost) && std::time::Instant::now() < deadline {
+        match statuses.get(Some(Duration::from_millis(100))) {
+            Some(StatusEvent::Error(e)) => timed_out |= e.code == ErrorCode::PeerTimeout,
+            Some(StatusEvent::Status(s)) => lost |= s.code == StatusCode::PeerLost,
+            None => {}
+        }
+    }
+    assert!(
+        timed_out && lost,
+        "PeerTimeout: {timed_out}, PeerLost: {lost}"
+    );
+    assert!(observed.peers().is_empty());
 }

@@ -18,8 +18,10 @@ class Child:
     """A Python script in another process, same interpreter; reads its JSON lines without
     ever blocking longer than asked, and can send it lines on its stdin."""
 
-    def __init__(self, script, argv):
-        self.process = subprocess.Popen([sys.executable, os.path.abspath(script)] + argv,
+    def __init__(self, script, argv, python=None):
+        """`python`: the interpreter command of the child (default: ours)."""
+        command = python or [sys.executable]
+        self.process = subprocess.Popen(command + [os.path.abspath(script)] + argv,
                                         stdout=subprocess.PIPE, stdin=subprocess.PIPE)
         self.buffer = b""
 

@@ -4,12 +4,15 @@
 Uses only the API that ours, Broker 1.4 (Debian's python3-broker) and today's Broker (2.8)
 share: Endpoint(Configuration), listen, peer, make_subscriber with one topic, Subscriber.get,
 Endpoint.publish, attach_master/attach_clone, Store.put/get, broker.Count, broker.zeek.Event.
-Each implementation talks only to itself (their protocols differ), so every two-process
-scenario runs two processes of the interpreter given.
+Broker 1.4 talks only to itself; ours and Broker 2.8 speak Broker's native protocol to each
+other. Every two-process scenario runs two processes of the interpreter given, or the other
+process under --peer-python.
 
     .venv/bin/python benches/python/pybench.py --scenario throughput2p --n 100000
     /usr/bin/python3 benches/python/pybench.py --scenario latency2p          # Broker 1.4
     scripts/reference-broker /usr/bin/python3 benches/python/pybench.py ...  # Broker 2.8
+    .venv/bin/python benches/python/pybench.py --peer-python \
+        'scripts/reference-broker /usr/bin/python3' ...   # ours publishing to Broker 2.8
 
 Scenarios:
   throughput2p  one publishing process, one subscribing process; [i, str, 3.14] messages
@@ -27,6 +30,7 @@ Prints one JSON line per scenario on stdout; diagnostics go to stderr. Every wai
 
 import argparse
 import faulthandler
+import shlex
 import statistics
 import sys
 import time
@@ -119,7 +123,8 @@ def publish_until_seen(endpoint, topic, seen, timeout=15.0):
 def child(args, role, extra=()):
     """This script in another process with `role`."""
     argv = ["--role", role, "--n", str(args.n), "--max-seconds", str(args.max_seconds)]
-    return Child(__file__, argv + list(extra) + (["--no-ssl"] if args.no_ssl else []))
+    python = shlex.split(args.peer_python) if args.peer_python else None
+    return Child(__file__, argv + list(extra) + (["--no-ssl"] if args.no_ssl else []), python)
 
 
 def role_subscriber(args):
@@ -318,6 +323,10 @@ def main():
     ap.add_argument("--gets", type=int, default=2000, help="store get latency samples")
     ap.add_argument("--max-seconds", type=float, default=20.0, help="bound of a measured phase")
     ap.add_argument("--no-ssl", action="store_true", help="plain TCP peerings")
+    ap.add_argument("--peer-python", default=None,
+                    help="interpreter command of the other processes, e.g. "
+                         "'scripts/reference-broker /usr/bin/python3': ours against "
+                         "Broker 2.8 over Broker's native protocol")
     ap.add_argument("--payload", default="small", help=argparse.SUPPRESS)
     ap.add_argument("--role", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -138,3 +138,67 @@ pub fn numbered(topic: &str, count: u64) -> Vec<(Topic, Data)> {
         .map(|i| (Topic::from(topic), Data::Count(i)))
         .collect()
 }
+
+/// Reads one length-prefixed frame body from a raw socket (bounded by `WAIT`).
+pub fn read_body(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut prefix = [0u8; 4];
+    stream.read_exact(&mut prefix).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(prefix) as usize];
+    stream.read_exact(&mut body).unwrap();
+    body
+}
+
+/// Makes a raw socket a broker-rs peer as an endpoint would: Broker's native handshake
+/// as connector, offering our private version (which must be selected), then our
+/// `Hello` exchange. Returns the endpoint's `Hello`; our frames follow on `stream`.
+pub fn raw_handshake(
+    stream: &mut std::net::TcpStream,
+    hello: broker::wire::Hello,
+) -> broker::wire::Hello {
+    use broker::wire::codec::FrameCodec;
+    use broker::wire::native::{
+        EndpointId, HandshakeMachine, NativeCodec, Next, Reservation, Role, BROKER_RS_VERSION,
+    };
+    use std::io::Write;
+    let native = NativeCodec::default();
+    let own = EndpointId::from(&hello.node);
+    let (mut machine, first) = HandshakeMachine::offering(
+        Role::Connector,
+        own,
+        hello.filter.clone(),
+        BROKER_RS_VERSION,
+    );
+    let mut out = Vec::new();
+    native.encode_handshake(&first, &mut out).unwrap();
+    stream.write_all(&out).unwrap();
+    loop {
+        let mut step = machine.receive(&read_body(stream));
+        if let Next::Reserve { .. } = step.next {
+            step = machine.reserved(Reservation::Granted);
+        }
+        let mut out = Vec::new();
+        for message in &step.send {
+            native.encode_handshake(message, &mut out).unwrap();
+        }
+        stream.write_all(&out).unwrap();
+        match step.next {
+            Next::Continue => {}
+            Next::Established { version, .. } => {
+                assert_eq!(version, BROKER_RS_VERSION, "broker-rs selects its version");
+                break;
+            }
+            other => panic!("handshake ended with {other:?}"),
+        }
+    }
+    let mut out = Vec::new();
+    FrameCodec::default()
+        .encode(&broker::wire::Frame::Hello(hello), &mut out)
+        .unwrap();
+    stream.write_all(&out).unwrap();
+    match broker::wire::codec::decode_body(&read_body(stream)).unwrap() {
+        broker::wire::Frame::Hello(theirs) => theirs,
+        other => panic!("expected the endpoint's Hello, got {other:?}"),
+    }
+}

@@ -56,6 +56,10 @@ pub struct Config {
     pub forward: bool,
     /// Plaintext peerings instead of TLS.
     pub disable_ssl: bool,
+    /// Speak Broker's native protocol with every peer, broker-rs endpoints included,
+    /// instead of selecting broker-rs's own encoding inside Broker's handshake when
+    /// both ends are broker-rs (for benchmarks and tests of the native link).
+    pub native_only: bool,
     /// Certificates for TLS.
     pub tls: TlsConfig,
     /// Largest frame accepted from a peer, in bytes.
@@ -75,6 +79,19 @@ pub struct Config {
     pub status_queue: usize,
     /// Capacity of each publisher's buffer, in messages.
     pub publisher_buffer: usize,
+    /// Serve WebSocket clients from the start on this port (Broker's
+    /// `broker.web-socket.port`), as `Endpoint::web_socket_listen` would.
+    pub web_socket_port: Option<u16>,
+    /// The address to serve them on (`""` = all interfaces; Broker's
+    /// `broker.web-socket.address`).
+    pub web_socket_address: String,
+    /// Messages buffered per WebSocket client before `web_socket_overflow` applies
+    /// (Broker's `broker.web-socket-buffer-size`).
+    pub web_socket_buffer: usize,
+    /// Handling of WebSocket clients that stop reading. Broker's default, `disconnect`,
+    /// drops the client as soon as its buffer is full (`Disconnect` after zero);
+    /// its `drop_newest` is `Drop`.
+    pub web_socket_overflow: SlowPeerPolicy,
     /// Port serving the endpoint's metrics to Prometheus (`GET /metrics`); `None` (the
     /// default) serves none, `Some(0)` any free port (see `Endpoint::metrics_port`).
     /// Broker's `broker.metrics.port`; [`Config::with_env`] reads `BROKER_METRICS_PORT`.
@@ -125,6 +142,7 @@ impl Default for Config {
             ttl: 20,
             forward: true,
             disable_ssl: false,
+            native_only: false,
             tls: TlsConfig::default(),
             max_frame_len: 16 << 20,
             subscriber_queue: 1024,
@@ -134,6 +152,12 @@ impl Default for Config {
             keepalive: Duration::from_secs(5),
             status_queue: 1024,
             publisher_buffer: 1024,
+            web_socket_port: None,
+            web_socket_address: String::new(),
+            web_socket_buffer: 512,
+            web_socket_overflow: SlowPeerPolicy::Disconnect {
+                after: Duration::ZERO,
+            },
             metrics_port: None,
             metrics_address: String::new(),
         }

@@ -1,12 +1,22 @@
-//! Opening a connection: TCP connect (outbound), TLS when the endpoint uses it, and
-//! the handshake both directions share. The handshake is generic over any
-//! `AsyncRead + AsyncWrite`; after it, the halves are boxed so the peer actor is not
-//! generic.
+//! Opening a connection: TCP connect (outbound), TLS when the endpoint uses it, then
+//! Broker's native handshake, which every connection speaks so that any peer may be a
+//! Broker (Zeek). Inside it two broker-rs endpoints select our private version
+//! ([`BROKER_RS_VERSION`]) and go on with our own `Hello` exchange and frames on the
+//! same stream; with a Broker the connection speaks the native protocol (version 1).
+//! The handshakes are generic over any `AsyncRead + AsyncWrite`; after them, the halves
+//! are boxed so the peer actor is not generic.
 
+mod peerings;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use broker_wire::frame::{Frame, Hello};
-use broker_wire::WireError;
+use broker_wire::frame::{Frame, Hello, NodeId};
+use broker_wire::native::{
+    Closed, DropConn, EndpointId, Handshake, HandshakeError, HandshakeMachine, NativeCodec,
+    NativeError, Next, Role, BROKER_RS_VERSION,
+};
+use broker_wire::{Topic, WireError};
 use openssl::ssl::SslVersion;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -16,22 +26,57 @@ use crate::framing::{encode_frame, FrameReader};
 use crate::info::NetworkInfo;
 use crate::tls::{TlsContext, TlsError};
 
+pub(crate) use peerings::{PeerSlot, Peerings};
+
 /// The read half of an established connection.
 pub(crate) type BoxedReader = Box<dyn AsyncRead + Unpin + Send>;
 /// The write half of an established connection.
 pub(crate) type BoxedWriter = Box<dyn AsyncWrite + Unpin + Send>;
 
+/// Who is at the other end of an established connection, and so what it speaks.
+pub(crate) enum Remote {
+    /// A broker-rs endpoint: our frames follow; its `Hello`.
+    BrokerRs(Hello),
+    /// A Broker endpoint: native envelopes follow.
+    Native {
+        /// Its endpoint id.
+        id: EndpointId,
+        /// Its subscription filter, from the handshake.
+        filter: Vec<Topic>,
+    },
+}
+
+impl Remote {
+    /// The peer's node id.
+    pub(crate) fn node(&self) -> NodeId {
+        match self {
+            Remote::BrokerRs(hello) => hello.node,
+            Remote::Native { id, .. } => NodeId::from(*id),
+        }
+    }
+
+    /// The peer's filter as the handshake said it.
+    pub(crate) fn into_filter(self) -> Vec<Topic> {
+        match self {
+            Remote::BrokerRs(hello) => hello.filter,
+            Remote::Native { filter, .. } => filter,
+        }
+    }
+}
+
 /// A connection whose handshake succeeded.
 pub(crate) struct Established {
-    /// Frames from the peer, after its `Hello`.
+    /// Frames from the peer, after the handshake.
     pub(crate) reader: FrameReader<BoxedReader>,
     /// Bytes to the peer.
     pub(crate) writer: BoxedWriter,
     /// Whether a write never needs to read first (plaintext, TLS 1.3), so threads
     /// other than the peer's writer may write too.
     pub(crate) shareable_writes: bool,
-    /// The peer's `Hello`.
-    pub(crate) remote: Hello,
+    /// The peer and its protocol.
+    pub(crate) remote: Remote,
+    /// The peer's reservation, which the peering keeps.
+    pub(crate) slot: PeerSlot,
     /// Where the peer is.
     pub(crate) network: NetworkInfo,
 }
@@ -51,6 +96,16 @@ pub(crate) enum ConnectError {
     /// The peer sent something that is not a valid handshake.
     #[error("{0}")]
     Invalid(WireError),
+    /// The native handshake failed (answered with drop_conn where Broker sends one).
+    #[error("{0}")]
+    Handshake(HandshakeError),
+    /// The peer refused the connection with a drop_conn.
+    #[error("peer refused the connection: {} (code {})", .0.description, .0.code)]
+    Refused(DropConn),
+    /// Another connection carries (or is opening) the peering with `peer`: this one
+    /// was dropped as redundant, by us or by the peer (benign).
+    #[error("redundant connection")]
+    Redundant(EndpointId),
     /// TLS failed: authentication, or one side speaks TLS and the other not.
     #[error("{0}")]
     Tls(TlsError),
@@ -70,12 +125,17 @@ pub(crate) enum Side {
 pub(crate) struct Opening {
     /// Our handshake.
     pub(crate) hello: Hello,
+    /// The peers reserved by handshakes and peerings.
+    pub(crate) peerings: Arc<Peerings>,
     /// TLS, or `None` for plaintext.
     pub(crate) tls: Option<TlsContext>,
     /// The largest frame accepted.
     pub(crate) max_frame_len: usize,
     /// How long TLS and the handshake together may take.
     pub(crate) timeout: Duration,
+    /// The highest version our native hello offers: [`BROKER_RS_VERSION`], or Broker's
+    /// only version where the endpoint speaks the native protocol with everyone.
+    pub(crate) max_version: u8,
 }
 
 /// Connects to `address:port`, secures the stream and performs the handshake.
@@ -105,16 +165,11 @@ pub(crate) async fn open(
     opening: Opening,
 ) -> Result<Established, ConnectError> {
     let _ = stream.set_nodelay(true);
-    let Opening {
-        hello,
-        tls,
-        max_frame_len,
-        timeout,
-    } = opening;
-    let Some(tls) = tls else {
-        return handshake(stream, network, hello, max_frame_len, timeout, true).await;
-    };
     let started = tokio::time::Instant::now();
+    let timeout = opening.timeout;
+    let Some(tls) = opening.tls.clone() else {
+        return handshake(stream, side, network, opening, timeout, true).await;
+    };
     let securing = async {
         match side {
             Side::Outbound => tls.connect(stream).await,
@@ -129,17 +184,17 @@ pub(crate) async fn open(
     // writer, which can wait for that, may write then.
     let tls13 = secured.ssl().version2() == Some(SslVersion::TLS1_3);
     let left = timeout.saturating_sub(started.elapsed());
-    handshake(secured, network, hello, max_frame_len, left, tls13).await
+    handshake(secured, side, network, opening, left, tls13).await
 }
 
-/// Exchanges `Hello`s over `stream`: ours goes first, so that a peer of another
-/// version learns about the mismatch too, then theirs must arrive within `timeout`.
-/// `shareable_writes` says whether a write over `stream` never needs to read first.
+/// Runs Broker's handshake over `stream`, then ours if both ends are broker-rs, all
+/// within `timeout`. `shareable_writes` says whether a write over `stream` never needs
+/// to read first.
 async fn handshake<S>(
     stream: S,
+    side: Side,
     network: NetworkInfo,
-    hello: Hello,
-    max_frame_len: usize,
+    opening: Opening,
     timeout: Duration,
     shareable_writes: bool,
 ) -> Result<Established, ConnectError>
@@ -148,34 +203,202 @@ where
 {
     let (read_half, write_half) = tokio::io::split(stream);
     let mut writer: BoxedWriter = Box::new(write_half);
-    let mut reader = FrameReader::new(Box::new(read_half) as BoxedReader, max_frame_len);
+    let mut reader = FrameReader::new(Box::new(read_half) as BoxedReader, opening.max_frame_len);
     let exchange = async {
-        writer
-            .write_all(&encode_frame(&Frame::Hello(hello)))
-            .await?;
-        writer.flush().await?;
-        reader.handshake().await
+        let role = match side {
+            Side::Outbound => Role::Connector,
+            Side::Inbound => Role::Acceptor,
+        };
+        let native = native_handshake(&mut reader, &mut writer, role, &opening).await?;
+        let remote = if native.version == BROKER_RS_VERSION {
+            let hello = hello_exchange(&mut reader, &mut writer, opening.hello).await?;
+            if EndpointId::from(&hello.node) != native.peer {
+                return Err(ConnectError::Invalid(WireError::Incompatible(format!(
+                    "node {} is not endpoint {}",
+                    hello.node, native.peer
+                ))));
+            }
+            Remote::BrokerRs(hello)
+        } else {
+            Remote::Native {
+                id: native.peer,
+                filter: native.filter,
+            }
+        };
+        Ok((remote, native.slot))
     };
-    let first = tokio::time::timeout(timeout, exchange)
+    let (remote, slot) = tokio::time::timeout(timeout, exchange)
         .await
-        .map_err(|_| ConnectError::Timeout)?;
-    let remote = match first {
-        Ok(Some(remote)) => remote,
-        Ok(None) => {
-            return Err(ConnectError::Invalid(
-                std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into(),
-            ))
-        }
-        Err(WireError::Incompatible(why)) => return Err(ConnectError::Incompatible(why)),
-        Err(err) => return Err(ConnectError::Invalid(err)),
-    };
+        .map_err(|_| ConnectError::Timeout)??;
     Ok(Established {
         reader,
         writer,
         shareable_writes,
         remote,
+        slot,
         network,
     })
+}
+
+/// What Broker's handshake settled.
+struct Negotiated {
+    peer: EndpointId,
+    filter: Vec<Topic>,
+    version: u8,
+    slot: PeerSlot,
+}
+
+/// Drives a [`HandshakeMachine`] over the connection: hello or probe, the tie-break,
+/// the reservation of the peer (parking a redundant connection until the other one
+/// settles), the filters.
+async fn native_handshake(
+    reader: &mut FrameReader<BoxedReader>,
+    writer: &mut BoxedWriter,
+    role: Role,
+    opening: &Opening,
+) -> Result<Negotiated, ConnectError> {
+    let own = EndpointId::from(&opening.hello.node);
+    let filter = opening.hello.filter.clone();
+    let (mut machine, first) = HandshakeMachine::offering(role, own, filter, opening.max_version);
+    let codec = NativeCodec::new(opening.max_frame_len);
+    send_handshake(writer, &codec, &[first]).await?;
+    let mut slot = None;
+    loop {
+        let body = match reader.next_body().await {
+            Ok(Some(body)) => body,
+            Ok(None) => return Err(ConnectError::Invalid(eof().into())),
+            Err(WireError::FrameTooLarge { len, cap }) => {
+                // Refused before allocation, and answered as Broker answers bad input.
+                let error = NativeError::FrameTooLarge { len, cap };
+                let drop = Handshake::DropConn(DropConn {
+                    sender: own,
+                    code: error.ec() as u8,
+                    description: error.description(),
+                });
+                let _ = send_handshake(writer, &codec, &[drop]).await;
+                return Err(ConnectError::Handshake(error.into()));
+            }
+            Err(error) => return Err(ConnectError::Invalid(error)),
+        };
+        if let Ok(Handshake::Hello(hello)) = Handshake::decode(&body) {
+            if hello.sender == own {
+                return Err(ConnectError::Invalid(WireError::Incompatible(
+                    "connected to itself".into(),
+                )));
+            }
+        }
+        let mut step = machine.receive(&body);
+        loop {
+            send_handshake(writer, &codec, &step.send).await?;
+            step = match step.next {
+                Next::Continue => break,
+                Next::Reserve { peer, .. } => {
+                    let (reservation, granted) = opening.peerings.reserve(peer);
+                    slot = granted;
+                    machine.reserved(reservation)
+                }
+                Next::Parked { peer } => {
+                    opening.peerings.settled(peer).await;
+                    machine.drop_redundant()
+                }
+                Next::Established {
+                    peer,
+                    filter,
+                    version,
+                    ..
+                } => {
+                    let slot = slot.ok_or(ConnectError::Redundant(peer))?;
+                    return Ok(Negotiated {
+                        peer,
+                        filter,
+                        version,
+                        slot,
+                    });
+                }
+                Next::Closed(closed) => return Err(closed_error(closed, &opening.peerings)),
+            };
+        }
+    }
+}
+
+/// Why a native handshake ended without a peering.
+fn closed_error(closed: Closed, peerings: &Peerings) -> ConnectError {
+    match closed {
+        Closed::Redundant { peer } => ConnectError::Redundant(peer),
+        // A drop_conn 39 is benign where we hold the peer already (Broker's rule).
+        Closed::DroppedByPeer(drop)
+            if drop.code == broker_wire::codes::ErrorCode::RedundantConnection.code()
+                && peerings.holds(drop.sender) =>
+        {
+            ConnectError::Redundant(drop.sender)
+        }
+        Closed::DroppedByPeer(drop)
+            if drop.code == broker_wire::codes::ErrorCode::PeerIncompatible.code() =>
+        {
+            ConnectError::Incompatible(drop.description)
+        }
+        Closed::DroppedByPeer(drop) => ConnectError::Refused(drop),
+        Closed::Failed {
+            error:
+                HandshakeError::Decode(
+                    error @ (NativeError::UnsupportedVersions { .. }
+                    | NativeError::UnsupportedVersionSelected(_)),
+                ),
+            ..
+        } => ConnectError::Incompatible(error.description()),
+        Closed::Failed { error, .. } => ConnectError::Handshake(error),
+    }
+}
+
+/// Writes handshake messages and flushes them.
+async fn send_handshake(
+    writer: &mut BoxedWriter,
+    codec: &NativeCodec,
+    messages: &[Handshake],
+) -> Result<(), ConnectError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let mut bytes = Vec::new();
+    for message in messages {
+        codec
+            .encode_handshake(message, &mut bytes)
+            .map_err(|e| ConnectError::Handshake(e.into()))?;
+    }
+    let write = async {
+        writer.write_all(&bytes).await?;
+        writer.flush().await
+    };
+    write
+        .await
+        .map_err(|e| ConnectError::Invalid(WireError::Io(e)))
+}
+
+fn eof() -> std::io::Error {
+    std::io::ErrorKind::UnexpectedEof.into()
+}
+
+/// Exchanges our `Hello`s after Broker's handshake selected our version: ours goes
+/// first, so that a peer of another version learns about the mismatch too.
+async fn hello_exchange(
+    reader: &mut FrameReader<BoxedReader>,
+    writer: &mut BoxedWriter,
+    hello: Hello,
+) -> Result<Hello, ConnectError> {
+    let send = async {
+        writer
+            .write_all(&encode_frame(&Frame::Hello(hello)))
+            .await?;
+        writer.flush().await
+    };
+    send.await
+        .map_err(|e| ConnectError::Invalid(WireError::Io(e)))?;
+    match reader.handshake().await {
+        Ok(Some(remote)) => Ok(remote),
+        Ok(None) => Err(ConnectError::Invalid(eof().into())),
+        Err(WireError::Incompatible(why)) => Err(ConnectError::Incompatible(why)),
+        Err(err) => Err(ConnectError::Invalid(err)),
+    }
 }
 
 /// A frame's name for messages.

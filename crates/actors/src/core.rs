@@ -7,6 +7,7 @@
 //! `filters` (subscribers, forwarded topics, the routing snapshot) and `statuses`
 //! (status subscribers).
 
+mod clients;
 mod filters;
 mod inbound;
 mod keepalive;
@@ -24,7 +25,7 @@ use broker_wire::Topic;
 use futures::channel::oneshot;
 use tokio::sync::watch;
 
-use crate::connection::{ConnectError, Established};
+use crate::connection::{ConnectError, Established, Peerings};
 use crate::error::EndpointError;
 use crate::info::{NetworkInfo, PeerInfo};
 use crate::listener::{Listener, StopListening};
@@ -37,6 +38,9 @@ use crate::routing::{Shared, SubscriberQueue, SubscriberRoute};
 use crate::status::StatusEvent;
 use crate::store::StoreActor;
 
+pub(crate) use clients::{
+    AttachClient, ClientClosed, WebSocketListen, WebSocketPeer, WebSocketUnpeer,
+};
 use inbound::InboundFailures;
 pub(crate) use peering::opening;
 use peering::{Outbound, PeerEntry};
@@ -180,6 +184,26 @@ pub(crate) struct StartStore(pub(crate) StoreActor);
 #[rtype(result = "()")]
 pub(crate) struct Shutdown;
 
+/// Binds a listening socket on `address` (`""` = all interfaces) and `port` (0 = any);
+/// the socket and its port.
+fn bind(address: &str, port: u16) -> Result<(tokio::net::TcpListener, u16), EndpointError> {
+    let host = if address.is_empty() {
+        "0.0.0.0"
+    } else {
+        address
+    };
+    let listen_error = |source| EndpointError::Listen {
+        address: address.to_owned(),
+        port,
+        source,
+    };
+    let socket = std::net::TcpListener::bind((host, port)).map_err(listen_error)?;
+    socket.set_nonblocking(true).map_err(listen_error)?;
+    let bound = socket.local_addr().map_err(listen_error)?.port();
+    let socket = tokio::net::TcpListener::from_std(socket).map_err(listen_error)?;
+    Ok((socket, bound))
+}
+
 /// Bound on flushing during shutdown and unpeer.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -201,6 +225,10 @@ pub(crate) struct Core {
     publishers: Vec<(Weak<PublishBuffer>, watch::Receiver<bool>)>,
     next_conn: u64,
     shutting_down: bool,
+    /// The peers reserved by handshakes and peerings (ours and the listeners').
+    peerings: Arc<Peerings>,
+    /// WebSocket servers and connections.
+    web_sockets: clients::Clients,
 }
 
 impl Core {
@@ -219,27 +247,23 @@ impl Core {
             publishers: Vec::new(),
             next_conn: 0,
             shutting_down: false,
+            peerings: Arc::default(),
+            web_sockets: clients::Clients::default(),
         }
     }
 
     /// Binds a listening socket and starts its listener; the bound port.
     fn listen(&mut self, msg: Listen, ctx: &mut Context<Self>) -> Result<u16, EndpointError> {
-        let host = if msg.address.is_empty() {
-            "0.0.0.0"
-        } else {
-            msg.address.as_str()
-        };
-        let listen_error = |source| EndpointError::Listen {
-            address: msg.address.clone(),
-            port: msg.port,
-            source,
-        };
-        let socket = std::net::TcpListener::bind((host, msg.port)).map_err(listen_error)?;
-        socket.set_nonblocking(true).map_err(listen_error)?;
-        let port = socket.local_addr().map_err(listen_error)?.port();
-        let socket = tokio::net::TcpListener::from_std(socket).map_err(listen_error)?;
-        self.listeners
-            .push(Listener::new(self.shared.clone(), ctx.address(), socket).start());
+        let (socket, port) = bind(&msg.address, msg.port)?;
+        self.listeners.push(
+            Listener::new(
+                self.shared.clone(),
+                self.peerings.clone(),
+                ctx.address(),
+                socket,
+            )
+            .start(),
+        );
         Ok(port)
     }
 
@@ -258,9 +282,11 @@ impl Core {
     /// Stops listening and retrying, flushes publishers, then closes the peers.
     fn shut_down(&mut self) -> ResponseActFuture<Self, ()> {
         self.shutting_down = true;
+        self.peerings.close();
         for listener in self.listeners.drain(..) {
             listener.do_send(StopListening);
         }
+        self.stop_web_socket_servers();
         self.cancel_outbound();
         // Publishers first, so what they buffered still finds the peers.
         let mut drained = Vec::new();
@@ -284,7 +310,8 @@ impl Core {
             let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
             let closed =
                 futures::future::join_all(peers.into_iter().map(|p| p.send(Close { timeout })));
-            closed.into_actor(act)
+            let clients_closed = act.close_clients(deadline);
+            futures::future::join(closed, clients_closed).into_actor(act)
         });
         Box::pin(close_peers.map(|_, _, _| System::current().stop()))
     }
@@ -432,6 +459,9 @@ impl Handler<PeerClosed> for Core {
 impl StreamHandler<Report> for Core {
     fn handle(&mut self, report: Report, ctx: &mut Context<Self>) {
         match report {
+            Report::SlowPeer { node, dropped } if self.web_sockets.has(&node) => {
+                self.slow_client(node, dropped, ctx)
+            }
             Report::SlowPeer { node, dropped } => {
                 // Reports of a peering already dropped are no new action.
                 if self.peers.contains_key(&node) {

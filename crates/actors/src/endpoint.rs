@@ -8,7 +8,6 @@
 mod metrics;
 mod stores;
 
-use std::io::Read;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -24,11 +23,11 @@ use futures::future::Either;
 use crate::config::Config;
 use crate::core::{
     AddPublisher, AddStatusSubscriber, AddSubscriber, Core, Forward, GetPeerSubscriptions,
-    GetPeers, Listen, PeerWith, Shutdown, Unpeer,
+    GetPeers, Listen, PeerWith, Shutdown, Unpeer, WebSocketListen, WebSocketPeer, WebSocketUnpeer,
 };
 use crate::error::EndpointError;
 use crate::flare::Flare;
-use crate::info::PeerInfo;
+use crate::info::{fresh_node_id, PeerInfo};
 use crate::publish_buffer::PublishBuffer;
 use crate::publisher::Publisher;
 use crate::queue::{BoundedQueue, PushError};
@@ -114,9 +113,15 @@ impl Endpoint {
             sources,
             metrics_port,
         };
-        Ok(Endpoint {
+        let endpoint = Endpoint {
             inner: Arc::new(inner),
-        })
+        };
+        let config = endpoint.config();
+        if let Some(port) = config.web_socket_port {
+            // On failure the endpoint is dropped, which shuts it down.
+            endpoint.web_socket_listen(&config.web_socket_address, port)?;
+        }
+        Ok(endpoint)
     }
 
     /// This endpoint's identity.
@@ -150,6 +155,50 @@ impl Endpoint {
             address: address.to_owned(),
             port,
         })?
+    }
+
+    /// Listens for WebSocket clients (Zeek's WebSocket API, JSON v1, on
+    /// `/v1/messages/json`) on `address` (`""` = all interfaces) and `port` (0 = any),
+    /// with TLS as peerings have it (none with `disable_ssl`); returns the bound port.
+    /// Each client is a peer with an id of its own (see docs/websocket.md).
+    pub fn web_socket_listen(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
+        self.call(WebSocketListen {
+            address: address.to_owned(),
+            port,
+        })?
+    }
+
+    /// Connects to the WebSocket server at `url` (`ws://` or `wss://`, the path
+    /// `/v1/messages/json`: Broker's server or Zeek's), subscribing there to `topics`
+    /// and sending it what is published here (or reaches this endpoint) on a topic
+    /// under a prefix of `send` (`[""]`: everything); blocks until connected or the
+    /// first attempt failed. With a non-zero `retry`, failed and lost connections are
+    /// retried in the background at that interval.
+    pub fn web_socket_peer(
+        &self,
+        url: &str,
+        topics: Vec<Topic>,
+        send: Vec<Topic>,
+        retry: Option<Duration>,
+    ) -> Result<(), EndpointError> {
+        let (reply, outcome) = oneshot::channel();
+        self.inner.core.do_send(WebSocketPeer {
+            url: url.to_owned(),
+            topics,
+            send,
+            retry,
+            reply: Some(reply),
+        });
+        futures::executor::block_on(outcome).map_err(|_| EndpointError::ShutDown)?
+    }
+
+    /// Stops connecting to the WebSocket server at `url` and closes the connection;
+    /// whether there was either.
+    pub fn web_socket_unpeer(&self, url: &str) -> bool {
+        self.call(WebSocketUnpeer {
+            url: url.to_owned(),
+        })
+        .unwrap_or(false)
     }
 
     /// Peers with `address:port`, blocking until peered or the first attempt failed.
@@ -236,9 +285,9 @@ impl Endpoint {
         self.call(GetPeerSubscriptions).unwrap_or_default()
     }
 
-    /// Waits up to `timeout` until some direct peer's filter matches `topic` (a message
-    /// published on `topic` now would reach it); whether one does. Returns at once if
-    /// one does already; `false` once the endpoint is shut down.
+    /// Waits up to `timeout` until some direct peer's (or WebSocket client's) filter
+    /// matches `topic` (a message published on `topic` now would reach it); whether one
+    /// does. Returns at once if one does already; `false` once the endpoint is shut down.
     pub fn await_peer_subscription(&self, topic: &Topic, timeout: Duration) -> bool {
         futures::executor::block_on(self.await_peer_subscription_async(topic, timeout))
     }
@@ -458,28 +507,4 @@ fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// A flare for a new `queue` ("subscriber", ...), or why there is none.
 fn new_flare(queue: &'static str) -> Result<Flare, EndpointError> {
     Flare::new().map_err(|source| EndpointError::Descriptor { queue, source })
-}
-
-/// A random node id: 20 bytes from the OS, falling back to hashed time and address.
-fn fresh_node_id() -> NodeId {
-    let mut id = [0u8; 20];
-    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut id));
-    if from_os.is_err() {
-        use std::hash::{BuildHasher, Hasher};
-        for chunk in id.chunks_mut(8) {
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos(),
-            );
-            let bytes = hasher.finish().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
-    NodeId {
-        id,
-        pid: std::process::id(),
-    }
 }

@@ -51,6 +51,14 @@ pub enum EndpointError {
         #[source]
         source: WireError,
     },
+    /// Connecting to a WebSocket server failed, or it refused our subscriptions.
+    #[error("unable to connect to WebSocket server {url}: {reason}")]
+    WebSocketUnavailable {
+        /// The server's URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The peering was cancelled (unpeer or shutdown) before it completed.
     #[error("peering with {address}:{port} was cancelled")]
     Cancelled {

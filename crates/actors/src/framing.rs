@@ -134,6 +134,33 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// The next frame's body, undecoded: Broker's native frames share our length
+    /// prefix. `Ok(None)` on a clean end of stream between frames.
+    pub(crate) async fn next_body(&mut self) -> Result<Option<Bytes>, WireError> {
+        loop {
+            if let Some(body) = self.buffered_body()? {
+                return Ok(Some(body));
+            }
+            if !self.fill().await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The next frame's body if all of it has been read already.
+    pub(crate) fn buffered_body(&mut self) -> Result<Option<Bytes>, WireError> {
+        let Some((len, used)) = self
+            .codec
+            .split_frame(&self.buf)?
+            .map(|(body, used)| (body.len(), used))
+        else {
+            return Ok(None);
+        };
+        let mut frame = self.buf.split_to(used);
+        frame.advance(used - len);
+        Ok(Some(frame.freeze()))
+    }
+
     /// The first frame of a connection, which must be a handshake of our version.
     /// Input that is not a handshake at all is `Malformed`-like garbage
     /// ([`WireError::TrailingBytes`] is never returned here); a handshake of another

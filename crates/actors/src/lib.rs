@@ -36,6 +36,8 @@
 //!   behind it (started by the core), what a handle and its actor share, and how the
 //!   actors take writes and publish without waiting on a peer while holding its input.
 //!   Its shared types ([`Role`], [`CloneOptions`], [`AttachError`]) sit at its root.
+//! - `websocket`: Zeek's WebSocket API (JSON v1) as a kind of link: the server for
+//!   WebSocket clients, their sessions, their encoding.
 //! - [`metrics`]: the counters the data path keeps, the [`Metrics`] an endpoint shows
 //!   (`Endpoint::metrics`, `endpoint/metrics.rs`) and the metrics port serving them.
 //! - [`config`], [`info`], [`status`], [`error`]: configuration, peer descriptions,
@@ -63,6 +65,7 @@ pub mod status;
 pub mod store;
 pub mod subscriber;
 pub mod tls;
+mod websocket;
 
 pub use config::{Config, EnvError, SlowPeerPolicy, TlsConfig, METRICS_PORT_ENV};
 pub use endpoint::Endpoint;

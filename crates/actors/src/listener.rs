@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::net::TcpListener;
 
-use crate::connection::{open, ConnectError, Side};
+use crate::connection::{open, ConnectError, Peerings, Side};
 use crate::core::{Core, HandshakeFailed, Handshaken};
 use crate::info::NetworkInfo;
 use crate::routing::Shared;
@@ -20,15 +20,22 @@ pub(crate) struct StopListening;
 /// Accepts peers on one socket.
 pub(crate) struct Listener {
     shared: Arc<Shared>,
+    peerings: Arc<Peerings>,
     core: Addr<Core>,
     socket: Option<TcpListener>,
 }
 
 impl Listener {
     /// A listener on a bound socket.
-    pub(crate) fn new(shared: Arc<Shared>, core: Addr<Core>, socket: TcpListener) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        peerings: Arc<Peerings>,
+        core: Addr<Core>,
+        socket: TcpListener,
+    ) -> Self {
         Listener {
             shared,
+            peerings,
             core,
             socket: Some(socket),
         }
@@ -44,6 +51,7 @@ impl Actor for Listener {
             .take()
             .expect("the socket is taken once, at start");
         let shared = self.shared.clone();
+        let peerings = self.peerings.clone();
         let core = self.core.clone();
         let accept_loop = async move {
             loop {
@@ -59,7 +67,7 @@ impl Actor for Listener {
                     address: remote.ip().to_string(),
                     port: remote.port(),
                 };
-                let opening = crate::core::opening(&shared);
+                let opening = crate::core::opening(&shared, &peerings);
                 let sent_filter = opening.hello.filter.clone();
                 let opening = open(stream, Side::Inbound, network.clone(), opening);
                 let core = core.clone();
@@ -98,5 +106,6 @@ pub(crate) fn worth_reporting(error: &ConnectError) -> bool {
         error,
         ConnectError::Invalid(broker_wire::WireError::Io(_))
             | ConnectError::Tls(crate::tls::TlsError::Closed(_))
+            | ConnectError::Redundant(_)
     )
 }

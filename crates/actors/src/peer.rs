@@ -2,7 +2,11 @@
 //! feeds the data path directly (no core round trip per message), pausing while
 //! downstream queues are full; its writer task drains the peer's outbox, coalescing
 //! frames into large writes. The actor itself handles closing; the Core's keepalive
-//! tick probes and times out silent peers (`core/keepalive.rs`).
+//! tick probes and times out silent peers (`core/keepalive.rs`). A peer speaking
+//! Broker's native protocol has a reader of its own (`native`); everything else is
+//! shared.
+
+mod native;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +53,8 @@ pub(crate) struct Peer {
     /// The connection's read half, until the reader task takes it (the write half
     /// waits in the link's writer slot).
     reader: Option<FrameReader<BoxedReader>>,
+    /// Whether the peer speaks Broker's native protocol rather than our frames.
+    native: bool,
     /// Becomes true when the writer has finished (flushed `Goodbye` or failed).
     writer_done: watch::Receiver<bool>,
     writer_done_tx: Option<watch::Sender<bool>>,
@@ -56,13 +62,14 @@ pub(crate) struct Peer {
 
 impl Peer {
     /// The actor for an established connection to `node`, whose write half is
-    /// installed in `link.writer`.
+    /// installed in `link.writer`; `native` if it speaks Broker's native protocol.
     pub(crate) fn new(
         shared: Arc<Shared>,
         core: Addr<Core>,
         conn: u64,
         link: Arc<Link>,
         reader: FrameReader<BoxedReader>,
+        native: bool,
     ) -> Self {
         let (tx, rx) = watch::channel(false);
         Peer {
@@ -72,6 +79,7 @@ impl Peer {
             conn,
             link,
             reader: Some(reader),
+            native,
             writer_done: rx,
             writer_done_tx: Some(tx),
         }
@@ -96,8 +104,10 @@ impl Actor for Peer {
             .take()
             .expect("the reader is taken once, at start");
         let done = self.writer_done_tx.take().expect("writer starts once");
+        let (own, node) = (self.shared.node, self.node);
+        let goodbye = self.link.encoding.goodbye(own, node);
         ctx.spawn(
-            write_loop(self.link.clone(), done)
+            write_loop(self.link.clone(), goodbye, done)
                 .into_actor(self)
                 .map(|result, act, ctx| {
                     // A failed write means the connection is gone, as a failed read does.
@@ -106,14 +116,17 @@ impl Actor for Peer {
                     }
                 }),
         );
-        let read = read_loop(
+        let (shared, core, conn, link) = (
             self.shared.clone(),
             self.core.clone(),
-            self.node,
             self.conn,
             self.link.clone(),
-            reader,
         );
+        let read = if self.native {
+            futures::future::Either::Left(native::read_loop(shared, core, node, conn, link, reader))
+        } else {
+            futures::future::Either::Right(read_loop(shared, core, node, conn, link, reader))
+        };
         ctx.spawn(
             read.into_actor(self)
                 .map(|reason, act, ctx| act.closed(reason, ctx)),

@@ -78,7 +78,8 @@ impl PublishBuffer {
             return Err(message);
         }
         let routes = shared.routes();
-        if !routes.peers.iter().all(|peer| peer.link.outbox.has_room(1)) {
+        let mut links = routes.peers.iter().chain(&routes.clients);
+        if !links.all(|peer| peer.link.outbox.has_room(1)) {
             return Err(message);
         }
         publish_inline(shared, &routes, vec![message]);

@@ -47,6 +47,10 @@ pub(crate) struct SubscriberRoute {
 pub(crate) struct Routes {
     /// Peered endpoints.
     pub(crate) peers: Vec<PeerRoute>,
+    /// WebSocket clients of this endpoint: they get what local subscribers get (every
+    /// message from a peer, whether this endpoint forwards or not) and what is
+    /// published here, but never their own messages back.
+    pub(crate) clients: Vec<PeerRoute>,
     /// Local subscribers.
     pub(crate) subscribers: Vec<SubscriberRoute>,
     /// What this endpoint asks its peers for: subscriptions plus forwarded topics.
@@ -54,9 +58,10 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
-    /// Whether some peer's filter matches `topic`.
+    /// Whether some peer's (or WebSocket client's) filter matches `topic`.
     pub(crate) fn peer_wants(&self, topic: &Topic) -> bool {
-        self.peers.iter().any(|peer| matches(&peer.filter, topic))
+        let mut links = self.peers.iter().chain(&self.clients);
+        links.any(|peer| matches(&peer.filter, topic))
     }
 
     /// Whether `node` is a peer.
@@ -150,12 +155,27 @@ impl Shared {
 /// encoding made and the number of messages they hold.
 pub(crate) type Deliveries = Vec<(Arc<Link>, Bytes, usize)>;
 
-/// Encodes `messages` once per encoding in use and cuts the bytes for each peer
-/// (except `skip`) whose filter wants some of them. Local-only topics never leave the
-/// endpoint.
+/// Encodes `messages` once per encoding in use and cuts the bytes for each peer and
+/// WebSocket client (except `skip`) whose filter wants some of them. Local-only topics
+/// never leave the endpoint.
 pub(crate) fn plan(
     shared: &Shared,
     routes: &Routes,
+    messages: &[DataMessage],
+    skip: Option<NodeId>,
+) -> Deliveries {
+    plan_to(
+        shared,
+        routes.peers.iter().chain(&routes.clients),
+        messages,
+        skip,
+    )
+}
+
+/// [`plan`] for the links of `targets` only.
+fn plan_to<'r>(
+    shared: &Shared,
+    targets: impl Iterator<Item = &'r PeerRoute>,
     messages: &[DataMessage],
     skip: Option<NodeId>,
 ) -> Deliveries {
@@ -163,7 +183,7 @@ pub(crate) fn plan(
     // Usually one: every link of an encoding shares its encoder.
     let mut encoders: Vec<(&'static str, Box<dyn Encoder>)> = Vec::new();
     let mut selected = Vec::with_capacity(messages.len());
-    for peer in routes.peers.iter().filter(|p| Some(p.link.node) != skip) {
+    for peer in targets.filter(|p| Some(p.link.node) != skip) {
         selected.clear();
         selected.extend((0..messages.len()).filter(|&i| {
             !messages[i].topic.is_local_only() && matches(&peer.filter, &messages[i].topic)
@@ -178,7 +198,8 @@ pub(crate) fn plan(
         {
             Some(index) => index,
             None => {
-                let encoder = encoding.encoder(messages.len(), shared.config.max_frame_len);
+                let encoder =
+                    encoding.encoder(shared.node, messages.len(), shared.config.max_frame_len);
                 encoders.push((encoding.name(), encoder));
                 encoders.len() - 1
             }
@@ -221,7 +242,7 @@ fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
 /// Publishes a batch originating here from async code, waiting under backpressure.
 pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>) {
     let routes = shared.routes();
-    if routes.peers.is_empty() || messages.is_empty() {
+    if (routes.peers.is_empty() && routes.clients.is_empty()) || messages.is_empty() {
         shared.counters.processed(MessageKind::Data, messages.len());
         return;
     }
@@ -251,10 +272,21 @@ pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<Data
         .expect("dedup lock poisoned")
         .retain_fresh(shared.node, batch);
     shared.counters.dedup_hits(received - fresh.len());
+    receive_fresh(shared, from, fresh).await;
+}
+
+/// Handles messages from peer `from` known to be new: forwards what may travel
+/// further, then feeds local subscribers. Messages from a Broker peer come here
+/// directly, stamped with our own origin and ids (Broker's wire has no ids: a message
+/// entering broker-rs's mesh gets its identity where it enters, as Broker rewrites the
+/// sender of a message it forwards).
+pub(crate) async fn receive_fresh(shared: &Shared, from: NodeId, fresh: Vec<DataMessage>) {
     if fresh.is_empty() {
         return;
     }
     let routes = shared.routes();
+    // WebSocket clients are local: they get every fresh message, TTL or not.
+    push_async(plan_to(shared, routes.clients.iter(), &fresh, Some(from))).await;
     if shared.config.forward && routes.peers.len() > 1 {
         // Each hop spends one unit of TTL; a message arriving with 1 stops here.
         let mut fresh = fresh;
@@ -262,16 +294,34 @@ pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<Data
             message.ttl = message.ttl.saturating_sub(1);
         }
         let onward: Vec<usize> = (0..fresh.len()).filter(|&i| fresh[i].ttl > 0).collect();
+        let peers = routes.peers.iter();
         let deliveries = if onward.len() == fresh.len() {
-            plan(shared, &routes, &fresh, Some(from))
+            plan_to(shared, peers, &fresh, Some(from))
         } else {
             let subset: Vec<DataMessage> = onward.iter().map(|&i| fresh[i].clone()).collect();
-            plan(shared, &routes, &subset, Some(from))
+            plan_to(shared, peers, &subset, Some(from))
         };
         push_async(deliveries).await;
         deliver_local(&routes, contents(fresh)).await;
         return;
     }
+    deliver_local(&routes, contents(fresh)).await;
+}
+
+/// Handles a batch that WebSocket client `from` published (stamped with its id and
+/// the configured TTL): this endpoint publishes it on the client's behalf, to every
+/// peer and every other client whose filter matches, whether it forwards or not, and
+/// to local subscribers. Its ids are marked seen, so copies coming back over a cycle
+/// of peers are dropped. Waits while outboxes or subscriber queues are full.
+pub(crate) async fn receive_from_client(shared: &Shared, from: NodeId, batch: Vec<DataMessage>) {
+    shared.counters.processed(MessageKind::Data, batch.len());
+    let fresh = shared
+        .dedup
+        .lock()
+        .expect("dedup lock poisoned")
+        .retain_fresh(shared.node, batch);
+    let routes = shared.routes();
+    push_async(plan(shared, &routes, &fresh, Some(from))).await;
     deliver_local(&routes, contents(fresh)).await;
 }
 
@@ -333,16 +383,20 @@ mod tests {
             "lines"
         }
 
-        fn encoder(&self, _: usize, _: usize) -> Box<dyn Encoder> {
+        fn encoder(&self, _: NodeId, _: usize, _: usize) -> Box<dyn Encoder> {
             self.encoders.fetch_add(1, Ordering::Relaxed);
             Box::new(LinesEncoder)
         }
 
-        fn filter(&self, _: &[Topic]) -> Option<Bytes> {
+        fn filter(&self, _: NodeId, _: NodeId, _: &[Topic]) -> Option<Bytes> {
             None
         }
 
-        fn goodbye(&self) -> Option<Bytes> {
+        fn ping(&self, _: NodeId, _: NodeId, _: u64) -> Option<Bytes> {
+            None
+        }
+
+        fn goodbye(&self, _: NodeId, _: NodeId) -> Option<Bytes> {
             None
         }
     }

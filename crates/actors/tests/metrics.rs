@@ -259,14 +259,15 @@ fn shed_status_events_are_counted() {
     for other in &others {
         other.peer("127.0.0.1", port, None).unwrap();
     }
-    // Three PeerAdded for a queue of one: two shed.
+    // Three peerings, a PeerAdded and an EndpointDiscovered each, for a queue of one:
+    // five shed.
     eventually("the shed events", || {
         observed
             .metrics()
             .value("broker_dropped_status_events_total", "")
-            == Some(2)
+            == Some(5)
     });
-    assert_eq!(statuses.dropped(), 2);
+    assert_eq!(statuses.dropped(), 5);
     match statuses.poll().first() {
         Some(broker_actors::StatusEvent::Status(s)) => assert_eq!(s.code, StatusCode::PeerAdded),
         other => panic!("expected the first PeerAdded, got {other:?}"),

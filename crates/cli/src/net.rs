@@ -68,6 +68,10 @@ pub struct NetworkArgs {
     /// Seconds between attempts to reach a peer that is down or was lost.
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     pub retry: f64,
+    /// Also serve WebSocket clients (Zeek's JSON API, on `listen_address`) on this
+    /// port (0 = any free port). The bound port is printed on stderr.
+    #[arg(long, value_name = "PORT")]
+    pub web_socket_port: Option<u16>,
     /// Serve the endpoint's metrics to Prometheus on this port (`GET /metrics`; 0 = any
     /// free port, printed on stderr). Off unless given here or in BROKER_METRICS_PORT.
     #[arg(long, env = "BROKER_METRICS_PORT", value_name = "PORT")]
@@ -102,7 +106,11 @@ impl NetworkArgs {
                 write_atomically(path, &format!("{bound}\n"))?;
             }
         }
-        let retry = Some(Duration::from_secs_f64(self.retry.max(0.01)));
+        if let Some(port) = self.web_socket_port {
+            let bound = endpoint.web_socket_listen(&self.listen_address, port)?;
+            eprintln!("listening for WebSocket clients on port {bound}");
+        }
+        let retry = self.retry_interval();
         for peer in &self.peers {
             match endpoint.peer(&peer.host, peer.port, retry) {
                 Ok(()) => eprintln!("peered with {peer}"),
@@ -110,6 +118,11 @@ impl NetworkArgs {
             }
         }
         Ok(())
+    }
+
+    /// The interval between attempts to reach a peer.
+    pub fn retry_interval(&self) -> Option<Duration> {
+        Some(Duration::from_secs_f64(self.retry.max(0.01)))
     }
 }
 

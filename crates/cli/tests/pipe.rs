@@ -179,3 +179,48 @@ fn bad_arguments_are_usage_errors() {
         "--message-cap",
     );
 }
+
+#[test]
+fn lines_travel_over_the_websocket_api() {
+    // The subscriber serves WebSocket clients (anonymous TLS, as Broker by default);
+    // the publisher is a client of it.
+    let mut sub = Tool::spawn(
+        PIPE,
+        &[
+            "--mode",
+            "subscribe",
+            "--topic",
+            "/test",
+            "--web-socket-port",
+            "0",
+            "--message-cap",
+            "2",
+        ],
+    );
+    let announced = "listening for WebSocket clients on port ";
+    let line = sub.await_stderr(announced);
+    let port = line.split(announced).nth(1).unwrap().trim().to_owned();
+    let url = format!("wss://127.0.0.1:{port}/v1/messages/json");
+    let mut publisher = Tool::spawn(
+        PIPE,
+        &[
+            "--mode",
+            "publish",
+            "--topic",
+            "/test/ws",
+            "--web-socket-peers",
+            &url,
+        ],
+    );
+    feed(publisher.stdin(), &["over", "websocket"]);
+    assert!(publisher.wait().success(), "{}", publisher.stderr_so_far());
+    assert!(
+        publisher
+            .stderr_so_far()
+            .contains(&format!("connected to {url}")),
+        "{}",
+        publisher.stderr_so_far()
+    );
+    assert_eq!(sub.stdout_lines(2), ["/test/ws over", "/test/ws websocket"]);
+    assert!(sub.wait().success());
+}

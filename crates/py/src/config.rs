@@ -5,6 +5,10 @@ use pyo3::prelude::*;
 
 use crate::values::Timestamp;
 
+/// The overflow policies for WebSocket clients that broker-rs offers (Broker's
+/// `drop_oldest` is not among them: an outbox holds encoded batches, not messages).
+pub const WEB_SOCKET_OVERFLOW_POLICIES: [&str; 2] = ["disconnect", "drop_newest"];
+
 /// `broker.BrokerOptions`: options of an endpoint, with Broker's defaults. Forwarding
 /// has two names: 1.4's `forward` and today's `disable_forwarding`, its negation; both
 /// read and write the one setting.
@@ -26,6 +30,21 @@ pub struct BrokerOptions {
     /// Accepted for compatibility; the clock is always the real one.
     #[pyo3(get, set)]
     pub use_real_time: bool,
+    /// Serve WebSocket clients from the start on this port (Broker's
+    /// `broker.web-socket.port`); `None`: only `Endpoint.web_socket_listen` does.
+    #[pyo3(get, set)]
+    pub web_socket_port: Option<u16>,
+    /// The address to serve them on (`""` = all interfaces).
+    #[pyo3(get, set)]
+    pub web_socket_address: String,
+    /// Messages buffered per WebSocket client before the overflow policy applies
+    /// (Broker's `broker.web-socket-buffer-size`).
+    #[pyo3(get, set)]
+    pub web_socket_buffer_size: usize,
+    /// What happens to a WebSocket client whose buffer is full: `"disconnect"`
+    /// (Broker's default) or `"drop_newest"` (Broker's `web-socket-overflow-policy`).
+    #[pyo3(get)]
+    pub web_socket_overflow_policy: String,
 }
 
 #[pymethods]
@@ -38,7 +57,22 @@ impl BrokerOptions {
             forward: true,
             ignore_broker_conf: false,
             use_real_time: true,
+            web_socket_port: None,
+            web_socket_address: String::new(),
+            web_socket_buffer_size: 512,
+            web_socket_overflow_policy: "disconnect".to_owned(),
         }
+    }
+
+    #[setter]
+    fn set_web_socket_overflow_policy(&mut self, policy: String) -> PyResult<()> {
+        if !WEB_SOCKET_OVERFLOW_POLICIES.contains(&policy.as_str()) {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "web_socket_overflow_policy must be one of {WEB_SOCKET_OVERFLOW_POLICIES:?}, not {policy:?}"
+            )));
+        }
+        self.web_socket_overflow_policy = policy;
+        Ok(())
     }
 
     /// Whether this endpoint does not forward messages between its peers (today's

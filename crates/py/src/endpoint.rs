@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use broker_actors::{Config, Endpoint, ErrorCode, TlsConfig};
+use broker_actors::{Config, Endpoint, ErrorCode, SlowPeerPolicy, TlsConfig};
 use broker_wire::frame::{InvalidNodeId, NodeId};
 use broker_wire::Topic;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -34,11 +34,22 @@ fn config_from(py: Python<'_>, cfg: &Configuration) -> Config {
         key: path(&cfg.openssl_key),
         passphrase: (!cfg.openssl_passphrase.is_empty()).then(|| cfg.openssl_passphrase.clone()),
     };
+    let web_socket_overflow = match options.web_socket_overflow_policy.as_str() {
+        "drop_newest" => SlowPeerPolicy::Drop,
+        // The setter admits only the policies above.
+        _ => SlowPeerPolicy::Disconnect {
+            after: Duration::ZERO,
+        },
+    };
     Config {
         ttl: options.ttl,
         forward: options.forward,
         disable_ssl: options.disable_ssl,
         tls,
+        web_socket_port: options.web_socket_port,
+        web_socket_address: options.web_socket_address.clone(),
+        web_socket_buffer: options.web_socket_buffer_size,
+        web_socket_overflow,
         metrics_port: cfg.metrics_port,
         metrics_address: cfg.metrics_address.clone(),
         ..Config::default()
@@ -97,6 +108,49 @@ impl PyEndpoint {
     #[pyo3(signature = (address = String::new(), port = 0))]
     fn listen(&self, py: Python<'_>, address: String, port: u16) -> u16 {
         py.detach(|| self.inner.listen(&address, port).unwrap_or(0))
+    }
+
+    /// Listens for WebSocket clients (Zeek's JSON API on `/v1/messages/json`), with TLS
+    /// unless `disable_ssl`; returns the bound port (OS-chosen for 0), or 0 on failure.
+    #[pyo3(signature = (address = String::new(), port = 0))]
+    fn web_socket_listen(&self, py: Python<'_>, address: String, port: u16) -> u16 {
+        py.detach(|| self.inner.web_socket_listen(&address, port).unwrap_or(0))
+    }
+
+    /// Connects to a WebSocket server (`ws://` or `wss://` URL: Broker's or Zeek's),
+    /// subscribing there to `topics` and sending it what is published here under a
+    /// prefix of `send` (all by default); `True` once connected, `False` if the first
+    /// attempt fails. With `retry` > 0 seconds (default 10), failed or lost
+    /// connections are retried.
+    #[pyo3(signature = (url, topics, send = None, retry = None))]
+    fn web_socket_peer(
+        &self,
+        py: Python<'_>,
+        url: String,
+        topics: &Bound<'_, PyAny>,
+        send: Option<&Bound<'_, PyAny>>,
+        retry: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let topics = topics_from(topics)?;
+        let send = match send {
+            Some(send) => topics_from(send)?,
+            None => vec![Topic::from("")],
+        };
+        let retry = retry
+            .map(retry_from)
+            .transpose()?
+            .unwrap_or(Some(Duration::from_secs(10)));
+        let endpoint = self.inner.clone();
+        run_interruptible(py, move || {
+            endpoint.web_socket_peer(&url, topics, send, retry).is_ok()
+        })
+    }
+
+    /// Stops connecting to the WebSocket server at `url` and closes the connection;
+    /// `True` if there was either.
+    fn web_socket_unpeer(&self, py: Python<'_>, url: String) -> PyResult<bool> {
+        let endpoint = self.inner.clone();
+        run_interruptible(py, move || endpoint.web_socket_unpeer(&url))
     }
 
     /// Peers with a remote endpoint; `True` once peered, `False` if the first attempt

@@ -6,8 +6,8 @@ mod common;
 
 use broker_wire::codes::ErrorCode;
 use broker_wire::native::{
-    Closed, DropConn, EndpointId, Handshake, HandshakeError, HandshakeMachine, NativeCodec,
-    NativeError, Next, Reservation, Role, Step,
+    Closed, DropConn, EndpointId, Handshake, HandshakeError, HandshakeMachine, Hello, NativeCodec,
+    NativeError, Next, Reservation, Role, Step, BROKER_RS_VERSION, PROTOCOL_VERSION,
 };
 use broker_wire::Topic;
 use common::hex;
@@ -77,7 +77,7 @@ fn originator_scenario_node_responds() {
         step.next,
         Next::Reserve {
             peer: id(P),
-            originator: false
+            originator: false,
         }
     );
     assert!(step.send.is_empty());
@@ -92,7 +92,8 @@ fn originator_scenario_node_responds() {
         Next::Established {
             peer: id(P),
             filter: topics(&["/foo/bar"]),
-            originator: false
+            originator: false,
+            version: PROTOCOL_VERSION,
         }
     );
 }
@@ -114,7 +115,7 @@ fn originator_scenario_connector_originates() {
         step.next,
         Next::Reserve {
             peer: id(N),
-            originator: true
+            originator: true,
         }
     );
     let step = p.reserved(Reservation::Granted);
@@ -130,7 +131,8 @@ fn originator_scenario_connector_originates() {
         Next::Established {
             peer: id(N),
             filter: topics(&["/test"]),
-            originator: true
+            originator: true,
+            version: PROTOCOL_VERSION,
         }
     );
 }
@@ -145,7 +147,7 @@ fn responder_scenario_until_reserved(node: &mut HandshakeMachine) -> Step {
         step.next,
         Next::Reserve {
             peer: id(Q),
-            originator: true
+            originator: true,
         }
     );
     assert!(step.send.is_empty());
@@ -169,7 +171,8 @@ fn responder_scenario_node_originates() {
         Next::Established {
             peer: id(Q),
             filter: topics(&["/foo/bar"]),
-            originator: true
+            originator: true,
+            version: PROTOCOL_VERSION,
         }
     );
 }
@@ -186,7 +189,7 @@ fn responder_scenario_connector_responds() {
         step.next,
         Next::Reserve {
             peer: id(N),
-            originator: false
+            originator: false,
         }
     );
     assert_eq!(q.reserved(Reservation::Granted).next, Next::Continue);
@@ -198,7 +201,8 @@ fn responder_scenario_connector_responds() {
         Next::Established {
             peer: id(N),
             filter: topics(&["/test"]),
-            originator: false
+            originator: false,
+            version: PROTOCOL_VERSION,
         }
     );
 }
@@ -442,7 +446,8 @@ fn two_machines_peer_whichever_id_is_smaller() {
             Next::Established {
                 peer: id(acceptor),
                 filter: topics(&["/a"]),
-                originator: c_originates
+                originator: c_originates,
+                version: PROTOCOL_VERSION,
             }
         );
         assert_eq!(
@@ -450,8 +455,58 @@ fn two_machines_peer_whichever_id_is_smaller() {
             Next::Established {
                 peer: id(connector),
                 filter: topics(&["/c"]),
-                originator: !c_originates
+                originator: !c_originates,
+                version: PROTOCOL_VERSION,
             }
         );
     }
+}
+
+#[test]
+fn two_broker_rs_machines_select_the_private_version_a_broker_selects_1() {
+    for (connector, acceptor) in [(P, N), (N, P)] {
+        let both = |c_max, a_max| {
+            let c = HandshakeMachine::offering(Role::Connector, id(connector), vec![], c_max);
+            let a = HandshakeMachine::offering(Role::Acceptor, id(acceptor), vec![], a_max);
+            match pump(c, a) {
+                (Next::Established { version: c, .. }, Next::Established { version: a, .. }) => {
+                    (c, a)
+                }
+                other => panic!("not established: {other:?}"),
+            }
+        };
+        let private = (BROKER_RS_VERSION, BROKER_RS_VERSION);
+        assert_eq!(both(BROKER_RS_VERSION, BROKER_RS_VERSION), private);
+        let broker = (PROTOCOL_VERSION, PROTOCOL_VERSION);
+        assert_eq!(both(BROKER_RS_VERSION, PROTOCOL_VERSION), broker);
+        assert_eq!(both(PROTOCOL_VERSION, BROKER_RS_VERSION), broker);
+        // broker-rs endpoints of different frame versions meet on Broker's.
+        assert_eq!(both(BROKER_RS_VERSION, BROKER_RS_VERSION + 1), broker);
+    }
+}
+
+#[test]
+fn our_hello_offers_the_range_and_a_foreign_selection_is_refused() {
+    let (_, hello) = HandshakeMachine::offering(Role::Connector, id(Q), vec![], BROKER_RS_VERSION);
+    assert_eq!(
+        hello,
+        Handshake::Hello(Hello {
+            sender: id(Q),
+            min_version: PROTOCOL_VERSION,
+            max_version: BROKER_RS_VERSION,
+        })
+    );
+    // A Broker machine (offering only 1) refuses our private version when selected.
+    let (mut broker, _) = HandshakeMachine::start(Role::Connector, id(Q), vec![]);
+    let step = broker.handle(Handshake::VersionSelect {
+        sender: id(P),
+        version: BROKER_RS_VERSION,
+    });
+    match step.next {
+        Next::Closed(Closed::Failed { .. }) => {}
+        other => panic!("accepted a version it does not offer: {other:?}"),
+    }
+    assert!(
+        matches!(&step.send[..], [Handshake::DropConn(d)] if d.code == ErrorCode::PeerIncompatible.code())
+    );
 }

@@ -11,11 +11,13 @@ use crate::routing::{PeerRoute, Routes, SubscriberRoute};
 use crate::store::{Inbox, StoreActor};
 
 impl Core {
-    /// What we subscribe to on behalf of local subscribers and forwarding.
+    /// What we subscribe to on behalf of local subscribers, forwarding and WebSocket
+    /// clients.
     fn local_filter(&self) -> Vec<Topic> {
         let subscribed = self.subscribers.values().flat_map(|s| s.filter.iter());
         let topics = subscribed
             .chain(&self.forwarded)
+            .chain(self.web_sockets.topics())
             .filter(|t| !t.is_local_only())
             .cloned()
             .collect();
@@ -28,7 +30,11 @@ impl Core {
         let previous = self.shared.routes();
         if *previous.local_filter != local_filter {
             for peer in self.peers.values() {
-                if let Some(frame) = peer.link.encoding.filter(&local_filter) {
+                if let Some(frame) =
+                    peer.link
+                        .encoding
+                        .filter(self.shared.node, peer.link.node, &local_filter)
+                {
                     let _ = peer.link.outbox.push_unbounded(frame);
                 }
             }
@@ -42,6 +48,7 @@ impl Core {
                     link: p.link.clone(),
                 })
                 .collect(),
+            clients: self.web_sockets.routes(),
             subscribers: self.subscribers.values().cloned().collect(),
             local_filter: Arc::new(local_filter),
         });

@@ -33,7 +33,7 @@ impl Core {
             if quiet >= interval * SILENT_INTERVALS {
                 silent.push((*node, peer.conn, peer.actor.clone()));
             } else if quiet >= interval {
-                if let Some(ping) = peer.link.encoding.ping(nonce) {
+                if let Some(ping) = peer.link.encoding.ping(self.shared.node, *node, nonce) {
                     let _ = peer.link.outbox.push_unbounded(ping);
                 }
             }

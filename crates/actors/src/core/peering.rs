@@ -7,16 +7,17 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use broker_wire::frame::{Hello, NodeId};
+use broker_wire::native::{EndpointId, BROKER_RS_VERSION, PROTOCOL_VERSION};
 use broker_wire::Topic;
 
 use super::{
     Core, HandshakeFailed, Handshaken, PeerClosed, PeerFilter, PeerReply, PeerWith, Unpeer,
     FLUSH_TIMEOUT,
 };
-use crate::connection::{connect, ConnectError, Established, Opening};
+use crate::connection::{connect, ConnectError, Established, Opening, PeerSlot, Peerings, Remote};
 use crate::error::EndpointError;
 use crate::info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
-use crate::link::{Link, BATCH};
+use crate::link::{Link, BATCH, NATIVE};
 use crate::listener::worth_reporting;
 use crate::peer::{sanitize, Close, CloseReason, Peer};
 use crate::routing::Shared;
@@ -30,6 +31,8 @@ pub(super) struct PeerEntry {
     pub(super) filter: Arc<Vec<Topic>>,
     network: NetworkInfo,
     outbound: Option<(String, u16)>,
+    /// The peer's reservation: released when the entry goes.
+    _slot: PeerSlot,
 }
 
 impl PeerEntry {
@@ -49,14 +52,20 @@ pub(super) struct Outbound {
     connecting: bool,
 }
 
-/// What opening a connection needs now: our `Hello` with the current filter, TLS,
-/// limits.
-pub(crate) fn opening(shared: &Shared) -> Opening {
+/// What opening a connection needs now: our `Hello` with the current filter, the
+/// reserved peers, TLS, limits.
+pub(crate) fn opening(shared: &Shared, peerings: &Arc<Peerings>) -> Opening {
     Opening {
         hello: Hello::new(shared.node, shared.routes().local_filter.to_vec()),
+        peerings: peerings.clone(),
         tls: shared.tls.clone(),
         max_frame_len: shared.config.max_frame_len,
         timeout: shared.config.handshake_timeout,
+        max_version: if shared.config.native_only {
+            PROTOCOL_VERSION
+        } else {
+            BROKER_RS_VERSION
+        },
     }
 }
 
@@ -99,7 +108,7 @@ impl Core {
             return;
         }
         target.connecting = true;
-        let opening = opening(&self.shared);
+        let opening = opening(&self.shared, &self.peerings);
         let sent_filter = opening.hello.filter.clone();
         let (address, port) = key.clone();
         let opening = async move { connect(&address, port, opening).await };
@@ -140,7 +149,7 @@ impl Core {
             sent_filter,
             outbound,
         } = msg;
-        let node = established.remote.node;
+        let node = established.remote.node();
         // `peer` returns only once the routing snapshot holds the peer with its
         // filter, so a publish right after it reaches the peer: the waiters are
         // answered last.
@@ -152,13 +161,21 @@ impl Core {
                 waiters = std::mem::take(&mut target.waiters);
             }
         }
+        // Targets whose own connection was dropped as redundant to this one.
+        let id = EndpointId::from(&node);
+        for target in self.outbound.values_mut() {
+            if !target.connecting && target.node.is_some_and(|n| EndpointId::from(&n) == id) {
+                target.node = Some(node);
+                waiters.append(&mut target.waiters);
+            }
+        }
         let answer = |waiters: Vec<PeerReply>| {
             for waiter in waiters {
                 let _ = waiter.send(Ok(()));
             }
         };
-        // Peering twice with one endpoint keeps the first peering; ourselves, never.
-        if self.shutting_down || node == self.shared.node || self.peers.contains_key(&node) {
+        // The handshake reserved the peer, so it is new; unless we are shutting down.
+        if self.shutting_down || self.peers.contains_key(&node) {
             answer(waiters);
             return;
         }
@@ -167,21 +184,24 @@ impl Core {
             writer,
             shareable_writes,
             remote,
+            slot,
             network,
         } = established;
+        slot.peered();
+        let native = matches!(remote, Remote::Native { .. });
         self.next_conn += 1;
         let conn = self.next_conn;
         let config = &self.shared.config;
         let link = Arc::new(Link::new(
             node,
-            &BATCH,
+            if native { &NATIVE } else { &BATCH },
             config.peer_buffer,
             config.slow_peer,
             self.shared.reporter.clone(),
         ));
         let current = self.shared.routes().local_filter.clone();
         if *current != sent_filter {
-            if let Some(frame) = link.encoding.filter(&current) {
+            if let Some(frame) = link.encoding.filter(self.shared.node, node, &current) {
                 let _ = link.outbox.push_unbounded(frame);
             }
         }
@@ -192,14 +212,16 @@ impl Core {
             conn,
             link.clone(),
             reader,
+            native,
         );
         let entry = PeerEntry {
             actor: peer.start(),
             link,
             conn,
-            filter: Arc::new(sanitize(remote.filter)),
+            filter: Arc::new(sanitize(remote.into_filter())),
             network,
             outbound,
+            _slot: slot,
         };
         let info = entry.info();
         self.peers.insert(node, entry);
@@ -247,6 +269,10 @@ impl Core {
             outbound,
             error,
         } = msg;
+        if let ConnectError::Redundant(peer) = error {
+            self.redundant(peer, outbound, ctx);
+            return;
+        }
         let context = Some(EndpointInfo {
             node: UNKNOWN_NODE,
             network: Some(network.clone()),
@@ -262,6 +288,10 @@ impl Core {
                 ErrorCode::PeerUnavailable,
                 text::UNABLE_TO_CONNECT.to_owned(),
             ),
+            ConnectError::Handshake(why) => (ErrorCode::PeerInvalid, why.to_string()),
+            ConnectError::Refused(_) | ConnectError::Redundant(_) => {
+                (ErrorCode::PeerUnavailable, error.to_string())
+            }
             ConnectError::Tls(why) => (ErrorCode::PeerInvalid, why.to_string()),
         };
         let event = StatusEvent::error(code, context, message);
@@ -291,6 +321,52 @@ impl Core {
             }));
         }
         self.retry_later(key, ctx);
+    }
+
+    /// An outbound connection turned out redundant: the peer is (being) peered over
+    /// another connection, which the target now follows. Its waiters are answered when
+    /// that peering exists, at once if it does already.
+    /// If that other handshake fails instead, the target is retried (or given up)
+    /// after the handshake timeout.
+    fn redundant(
+        &mut self,
+        peer: EndpointId,
+        outbound: Option<(String, u16)>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(key) = outbound else { return };
+        let Some(target) = self.outbound.get_mut(&key) else {
+            return;
+        };
+        target.connecting = false;
+        let node = self
+            .peers
+            .keys()
+            .find(|node| EndpointId::from(*node) == peer)
+            .copied();
+        target.node = Some(node.unwrap_or(NodeId::from(peer)));
+        if node.is_some() {
+            for waiter in target.waiters.drain(..) {
+                let _ = waiter.send(Ok(()));
+            }
+            return;
+        }
+        let timeout = self.shared.config.handshake_timeout;
+        ctx.run_later(timeout, move |act, ctx| {
+            let peered = act.peers.keys().any(|node| EndpointId::from(node) == peer);
+            let Some(target) = act.outbound.get_mut(&key).filter(|_| !peered) else {
+                return;
+            };
+            target.node = None;
+            for waiter in target.waiters.drain(..) {
+                let _ = waiter.send(Err(EndpointError::PeerUnavailable {
+                    address: key.0.clone(),
+                    port: key.1,
+                    reason: "the redundant connection's peering did not come".into(),
+                }));
+            }
+            act.retry_later(key, ctx);
+        });
     }
 
     /// Schedules another attempt for an outbound peering that has a retry interval;

@@ -2,8 +2,8 @@
 //! (ours: batch frames, [`BATCH`]); routing asks a link's encoding for an [`Encoder`]
 //! per batch of messages, one per encoding in use, so each message is encoded once per
 //! encoding however many links share it, and it hands each link the bytes its encoder
-//! made. A new kind of link (Broker's native protocol, WebSocket JSON) brings its own
-//! `Encoding` and needs no change to routing.
+//! made. A new kind of link (Broker's native protocol: [`NATIVE`], WebSocket JSON) brings
+//! its own `Encoding` and needs no change to routing.
 
 use broker_wire::frame::{DataMessage, Frame, NodeId};
 use broker_wire::Topic;
@@ -17,21 +17,22 @@ pub(crate) trait Encoding: Send + Sync {
     /// encoder (and so its encoded bytes).
     fn name(&self) -> &'static str;
 
-    /// An encoder for one batch of `messages` messages; `max_frame_len` bounds what a
-    /// receiver accepts.
-    fn encoder(&self, messages: usize, max_frame_len: usize) -> Box<dyn Encoder>;
+    /// An encoder for one batch of `messages` messages sent by endpoint `from`;
+    /// `max_frame_len` bounds what a receiver accepts.
+    fn encoder(&self, from: NodeId, messages: usize, max_frame_len: usize) -> Box<dyn Encoder>;
 
-    /// The frame announcing our subscriptions, for protocols that have one.
-    fn filter(&self, topics: &[Topic]) -> Option<Bytes>;
+    /// The frame from `from` announcing our subscriptions to `to`, for protocols that
+    /// have one.
+    fn filter(&self, from: NodeId, to: NodeId, topics: &[Topic]) -> Option<Bytes>;
 
-    /// The frame ending the connection gracefully, for protocols that have one.
-    fn goodbye(&self) -> Option<Bytes>;
+    /// A liveness probe from `from` that `to` answers with a pong, for protocols that
+    /// have one; the Core sends it to a peer silent for a keepalive interval (see
+    /// `link::Liveness`).
+    fn ping(&self, from: NodeId, to: NodeId, nonce: u64) -> Option<Bytes>;
 
-    /// A liveness probe the peer answers, for protocols that have one; the Core sends
-    /// it to a peer silent for a keepalive interval (see `link::Liveness`).
-    fn ping(&self, _nonce: u64) -> Option<Bytes> {
-        None
-    }
+    /// The frame from `from` ending the connection to `to` gracefully, for protocols
+    /// that have one.
+    fn goodbye(&self, from: NodeId, to: NodeId) -> Option<Bytes>;
 }
 
 /// Encodes one batch of messages for the links of one encoding. It sees every link it
@@ -61,7 +62,7 @@ impl Encoding for BatchFrames {
         "batch"
     }
 
-    fn encoder(&self, messages: usize, max_frame_len: usize) -> Box<dyn Encoder> {
+    fn encoder(&self, _: NodeId, messages: usize, max_frame_len: usize) -> Box<dyn Encoder> {
         Box::new(BatchEncoder {
             encoded: EncodedBatch::new(messages),
             cap: max_frame_len,
@@ -69,16 +70,16 @@ impl Encoding for BatchFrames {
         })
     }
 
-    fn filter(&self, topics: &[Topic]) -> Option<Bytes> {
+    fn filter(&self, _: NodeId, _: NodeId, topics: &[Topic]) -> Option<Bytes> {
         Some(encode_frame(&Frame::Filter(topics.to_vec())))
     }
 
-    fn goodbye(&self) -> Option<Bytes> {
-        Some(encode_frame(&Frame::Goodbye))
+    fn ping(&self, _: NodeId, _: NodeId, nonce: u64) -> Option<Bytes> {
+        Some(encode_frame(&Frame::Ping(nonce)))
     }
 
-    fn ping(&self, nonce: u64) -> Option<Bytes> {
-        Some(encode_frame(&Frame::Ping(nonce)))
+    fn goodbye(&self, _: NodeId, _: NodeId) -> Option<Bytes> {
+        Some(encode_frame(&Frame::Goodbye))
     }
 }
 

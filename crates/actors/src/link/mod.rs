@@ -5,6 +5,7 @@
 //! the Core only through a [`Reporter`].
 
 mod encoding;
+mod native;
 mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +20,7 @@ use crate::queue::{BoundedQueue, PushError};
 use crate::reports::{Report, Reporter};
 
 pub(crate) use encoding::{Encoder, Encoding, BATCH};
+pub(crate) use native::NATIVE;
 pub(crate) use writer::{write_loop, WriterSlot};
 
 /// The sending side of one peering. Shared by the Core (registration, filters), the

@@ -108,9 +108,10 @@ pub(super) fn write_inline(link: &Link, frame: Bytes) -> Result<(), Bytes> {
 }
 
 /// The write task: writes queued frames until the outbox is closed and drained, then
-/// the encoding's goodbye; tells `done` when finished. The writer must be installed.
+/// `goodbye` (the encoding's); tells `done` when finished. The writer must be installed.
 pub(crate) async fn write_loop(
     link: std::sync::Arc<Link>,
+    goodbye: Option<Bytes>,
     done: watch::Sender<bool>,
 ) -> io::Result<()> {
     let result = async {
@@ -124,8 +125,8 @@ pub(crate) async fn write_loop(
             out.flush().await?;
             link.made_progress();
             if !open {
-                if let Some(goodbye) = link.encoding.goodbye() {
-                    out.write_all(&goodbye).await?;
+                if let Some(goodbye) = &goodbye {
+                    out.write_all(goodbye).await?;
                     out.flush().await?;
                 }
                 return out.shutdown().await;

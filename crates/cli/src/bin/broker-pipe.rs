@@ -36,6 +36,10 @@ struct Args {
     /// "data": ...}` published on their own topic. Subscribe: print such messages.
     #[arg(long)]
     json: bool,
+    /// WebSocket servers to talk to (`ws://` or `wss://` URLs, Broker's or Zeek's,
+    /// comma-separated) as peers: subscribing there to the topic, or publishing to them.
+    #[arg(long, value_delimiter = ',', value_name = "URL,...")]
+    web_socket_peers: Vec<String>,
     /// Publish mode: wait at most this long for a peer subscribed to the topic.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     await_subscriber: f64,
@@ -83,6 +87,7 @@ fn publish(
     interrupt: &Interrupt,
 ) -> Result<(), CliError> {
     args.network.connect(endpoint)?;
+    connect_web_sockets(args, endpoint, vec![], vec![topic.clone()]);
     let wait = Duration::from_secs_f64(args.await_subscriber.max(0.0));
     if !wait.is_zero()
         && !await_subscription(endpoint, topic, wait, interrupt)
@@ -118,6 +123,19 @@ fn publish(
     Ok(())
 }
 
+/// Connects to the WebSocket servers, subscribing there to `topics` and sending
+/// them what is published on `send`. One that is not reachable yet is only
+/// reported: it is retried in the background.
+fn connect_web_sockets(args: &Args, endpoint: &Endpoint, topics: Vec<Topic>, send: Vec<Topic>) {
+    let retry = args.network.retry_interval();
+    for url in &args.web_socket_peers {
+        match endpoint.web_socket_peer(url, topics.clone(), send.clone(), retry) {
+            Ok(()) => eprintln!("connected to {url}"),
+            Err(e) => eprintln!("{e}; retrying every {}s", args.network.retry),
+        }
+    }
+}
+
 /// Stdin's lines, read on a thread so the caller can notice signals meanwhile.
 fn stdin_lines() -> mpsc::Receiver<std::io::Result<String>> {
     let (send, receive) = mpsc::sync_channel(1024);
@@ -140,6 +158,7 @@ fn subscribe(
 ) -> Result<(), CliError> {
     let subscriber = endpoint.make_subscriber(vec![topic.clone()], 1024);
     args.network.connect(endpoint)?;
+    connect_web_sockets(args, endpoint, vec![topic.clone()], vec![]);
     let cap = args.message_cap.unwrap_or(u64::MAX);
     while count.load(Ordering::Relaxed) < cap && !interrupt.is_set() {
         let Some(first) = subscriber.get(Some(POLL_SLICE)) else {

@@ -2,7 +2,7 @@
 
 import datetime
 import enum
-from typing import Any, ClassVar, Iterable, Iterator, Mapping, Optional, Union, final
+from typing import Any, ClassVar, Iterable, Iterator, Literal, Mapping, Optional, Union, final
 
 from typing_extensions import disjoint_base
 
@@ -367,6 +367,10 @@ class BrokerOptions:
     ignore_broker_conf: bool
     use_real_time: bool
     disable_forwarding: bool
+    web_socket_port: Optional[int]
+    web_socket_address: str
+    web_socket_buffer_size: int
+    web_socket_overflow_policy: Literal["disconnect", "drop_newest"]
     def __new__(cls) -> BrokerOptions: ...
 
 @final
@@ -489,6 +493,15 @@ class Endpoint:
     def __new__(cls, cfg: Optional[Configuration] = None) -> Endpoint: ...
     def node_id(self) -> str: ...
     def listen(self, address: str = ..., port: int = 0) -> int: ...
+    def web_socket_listen(self, address: str = ..., port: int = 0) -> int: ...
+    def web_socket_peer(
+        self,
+        url: str,
+        topics: _Topics,
+        send: Optional[_Topics] = None,
+        retry: Optional[_Seconds] = None,
+    ) -> bool: ...
+    def web_socket_unpeer(self, url: str) -> bool: ...
     def peer(self, addr: str, port: int, retry: Optional[_Seconds] = None) -> bool: ...
     def peer_nosync(self, addr: str, port: int, retry: Optional[_Seconds] = None) -> None: ...
     def unpeer(self, address: str, port: int) -> bool: ...

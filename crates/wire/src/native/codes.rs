@@ -15,6 +15,15 @@ pub const MAGIC: u32 = 0x5A45_454B;
 /// The only protocol version Broker 2.3 through 2.8 (Zeek 5.0 – 8.x) offers and accepts.
 pub const PROTOCOL_VERSION: u8 = 1;
 
+/// The private version two broker-rs endpoints select inside Broker's handshake: after
+/// it, the connection speaks broker-rs's own frames (`crate::frame`, version
+/// [`crate::frame::PROTOCOL_VERSION`], which this number follows so that broker-rs
+/// endpoints of different frame versions meet on version 1 instead of failing). Our
+/// hello offers `1..=BROKER_RS_VERSION`; a Broker accepts any range holding 1 and
+/// selects 1. Far above Broker's version so that a future Broker selecting the highest
+/// common version would not meet it soon.
+pub const BROKER_RS_VERSION: u8 = 0xF0 + crate::frame::PROTOCOL_VERSION as u8;
+
 /// Declares a `u8` enum with explicit discriminants and its checked conversion from a
 /// byte, which returns the unknown byte as the error.
 macro_rules! wire_enum {

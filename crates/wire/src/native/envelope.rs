@@ -118,16 +118,14 @@ impl Envelope {
 
     /// Appends the envelope (no length prefix); on error `out` is unchanged.
     pub fn encode<S: ByteSink>(&self, out: &mut S) -> Result<(), NativeError> {
-        let topic = self.topic.as_str().as_bytes();
-        let topic_len =
-            u16::try_from(topic.len()).map_err(|_| NativeError::TopicTooLong(topic.len()))?;
         let start = out.len();
-        out.put(&self.sender.0);
-        out.put(&self.receiver.0);
-        out.put_byte(self.content.message_type() as u8);
-        put_u16(out, self.ttl);
-        put_u16(out, topic_len);
-        out.put(topic);
+        let header = Header {
+            sender: self.sender,
+            receiver: self.receiver,
+            ttl: self.ttl,
+            topic: &self.topic,
+        };
+        header.put(self.content.message_type(), out)?;
         let payload = match &self.content {
             Content::Data(data) => encode_data(data, out),
             Content::Command(command) => command.encode(out),
@@ -178,6 +176,43 @@ impl Envelope {
             topic,
             content,
         })
+    }
+}
+
+/// The fields in front of an envelope's payload, borrowed: what encoding a data
+/// envelope without building an [`Envelope`] (and cloning its value) needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Header<'a> {
+    /// The last hop.
+    pub sender: EndpointId,
+    /// The addressee, or nil.
+    pub receiver: EndpointId,
+    /// Hops left.
+    pub ttl: u16,
+    /// The topic.
+    pub topic: &'a Topic,
+}
+
+impl Header<'_> {
+    /// Appends the header of an envelope of type `kind`; on error `out` is unchanged.
+    pub fn put<S: ByteSink>(&self, kind: MessageType, out: &mut S) -> Result<(), NativeError> {
+        let topic = self.topic.as_str().as_bytes();
+        let topic_len =
+            u16::try_from(topic.len()).map_err(|_| NativeError::TopicTooLong(topic.len()))?;
+        out.put(&self.sender.0);
+        out.put(&self.receiver.0);
+        out.put_byte(kind as u8);
+        put_u16(out, self.ttl);
+        put_u16(out, topic_len);
+        out.put(topic);
+        Ok(())
+    }
+
+    /// Appends a data envelope carrying `data`; on error `out` is unchanged.
+    pub fn put_data<S: ByteSink>(&self, data: &Data, out: &mut S) -> Result<(), NativeError> {
+        let start = out.len();
+        self.put(MessageType::Data, out)?;
+        encode_data(data, out).inspect_err(|_| out.truncate(start))
     }
 }
 

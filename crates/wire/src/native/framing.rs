@@ -4,10 +4,11 @@
 //! a partial frame decodes as `Ok(None)`. The length prefix is the same as that of
 //! broker-rs's own frames, so [`FrameCodec`] splits both.
 
-use super::envelope::Envelope;
+use super::envelope::{Envelope, Header};
 use super::error::NativeError;
 use super::handshake::Handshake;
 use crate::codec::{ByteSink, FrameCodec, LENGTH_PREFIX_LEN};
+use crate::data::Data;
 use crate::error::WireError;
 
 /// Encodes and decodes length-prefixed native frames, refusing bodies above a cap.
@@ -71,6 +72,17 @@ impl NativeCodec {
         out: &mut S,
     ) -> Result<(), NativeError> {
         self.encode_with(out, |out| envelope.encode(out))
+    }
+
+    /// Appends a data envelope with `header` carrying `data`, with its length prefix;
+    /// on error (a value nested too deep, a frame above the cap) `out` is unchanged.
+    pub fn encode_data<S: ByteSink>(
+        &self,
+        header: &Header<'_>,
+        data: &Data,
+        out: &mut S,
+    ) -> Result<(), NativeError> {
+        self.encode_with(out, |out| header.put_data(data, out))
     }
 
     fn encode_with<S: ByteSink>(

@@ -6,7 +6,7 @@
 //! ignores them.
 
 use super::bin::{put_bytes, put_filter, put_u32, Reader};
-use super::codes::{MessageType, MAGIC, PROTOCOL_VERSION};
+use super::codes::{MessageType, BROKER_RS_VERSION, MAGIC, PROTOCOL_VERSION};
 use super::error::{Malformation, NativeError};
 use super::ids::EndpointId;
 use crate::codec::ByteSink;
@@ -185,7 +185,8 @@ impl Handshake {
         })
     }
 
-    /// Broker's checks beyond parsing: versions we speak, `ec` codes it knows.
+    /// Broker's checks beyond parsing: versions we speak (Broker's, and in version_select
+    /// also [`BROKER_RS_VERSION`]), `ec` codes it knows.
     pub fn check(&self) -> Result<(), NativeError> {
         match self {
             Handshake::Hello(hello)
@@ -196,7 +197,9 @@ impl Handshake {
                     max: hello.max_version,
                 })
             }
-            Handshake::VersionSelect { version, .. } if *version != PROTOCOL_VERSION => {
+            Handshake::VersionSelect { version, .. }
+                if *version != PROTOCOL_VERSION && *version != BROKER_RS_VERSION =>
+            {
                 Err(NativeError::UnsupportedVersionSelected(*version))
             }
             Handshake::DropConn(drop) if ErrorCode::from_u8(drop.code).is_none() => {

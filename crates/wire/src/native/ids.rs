@@ -28,13 +28,24 @@ impl EndpointId {
     }
 }
 
-/// Bridges today's 20-byte [`NodeId`] to the native wire until endpoints carry a UUID:
-/// the first 16 random bytes, made a v4 UUID. Lossy (the pid and 4 bytes are dropped).
+/// Bridges the 20-byte [`NodeId`] to the native wire: a broker-rs endpoint's node id
+/// opens with its UUID (a v4 UUID made of its first 16 random bytes), so these 16
+/// bytes are its [`EndpointId`] exactly.
 impl From<&NodeId> for EndpointId {
     fn from(node: &NodeId) -> Self {
         let mut bytes = [0; 16];
         bytes.copy_from_slice(&node.id[..16]);
-        EndpointId::from_random(bytes)
+        EndpointId(bytes)
+    }
+}
+
+/// A Broker peer's node id: its UUID, four zero bytes, pid 0 (Broker has none on the
+/// wire). `EndpointId::from(&NodeId::from(id)) == id`.
+impl From<EndpointId> for NodeId {
+    fn from(id: EndpointId) -> Self {
+        let mut bytes = [0; 20];
+        bytes[..16].copy_from_slice(&id.0);
+        NodeId { id: bytes, pid: 0 }
     }
 }
 

@@ -20,7 +20,9 @@
 //! code (38 wrong magic, 2 unsupported versions, 20 anything else); a valid message in
 //! the wrong state closes the connection without one, as Broker does.
 
-use super::codes::MessageType;
+#[cfg(doc)]
+use super::codes::BROKER_RS_VERSION;
+use super::codes::{MessageType, PROTOCOL_VERSION};
 use super::error::NativeError;
 use super::handshake::{DropConn, Handshake, Hello};
 use super::ids::EndpointId;
@@ -77,6 +79,9 @@ pub enum Next {
         filter: Vec<Topic>,
         /// Whether this side was the originator.
         originator: bool,
+        /// The protocol version selected: [`PROTOCOL_VERSION`] with a Broker, or
+        /// [`BROKER_RS_VERSION`] when both ends offered it.
+        version: u8,
     },
     /// Send the messages, then close the connection.
     Closed(Closed),
@@ -198,17 +203,40 @@ pub struct HandshakeMachine {
     /// Whether this connection holds the peer's status reservation, until the
     /// handshake ends.
     reserved: bool,
+    /// The highest version our hello offers.
+    max_version: u8,
+    /// The version the originator selects, or the responder was told.
+    version: u8,
 }
 
 impl HandshakeMachine {
     /// A machine for endpoint `own` subscribed to `filter`, and the message it opens
     /// with (hello as connector, probe as acceptor).
     pub fn start(role: Role, own: EndpointId, filter: Vec<Topic>) -> (Self, Handshake) {
+        Self::offering(role, own, filter, PROTOCOL_VERSION)
+    }
+
+    /// Like [`start`](Self::start), but our hellos offer every version from
+    /// [`PROTOCOL_VERSION`] to `max_version`. As originator we select `max_version` if
+    /// the peer's hello offers exactly the same maximum, and [`PROTOCOL_VERSION`]
+    /// otherwise; as responder we accept either. broker-rs offers
+    /// [`BROKER_RS_VERSION`] this way: two broker-rs endpoints select it, a Broker
+    /// (whose hello offers only version 1, and which accepts any range holding 1)
+    /// gets version 1.
+    pub fn offering(
+        role: Role,
+        own: EndpointId,
+        filter: Vec<Topic>,
+        max_version: u8,
+    ) -> (Self, Handshake) {
+        let max_version = max_version.max(PROTOCOL_VERSION);
+        let hello = Hello {
+            sender: own,
+            min_version: PROTOCOL_VERSION,
+            max_version,
+        };
         let (state, first) = match role {
-            Role::Connector => (
-                State::AwaitHelloOrVersionSelect,
-                Handshake::Hello(Hello::new(own)),
-            ),
+            Role::Connector => (State::AwaitHelloOrVersionSelect, Handshake::Hello(hello)),
             Role::Acceptor => (State::AwaitHello, Handshake::Probe),
         };
         let machine = HandshakeMachine {
@@ -218,6 +246,8 @@ impl HandshakeMachine {
             peer: None,
             peer_filter: None,
             reserved: false,
+            max_version,
+            version: PROTOCOL_VERSION,
         };
         (machine, first)
     }
@@ -253,8 +283,16 @@ impl HandshakeMachine {
             }
             (
                 State::AwaitHelloOrVersionSelect | State::AwaitVersionSelect,
-                Handshake::VersionSelect { sender, .. },
-            ) => self.reserve(sender, false),
+                Handshake::VersionSelect { sender, version },
+            ) => {
+                if version != PROTOCOL_VERSION && version != self.max_version {
+                    let error = NativeError::UnsupportedVersionSelected(version);
+                    let drop = self.drop_conn_raw(error.ec() as u8, error.description());
+                    return self.fail(vec![drop], error.into());
+                }
+                self.version = version;
+                self.reserve(sender, false)
+            }
             (
                 State::AwaitHelloOrVersionSelect | State::AwaitHello | State::AwaitVersionSelect,
                 Handshake::Probe,
@@ -301,7 +339,7 @@ impl HandshakeMachine {
                 self.state = State::AwaitResponderSynAck;
                 let select = Handshake::VersionSelect {
                     sender: self.own,
-                    version: super::codes::PROTOCOL_VERSION,
+                    version: self.version,
                 };
                 let syn = Handshake::OriginatorSyn(self.filter.clone());
                 Step::new(vec![select, syn], Next::Continue)
@@ -352,10 +390,18 @@ impl HandshakeMachine {
 
     fn on_hello(&mut self, hello: Hello) -> Step {
         if self.own < hello.sender {
+            if hello.max_version == self.max_version {
+                self.version = self.max_version;
+            }
             return self.reserve(hello.sender, true);
         }
         self.state = State::AwaitVersionSelect;
-        Step::new(vec![Handshake::Hello(Hello::new(self.own))], Next::Continue)
+        let ours = Hello {
+            sender: self.own,
+            min_version: PROTOCOL_VERSION,
+            max_version: self.max_version,
+        };
+        Step::new(vec![Handshake::Hello(ours)], Next::Continue)
     }
 
     fn reserve(&mut self, peer: EndpointId, originator: bool) -> Step {
@@ -380,6 +426,7 @@ impl HandshakeMachine {
             peer,
             filter,
             originator,
+            version: self.version,
         };
         Step::new(send, next)
     }

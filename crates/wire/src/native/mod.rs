@@ -29,9 +29,9 @@ pub mod handshake;
 pub mod ids;
 pub mod machine;
 
-pub use codes::{CommandKind, DataTag, MessageType, MAGIC, PROTOCOL_VERSION};
+pub use codes::{CommandKind, DataTag, MessageType, BROKER_RS_VERSION, MAGIC, PROTOCOL_VERSION};
 pub use command::{Command, InternalCommand};
-pub use envelope::{Content, Envelope};
+pub use envelope::{Content, Envelope, Header};
 pub use error::{Malformation, NativeError};
 pub use framing::NativeCodec;
 pub use handshake::{DropConn, Handshake, Hello};
