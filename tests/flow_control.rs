@@ -129,7 +129,7 @@ fn disconnect_policy_drops_a_peer_that_stops_reading() {
     let statuses = endpoint.make_status_subscriber(true);
     let port = endpoint.listen("127.0.0.1", 0).unwrap();
     let _stalled = stalled_raw_peer(port);
-    assert_eq!(wait_statuses(&statuses, StatusCode::PeerAdded, 1), 1);
+    assert_eq!(wait_peered(&statuses, 1), [1, 1]);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         scope.spawn(|| flood(&endpoint, &stop));

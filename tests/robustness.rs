@@ -115,8 +115,7 @@ fn unknown_frame_after_handshake_closes_the_peering() {
     let statuses = net.nodes[0].make_status_subscriber(true);
     let mut stream = TcpStream::connect(("127.0.0.1", net.ports[0])).unwrap();
     raw_handshake(&mut stream, hello());
-    let wanted = [StatusCode::PeerAdded, StatusCode::EndpointDiscovered];
-    assert_eq!(wait_each_status(&statuses, &wanted, 1), [1, 1]);
+    assert_eq!(wait_peered(&statuses, 1), [1, 1]);
     stream.write_all(&[0, 0, 0, 2, 0xee, 0x01]).unwrap();
     let error = first_error(&statuses);
     assert_eq!(error.code, ErrorCode::PeerInvalid);
@@ -228,7 +227,7 @@ fn reconnects_after_the_listener_restarts() {
     client
         .peer("127.0.0.1", port, Some(Duration::from_millis(100)))
         .unwrap();
-    assert_eq!(wait_statuses(&statuses, StatusCode::PeerAdded, 1), 1);
+    assert_eq!(wait_peered(&statuses, 1), [1, 1]);
     first.shutdown();
     assert_eq!(wait_statuses(&statuses, StatusCode::PeerLost, 1), 1);
 

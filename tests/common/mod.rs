@@ -42,13 +42,8 @@ impl Net {
         }
         for (i, status) in net.statuses.iter().enumerate() {
             let degree = edges.iter().filter(|(a, b)| *a == i || *b == i).count();
-            // Each peering's EndpointDiscovered follows its PeerAdded; tests start after.
-            let wanted = [StatusCode::PeerAdded, StatusCode::EndpointDiscovered];
-            let seen = wait_each_status(status, &wanted, degree);
-            assert_eq!(
-                seen, [degree; 2],
-                "node {i}: {wanted:?} of {degree} peerings"
-            );
+            let seen = wait_peered(status, degree);
+            assert_eq!(seen, [degree; 2], "node {i}: {seen:?} of {degree} peerings");
         }
         net
     }
@@ -62,6 +57,13 @@ impl Net {
 /// Waits (bounded) until `n` statuses with `code` arrived; returns how many did.
 pub fn wait_statuses(status: &StatusSubscriber, code: StatusCode, n: usize) -> usize {
     wait_each_status(status, &[code], n)[0]
+}
+
+/// Waits (bounded) until `n` peerings were reported: their `PeerAdded` and the
+/// `EndpointDiscovered` after it, so that a test starts after both; how many of each.
+pub fn wait_peered(status: &StatusSubscriber, n: usize) -> [usize; 2] {
+    let wanted = [StatusCode::PeerAdded, StatusCode::EndpointDiscovered];
+    wait_each_status(status, &wanted, n)
 }
 
 /// Waits (bounded) until `n` statuses of each of `codes` arrived, skipping others;

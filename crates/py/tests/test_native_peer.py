@@ -207,3 +207,20 @@ def test_acceptor_role(endpoints):
         assert conn.recv() is None
     finally:
         conn.close()
+
+
+def test_store_commands_are_reported_once_and_ignored(ours):
+    ep, statuses, port = ours
+    sub = ep.make_subscriber("/test")
+    conn = connect(port)
+    peer, _, _ = npeer.connector_handshake(conn, Q, ["mystore/<$>/data/clone"], 99)
+    next_status(statuses, broker.SC.PeerAdded)
+    nack = npeer.pack_nack(0, (Q, 1), (npeer.NIL, 0), [0])
+    for _ in range(2):
+        conn.send(npeer.pack_envelope(Q, npeer.NIL, npeer.COMMAND, "mystore/<$>/data/master", nack))
+    error = next_status(statuses, broker.EC.Unspecified)
+    assert "not supported yet" in error.message()
+    # The peering goes on, and the second command said nothing more.
+    conn.send(npeer.pack_envelope(Q, npeer.NIL, npeer.DATA, "/test", npeer.encode_data(("count", 1))))
+    assert sub.get(WAIT) == ("/test", broker.Count(1))
+    assert statuses.poll() == []

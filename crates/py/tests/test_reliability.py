@@ -114,16 +114,24 @@ def test_put_unique_starts_no_thread_per_call(endpoints):
     store = endpoints().attach_master("unique", broker.Backend.Memory)
     helpers, done = set(), threading.Event()
 
+    def call_helpers():
+        found = set()
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/comm") as comm:
+                    name = comm.read().strip()
+            except OSError:
+                continue  # the thread ended meanwhile
+            if name == "broker-py-call":
+                found.add(task)
+        return found
+
+    # A helper still finishing an earlier test's call (a shutdown, say) is not ours.
+    earlier = call_helpers()
+
     def watch_threads():
         while not done.is_set():
-            for task in os.listdir("/proc/self/task"):
-                try:
-                    with open(f"/proc/self/task/{task}/comm") as comm:
-                        name = comm.read().strip()
-                except OSError:
-                    continue  # the thread ended meanwhile
-                if name == "broker-py-call":
-                    helpers.add(task)
+            helpers.update(call_helpers() - earlier)
 
     watcher = threading.Thread(target=watch_threads)
     watcher.start()

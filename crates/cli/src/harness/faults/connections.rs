@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use broker_actors::Config;
-use broker_wire::codec::FrameCodec;
-use broker_wire::frame::{Frame, Hello, NodeId};
+use broker_wire::native::{EndpointId, Handshake, Hello, NativeCodec};
 use broker_wire::Topic;
 
 use super::fds::raise_limit;
@@ -56,19 +55,14 @@ fn closed(stream: &mut TcpStream) -> bool {
     }
 }
 
-/// Sends a valid `Hello` to `address` one byte per [`LORIS_PACE`]; how many bytes
-/// went out before the listener closed the connection, or `None` if it never did.
+/// Sends a valid hello (Broker's, which every connection starts with) to `address` one
+/// byte per [`LORIS_PACE`]; how many bytes went out before the listener closed the
+/// connection, or `None` if it never did.
 fn slow_loris(address: SocketAddr) -> std::io::Result<Option<usize>> {
-    let hello = Hello::new(
-        NodeId {
-            id: [7; 20],
-            pid: 7,
-        },
-        vec![Topic::new(TOPIC)],
-    );
+    let hello = Handshake::Hello(Hello::new(EndpointId::from_random([7; 16])));
     let mut bytes = Vec::new();
-    FrameCodec::default()
-        .encode(&Frame::Hello(hello), &mut bytes)
+    NativeCodec::default()
+        .encode_handshake(&hello, &mut bytes)
         .expect("a hello encodes");
     let mut stream = TcpStream::connect(address)?;
     stream.set_nonblocking(true)?;
