@@ -9,6 +9,7 @@
 
 mod clients;
 mod filters;
+mod inbound;
 mod keepalive;
 mod peering;
 mod statuses;
@@ -40,6 +41,7 @@ use crate::store::StoreActor;
 pub(crate) use clients::{
     AttachClient, ClientClosed, WebSocketListen, WebSocketPeer, WebSocketUnpeer,
 };
+use inbound::InboundFailures;
 pub(crate) use peering::opening;
 use peering::{Outbound, PeerEntry};
 use statuses::StatusSink;
@@ -214,6 +216,8 @@ pub(crate) struct Core {
     subscribers: BTreeMap<u64, SubscriberRoute>,
     forwarded: Vec<Topic>,
     status_sinks: Vec<StatusSink>,
+    /// Failed inbound handshakes, reported without a flood.
+    inbound_failures: InboundFailures,
     outbound: HashMap<(String, u16), Outbound>,
     listeners: Vec<Addr<Listener>>,
     /// Publisher buffers, and whether their drain task finished; shutdown closes the
@@ -237,6 +241,7 @@ impl Core {
             subscribers: BTreeMap::new(),
             forwarded: Vec::new(),
             status_sinks: Vec::new(),
+            inbound_failures: InboundFailures::default(),
             outbound: HashMap::new(),
             listeners: Vec::new(),
             publishers: Vec::new(),

@@ -1,7 +1,7 @@
 //! A full status queue sheds events without stalling the core, counts them, and
 //! reports them once there is room again.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use broker_actors::{Config, Endpoint, ErrorCode, StatusEvent};
 
@@ -45,5 +45,46 @@ fn overflowing_status_subscriber_counts_what_it_sheds() {
         ]
     );
     assert_eq!(statuses.dropped(), 3);
+    endpoint.shutdown();
+}
+
+/// A flood of half-open connections timing out at a listener is one status for the
+/// first and a sum for the rest, not a status each (which would fill the queues and
+/// shed the statuses that matter).
+#[test]
+fn a_flood_of_half_open_connections_is_summed_up_not_one_status_each() {
+    const SILENT: u64 = 100;
+    let config = Config {
+        disable_ssl: true,
+        handshake_timeout: Duration::from_millis(300),
+        ..Config::default()
+    };
+    let endpoint = Endpoint::new(config).unwrap();
+    let errors = endpoint.make_status_subscriber(false);
+    let port = endpoint.listen("127.0.0.1", 0).unwrap();
+    let silent: Vec<std::net::TcpStream> = (0..SILENT)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut events, mut failures) = (Vec::new(), 0);
+    while failures < SILENT {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(StatusEvent::Error(e)) = errors.get(Some(left)) else {
+            panic!("{failures} of {SILENT} failures reported in {events:?}");
+        };
+        assert_eq!(e.code, ErrorCode::PeerUnavailable, "{e:?}");
+        failures += match e.context {
+            Some(_) => 1,
+            None => e.message.split(' ').next().unwrap().parse::<u64>().unwrap(),
+        };
+        events.push(e);
+    }
+    assert_eq!(failures, SILENT, "{events:?}");
+    assert!(
+        events[0].context.is_some(),
+        "the first is reported as it comes"
+    );
+    assert!(events.len() < 10, "{} statuses for {SILENT}", events.len());
+    drop(silent);
     endpoint.shutdown();
 }

@@ -294,8 +294,11 @@ impl Core {
             }
             ConnectError::Tls(why) => (ErrorCode::PeerInvalid, why.to_string()),
         };
-        if outbound.is_some() || worth_reporting(&error) {
-            self.emit(StatusEvent::error(code, context, message.clone()));
+        let event = StatusEvent::error(code, context, message);
+        if outbound.is_some() {
+            self.emit(event);
+        } else if worth_reporting(&error) {
+            self.inbound_failed(code, event, ctx);
         }
         let Some(key) = outbound else { return };
         let Some(target) = self.outbound.get_mut(&key) else {
