@@ -55,18 +55,7 @@ impl Actor for Listener {
         let core = self.core.clone();
         let accept_loop = async move {
             loop {
-                let (stream, remote) = match socket.accept().await {
-                    Ok(accepted) => accepted,
-                    // Out of descriptors and the like: back off instead of spinning.
-                    Err(_) => {
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let network = NetworkInfo {
-                    address: remote.ip().to_string(),
-                    port: remote.port(),
-                };
+                let (stream, network) = accept(&socket).await;
                 let opening = crate::core::opening(&shared, &peerings);
                 let sent_filter = opening.hello.filter.clone();
                 let opening = open(stream, Side::Inbound, network.clone(), opening);
@@ -108,4 +97,23 @@ pub(crate) fn worth_reporting(error: &ConnectError) -> bool {
             | ConnectError::Tls(crate::tls::TlsError::Closed(_))
             | ConnectError::Redundant(_)
     )
+}
+
+/// The next connection on `socket` and where it comes from. Accept errors (out of
+/// descriptors and the like) back off instead of spinning.
+pub(crate) async fn accept(
+    socket: &tokio::net::TcpListener,
+) -> (tokio::net::TcpStream, NetworkInfo) {
+    loop {
+        match socket.accept().await {
+            Ok((stream, remote)) => {
+                let network = NetworkInfo {
+                    address: remote.ip().to_string(),
+                    port: remote.port(),
+                };
+                return (stream, network);
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
 }

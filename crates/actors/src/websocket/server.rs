@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::session::{self, Socket, Stream};
 use crate::core::Core;
-use crate::info::NetworkInfo;
+use crate::listener::accept;
 use crate::routing::Shared;
 
 /// What the server says it is in its ack.
@@ -28,18 +28,7 @@ pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Accepts WebSocket clients on `socket` until the task is aborted.
 pub(crate) async fn serve(shared: Arc<Shared>, core: Addr<Core>, socket: TcpListener) {
     loop {
-        let (stream, remote) = match socket.accept().await {
-            Ok(accepted) => accepted,
-            // Out of descriptors and the like: back off instead of spinning.
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let network = NetworkInfo {
-            address: remote.ip().to_string(),
-            port: remote.port(),
-        };
+        let (stream, network) = accept(&socket).await;
         let (shared, core) = (shared.clone(), core.clone());
         actix::spawn(async move {
             let timeout = shared.config.handshake_timeout;
