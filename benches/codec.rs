@@ -39,10 +39,7 @@ fn payload(kind: &str, i: u64) -> Data {
 
 fn message(kind: &str, i: u64) -> DataMessage {
     DataMessage {
-        origin: NodeId {
-            id: [0x5A; 20],
-            pid: 4242,
-        },
+        origin: NodeId([0x5A; 16]),
         id: 1_000_000 + i,
         ttl: 20,
         topic: "/bench/data".into(),

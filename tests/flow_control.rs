@@ -84,13 +84,7 @@ fn stalled_subscriber_backpressures_a_million_messages_without_loss() {
 /// A raw peer that completes the handshake, asks for `/slow`, then never reads.
 fn stalled_raw_peer(port: u16) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let hello = Hello::new(
-        NodeId {
-            id: [3; 20],
-            pid: 3,
-        },
-        vec![Topic::from("/slow")],
-    );
+    let hello = Hello::new(NodeId([3; 16]), vec![Topic::from("/slow")]);
     raw_handshake(&mut stream, hello);
     stream
 }

@@ -192,16 +192,26 @@ fn exchange(ours: &Endpoint, reference: &mut Reference) {
     );
 }
 
+/// Our only peer's node id is exactly the UUID Broker prints for itself (`line` is
+/// echo.py's "NODE <id>").
+fn assert_is_broker_node(ours: &Endpoint, line: &str) {
+    let peers = ours.peers();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert_eq!(format!("NODE {}", peers[0].peer.node), line);
+}
+
 fn we_peer_with_a_listening_broker(tls: bool) {
     if !reference::available() {
         return;
     }
     let mut reference = Reference::start(&["listen", security(tls)]);
+    let node = reference.line("NODE");
     let port: u16 = reference.line("PORT")["PORT ".len()..].parse().unwrap();
     let (ours, statuses) = endpoint(tls);
     ours.peer("127.0.0.1", port, None)
         .expect("peered with Broker");
     expect_status(&statuses, StatusCode::PeerAdded);
+    assert_is_broker_node(&ours, &node);
     exchange(&ours, &mut reference);
     assert!(ours.unpeer("127.0.0.1", port));
     expect_status(&statuses, StatusCode::PeerRemoved);
@@ -215,8 +225,10 @@ fn broker_peers_with_us(tls: bool) {
     let (ours, statuses) = endpoint(tls);
     let port = ours.listen("127.0.0.1", 0).unwrap();
     let mut reference = Reference::start(&["peer", &port.to_string(), security(tls)]);
+    let node = reference.line("NODE");
     reference.line("PEERED");
     expect_status(&statuses, StatusCode::PeerAdded);
+    assert_is_broker_node(&ours, &node);
     exchange(&ours, &mut reference);
     // A killed Broker is a lost peer.
     drop(reference);

@@ -11,7 +11,6 @@ use std::time::Duration;
 use broker::actors::{Config, Endpoint, ErrorCode, StatusCode, StatusEvent};
 use broker::wire::native::EndpointId;
 use broker::wire::zeek::Event;
-use broker::wire::NodeId;
 use broker::wire::{Port, Protocol, Timespan, Timestamp};
 use broker::{Data, Topic};
 use common::*;
@@ -38,11 +37,9 @@ fn a_native_peering_carries_every_kind_filters_and_unpeering() {
         &[(1, 0)],
     );
     let (a, b) = (&net.nodes[0], &net.nodes[1]);
-    // Over the native protocol a peer is known by its endpoint id only (no pid).
-    let native_id = |node| NodeId::from(EndpointId::from(&node));
-    assert_eq!(a.peers()[0].peer.node, native_id(b.node_id()));
-    assert_eq!(b.peers()[0].peer.node, native_id(a.node_id()));
-    assert_ne!(native_id(a.node_id()), a.node_id());
+    // Over the native protocol a peer is known by its endpoint id, which is its node id.
+    assert_eq!(a.peers()[0].peer.node, b.node_id());
+    assert_eq!(b.peers()[0].peer.node, a.node_id());
     let sub_b = b.make_subscriber(vec![Topic::from("/to/b")], 64);
     await_subscription(a, "/to/b");
     let values = vec![

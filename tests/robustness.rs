@@ -37,13 +37,7 @@ fn first_error(status: &broker::actors::StatusSubscriber) -> broker::actors::Err
 }
 
 fn hello() -> Hello {
-    Hello::new(
-        NodeId {
-            id: [9; 20],
-            pid: 1,
-        },
-        vec![],
-    )
+    Hello::new(NodeId([9; 16]), vec![])
 }
 
 /// Broker's handshake messages, framed.

@@ -161,11 +161,11 @@ pub fn raw_handshake(
 ) -> broker::wire::Hello {
     use broker::wire::codec::FrameCodec;
     use broker::wire::native::{
-        EndpointId, HandshakeMachine, NativeCodec, Next, Reservation, Role, BROKER_RS_VERSION,
+        HandshakeMachine, NativeCodec, Next, Reservation, Role, BROKER_RS_VERSION,
     };
     use std::io::Write;
     let native = NativeCodec::default();
-    let own = EndpointId::from(&hello.node);
+    let own = hello.node;
     let (mut machine, first) = HandshakeMachine::offering(
         Role::Connector,
         own,

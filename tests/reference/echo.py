@@ -10,7 +10,7 @@ passphrase in $ECHO_PASSPHRASE.
 Subscribes to /rs/ping and echoes every message received there back on /rs/pong (the
 rest of the topic kept): Broker decodes the value and encodes it again. Prints a line
 per event for the test to read: "EVENT <name> <args> <metadata>" for each Zeek event
-received, "STATUS <code>" for each status. Reads commands from stdin, one a line:
+received, "STATUS <code>" for each status, and first "NODE <id>", its endpoint id. Reads commands from stdin, one a line:
 "event" publishes a Zeek event with metadata on /rs/from-ref, "unpeer <port>" unpeers,
 EOF ends (shutting down).
 """
@@ -44,6 +44,7 @@ def say(*words):
     print(*words, flush=True)
 
 
+say("NODE", endpoint.node_id())
 if mode == "listen":
     say("PORT", endpoint.listen("127.0.0.1", 0))
 else:

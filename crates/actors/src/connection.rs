@@ -51,7 +51,7 @@ impl Remote {
     pub(crate) fn node(&self) -> NodeId {
         match self {
             Remote::BrokerRs(hello) => hello.node,
-            Remote::Native { id, .. } => NodeId::from(*id),
+            Remote::Native { id, .. } => *id,
         }
     }
 
@@ -212,7 +212,7 @@ where
         let native = native_handshake(&mut reader, &mut writer, role, &opening).await?;
         let remote = if native.version == BROKER_RS_VERSION {
             let hello = hello_exchange(&mut reader, &mut writer, opening.hello).await?;
-            if EndpointId::from(&hello.node) != native.peer {
+            if hello.node != native.peer {
                 return Err(ConnectError::Invalid(WireError::Incompatible(format!(
                     "node {} is not endpoint {}",
                     hello.node, native.peer
@@ -257,7 +257,7 @@ async fn native_handshake(
     role: Role,
     opening: &Opening,
 ) -> Result<Negotiated, ConnectError> {
-    let own = EndpointId::from(&opening.hello.node);
+    let own = opening.hello.node;
     let filter = opening.hello.filter.clone();
     let (mut machine, first) = HandshakeMachine::offering(role, own, filter, opening.max_version);
     let codec = NativeCodec::new(opening.max_frame_len);

@@ -140,10 +140,7 @@ mod tests {
     use super::*;
     use broker_wire::{Data, Topic};
 
-    const OWN: NodeId = NodeId {
-        id: [9; 20],
-        pid: 9,
-    };
+    const OWN: NodeId = NodeId([9; 16]);
 
     fn message(origin: NodeId, id: u64) -> DataMessage {
         DataMessage {
@@ -160,14 +157,8 @@ mod tests {
         d.retain_fresh(OWN, vec![message(origin, id)]).len() == 1
     }
 
-    const A: NodeId = NodeId {
-        id: [1; 20],
-        pid: 1,
-    };
-    const B: NodeId = NodeId {
-        id: [2; 20],
-        pid: 1,
-    };
+    const A: NodeId = NodeId([1; 16]);
+    const B: NodeId = NodeId([2; 16]);
 
     #[test]
     fn out_of_order_ids_pass_once() {
@@ -200,10 +191,8 @@ mod tests {
     fn origins_are_bounded() {
         let mut d = Dedup::default();
         for n in 0..(MAX_ORIGINS as u32 + 10) {
-            let origin = NodeId {
-                id: [0; 20],
-                pid: n,
-            };
+            let mut origin = NodeId([0; 16]);
+            origin.0[12..].copy_from_slice(&n.to_be_bytes());
             first_time(&mut d, origin, 1);
         }
         assert_eq!(d.windows.len(), MAX_ORIGINS);

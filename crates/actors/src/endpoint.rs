@@ -27,7 +27,7 @@ use crate::core::{
 };
 use crate::error::EndpointError;
 use crate::flare::Flare;
-use crate::info::{fresh_node_id, PeerInfo};
+use crate::info::PeerInfo;
 use crate::publish_buffer::PublishBuffer;
 use crate::publisher::Publisher;
 use crate::queue::{BoundedQueue, PushError};
@@ -66,7 +66,7 @@ impl Endpoint {
         let metrics_listener = metrics::bind(&config)?;
         let (reporter, reports) = Reporter::channel();
         let mailbox = Arc::new(PublishBuffer::new(config.peer_buffer, None));
-        let shared = Arc::new(Shared::new(fresh_node_id(), config, tls, reporter));
+        let shared = Arc::new(Shared::new(NodeId::random(), config, tls, reporter));
         let (started, core) = std::sync::mpsc::sync_channel(1);
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()

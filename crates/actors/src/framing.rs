@@ -209,10 +209,7 @@ mod tests {
 
     fn message(id: u64, payload: usize) -> DataMessage {
         DataMessage {
-            origin: NodeId {
-                id: [7; 20],
-                pid: 42,
-            },
+            origin: NodeId([7; 16]),
             id,
             ttl: 20,
             topic: Topic::from("/a/b"),
@@ -267,13 +264,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, WireError::Malformed(_)), "{err}");
-        let mut hello = Hello::new(
-            NodeId {
-                id: [1; 20],
-                pid: 1,
-            },
-            vec![],
-        );
+        let mut hello = Hello::new(NodeId([1; 16]), vec![]);
         hello.version += 1;
         let bytes = encode_frame(&Frame::Hello(hello));
         let err = FrameReader::new(&bytes[..], 1024)

@@ -410,7 +410,7 @@ mod tests {
         ) -> (Bytes, usize) {
             let lines: String = selected
                 .iter()
-                .map(|&i| format!("{} to {}\n", messages[i].topic.as_str(), to.id[0]))
+                .map(|&i| format!("{} to {}\n", messages[i].topic.as_str(), to.0[0]))
                 .collect();
             (Bytes::from(lines), selected.len())
         }
@@ -421,10 +421,7 @@ mod tests {
     };
 
     fn node(n: u8) -> NodeId {
-        NodeId {
-            id: [n; 20],
-            pid: 1,
-        }
+        NodeId([n; 16])
     }
 
     fn route(

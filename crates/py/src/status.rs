@@ -70,7 +70,7 @@ impl OptionalNetworkInfo {
 
 /// Broker 1.4's text for a node that is not known (yet).
 fn node_text(node: &NodeId) -> String {
-    if node.id == [0; 20] {
+    if node.is_nil() {
         "invalid-node".to_owned()
     } else {
         node.to_string()

@@ -3,6 +3,7 @@
 import datetime
 import select
 import time
+import uuid
 
 import pytest
 
@@ -14,6 +15,12 @@ def test_node_ids_are_unique_strings(endpoints):
     a, b = endpoints(), endpoints()
     assert isinstance(a.node_id(), str) and a.node_id() != b.node_id()
     assert repr(a) == a.node_id()
+
+
+def test_node_ids_are_uuids_as_broker_prints_them(endpoints):
+    node = endpoints().node_id()
+    assert str(uuid.UUID(node)) == node  # canonical lowercase 8-4-4-4-12
+    assert uuid.UUID(node).version == 4
 
 
 def test_ping_pong(endpoints):
@@ -124,6 +131,10 @@ def test_await_peer_and_the_statuses_of_discovery(endpoints):
 def test_await_peer_refuses_what_is_no_endpoint_id(endpoints):
     with pytest.raises(ValueError, match="invalid endpoint id"):
         endpoints().await_peer("not-an-id", 0.01)
+    # Broker 1.4's form is no longer an id; the UUID form in capitals still is one.
+    with pytest.raises(ValueError, match="invalid endpoint id"):
+        endpoints().await_peer("AB" * 20 + "#42", 0.01)
+    assert not endpoints().await_peer(str(uuid.uuid4()).upper(), 0.01)
 
 
 def test_add_and_remove_topic(endpoints):

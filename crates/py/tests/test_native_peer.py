@@ -68,7 +68,11 @@ def test_originator(ours):
     peer, peer_filter, originator = npeer.connector_handshake(conn, P, ["/foo/bar"], 99)
     assert originator
     assert peer_filter == []
-    next_status(statuses, broker.SC.PeerAdded)
+    added = next_status(statuses, broker.SC.PeerAdded)
+    # Both ids are exactly the UUIDs on the wire, in Broker's text form.
+    assert peer == uuid.UUID(ep.node_id())
+    assert added.context().node_id() == str(P) == ep.peers()[0].peer.node_id()
+    assert str(P) in str(added)
     ping_pong(conn, P, peer)
 
 

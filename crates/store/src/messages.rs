@@ -52,7 +52,7 @@ pub fn events_topic(store: &str) -> Topic {
 }
 
 /// Who issued a write, as Broker's `entity_id`: an endpoint and an object on it (a master or
-/// clone instance). On the wire it is two fields, the node as text (`40 hex digits#pid`) and
+/// clone instance). On the wire it is two fields, the node as text (`8-4-4-4-12` hex digits) and
 /// the object as a count, exactly as store events show the publisher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntityId {

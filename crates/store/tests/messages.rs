@@ -12,10 +12,7 @@ fn vector(fields: Vec<Data>) -> Data {
 
 fn entity(object: u64) -> EntityId {
     EntityId {
-        node: NodeId {
-            id: [0xAB; 20],
-            pid: 4242,
-        },
+        node: NodeId([0xAB; 16]),
         object,
     }
 }

@@ -17,7 +17,7 @@ use crate::topic::Topic;
 pub const MAGIC: [u8; 4] = *b"BRKR";
 
 /// Version of this protocol. Peers with different versions refuse each other.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The variant index of each [`Frame`] on the wire: the first byte of every frame
 /// body. [`HELLO`](tag::HELLO) is 0 forever; the others are fixed per
@@ -39,53 +39,68 @@ pub mod tag {
     pub const STORE: u8 = 6;
 }
 
-/// The identity of an endpoint: random bytes chosen at creation plus the process id,
-/// printed as Broker 1.4 does (`40 hex digits#pid`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct NodeId {
-    /// Random bytes unique to the endpoint.
-    pub id: [u8; 20],
-    /// The id of the process hosting the endpoint.
-    pub pid: u32,
+/// The identity of an endpoint, Broker's `endpoint_id`: a UUID (a random v4 one for
+/// broker-rs endpoints), 16 bytes in RFC byte order, printed and parsed as Broker 2.x
+/// does (`8-4-4-4-12` lowercase hex digits). The same id travels on Broker's native wire
+/// (there named [`EndpointId`](crate::native::EndpointId)), so a Broker peer's id is
+/// exactly its UUID. Ordered bytewise, as Broker's tie-break compares them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct NodeId(pub [u8; 16]);
+
+impl NodeId {
+    /// The nil id: "no endpoint", e.g. the receiver of a broadcast or the peer of a
+    /// connection attempt that never reached a handshake.
+    pub const NIL: NodeId = NodeId([0; 16]);
+
+    /// A fresh random (version 4) id.
+    pub fn random() -> Self {
+        NodeId(uuid::Uuid::new_v4().into_bytes())
+    }
+
+    /// The version 4 id made of `random` bytes (version and variant bits overwritten).
+    pub fn from_random(random: [u8; 16]) -> Self {
+        NodeId(
+            uuid::Builder::from_random_bytes(random)
+                .into_uuid()
+                .into_bytes(),
+        )
+    }
+
+    /// Whether this is the nil id.
+    pub fn is_nil(&self) -> bool {
+        *self == Self::NIL
+    }
 }
 
 impl std::fmt::Display for NodeId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for b in self.id {
-            write!(f, "{b:02X}")?;
-        }
-        write!(f, "#{}", self.pid)
+        std::fmt::Display::fmt(&uuid::Uuid::from_bytes(self.0).hyphenated(), f)
     }
 }
 
 /// Text that is no endpoint id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid endpoint id {0:?}: expected 40 hex digits, '#' and a process id")]
+#[error("invalid endpoint id {0:?}: expected a UUID as 8-4-4-4-12 hex digits")]
 pub struct InvalidNodeId(pub String);
 
 impl std::str::FromStr for NodeId {
     type Err = InvalidNodeId;
 
-    /// Parses what `Display` prints.
+    /// Parses what `Display` prints (hex digits in either case); no other UUID form.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = || InvalidNodeId(text.to_owned());
-        let (hex, pid) = text.split_once('#').ok_or_else(invalid)?;
-        if hex.len() != 40 || !hex.is_ascii() {
-            return Err(invalid());
+        let hyphenated = text.len() == uuid::fmt::Hyphenated::LENGTH;
+        match uuid::Uuid::try_parse(text) {
+            Ok(id) if hyphenated => Ok(NodeId(id.into_bytes())),
+            _ => Err(InvalidNodeId(text.to_owned())),
         }
-        let mut id = [0u8; 20];
-        for (byte, pair) in id.iter_mut().zip(hex.as_bytes().chunks(2)) {
-            let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
-            *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
-        }
-        let pid = pid.parse().map_err(|_| invalid())?;
-        Ok(NodeId { id, pid })
     }
 }
 
 /// The first frame each side sends on a new connection.
 ///
-/// Layout: `00 | "BRKR" | version: varint u32 | node: 20 bytes, pid varint |
+/// Layout: `00 | "BRKR" | version: varint u32 | node: 16 bytes |
 /// filter: varint count, then each topic as varint length + bytes`. The tag, the
 /// magic and the version come first and keep this layout in every protocol version,
 /// so [`peek_hello_version`] recognises any peer's handshake.
@@ -132,7 +147,7 @@ pub fn peek_hello_version(body: &[u8]) -> Result<u32, WireError> {
 
 /// One published message as it travels between endpoints.
 ///
-/// Layout: `origin (20 bytes, pid varint) | id varint | ttl varint | topic (varint
+/// Layout: `origin (16 bytes) | id varint | ttl varint | topic (varint
 /// length + bytes) | data`. `(origin, id)` identifies the message so that endpoints
 /// on a ring can drop copies they have already seen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

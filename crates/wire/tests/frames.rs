@@ -9,10 +9,7 @@ use broker_wire::{Data, DataMessage, Frame, Hello, NodeId, WireError, MAGIC, PRO
 use common::encode;
 
 fn node() -> NodeId {
-    NodeId {
-        id: [0xAB; 20],
-        pid: 300,
-    }
+    NodeId([0xAB; 16])
 }
 
 #[test]
@@ -41,11 +38,10 @@ fn every_frame_body_starts_with_its_tag() {
 #[test]
 fn layouts_are_as_documented() {
     let hello = encode(&Frame::Hello(Hello::new(node(), vec!["/a".into()])));
-    let mut expected = vec![0, 0, 0, 32, tag::HELLO];
+    let mut expected = vec![0, 0, 0, 26, tag::HELLO];
     expected.extend_from_slice(b"BRKR");
     expected.push(PROTOCOL_VERSION as u8);
-    expected.extend_from_slice(&[0xAB; 20]);
-    expected.extend_from_slice(&[0xAC, 0x02]); // pid 300 as a varint
+    expected.extend_from_slice(&[0xAB; 16]);
     expected.extend_from_slice(&[1, 2, b'/', b'a']);
     assert_eq!(hello, expected);
 
@@ -58,8 +54,8 @@ fn layouts_are_as_documented() {
     };
     let batch = encode(&Frame::Batch(vec![message]));
     let mut expected = vec![tag::BATCH, 1];
-    expected.extend_from_slice(&[0xAB; 20]);
-    expected.extend_from_slice(&[0xAC, 0x02, 1, 20, 2, b'/', b't']);
+    expected.extend_from_slice(&[0xAB; 16]);
+    expected.extend_from_slice(&[1, 20, 2, b'/', b't']);
     expected.extend_from_slice(&[14, 2, 2, 5, 5, 1, b'x']);
     assert_eq!(&batch[4..], &expected[..]);
     assert_eq!(
@@ -154,14 +150,30 @@ fn tokio_codec_decodes_split_input_and_encodes() {
 }
 
 #[test]
-fn node_ids_parse_from_what_they_print() {
-    let id = node();
+fn node_ids_print_and_parse_as_broker_uuids() {
+    let id = NodeId::from_random([0xAB; 16]);
+    assert_eq!(id.to_string(), "abababab-abab-4bab-abab-abababababab");
     assert_eq!(id.to_string().parse::<NodeId>(), Ok(id));
-    let not_hex = format!("{}#1", "G".repeat(40));
-    let no_pid = "0".repeat(40);
-    for bad in ["", "00#1", &not_hex, &no_pid, "é#1"] {
+    assert_eq!(
+        "ABABABAB-ABAB-4BAB-ABAB-ABABABABABAB".parse::<NodeId>(),
+        Ok(id)
+    );
+    assert_eq!(
+        NodeId::NIL.to_string(),
+        "00000000-0000-0000-0000-000000000000"
+    );
+    let fresh = NodeId::random();
+    assert_eq!(fresh.to_string().parse::<NodeId>(), Ok(fresh));
+    assert_ne!(fresh, NodeId::random());
+    let old_form = format!("{}#1", "AB".repeat(20));
+    let no_dashes = "ab".repeat(16);
+    let braced = format!("{{{id}}}");
+    let urn = format!("urn:uuid:{id}");
+    let not_hex = "gbababab-abab-4bab-abab-abababababab";
+    let dash_moved = "abababa-babab-4bab-abab-abababababab";
+    for bad in [
+        "", &old_form, &no_dashes, &braced, &urn, not_hex, dash_moved, "é",
+    ] {
         assert!(bad.parse::<NodeId>().is_err(), "{bad:?} parsed");
     }
-    let wrong_pid = format!("{}#x", "0".repeat(40));
-    assert!(wrong_pid.parse::<NodeId>().is_err());
 }

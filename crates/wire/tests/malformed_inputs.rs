@@ -71,10 +71,7 @@ fn framed(body: &[u8]) -> Vec<u8> {
 /// A batch body holding one message whose data is encoded as `data`.
 fn batch_body_with_data(data: &[u8]) -> Vec<u8> {
     let message = DataMessage {
-        origin: NodeId {
-            id: [1; 20],
-            pid: 2,
-        },
+        origin: NodeId([1; 16]),
         id: 3,
         ttl: 4,
         topic: "/t".into(),
@@ -94,10 +91,7 @@ fn decode(bytes: &[u8]) -> Result<Option<(Frame, usize)>, WireError> {
 #[test]
 fn every_truncation_of_a_frame_is_incomplete() {
     let frame = Frame::Batch(vec![DataMessage {
-        origin: NodeId {
-            id: [9; 20],
-            pid: 77,
-        },
+        origin: NodeId([9; 16]),
         id: 1 << 40,
         ttl: 20,
         topic: "/zeek/events".into(),
@@ -229,10 +223,7 @@ fn lying_element_counts_allocate_within_the_frame_size() {
 fn nesting_up_to_the_limit_round_trips_and_beyond_it_is_refused() {
     let deepest = nested_vectors(MAX_DEPTH);
     let frame = Frame::Batch(vec![DataMessage {
-        origin: NodeId {
-            id: [0; 20],
-            pid: 0,
-        },
+        origin: NodeId([0; 16]),
         id: 0,
         ttl: 1,
         topic: "/deep".into(),

@@ -132,10 +132,7 @@ fn large_batches_assemble_like_encoded_ones() {
     for count in [127, 128, 300, 16_384] {
         let messages: Vec<DataMessage> = (0..count)
             .map(|i| DataMessage {
-                origin: broker_wire::NodeId {
-                    id: [7; 20],
-                    pid: 1,
-                },
+                origin: broker_wire::NodeId([7; 16]),
                 id: i,
                 ttl: 20,
                 topic: "/t".into(),

@@ -162,10 +162,8 @@ impl Core {
             }
         }
         // Targets whose own connection was dropped as redundant to this one.
-        let id = EndpointId::from(&node);
         for target in self.outbound.values_mut() {
-            if !target.connecting && target.node.is_some_and(|n| EndpointId::from(&n) == id) {
-                target.node = Some(node);
+            if !target.connecting && target.node == Some(node) {
                 waiters.append(&mut target.waiters);
             }
         }
@@ -339,13 +337,8 @@ impl Core {
             return;
         };
         target.connecting = false;
-        let node = self
-            .peers
-            .keys()
-            .find(|node| EndpointId::from(*node) == peer)
-            .copied();
-        target.node = Some(node.unwrap_or(NodeId::from(peer)));
-        if node.is_some() {
+        target.node = Some(peer);
+        if self.peers.contains_key(&peer) {
             for waiter in target.waiters.drain(..) {
                 let _ = waiter.send(Ok(()));
             }
@@ -353,7 +346,7 @@ impl Core {
         }
         let timeout = self.shared.config.handshake_timeout;
         ctx.run_later(timeout, move |act, ctx| {
-            let peered = act.peers.keys().any(|node| EndpointId::from(node) == peer);
+            let peered = act.peers.contains_key(&peer);
             let Some(target) = act.outbound.get_mut(&key).filter(|_| !peered) else {
                 return;
             };

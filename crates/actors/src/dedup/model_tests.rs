@@ -76,16 +76,12 @@ impl Model {
     }
 }
 
-const OWN: NodeId = NodeId {
-    id: [0xEE; 20],
-    pid: 0,
-};
+const OWN: NodeId = NodeId([0xEE; 16]);
 
 fn origin(n: u32) -> NodeId {
-    NodeId {
-        id: [1; 20],
-        pid: n,
-    }
+    let mut id = [1; 16];
+    id[12..].copy_from_slice(&n.to_be_bytes());
+    NodeId(id)
 }
 
 /// Ids that hit the interesting places: small ones, and ones around the first few

@@ -23,7 +23,7 @@ const BYE_TOKEN: u64 = 1;
 
 impl NativeEnvelopes {
     fn control(&self, from: NodeId, to: NodeId, content: Content) -> Bytes {
-        let envelope = Envelope::control(EndpointId::from(&from), EndpointId::from(&to), content);
+        let envelope = Envelope::control(from, to, content);
         let mut out = Vec::new();
         NativeCodec::new(usize::MAX)
             .encode_envelope(&envelope, &mut out)
@@ -41,7 +41,7 @@ impl Encoding for NativeEnvelopes {
 
     fn encoder(&self, from: NodeId, messages: usize, max_frame_len: usize) -> Box<dyn Encoder> {
         Box::new(NativeEncoder {
-            sender: EndpointId::from(&from),
+            sender: from,
             codec: NativeCodec::new(max_frame_len),
             bytes: Vec::new(),
             spans: vec![None; messages],
@@ -59,7 +59,7 @@ impl Encoding for NativeEnvelopes {
     }
 
     fn goodbye(&self, from: NodeId, to: NodeId) -> Option<Bytes> {
-        let bye = Envelope::bye(EndpointId::from(&from), EndpointId::from(&to), BYE_TOKEN);
+        let bye = Envelope::bye(from, to, BYE_TOKEN);
         let mut out = Vec::new();
         NativeCodec::new(usize::MAX)
             .encode_envelope(&bye, &mut out)
@@ -140,10 +140,10 @@ mod tests {
 
     #[test]
     fn each_message_is_one_envelope_from_us_to_every_subscriber() {
-        let us = NodeId::from(EndpointId([3; 16]));
+        let us = NodeId([3; 16]);
         let messages: Vec<DataMessage> = (0..3)
             .map(|i| DataMessage {
-                origin: NodeId::from(EndpointId([9; 16])),
+                origin: NodeId([9; 16]),
                 id: i,
                 ttl: 16,
                 topic: Topic::from("/t"),
@@ -151,7 +151,7 @@ mod tests {
             })
             .collect();
         let mut encoder = NATIVE.encoder(us, messages.len(), 1 << 20);
-        let (bytes, count) = encoder.encode(&messages, &[0, 2], NodeId::from(EndpointId([5; 16])));
+        let (bytes, count) = encoder.encode(&messages, &[0, 2], NodeId([5; 16]));
         assert_eq!(count, 2);
         let codec = NativeCodec::new(1 << 20);
         let (first, used) = codec.decode_envelope(&bytes).unwrap().unwrap();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use broker_wire::frame::{DataMessage, NodeId};
-use broker_wire::native::{Content, EndpointId, Envelope, NativeCodec};
+use broker_wire::native::{Content, Envelope, NativeCodec};
 use broker_wire::WireError;
 
 use super::{sanitize, CloseReason};
@@ -41,8 +41,8 @@ pub(super) async fn read_loop(
     link: Arc<Link>,
     mut reader: FrameReader<BoxedReader>,
 ) -> CloseReason {
-    let own = EndpointId::from(&shared.node);
-    let peer = EndpointId::from(&node);
+    let own = shared.node;
+    let peer = node;
     let mut batch = Vec::new();
     // The Core's keepalive tick reads the link's liveness (see `super::read_loop`).
     let mut commands_reported = false;

@@ -123,10 +123,7 @@ mod tests {
 
     fn message(topic: &str, data: Data) -> DataMessage {
         DataMessage {
-            origin: NodeId {
-                id: [1; 20],
-                pid: 1,
-            },
+            origin: NodeId([1; 16]),
             id: 1,
             ttl: 20,
             topic: Topic::from(topic),

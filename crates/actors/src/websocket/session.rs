@@ -71,7 +71,7 @@ pub(crate) async fn run(
     first: Option<String>,
     target: Option<String>,
 ) {
-    let node = crate::info::fresh_node_id();
+    let node = NodeId::random();
     let config = &shared.config;
     let link = Arc::new(Link::new(
         node,

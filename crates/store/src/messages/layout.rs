@@ -1,6 +1,5 @@
 //! The `Data` layouts of operations, changes and message fields, shared by the messages.
 
-use broker_wire::frame::NodeId;
 use broker_wire::{Data, Timespan, Timestamp};
 
 use super::{EntityId, MessageError};
@@ -190,44 +189,9 @@ pub(super) fn vector(fields: Vec<Data>) -> Data {
 
 pub(super) fn entity_fields(entity: &EntityId) -> [Data; 2] {
     [
-        Data::from(node_text(&entity.node)),
+        Data::from(entity.node.to_string()),
         Data::Count(entity.object),
     ]
-}
-
-/// [`NodeId`]'s `Display` form, built without the formatting machinery: every change and
-/// store event carries one, so this is on the master's hot path.
-pub(super) fn node_text(node: &NodeId) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut text = String::with_capacity(2 * node.id.len() + 11);
-    for byte in node.id {
-        text.push(char::from(HEX[usize::from(byte >> 4)]));
-        text.push(char::from(HEX[usize::from(byte & 0xF)]));
-    }
-    text.push('#');
-    text.push_str(&node.pid.to_string());
-    text
-}
-
-/// Parses `40 hex digits#pid`, as [`NodeId`]'s `Display` writes it.
-pub(super) fn parse_node(text: &str) -> Option<NodeId> {
-    let (hex, pid) = text.split_once('#')?;
-    if hex.len() != 40 {
-        return None;
-    }
-    let mut id = [0u8; 20];
-    for (byte, pair) in id.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(NodeId {
-        id,
-        pid: pid.parse().ok()?,
-    })
-}
-
-/// The value of a hexadecimal digit (either case).
-fn nibble(digit: u8) -> Option<u8> {
-    char::from(digit).to_digit(16).map(|v| v as u8)
 }
 
 /// The tag and the remaining fields of a message vector.
@@ -316,25 +280,11 @@ impl<'a> Fields<'a> {
 
     /// An [`EntityId`] in fields `i` (node text) and `i + 1` (object count).
     pub(super) fn entity(&self, i: usize) -> Result<EntityId, MessageError> {
-        let node = parse_node(self.text(i, "node")?).ok_or_else(|| self.malformed("node"))?;
+        let node = self.text(i, "node")?;
+        let node = node.parse().map_err(|_| self.malformed("node"))?;
         Ok(EntityId {
             node,
             object: self.count(i + 1, "object")?,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn node_text_is_the_display_form() {
-        let node = NodeId {
-            id: std::array::from_fn(|i| (i * 37) as u8),
-            pid: 8104,
-        };
-        assert_eq!(node_text(&node), node.to_string());
-        assert_eq!(parse_node(&node_text(&node)), Some(node));
     }
 }

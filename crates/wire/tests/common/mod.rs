@@ -81,7 +81,7 @@ pub fn arb_data() -> impl Strategy<Value = Data> {
 }
 
 pub fn arb_node() -> impl Strategy<Value = NodeId> {
-    (any::<[u8; 20]>(), any::<u32>()).prop_map(|(id, pid)| NodeId { id, pid })
+    any::<[u8; 16]>().prop_map(NodeId)
 }
 
 pub fn arb_topic() -> impl Strategy<Value = Topic> {

@@ -25,10 +25,7 @@ const TICK: Duration = Duration::from_millis(100);
 
 fn entity(object: u64) -> EntityId {
     EntityId {
-        node: NodeId {
-            id: [7; 20],
-            pid: 1,
-        },
+        node: NodeId([7; 16]),
         object,
     }
 }
