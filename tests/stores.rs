@@ -441,6 +441,7 @@ fn attaching_respects_existing_masters() {
     }
     let quick = CloneOptions {
         attach_timeout: Duration::from_millis(200),
+        require_master: true,
         ..CloneOptions::default()
     };
     assert!(net.nodes[1]

@@ -51,6 +51,7 @@ pub fn attach_master(
 pub fn attach_clone(endpoint: &Endpoint, name: &str, timeout: Duration) -> Result<Store, CliError> {
     let options = CloneOptions {
         attach_timeout: timeout,
+        require_master: true,
         ..CloneOptions::default()
     };
     endpoint

@@ -2,7 +2,7 @@
 (drop, store attachment) hangs or holds the GIL."""
 
 import broker
-from conftest import WAIT
+from conftest import WAIT, peer
 
 
 def test_publish_right_after_peer_arrives(endpoints):
@@ -97,7 +97,9 @@ def test_attach_clone_polling_does_not_block_other_attachments(endpoints):
     import threading
     import time
 
-    lonely, other = endpoints(), endpoints()
+    lonely, other, bystander = endpoints(), endpoints(), endpoints()
+    # With a peer, attach_clone looks for the master among the peers for a few seconds.
+    peer(lonely, bystander)
     polling = threading.Thread(target=lambda: lonely.attach_clone("no-master-anywhere"))
     polling.start()
     time.sleep(0.5)  # well into its search for a master, which lasts a few seconds

@@ -2,6 +2,7 @@
 both sides, expiry, put_unique, SQLite persistence, store events, attach rules."""
 
 import datetime
+import time
 
 import pytest
 
@@ -185,8 +186,19 @@ def test_attach_master_with_a_master_at_a_direct_peer_is_none(endpoints):
     assert next_status(errors, broker.EC.MasterExists).code() == broker.EC.MasterExists
 
 
-def test_attach_clone_without_a_master_is_none(endpoints):
-    assert endpoints().attach_clone("nowhere") is None
+def test_a_clone_attached_before_peering_syncs_once_its_master_is_reachable(endpoints):
+    # As in today's Broker (its store.py attaches clones before peering): a Store at once.
+    a, b = endpoints(), endpoints()
+    started = time.monotonic()
+    clone = b.attach_clone("early")
+    assert clone is not None and time.monotonic() - started < 1.0
+    master = a.attach_master("early", broker.Backend.Memory)
+    master.put("k", 1)
+    peer(b, a)
+    assert wait_until(lambda: clone.get("k") == 1)
+    clone.put("from-clone", 2)
+    assert wait_until(lambda: master.get("from-clone") == 2)
+    assert clone.await_idle(WAIT)
 
 
 def test_bad_backends_raise(endpoints, tmp_path):

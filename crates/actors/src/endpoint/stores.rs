@@ -93,9 +93,12 @@ impl Endpoint {
         self.attach_clone_with(name, CloneOptions::default())
     }
 
-    /// Attaches a clone of store `name`: waits up to `options.attach_timeout` for a direct
-    /// peer holding its master (`Ok(None)` if none appears), then for the first snapshot.
-    /// Attaching a name held here already returns that store.
+    /// Attaches a clone of store `name`. Without peers it attaches at once and
+    /// synchronises once a master is reachable, as today's Broker does (a script may
+    /// attach before peering). With peers it waits up to `options.attach_timeout` for one
+    /// holding the master, then for the first snapshot, so that the clone answers with the
+    /// master's contents on return; with `options.require_master`, no master in that time
+    /// is `Ok(None)`. Attaching a name held here already returns that store.
     pub fn attach_clone_with(
         &self,
         name: &str,
@@ -113,7 +116,10 @@ impl Endpoint {
         let deadline = Instant::now() + options.attach_timeout;
         let topic = master_topic(name);
         let has_master = move |routes: &Routes| routes.peer_subscribed(&topic);
-        if !futures::executor::block_on(self.await_routes(options.attach_timeout, has_master)) {
+        let waits = options.require_master || !self.shared().routes().peers.is_empty();
+        let found = waits
+            && futures::executor::block_on(self.await_routes(options.attach_timeout, has_master));
+        if options.require_master && !found {
             return Ok(None);
         }
         let mut registry = ATTACHED.lock().expect("store registry poisoned");
@@ -132,9 +138,11 @@ impl Endpoint {
         self.list_store(&replica);
         drop(registry);
         // A clone that could not sync yet still serves: it keeps asking the master.
-        replica
-            .progress
-            .wait_synced(deadline.saturating_duration_since(Instant::now()));
+        if found {
+            replica
+                .progress
+                .wait_synced(deadline.saturating_duration_since(Instant::now()));
+        }
         Ok(Some(Store { replica }))
     }
 

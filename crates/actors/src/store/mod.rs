@@ -56,6 +56,10 @@ pub struct CloneOptions {
     /// How long `attach_clone` waits for a master among the peers, then for the first
     /// snapshot.
     pub attach_timeout: Duration,
+    /// Whether `attach_clone` gives up (`Ok(None)`) when no master appears within
+    /// `attach_timeout`. Off, as in today's Broker: the clone is attached anyway and
+    /// synchronises once its master is reachable.
+    pub require_master: bool,
     /// How long reads keep answering after the master became unreachable; later they fail
     /// with `StaleData` until the clone has resynchronised.
     pub stale_interval: Duration,
@@ -70,6 +74,7 @@ impl Default for CloneOptions {
     fn default() -> Self {
         CloneOptions {
             attach_timeout: Duration::from_secs(3),
+            require_master: false,
             stale_interval: Duration::from_secs(300),
             mutation_buffer_interval: Duration::from_secs(120),
             request_timeout: Duration::from_secs(10),
