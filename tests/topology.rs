@@ -104,13 +104,19 @@ fn unsubscribed_middle_nodes_forward_only_after_forward() {
 /// messages exactly once, in order per origin.
 fn exactly_once(n: usize, edges: &[(usize, usize)], count: u64) {
     let net = Net::uniform(n, edges);
+    // A marker topic per node shows that its filter (which replaces the previous one
+    // whole) has reached each neighbour: "some peer wants /x/" would hold as soon as
+    // one neighbour's filter arrived.
+    let marker = |i: usize| format!("/ready/{i}");
     let subs: Vec<_> = net
         .nodes
         .iter()
-        .map(|e| e.make_subscriber(vec![Topic::from("/x/")], 64))
+        .enumerate()
+        .map(|(i, e)| e.make_subscriber(vec![Topic::from("/x/"), Topic::from(marker(i))], 64))
         .collect();
-    for node in &net.nodes {
-        await_subscription(node, "/x/");
+    for &(a, b) in edges {
+        await_subscription(&net.nodes[a], &marker(b));
+        await_subscription(&net.nodes[b], &marker(a));
     }
     std::thread::scope(|scope| {
         for (i, node) in net.nodes.iter().enumerate() {
