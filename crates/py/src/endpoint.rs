@@ -167,8 +167,9 @@ impl PyEndpoint {
             .map(retry_from)
             .transpose()?
             .unwrap_or(Some(Duration::from_secs(10)));
-        let endpoint = self.inner.clone();
-        run_interruptible(py, move || endpoint.peer(&addr, port, retry).is_ok())
+        // Awaited here, GIL released, interruptible: no helper thread per call.
+        let peering = self.inner.peer_async(&addr, port, retry);
+        Ok(drive(py, peering)?.is_ok())
     }
 
     /// Like `peer`, without waiting.
@@ -189,8 +190,7 @@ impl PyEndpoint {
 
     /// Removes a peering; `True` if it existed.
     fn unpeer(&self, py: Python<'_>, address: String, port: u16) -> PyResult<bool> {
-        let endpoint = self.inner.clone();
-        run_interruptible(py, move || endpoint.unpeer(&address, port))
+        drive(py, self.inner.unpeer_async(&address, port))
     }
 
     /// Like `unpeer`, without waiting.

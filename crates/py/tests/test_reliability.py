@@ -1,6 +1,9 @@
 """Reliability: nothing published right after peering is lost, and no blocking call
 (drop, store attachment) hangs or holds the GIL."""
 
+import os
+import threading
+
 import broker
 from conftest import WAIT, peer
 
@@ -109,27 +112,24 @@ def test_attach_clone_polling_does_not_block_other_attachments(endpoints):
     assert still_polling, "attach_master waited for another endpoint's attach_clone"
 
 
-def test_put_unique_starts_no_thread_per_call(endpoints):
-    import os
-    import threading
+def call_helpers():
+    """The ids of the threads running a blocking call for Python (`broker-py-call`)."""
+    found = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as comm:
+                name = comm.read().strip()
+        except OSError:
+            continue  # the thread ended meanwhile
+        if name == "broker-py-call":
+            found.add(task)
+    return found
 
-    store = endpoints().attach_master("unique", broker.Backend.Memory)
-    helpers, done = set(), threading.Event()
 
-    def call_helpers():
-        found = set()
-        for task in os.listdir("/proc/self/task"):
-            try:
-                with open(f"/proc/self/task/{task}/comm") as comm:
-                    name = comm.read().strip()
-            except OSError:
-                continue  # the thread ended meanwhile
-            if name == "broker-py-call":
-                found.add(task)
-        return found
-
+def helpers_started_by(calls):
+    """Runs `calls()`; its result and the helper threads started meanwhile."""
     # A helper still finishing an earlier test's call (a shutdown, say) is not ours.
-    earlier = call_helpers()
+    earlier, helpers, done = call_helpers(), set(), threading.Event()
 
     def watch_threads():
         while not done.is_set():
@@ -138,9 +138,28 @@ def test_put_unique_starts_no_thread_per_call(endpoints):
     watcher = threading.Thread(target=watch_threads)
     watcher.start()
     try:
-        answers = [store.put_unique(f"k{i % 100}", i) for i in range(300)]
+        result = calls()
     finally:
         done.set()
         watcher.join()
+    return result, helpers
+
+
+def test_put_unique_starts_no_thread_per_call(endpoints):
+    store = endpoints().attach_master("unique", broker.Backend.Memory)
+    answers, helpers = helpers_started_by(
+        lambda: [store.put_unique(f"k{i % 100}", i) for i in range(300)])
     assert answers == [True] * 100 + [False] * 200
+    assert not helpers, f"{len(helpers)} helper threads"
+
+
+def test_peer_and_unpeer_start_no_thread_per_call(endpoints):
+    a, b = endpoints(), endpoints()
+    port = b.listen("127.0.0.1", 0)
+
+    def peerings():
+        return [(a.peer("127.0.0.1", port, 0), a.unpeer("127.0.0.1", port)) for _ in range(20)]
+
+    outcomes, helpers = helpers_started_by(peerings)
+    assert outcomes == [(True, True)] * 20
     assert not helpers, f"{len(helpers)} helper threads"
