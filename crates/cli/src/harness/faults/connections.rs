@@ -4,7 +4,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use broker_actors::Config;
@@ -101,14 +101,7 @@ fn half_open_and_slow_loris(options: &Options, out: &mut Outcome) -> Result<(), 
         return Ok(());
     }
     let endpoint = publisher.endpoint().expect("started").clone();
-    let promise = Arc::new(RwLock::new(true));
-    let stream = Stream::start(
-        endpoint,
-        "publisher",
-        topic.clone(),
-        ledger.clone(),
-        promise,
-    );
+    let stream = Stream::promised(endpoint, "publisher", topic.clone(), ledger.clone());
     let opened_at = Instant::now();
     let mut silent: Vec<TcpStream> = (0..half_open)
         .filter_map(|_| TcpStream::connect_timeout(&address, Duration::from_secs(5)).ok())

@@ -2,7 +2,7 @@
 //! under `Disconnect` a stalled peer is cut loose so the others keep receiving.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use broker_actors::{Config, SlowPeerPolicy};
@@ -101,14 +101,7 @@ fn stalled_consumer(options: &Options, out: &mut Outcome) -> Result<(), CliError
     if out.wait("publisher is routed", WAIT, || publisher.routed(&topic)) {
         subscriber.pace().paused.store(true, Ordering::Relaxed);
         let endpoint = publisher.endpoint().expect("started").clone();
-        let promise = Arc::new(RwLock::new(true));
-        let stream = Stream::start(
-            endpoint,
-            "publisher",
-            topic.clone(),
-            ledger.clone(),
-            promise,
-        );
+        let stream = Stream::promised(endpoint, "publisher", topic.clone(), ledger.clone());
         std::thread::sleep(STALL);
         out.note(format!(
             "{} published during a {STALL:?} stall",
@@ -149,14 +142,7 @@ fn stalled_consumer_disconnect(options: &Options, out: &mut Outcome) -> Result<(
     if ready {
         stalled.pace().paused.store(true, Ordering::Relaxed);
         let endpoint = publisher.endpoint().expect("started").clone();
-        let promise = Arc::new(RwLock::new(true));
-        let stream = Stream::start(
-            endpoint,
-            "publisher",
-            topic.clone(),
-            ledger.clone(),
-            promise,
-        );
+        let stream = Stream::promised(endpoint, "publisher", topic.clone(), ledger.clone());
         out.wait("publisher cuts the stalled peer loose", WAIT, || {
             occurrences(&publisher.statuses(), "error PeerTimeout") > 0
         });

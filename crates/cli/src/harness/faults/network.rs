@@ -2,7 +2,7 @@
 //! garbage, truncated and oversized frames slipped into a live connection while another
 //! peer of the same endpoint keeps publishing.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use broker_actors::Config;
@@ -134,14 +134,7 @@ fn corrupt(options: &Options, out: &mut Outcome, bytes: &[u8], end: bool) -> Res
         && out.wait("bystander is routed", WAIT, || bystander.routed(&topic));
     if routed {
         let endpoint = bystander.endpoint().expect("started").clone();
-        let promise = Arc::new(RwLock::new(true));
-        let _stream = Stream::start(
-            endpoint,
-            "bystander",
-            topic.clone(),
-            ledger.clone(),
-            promise,
-        );
+        let _stream = Stream::promised(endpoint, "bystander", topic.clone(), ledger.clone());
         let lock = || ledger.lock().expect("ledger lock poisoned");
         lock().publish(&mut publisher, &topic, n, true)?;
         let before = lock().clone();

@@ -2,7 +2,7 @@
 //! streams: the other way round still reaches everyone, and de-duplication keeps the
 //! copies that travel both ways from being delivered twice.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use broker_wire::Topic;
@@ -82,8 +82,7 @@ fn ring_partition(options: &Options, out: &mut Outcome) -> Result<(), CliError> 
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     if ready {
         let endpoint = origin.endpoint().expect("started").clone();
-        let promise = Arc::new(RwLock::new(true));
-        let stream = Stream::start(endpoint, "a", topic, ledger.clone(), promise);
+        let stream = Stream::promised(endpoint, "a", topic, ledger.clone());
         let delivered = |node: &LocalNode| {
             let received = node.received().lock().expect("received lock poisoned");
             received.distinct.len() as u64

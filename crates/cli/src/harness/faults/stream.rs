@@ -29,6 +29,17 @@ pub struct Stream {
 
 impl Stream {
     /// Starts publishing on `topic` from `endpoint` as `origin`, recording each batch
+    /// in `ledger` as promised throughout.
+    pub fn promised(
+        endpoint: Endpoint,
+        origin: &str,
+        topic: Topic,
+        ledger: Arc<Mutex<Ledger>>,
+    ) -> Stream {
+        Stream::start(endpoint, origin, topic, ledger, Arc::new(RwLock::new(true)))
+    }
+
+    /// Starts publishing on `topic` from `endpoint` as `origin`, recording each batch
     /// in `ledger` as `promise` says.
     pub fn start(
         endpoint: Endpoint,
