@@ -3,11 +3,14 @@
 //! snapshot on every change, so data never passes through it.
 //!
 //! This file holds the actor, its messages and its handlers; the work is split by
-//! concern: `peering` (outbound targets, attempts, retries, handshakes, lost peers),
-//! `filters` (subscribers, forwarded topics, the routing snapshot) and `statuses`
-//! (status subscribers).
+//! concern: `peering` (outbound targets, attempts, retries, handshakes), `departures`
+//! (unpeering, lost and cut-loose peers), `inbound` (failed inbound handshakes),
+//! `keepalive` (the liveness tick), `clients` (WebSocket connections), `filters`
+//! (subscribers, forwarded topics, the routing snapshot) and `statuses` (status
+//! subscribers).
 
 mod clients;
+mod departures;
 mod filters;
 mod inbound;
 mod keepalive;

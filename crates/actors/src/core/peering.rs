@@ -1,6 +1,6 @@
-//! The core's peering lifecycle: outbound targets and their attempts and retries,
-//! handshakes that succeeded or failed, peers that went away, and the peer table
-//! queries.
+//! The core's peerings as they start: outbound targets and their attempts and retries,
+//! handshakes that succeeded or failed, and the peer table queries. How they end is in
+//! `departures`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,16 +10,13 @@ use broker_wire::frame::{Hello, NodeId};
 use broker_wire::native::{EndpointId, BROKER_RS_VERSION, PROTOCOL_VERSION};
 use broker_wire::Topic;
 
-use super::{
-    Core, HandshakeFailed, Handshaken, PeerClosed, PeerFilter, PeerReply, PeerWith, Unpeer,
-    FLUSH_TIMEOUT,
-};
+use super::{Core, HandshakeFailed, Handshaken, PeerFilter, PeerReply, PeerWith};
 use crate::connection::{connect, ConnectError, Established, Opening, PeerSlot, Peerings, Remote};
 use crate::error::EndpointError;
 use crate::info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
 use crate::link::{Link, BATCH, NATIVE};
 use crate::listener::worth_reporting;
-use crate::peer::{sanitize, Close, CloseReason, Peer};
+use crate::peer::{sanitize, Peer};
 use crate::routing::Shared;
 use crate::status::{text, ErrorCode, StatusCode, StatusEvent};
 
@@ -29,14 +26,15 @@ pub(super) struct PeerEntry {
     pub(super) link: Arc<Link>,
     pub(super) conn: u64,
     pub(super) filter: Arc<Vec<Topic>>,
-    network: NetworkInfo,
-    outbound: Option<(String, u16)>,
+    pub(super) network: NetworkInfo,
+    /// The `peer` target, for peerings we initiated.
+    pub(super) outbound: Option<(String, u16)>,
     /// The peer's reservation: released when the entry goes.
     _slot: PeerSlot,
 }
 
 impl PeerEntry {
-    fn info(&self) -> EndpointInfo {
+    pub(super) fn info(&self) -> EndpointInfo {
         EndpointInfo {
             node: self.link.node,
             network: Some(self.network.clone()),
@@ -47,8 +45,10 @@ impl PeerEntry {
 /// A `peer` target we keep connected.
 pub(super) struct Outbound {
     retry: Option<Duration>,
-    waiters: Vec<PeerReply>,
-    node: Option<NodeId>,
+    /// `peer` callers waiting for the first attempt's outcome.
+    pub(super) waiters: Vec<PeerReply>,
+    /// The peer it is connected to, if it is.
+    pub(super) node: Option<NodeId>,
     connecting: bool,
 }
 
@@ -245,21 +245,6 @@ impl Core {
         ));
     }
 
-    /// Reports a peering that ended (`PeerLost` or `PeerRemoved`), then that its
-    /// endpoint is unreachable: a peering was the only path to it.
-    fn peer_gone(&mut self, code: StatusCode, context: EndpointInfo, message: &'static str) {
-        let node = context.node;
-        self.emit(StatusEvent::status(code, Some(context), message));
-        self.emit(StatusEvent::status(
-            StatusCode::EndpointUnreachable,
-            Some(EndpointInfo {
-                node,
-                network: None,
-            }),
-            text::LOST_LAST_PATH,
-        ));
-    }
-
     /// Reports a failed attempt, answers its waiters, retries if asked to.
     pub(super) fn failed(&mut self, msg: HandshakeFailed, ctx: &mut Context<Self>) {
         let HandshakeFailed {
@@ -364,7 +349,7 @@ impl Core {
 
     /// Schedules another attempt for an outbound peering that has a retry interval;
     /// forgets it otherwise.
-    fn retry_later(&mut self, key: (String, u16), ctx: &mut Context<Self>) {
+    pub(super) fn retry_later(&mut self, key: (String, u16), ctx: &mut Context<Self>) {
         match self.outbound.get(&key).and_then(|t| t.retry) {
             Some(retry) if !retry.is_zero() && !self.shutting_down => {
                 ctx.run_later(retry, move |act, ctx| act.attempt(key, ctx));
@@ -373,74 +358,6 @@ impl Core {
                 self.outbound.remove(&key);
             }
         }
-    }
-
-    /// Forgets a peer after its connection ended or was dropped.
-    fn lose(&mut self, node: NodeId, ctx: &mut Context<Self>) -> Option<PeerEntry> {
-        let entry = self.peers.remove(&node)?;
-        entry.link.outbox.close();
-        self.rebuild_routes();
-        if let Some(key) = &entry.outbound {
-            if let Some(target) = self.outbound.get_mut(key) {
-                target.node = None;
-            }
-            self.retry_later(key.clone(), ctx);
-        }
-        Some(entry)
-    }
-
-    /// The peer known under `address:port`, as given to `peer` or as connected.
-    fn find_peer(&self, address: &str, port: u16) -> Option<NodeId> {
-        self.peers
-            .iter()
-            .find(|(_, p)| {
-                p.outbound
-                    .as_ref()
-                    .is_some_and(|(a, o)| a == address && *o == port)
-                    || (p.network.address == address && p.network.port == port)
-            })
-            .map(|(node, _)| *node)
-    }
-
-    /// Stops an outbound target and closes its peering; whether there was either.
-    pub(super) fn unpeer(&mut self, msg: Unpeer) -> bool {
-        // Stop retrying; callers still waiting on a first attempt learn it was cancelled.
-        let target = self.outbound.remove(&(msg.address.clone(), msg.port));
-        let had_target = target.is_some();
-        for waiter in target.into_iter().flat_map(|t| t.waiters) {
-            let _ = waiter.send(Err(EndpointError::Cancelled {
-                address: msg.address.clone(),
-                port: msg.port,
-            }));
-        }
-        let Some(node) = self.find_peer(&msg.address, msg.port) else {
-            if !had_target {
-                let context = EndpointInfo {
-                    node: UNKNOWN_NODE,
-                    network: Some(NetworkInfo {
-                        address: msg.address.clone(),
-                        port: msg.port,
-                    }),
-                };
-                self.emit(StatusEvent::error(
-                    ErrorCode::PeerInvalid,
-                    Some(context),
-                    text::UNKNOWN_PEER,
-                ));
-            }
-            return had_target;
-        };
-        let entry = self.peers.remove(&node).expect("found above");
-        self.rebuild_routes();
-        self.peer_gone(
-            StatusCode::PeerRemoved,
-            entry.info(),
-            text::REMOVED_CONNECTION,
-        );
-        entry.actor.do_send(Close {
-            timeout: FLUSH_TIMEOUT,
-        });
-        true
     }
 
     /// The peerings, then the outbound targets not connected yet.
@@ -491,59 +408,6 @@ impl Core {
         };
         peer.filter = Arc::new(msg.filter);
         self.rebuild_routes();
-    }
-
-    /// Forgets a peer whose connection ended, with the statuses saying why.
-    pub(super) fn peer_closed(&mut self, msg: PeerClosed, ctx: &mut Context<Self>) {
-        if self.peers.get(&msg.node).is_none_or(|p| p.conn != msg.conn) {
-            return; // Already removed by unpeer, a slow-peer disconnect or shutdown.
-        }
-        let Some(entry) = self.lose(msg.node, ctx) else {
-            return;
-        };
-        let context = entry.info();
-        match msg.reason {
-            CloseReason::Closed => {}
-            CloseReason::Invalid(why) => self.emit(StatusEvent::error(
-                ErrorCode::PeerInvalid,
-                Some(context.clone()),
-                why,
-            )),
-            CloseReason::Timeout => self.emit(StatusEvent::error(
-                ErrorCode::PeerTimeout,
-                Some(context.clone()),
-                "peer stopped responding",
-            )),
-        }
-        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION);
-    }
-
-    /// Reports a peer that does not read; disconnects it unless messages are dropped.
-    pub(super) fn slow_peer(&mut self, node: NodeId, dropped: bool, ctx: &mut Context<Self>) {
-        let Some(peer) = self.peers.get(&node) else {
-            return;
-        };
-        let context = peer.info();
-        if dropped {
-            let count = peer.link.dropped.load(std::sync::atomic::Ordering::Relaxed);
-            let why = format!("peer is not reading: dropping messages for it ({count} so far)");
-            self.emit(StatusEvent::error(
-                ErrorCode::PeerTimeout,
-                Some(context),
-                why,
-            ));
-            return;
-        }
-        let entry = self.lose(node, ctx).expect("present above");
-        entry.actor.do_send(Close {
-            timeout: Duration::ZERO,
-        });
-        self.emit(StatusEvent::error(
-            ErrorCode::PeerTimeout,
-            Some(context.clone()),
-            "peer stopped reading: disconnected",
-        ));
-        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION);
     }
 
     /// Forgets every outbound target; callers still waiting learn of the shutdown.
