@@ -39,6 +39,7 @@
 //! - [`error`]: [`StoreError`] and Broker's [`ErrorCode`]s.
 
 pub mod backend;
+pub mod channel;
 pub mod encoding;
 pub mod error;
 pub mod memory;
