@@ -9,11 +9,7 @@ mod common;
 mod pki;
 mod reference;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::Instant;
 
 use broker::actors::{Config, Endpoint, EndpointError, StatusCode, StatusEvent, StatusSubscriber};
@@ -21,73 +17,16 @@ use broker::wire::zeek::{Event, EventView};
 use broker::wire::{Port, Protocol, Timespan, Timestamp};
 use broker::{Data, Topic};
 use common::{receive, wait_statuses, WAIT};
+use reference::Script;
 
-/// The reference endpoint of `echo.py`, killed on drop.
-struct Reference {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+/// The reference endpoint of `echo.py` with `args`.
+fn echo(args: &[&str]) -> Script {
+    Script::start("echo.py", args, &[])
 }
 
-impl Reference {
-    fn start(args: &[&str]) -> Reference {
-        Reference::start_with(args, &[])
-    }
-
-    /// Started with environment variables `env` (the certificates of "certs").
-    fn start_with(args: &[&str], env: &[(&str, String)]) -> Reference {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let mut child = Command::new(root.join("scripts/reference-broker"))
-            .arg("/usr/bin/python3")
-            .arg(root.join("tests/reference/echo.py"))
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("scripts/reference-broker runs");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Reference {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-        }
-    }
-
-    /// The next line starting with `prefix` (others skipped), within `WAIT`.
-    fn line(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        let mut skipped = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(line) => skipped.push(line),
-                Err(_) => panic!("the reference printed no {prefix:?} line, only {skipped:?}"),
-            }
-        }
-    }
-
-    fn command(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").expect("the reference reads commands");
-        stdin.flush().unwrap();
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The same, with environment variables `env` (the certificates of "certs").
+fn echo_with(args: &[&str], env: &[(&str, String)]) -> Script {
+    Script::start("echo.py", args, env)
 }
 
 fn endpoint(tls: bool) -> (Endpoint, StatusSubscriber) {
@@ -147,7 +86,7 @@ fn every_kind() -> Vec<Data> {
 }
 
 /// Every kind to the reference and back, then a Zeek event with metadata each way.
-fn exchange(ours: &Endpoint, reference: &mut Reference) {
+fn exchange(ours: &Endpoint, reference: &mut Script) {
     let pongs = ours.make_subscriber(
         vec![Topic::from("/rs/pong"), Topic::from("/rs/from-ref")],
         64,
@@ -206,7 +145,7 @@ fn we_peer_with_a_listening_broker(tls: bool) {
     if !reference::available() {
         return;
     }
-    let mut reference = Reference::start(&["listen", security(tls)]);
+    let mut reference = echo(&["listen", security(tls)]);
     let node = reference.line("NODE");
     let port: u16 = reference.line("PORT")["PORT ".len()..].parse().unwrap();
     let (ours, statuses) = endpoint(tls);
@@ -226,7 +165,7 @@ fn broker_peers_with_us(tls: bool) {
     }
     let (ours, statuses) = endpoint(tls);
     let port = ours.listen("127.0.0.1", 0).unwrap();
-    let mut reference = Reference::start(&["peer", &port.to_string(), security(tls)]);
+    let mut reference = echo(&["peer", &port.to_string(), security(tls)]);
     let node = reference.line("NODE");
     reference.line("PEERED");
     expect_status(&statuses, StatusCode::PeerAdded);
@@ -264,7 +203,7 @@ fn broker_unpeering_is_a_lost_peer_here() {
     }
     let (ours, statuses) = endpoint(false);
     let port = ours.listen("127.0.0.1", 0).unwrap();
-    let mut reference = Reference::start(&["peer", &port.to_string(), "plain"]);
+    let mut reference = echo(&["peer", &port.to_string(), "plain"]);
     reference.line("PEERED");
     expect_status(&statuses, StatusCode::PeerAdded);
     reference.command(&format!("unpeer {port}"));
@@ -284,7 +223,7 @@ fn we_peer_with_a_listening_broker_over_mutual_tls() {
         ("ECHO_CA", file("ca.pem")),
         ("ECHO_PASSPHRASE", "secret".to_owned()),
     ];
-    let mut reference = Reference::start_with(&["listen", "certs"], &env);
+    let mut reference = echo_with(&["listen", "certs"], &env);
     let port: u16 = reference.line("PORT")["PORT ".len()..].parse().unwrap();
     let config = Config {
         tls: pki.tls("a.pem", "a.key", "ca.pem", None),
@@ -304,7 +243,7 @@ fn tls_on_one_side_only_fails_promptly_both_ways() {
         return;
     }
     // We speak TLS, the listening Broker plaintext.
-    let reference = Reference::start(&["listen", "plain"]);
+    let reference = echo(&["listen", "plain"]);
     let port: u16 = reference.line("PORT")["PORT ".len()..].parse().unwrap();
     let (ours, statuses) = endpoint(true);
     let started = Instant::now();
@@ -330,7 +269,7 @@ fn tls_on_one_side_only_fails_promptly_both_ways() {
     }
     // A plaintext Broker peering with our TLS listener fails on its side; we report it.
     let port = ours.listen("127.0.0.1", 0).unwrap();
-    let reference = Reference::start(&["peer", &port.to_string(), "plain"]);
+    let reference = echo(&["peer", &port.to_string(), "plain"]);
     reference.line("FAILED");
     match statuses.get(Some(WAIT)) {
         Some(StatusEvent::Error(error)) => {

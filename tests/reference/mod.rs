@@ -5,16 +5,20 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 use std::fs;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 /// The endpoint id every broker-node started here uses.
 pub const NODE_ID: &str = "5746d8ee-3644-5bd2-9f54-d5a44c26c2a1";
 /// How long a broker-node may take to come up or to accept a connection.
 pub const STARTUP: Duration = Duration::from_secs(15);
+/// How long a script may take to print an expected line.
+pub const LINE_WAIT: Duration = Duration::from_secs(10);
 
 fn wrapper() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/reference-broker")
@@ -136,4 +140,69 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A script of `tests/reference` run with the reference's Python bindings (Debian's
+/// /usr/bin/python3), fed commands on stdin, its output read by line; killed on drop.
+pub struct Script {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl Script {
+    /// Starts `tests/reference/<script>` with `args` and environment variables `env`.
+    pub fn start(script: &str, args: &[&str], env: &[(&str, String)]) -> Script {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut child = Command::new(root.join("scripts/reference-broker"))
+            .arg("/usr/bin/python3")
+            .arg(root.join("tests/reference").join(script))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("scripts/reference-broker runs");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Script {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        }
+    }
+
+    /// The next line starting with `prefix` (others skipped), within [`LINE_WAIT`].
+    pub fn line(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + LINE_WAIT;
+        let mut skipped = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(line) => skipped.push(line),
+                Err(_) => panic!("the reference printed no {prefix:?} line, only {skipped:?}"),
+            }
+        }
+    }
+
+    pub fn command(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("the reference reads commands");
+        stdin.flush().unwrap();
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -44,6 +44,7 @@ pub mod encoding;
 pub mod error;
 pub mod memory;
 pub mod messages;
+pub mod native;
 pub mod operation;
 mod semantics;
 pub mod sqlite;

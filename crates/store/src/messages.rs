@@ -9,6 +9,7 @@
 //! Extra trailing elements are tolerated, so later versions can append fields.
 
 use broker_wire::frame::NodeId;
+use broker_wire::native::InternalCommand;
 use broker_wire::{Data, Timespan, Timestamp, Topic};
 use thiserror::Error;
 
@@ -62,6 +63,46 @@ pub struct EntityId {
     pub object: u64,
 }
 
+/// The tag of a store command of Broker's native protocol riding the data path.
+const BROKER_COMMAND: &str = "broker-command";
+
+/// `("broker-command", bytes)`: a store command of Broker's native protocol (its
+/// `internal_command`, encoded as on the wire), as the link to a Broker peer hands it to
+/// the data path and takes it back to send it as a command envelope.
+pub fn broker_command_to_data(command: &InternalCommand) -> Data {
+    let mut bytes = Vec::new();
+    command
+        .encode(&mut bytes)
+        // A command's values come from the wire or from the store: never nested too deep.
+        .expect("store commands are encodable");
+    vector(vec![BROKER_COMMAND.into(), Data::String(bytes)])
+}
+
+/// The encoded `internal_command` of a [`broker_command_to_data`] value, if it is one.
+pub fn broker_command_payload(data: &Data) -> Option<&[u8]> {
+    match data {
+        Data::Vector(fields) => match fields.as_slice() {
+            [Data::String(tag), Data::String(bytes), ..] if tag == BROKER_COMMAND.as_bytes() => {
+                Some(bytes)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Decodes a [`broker_command_to_data`] value whose tag was read already.
+fn broker_command(fields: &[Data]) -> Result<InternalCommand, MessageError> {
+    let malformed = MessageError::Malformed {
+        tag: BROKER_COMMAND,
+        field: "command",
+    };
+    match fields.first() {
+        Some(Data::String(bytes)) => InternalCommand::decode(bytes).map_err(|_| malformed),
+        _ => Err(malformed),
+    }
+}
+
 /// Clone → master, on [`master_topic`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToMaster {
@@ -80,6 +121,9 @@ pub enum ToMaster {
         /// The requesting clone.
         clone: EntityId,
     },
+    /// `("broker-command", bytes)`: a command from a Broker clone or writer (see
+    /// [`broker_command_to_data`]).
+    Broker(InternalCommand),
 }
 
 /// Master → clones, on [`clone_topic`]. `epoch` identifies one run of one master: sequence
@@ -146,6 +190,9 @@ pub enum ToClones {
         /// The last change number.
         seq: u64,
     },
+    /// `("broker-command", bytes)`: a command from a Broker master (see
+    /// [`broker_command_to_data`]).
+    Broker(InternalCommand),
 }
 
 impl ToMaster {
@@ -166,6 +213,7 @@ impl ToMaster {
                 let [node, object] = entity_fields(clone);
                 vector(vec!["snapshot-request".into(), node, object])
             }
+            ToMaster::Broker(command) => broker_command_to_data(command),
         }
     }
 
@@ -184,6 +232,7 @@ impl ToMaster {
             "snapshot-request" => Ok(ToMaster::SnapshotRequest {
                 clone: Fields::new("snapshot-request", fields).entity(0)?,
             }),
+            BROKER_COMMAND => broker_command(fields).map(ToMaster::Broker),
             other => Err(MessageError::UnknownMessage(other.to_owned())),
         }
     }
@@ -271,6 +320,7 @@ impl ToClones {
                 Data::Count(*epoch),
                 Data::Count(*seq),
             ]),
+            ToClones::Broker(command) => broker_command_to_data(command),
         }
     }
 
@@ -330,6 +380,7 @@ impl ToClones {
                     seq: f.count(1, "seq")?,
                 })
             }
+            BROKER_COMMAND => broker_command(fields).map(ToClones::Broker),
             other => Err(MessageError::UnknownMessage(other.to_owned())),
         }
     }

@@ -1,9 +1,12 @@
 //! Broker's native protocol as a link encoding ([`NATIVE`]): one envelope per message,
 //! sent by this endpoint to every subscribed peer (receiver nil), as Broker sends what
-//! it publishes or forwards. Every link of this encoding wants the same bytes for a
+//! it publishes or forwards. A store command the data path carries wrapped
+//! (`broker_store::messages::broker_command_to_data`) goes out as a command envelope;
+//! the commands name their receivers themselves. Every link of this encoding wants the same bytes for a
 //! message, so each is encoded once per batch and shared; control frames are
 //! routing_update (our filter), ping (keepalive) and the "BYE" ping (goodbye).
 
+use broker_store::messages::broker_command_payload;
 use broker_wire::frame::{DataMessage, NodeId};
 use broker_wire::native::{Content, EndpointId, Envelope, Header, NativeCodec};
 use broker_wire::Topic;
@@ -90,10 +93,13 @@ impl NativeEncoder {
                 ttl: message.ttl,
                 topic: &message.topic,
             };
-            match self
-                .codec
-                .encode_data(&header, &message.data, &mut self.bytes)
-            {
+            let encoded = match broker_command_payload(&message.data) {
+                Some(command) => self.codec.encode_command(&header, command, &mut self.bytes),
+                None => self
+                    .codec
+                    .encode_data(&header, &message.data, &mut self.bytes),
+            };
+            match encoded {
                 Ok(()) => (start, self.bytes.len()),
                 Err(_) => (0, 0),
             }

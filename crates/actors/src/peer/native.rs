@@ -3,12 +3,15 @@
 //! with our origin and fresh ids (Broker's wire has none); a routing_update replaces
 //! the peer's filter; a ping (keepalive or "BYE") is answered with a pong; messages
 //! from a nil sender or ourselves are "local" in Broker's sense and dropped, as Broker
-//! drops them; store commands are not supported yet (one error status per peering says
-//! so). Everything already buffered is handled as one batch.
+//! drops them; a store command goes to the data path on its topic like data, wrapped
+//! as a `broker-command` value (`broker_store::messages`), where the store actors
+//! subscribed to that topic take it. Everything already buffered is handled as one
+//! batch.
 
 use std::sync::Arc;
 
 use actix::prelude::*;
+use broker_store::messages::broker_command_to_data;
 use broker_wire::frame::{DataMessage, NodeId};
 use broker_wire::native::{Content, Envelope, NativeCodec};
 use broker_wire::WireError;
@@ -17,17 +20,9 @@ use super::{sanitize, CloseReason};
 use crate::connection::BoxedReader;
 use crate::core::{Core, PeerFilter};
 use crate::framing::FrameReader;
-use crate::info::EndpointInfo;
 use crate::link::Link;
 use crate::metrics::MessageKind;
-use crate::reports::Report;
 use crate::routing::{receive_fresh, Shared};
-use crate::status::{ErrorCode, StatusEvent};
-
-/// What a status subscriber learns when a Broker peer sends store commands.
-const UNSUPPORTED_COMMANDS: &str =
-    "data stores over Broker's native protocol are not supported yet: ignoring this peer's \
-     store commands";
 
 /// At most this many messages are handed to the data path at once.
 const MAX_BATCH: usize = 1024;
@@ -45,7 +40,6 @@ pub(super) async fn read_loop(
     let peer = node;
     let mut batch = Vec::new();
     // The Core's keepalive tick reads the link's liveness (see `super::read_loop`).
-    let mut commands_reported = false;
     loop {
         let mut next = match reader.next_body().await {
             Ok(Some(body)) => Some(body),
@@ -93,22 +87,13 @@ pub(super) async fn read_loop(
                         }
                         // Keepalive answers: receiving them was the point.
                         Content::Pong(_) => {}
-                        // Data stores over the native protocol are not implemented
-                        // yet: said once per peering, then ignored.
-                        Content::Command(_) => {
-                            if !commands_reported {
-                                commands_reported = true;
-                                let context = EndpointInfo {
-                                    node,
-                                    network: None,
-                                };
-                                shared.reporter.report(Report::Status(StatusEvent::error(
-                                    ErrorCode::Unspecified,
-                                    Some(context),
-                                    UNSUPPORTED_COMMANDS,
-                                )));
-                            }
-                        }
+                        Content::Command(command) => batch.push(DataMessage {
+                            origin: shared.node,
+                            id: 0,
+                            ttl: envelope.ttl,
+                            topic: envelope.topic,
+                            data: broker_command_to_data(&command),
+                        }),
                     }
                 }
             }

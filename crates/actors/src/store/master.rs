@@ -2,6 +2,11 @@
 //! from clones), numbers every change, sends the changes to the clones, answers snapshot
 //! requests and `put_unique`, runs the expiry timer, and publishes store events locally.
 //!
+//! Broker clones and writers (over Broker's native protocol) are served beside broker-rs
+//! clones: their commands arrive on the same topic, [`BrokerClones`] decides what to
+//! answer and apply, and every change is also numbered on Broker's channel once a Broker
+//! clone is attached (so between broker-rs endpoints nothing of it runs).
+//!
 //! Its inputs are two queues: its handles' writes and the messages its subscription to
 //! `<name>/<$>/data/master` receives. Each batch is applied and what it produced is queued
 //! for publishing in order (`flow`): the master keeps taking what clones send while
@@ -11,10 +16,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use broker_store::channel::TICK;
 use broker_store::messages::{
     clone_topic, events_topic, store_events, EntityId, ToClones, ToMaster,
 };
+use broker_store::native::{
+    change_to_command, command_to_operation, from_native, to_native, BrokerClones, MasterStep,
+};
 use broker_store::{Change, Operation, StoreError};
+use broker_wire::native::{Command, InternalCommand};
 use broker_wire::{Data, Timestamp, Topic};
 
 use crate::routing::{matches, Shared};
@@ -50,6 +60,10 @@ pub(crate) struct StoreMaster {
     inbox: Inbox,
     /// The pending expiry timer and the expiry it fires for.
     expiry_timer: Option<(SpawnHandle, Timestamp)>,
+    /// Broker's channels to Broker clones and from Broker writers.
+    broker: BrokerClones,
+    /// Whether the tick of Broker's channels runs (from the first Broker command on).
+    broker_ticking: bool,
     flow: Flow,
 }
 
@@ -66,6 +80,8 @@ impl StoreMaster {
                 clone_topic(&name),
                 events_topic(&name),
             ),
+            broker: BrokerClones::new(replica.entity),
+            broker_ticking: false,
             replica,
             shared,
             inbox,
@@ -119,6 +135,14 @@ impl StoreMaster {
                 &origin,
             ));
         }
+        // Numbered for Broker clones while attached, listening or not: a clone cut off
+        // for a moment nacks what it missed.
+        if self.broker.has_clones() {
+            let command = change_to_command(&change, applied_at, origin);
+            let mut steps = Vec::new();
+            self.broker.broadcast(command, &mut steps);
+            self.take_broker_steps(steps, out);
+        }
         if !out.clones_listen {
             return;
         }
@@ -131,6 +155,119 @@ impl StoreMaster {
             request,
         };
         out.to_clones.push(message.to_data());
+    }
+
+    /// Carries out what Broker's channels decided that needs no store: commands to send.
+    fn take_broker_steps(&mut self, steps: Vec<MasterStep>, out: &mut Output) {
+        for step in steps {
+            match step {
+                MasterStep::Send(command) => out.to_clones.push(ToClones::Broker(command).to_data()),
+                // Produced only by `receive`, which `broker_command` handles.
+                MasterStep::AckClone { .. } | MasterStep::Apply { .. } => {
+                    unreachable!("a broadcast or tick only sends")
+                }
+            }
+        }
+    }
+
+    /// A command from a Broker clone or writer: attaches clones (with a snapshot),
+    /// applies writers' actions in order, answers `put_unique`.
+    fn broker_command(
+        &mut self,
+        store: &mut broker_store::Store,
+        command: InternalCommand,
+        now: Timestamp,
+        out: &mut Output,
+    ) {
+        let mut steps = Vec::new();
+        self.broker.receive(command, &mut steps);
+        for step in steps {
+            match step {
+                MasterStep::Send(command) => out.to_clones.push(ToClones::Broker(command).to_data()),
+                MasterStep::AckClone {
+                    clone,
+                    offset,
+                    heartbeat_interval,
+                } => match store.snapshot() {
+                    Ok(entries) => {
+                        let state = entries.into_iter().map(|e| (e.key, e.value)).collect();
+                        let ack = InternalCommand {
+                            seq: offset,
+                            sender: to_native(self.replica.entity),
+                            receiver: clone,
+                            content: Command::AckClone {
+                                offset,
+                                heartbeat_interval,
+                                state,
+                            },
+                        };
+                        out.to_clones.push(ToClones::Broker(ack).to_data());
+                    }
+                    Err(error) => {
+                        let message =
+                            format!("store {}: snapshot failed: {error}", self.replica.name);
+                        emit_error(&self.shared, ErrorCode::BackendFailure, message);
+                    }
+                },
+                MasterStep::Apply { writer, command } => {
+                    self.broker_write(store, writer, command, now, out)
+                }
+            }
+        }
+    }
+
+    /// Applies a Broker writer's action; a `put_unique` is answered to every clone, as
+    /// Broker's master does.
+    fn broker_write(
+        &mut self,
+        store: &mut broker_store::Store,
+        writer: broker_wire::native::EntityId,
+        command: Command,
+        now: Timestamp,
+        out: &mut Output,
+    ) {
+        let publisher = match &command {
+            Command::Put { publisher, .. }
+            | Command::PutUnique { publisher, .. }
+            | Command::Erase { publisher, .. }
+            | Command::Add { publisher, .. }
+            | Command::Subtract { publisher, .. }
+            | Command::Clear { publisher } => *publisher,
+            _ => writer,
+        };
+        let answer = match &command {
+            Command::PutUnique { who, req_id, .. } => Some((*who, *req_id)),
+            _ => None,
+        };
+        let current = command
+            .key()
+            .and_then(|key| store.get(key).ok().flatten());
+        let Some(op) = command_to_operation(command, current.as_ref()) else {
+            return;
+        };
+        let inserted = self
+            .apply(store, op, now, from_native(publisher), 0, out)
+            .unwrap_or(false);
+        if let Some((who, req_id)) = answer {
+            let result = Command::PutUniqueResult {
+                inserted,
+                who,
+                req_id,
+                publisher: to_native(self.replica.entity),
+            };
+            let mut steps = Vec::new();
+            self.broker.broadcast(result, &mut steps);
+            self.take_broker_steps(steps, out);
+        }
+    }
+
+    /// One tick of Broker's channels.
+    fn broker_tick(&mut self, ctx: &mut Context<Self>) {
+        let mut out = self.output();
+        let mut steps = Vec::new();
+        self.broker.tick(&mut steps);
+        self.take_broker_steps(steps, &mut out);
+        self.emit(out, 0, ctx);
     }
 
     /// An empty output, knowing who listens right now.
@@ -303,6 +440,9 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
                     };
                     out.to_clones.extend(reply.map(|r| r.to_data()));
                 }
+                ToMaster::Broker(command) => {
+                    self.broker_command(&mut store, command, now, &mut out)
+                }
                 ToMaster::SnapshotRequest { clone } => match store.snapshot() {
                     Ok(entries) => {
                         let snapshot = ToClones::Snapshot {
@@ -322,6 +462,10 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
             }
         }
         drop(store);
+        if self.broker.active() && !self.broker_ticking {
+            self.broker_ticking = true;
+            ctx.run_interval(TICK, Self::broker_tick);
+        }
         self.emit(out, 0, ctx);
         self.schedule_expiry(ctx);
     }

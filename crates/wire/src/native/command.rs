@@ -16,7 +16,7 @@ use crate::codec::ByteSink;
 use crate::data::{Data, Table, Timespan};
 
 /// A store command with its channel header.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InternalCommand {
     /// The sequence number on the sender's channel (0 for control messages).
     pub seq: u64,
@@ -29,7 +29,7 @@ pub struct InternalCommand {
 }
 
 /// The 14 store commands, in Broker's variant order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Sets `key` to `value`.
     Put {
@@ -150,6 +150,19 @@ pub enum Command {
 }
 
 impl Command {
+    /// The key an action addresses; `None` for clear and control messages.
+    pub fn key(&self) -> Option<&Data> {
+        match self {
+            Command::Put { key, .. }
+            | Command::PutUnique { key, .. }
+            | Command::Erase { key, .. }
+            | Command::Expire { key, .. }
+            | Command::Add { key, .. }
+            | Command::Subtract { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
     /// The variant index on the wire.
     pub fn kind(&self) -> CommandKind {
         match self {

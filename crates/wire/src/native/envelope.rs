@@ -208,6 +208,14 @@ impl Header<'_> {
         Ok(())
     }
 
+    /// Appends a command envelope whose `internal_command` is encoded already
+    /// (`payload`); on error `out` is unchanged.
+    pub fn put_command<S: ByteSink>(&self, payload: &[u8], out: &mut S) -> Result<(), NativeError> {
+        self.put(MessageType::Command, out)?;
+        out.put(payload);
+        Ok(())
+    }
+
     /// Appends a data envelope carrying `data`; on error `out` is unchanged.
     pub fn put_data<S: ByteSink>(&self, data: &Data, out: &mut S) -> Result<(), NativeError> {
         let start = out.len();

@@ -85,6 +85,18 @@ impl NativeCodec {
         self.encode_with(out, |out| header.put_data(data, out))
     }
 
+    /// Appends a command envelope with `header` carrying the encoded
+    /// `internal_command` `payload`, with its length prefix; on error (a frame above the
+    /// cap) `out` is unchanged.
+    pub fn encode_command<S: ByteSink>(
+        &self,
+        header: &Header<'_>,
+        payload: &[u8],
+        out: &mut S,
+    ) -> Result<(), NativeError> {
+        self.encode_with(out, |out| header.put_command(payload, out))
+    }
+
     fn encode_with<S: ByteSink>(
         &self,
         out: &mut S,

@@ -1,0 +1,194 @@
+//! The master's side of Broker's store protocol, driven by hand.
+
+use broker_wire::frame::NodeId;
+
+use super::*;
+
+fn entity(byte: u8, object: u64) -> EntityId {
+    EntityId {
+        node: NodeId([byte; 16]),
+        object,
+    }
+}
+
+fn from(sender: EntityId, seq: u64, content: Command) -> InternalCommand {
+    InternalCommand {
+        seq,
+        sender: to_native(sender),
+        receiver: NativeEntity::NIL,
+        content,
+    }
+}
+
+fn put(key: &str, value: u64) -> Command {
+    Command::Put {
+        key: key.into(),
+        value: Data::Count(value),
+        expiry: None,
+        publisher: NativeEntity::NIL,
+    }
+}
+
+#[test]
+fn a_clone_attaches_with_nack_zero_and_then_gets_every_change_numbered_from_two() {
+    let (master, clone) = (entity(1, 1), entity(2, 7));
+    let mut channels = BrokerClones::new(master);
+    let mut steps = Vec::new();
+    channels.broadcast(put("before", 1), &mut steps);
+    assert!(steps.is_empty(), "nothing numbered without clones");
+    channels.receive(from(clone, 0, Command::Nack { seqs: vec![0] }), &mut steps);
+    assert_eq!(
+        steps,
+        vec![MasterStep::AckClone {
+            clone: to_native(clone),
+            offset: 1,
+            heartbeat_interval: 5
+        }]
+    );
+    steps.clear();
+    channels.receive(from(clone, 0, Command::CumulativeAck { seq: 1 }), &mut steps);
+    channels.broadcast(put("k", 2), &mut steps);
+    assert_eq!(
+        steps,
+        vec![MasterStep::Send(InternalCommand {
+            seq: 2,
+            sender: to_native(master),
+            receiver: NativeEntity::NIL,
+            content: put("k", 2),
+        })]
+    );
+    // The clone misses 3: resent on its nack.
+    channels.broadcast(put("k", 3), &mut steps);
+    steps.clear();
+    channels.receive(from(clone, 0, Command::Nack { seqs: vec![3] }), &mut steps);
+    assert!(matches!(&steps[..], [MasterStep::Send(c)] if c.seq == 3), "{steps:?}");
+}
+
+#[test]
+fn a_writers_actions_are_applied_in_its_order_and_acked_to_it() {
+    let (master, writer) = (entity(1, 1), entity(2, 7));
+    let mut channels = BrokerClones::new(master);
+    let mut steps = Vec::new();
+    channels.receive(from(writer, 3, put("early", 0)), &mut steps);
+    assert!(steps.is_empty(), "actions before attach_writer are ignored");
+    let attach = Command::AttachWriter {
+        offset: 1,
+        heartbeat_interval: 5,
+    };
+    channels.receive(from(writer, 0, attach), &mut steps);
+    let ack = |seq| {
+        MasterStep::Send(InternalCommand {
+            seq: 0,
+            sender: to_native(master),
+            receiver: to_native(writer),
+            content: Command::CumulativeAck { seq },
+        })
+    };
+    assert_eq!(steps, vec![ack(1)]);
+    steps.clear();
+    channels.receive(from(writer, 3, put("b", 3)), &mut steps);
+    assert!(steps.is_empty(), "3 waits for 2");
+    channels.receive(from(writer, 2, put("a", 2)), &mut steps);
+    let apply = |command| MasterStep::Apply {
+        writer: to_native(writer),
+        command,
+    };
+    assert_eq!(steps, vec![apply(put("a", 2)), apply(put("b", 3))]);
+    steps.clear();
+    channels.tick(&mut steps);
+    assert_eq!(steps, vec![ack(3)], "progress is acked on the first tick");
+}
+
+#[test]
+fn brokers_add_and_subtract_become_the_write_the_value_calls_for() {
+    let add = |value: Data, init_type| Command::Add {
+        key: "k".into(),
+        value,
+        init_type,
+        expiry: None,
+        publisher: NativeEntity::NIL,
+    };
+    let subtract = |value: Data| Command::Subtract {
+        key: "k".into(),
+        value,
+        expiry: None,
+        publisher: NativeEntity::NIL,
+    };
+    assert_eq!(
+        command_to_operation(add(Data::Count(2), DataTag::Count), None),
+        Some(Operation::Increment {
+            key: "k".into(),
+            amount: Data::Count(2),
+            expiry: None
+        })
+    );
+    assert_eq!(
+        command_to_operation(add("x".into(), DataTag::String), Some(&"ab".into())),
+        Some(Operation::Append {
+            key: "k".into(),
+            suffix: "x".into(),
+            expiry: None
+        })
+    );
+    let pair = Data::Vector(vec!["i".into(), Data::Count(1)]);
+    assert_eq!(
+        command_to_operation(add(pair, DataTag::Table), None),
+        Some(Operation::InsertInto {
+            key: "k".into(),
+            index: "i".into(),
+            value: Some(Data::Count(1)),
+            expiry: None
+        })
+    );
+    assert_eq!(
+        command_to_operation(subtract("i".into()), Some(&Data::Set(["i".into()].into()))),
+        Some(Operation::RemoveFrom {
+            key: "k".into(),
+            index: "i".into(),
+            expiry: None
+        })
+    );
+    assert_eq!(
+        command_to_operation(subtract(Data::None), Some(&Data::Vector(vec![]))),
+        Some(Operation::Pop {
+            key: "k".into(),
+            expiry: None
+        })
+    );
+    assert_eq!(
+        command_to_operation(subtract(Data::Count(1)), Some(&Data::Count(3))),
+        Some(Operation::Decrement {
+            key: "k".into(),
+            amount: Data::Count(1),
+            expiry: None
+        })
+    );
+}
+
+#[test]
+fn changes_become_the_commands_broker_clones_apply() {
+    let me = entity(1, 1);
+    let insert = Change::Insert {
+        key: "k".into(),
+        value: Data::Count(1),
+        expiry: Some(Timestamp(1_500)),
+    };
+    assert_eq!(
+        change_to_command(&insert, Timestamp(1_000), me),
+        Command::Put {
+            key: "k".into(),
+            value: Data::Count(1),
+            expiry: Some(Timespan(500)),
+            publisher: to_native(me),
+        }
+    );
+    let clear = Change::Clear {
+        keys: vec!["k".into()],
+    };
+    assert_eq!(
+        change_to_command(&clear, Timestamp(0), me),
+        Command::Clear {
+            publisher: to_native(me)
+        }
+    );
+}

@@ -1,0 +1,95 @@
+//! Data stores across Broker's native protocol, against the real Broker (the reference's
+//! Python bindings, `tests/reference/store.py`, in a subprocess): a Broker clone of a
+//! broker-rs master, written to from both sides, with the initial snapshot, expiry and
+//! `put_unique`. Skipped, with a message, when the reference is missing.
+
+mod common;
+mod reference;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use broker::actors::{Config, Endpoint, Store};
+use broker::store::BackendType;
+use broker::Data;
+use common::eventually;
+use reference::Script;
+
+fn endpoint() -> Endpoint {
+    let config = Config {
+        disable_ssl: true,
+        ..Config::default()
+    };
+    Endpoint::new(config).expect("endpoint")
+}
+
+fn int(n: i64) -> Data {
+    Data::Integer(n)
+}
+
+/// Waits (bounded) until `store` holds `expected` at `key`.
+fn holds(store: &Store, key: &str, expected: Option<Data>) {
+    let key = Data::from(key);
+    eventually(&format!("{key} = {expected:?} in our store"), || {
+        store.get(&key).ok().flatten() == expected
+    });
+}
+
+/// Has the reference wait (bounded) until its store holds `value` at `key`.
+fn reference_holds(reference: &mut Script, key: &str, value: &str) {
+    reference.command(&format!("await {key} {value}"));
+    let line = reference.line(&format!("SAW {key}")[..3]);
+    assert_eq!(line, format!("SAW {key} {}", if value == "none" { "None" } else { value }));
+}
+
+#[test]
+fn a_broker_clone_of_our_master_follows_it_and_writes_through_it() {
+    if !reference::available() {
+        return;
+    }
+    let ours = endpoint();
+    let port = ours.listen("127.0.0.1", 0).unwrap().to_string();
+    let master = ours
+        .attach_master("rs-master", BackendType::Memory, BTreeMap::new())
+        .unwrap()
+        .expect("a master");
+    master.put("before".into(), int(1), None);
+    let mut reference = Script::start("store.py", &["clone", &port, "rs-master"], &[]);
+    reference.line("ATTACHED");
+    // The snapshot, then our writes.
+    reference_holds(&mut reference, "before", "1");
+    master.put("ours".into(), int(2), None);
+    master.increment("ours".into(), int(5), None);
+    reference_holds(&mut reference, "ours", "7");
+    master.erase("before".into());
+    reference_holds(&mut reference, "before", "none");
+    // The clone's writes, applied by our master and sent back to the clone.
+    reference.command("put theirs 3");
+    holds(&master, "theirs", Some(int(3)));
+    reference.command("increment theirs 4");
+    holds(&master, "theirs", Some(int(7)));
+    reference_holds(&mut reference, "theirs", "7");
+    reference.command("decrement theirs 2");
+    holds(&master, "theirs", Some(int(5)));
+    reference.command("erase ours");
+    holds(&master, "ours", None);
+    reference.command("put_unique theirs 9");
+    assert_eq!(reference.line("PUT_UNIQUE"), "PUT_UNIQUE theirs False");
+    reference.command("put_unique fresh 5");
+    assert_eq!(reference.line("PUT_UNIQUE"), "PUT_UNIQUE fresh True");
+    holds(&master, "fresh", Some(int(5)));
+    // Expiry: ours and theirs, both expired by our master, both seen by the clone.
+    master.put("brief".into(), int(1), Some(Duration::from_millis(600)));
+    reference.command("put short 2 0.6");
+    holds(&master, "short", Some(int(2)));
+    holds(&master, "brief", None);
+    holds(&master, "short", None);
+    reference_holds(&mut reference, "brief", "none");
+    reference_holds(&mut reference, "short", "none");
+    // Clear, from the clone.
+    reference.command("clear");
+    eventually("our master cleared", || {
+        master.keys().map(|k| k.is_empty()).unwrap_or(false)
+    });
+    reference_holds(&mut reference, "fresh", "none");
+}
