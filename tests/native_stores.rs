@@ -93,3 +93,53 @@ fn a_broker_clone_of_our_master_follows_it_and_writes_through_it() {
     });
     reference_holds(&mut reference, "fresh", "none");
 }
+
+#[test]
+fn our_clone_of_a_broker_master_follows_it_and_writes_through_it() {
+    if !reference::available() {
+        return;
+    }
+    let mut reference = Script::start("store.py", &["master", "ref-master"], &[]);
+    let port: u16 = reference.line("PORT")["PORT ".len()..].parse().unwrap();
+    reference.command("put before 1");
+    reference_holds(&mut reference, "before", "1");
+    let ours = endpoint();
+    ours.peer("127.0.0.1", port, None).expect("peered with Broker");
+    let clone = ours
+        .attach_clone("ref-master")
+        .unwrap()
+        .expect("a clone");
+    // The snapshot (attach_clone returns once it is loaded), then the master's writes.
+    assert_eq!(clone.get(&"before".into()).unwrap(), Some(int(1)));
+    reference.command("put theirs 3");
+    reference.command("increment theirs 4");
+    holds(&clone, "theirs", Some(int(7)));
+    reference.command("erase before");
+    holds(&clone, "before", None);
+    // Our writes, applied by Broker's master and sent back to us.
+    clone.put("ours".into(), int(2), None);
+    clone.increment("ours".into(), int(5), None);
+    reference_holds(&mut reference, "ours", "7");
+    holds(&clone, "ours", Some(int(7)));
+    clone.decrement("theirs".into(), int(2), None);
+    reference_holds(&mut reference, "theirs", "5");
+    clone.erase("ours".into());
+    reference_holds(&mut reference, "ours", "none");
+    let put_unique = |key: &str, value| clone.put_unique(key.into(), int(value), None).ok();
+    assert_eq!(put_unique("theirs", 9), Some(false), "the key exists");
+    assert_eq!(put_unique("fresh", 5), Some(true));
+    reference_holds(&mut reference, "fresh", "5");
+    holds(&clone, "fresh", Some(int(5)));
+    // Expiry: ours and theirs, both expired by Broker's master, both seen here.
+    reference.command("put brief 1 0.6");
+    clone.put("short".into(), int(2), Some(Duration::from_millis(600)));
+    holds(&clone, "brief", Some(int(1)));
+    holds(&clone, "short", Some(int(2)));
+    holds(&clone, "brief", None);
+    holds(&clone, "short", None);
+    reference_holds(&mut reference, "short", "none");
+    // Clear, from our clone.
+    clone.clear();
+    reference_holds(&mut reference, "fresh", "none");
+    holds(&clone, "theirs", None);
+}

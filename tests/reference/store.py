@@ -13,10 +13,10 @@ Then reads commands from stdin, one a line (keys are strings, values integers):
     await <key> <int>|none          prints "SAW <key> <value>" once get(<key>) gives that
                                     value, or "TIMEOUT <key> <last value>" after 10 s
     peer <port> | unpeer <port>     prints "PEERED" or "FAILED" | nothing
-EOF ends (shutting down). Prints "STATUS <code>" for each status.
+EOF ends (shutting down). Before each command, prints "STATUS <code>" for each status
+since the last one.
 """
 
-import select
 import sys
 import time
 
@@ -56,15 +56,10 @@ else:
     store = endpoint.attach_clone(name)
     say("ATTACHED")
 
-while True:
-    ready, _, _ = select.select([sys.stdin, statuses.fd()], [], [], 10)
+# Blocking reads: select() on stdin would miss lines Python's buffer holds already.
+for line in iter(sys.stdin.readline, ""):
     for status in statuses.poll():
         say("STATUS", getattr(status, "code", lambda: None)())
-    if sys.stdin not in ready:
-        continue
-    line = sys.stdin.readline()
-    if not line:
-        break
     command, *args = line.split()
     if command == "put":
         expiry = float(args[2]) if len(args) > 2 else None

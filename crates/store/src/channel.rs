@@ -145,6 +145,15 @@ impl<H: Clone + PartialEq, P: Clone> Producer<H, P> {
         self.buf.len()
     }
 
+    /// The consumers that have not acknowledged their handshake yet, with its offset
+    /// (a writer repeats its handshake to them with each keepalive).
+    pub fn pending_handshakes(&self) -> impl Iterator<Item = (&H, u64)> {
+        self.paths
+            .iter()
+            .filter(|path| path.acked == 0)
+            .map(|path| (&path.consumer, path.offset))
+    }
+
     /// Whether every consumer acknowledged everything.
     pub fn idle(&self) -> bool {
         self.paths.iter().all(|path| path.acked == self.seq)

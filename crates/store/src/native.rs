@@ -1,21 +1,28 @@
 //! Stores across Broker's native protocol, as decisions only: what a master says to its
-//! Broker clones and writers ([`BrokerClones`]), and how Broker's store commands map to
-//! this crate's [`Operation`]s and [`Change`]s. The reliable channels underneath are
-//! [`crate::channel`]; the commands' layout is `broker_wire::native::command`.
+//! Broker clones and writers ([`BrokerClones`], `native/clones.rs`), what a clone says
+//! to its Broker master ([`BrokerMaster`], `native/master.rs`), and how Broker's store
+//! commands map to this crate's [`Operation`]s and [`Change`]s. The reliable channels
+//! underneath are [`crate::channel`]; the commands' layout is
+//! `broker_wire::native::command`.
 //!
 //! A master runs one channel producer (one sequence) for all its Broker clones, and one
-//! channel consumer per Broker writer (a clone sending its writes). Control messages
-//! travel with sequence number 0 and name their receiver; actions carry their channel's
-//! number, and the master's go to every clone (receiver nil).
+//! channel consumer per Broker writer (a clone sending its writes); a clone is the
+//! consumer of its master's channel and the producer of its own writer channel.
+//! Control messages travel with sequence number 0 and name their receiver; actions
+//! carry their channel's number, and the master's go to every clone (receiver nil).
 
-use std::collections::BTreeMap;
-
-use broker_wire::native::{Command, DataTag, EntityId as NativeEntity, InternalCommand};
+use broker_wire::native::data::data_tag;
+use broker_wire::native::{Command, DataTag, EntityId as NativeEntity};
 use broker_wire::{Data, Timespan, Timestamp};
 
-use crate::channel::{Consumer, ConsumerOutput, Producer, ProducerOutput};
 use crate::messages::EntityId;
 use crate::operation::{Change, Operation};
+
+mod clones;
+mod master;
+
+pub use clones::{BrokerClones, MasterStep};
+pub use master::{BrokerMaster, CloneStep};
 
 /// Our entity as Broker's.
 pub fn to_native(entity: EntityId) -> NativeEntity {
@@ -158,6 +165,121 @@ pub fn command_to_operation(command: Command, current: Option<&Data>) -> Option<
     })
 }
 
+/// The command a clone sends its Broker master for a write of `publisher`'s; a
+/// `put_unique` is answered to `publisher` as request `req_id`. The inverse of
+/// [`command_to_operation`]: what this crate's API spells out is Broker's `add` with the
+/// `init_type` saying which, or its `subtract`.
+pub fn operation_to_command(op: Operation, publisher: EntityId, req_id: u64) -> Command {
+    let publisher = to_native(publisher);
+    let add = |key, value, init_type, expiry| Command::Add {
+        key,
+        value,
+        init_type,
+        expiry,
+        publisher,
+    };
+    let subtract = |key, value, expiry| Command::Subtract {
+        key,
+        value,
+        expiry,
+        publisher,
+    };
+    match op {
+        Operation::Put { key, value, expiry } => Command::Put {
+            key,
+            value,
+            expiry,
+            publisher,
+        },
+        Operation::PutUnique { key, value, expiry } => Command::PutUnique {
+            key,
+            value,
+            expiry,
+            who: publisher,
+            req_id,
+            publisher,
+        },
+        Operation::Erase { key } => Command::Erase { key, publisher },
+        Operation::Clear => Command::Clear { publisher },
+        Operation::Increment {
+            key,
+            amount,
+            expiry,
+        } => {
+            let init_type = data_tag(&amount);
+            add(key, amount, init_type, expiry)
+        }
+        Operation::Decrement {
+            key,
+            amount,
+            expiry,
+        } => subtract(key, amount, expiry),
+        Operation::Append {
+            key,
+            suffix,
+            expiry,
+        } => add(key, suffix, DataTag::String, expiry),
+        Operation::InsertInto {
+            key,
+            index,
+            value: None,
+            expiry,
+        } => add(key, index, DataTag::Set, expiry),
+        Operation::InsertInto {
+            key,
+            index,
+            value: Some(value),
+            expiry,
+        } => add(key, Data::Vector(vec![index, value]), DataTag::Table, expiry),
+        Operation::RemoveFrom { key, index, expiry } => subtract(key, index, expiry),
+        Operation::Push { key, value, expiry } => add(key, value, DataTag::Vector, expiry),
+        Operation::Pop { key, expiry } => subtract(key, Data::None, expiry),
+    }
+}
+
+/// The change a Broker master's action makes to a clone's copy, where `current` is the
+/// value at its key now; `None` for what changes nothing (a result, an erase of an
+/// absent key). A clone keeps no expiries: its master expires entries and says so.
+pub fn command_to_change(
+    command: Command,
+    current: Option<Data>,
+    keys: impl FnOnce() -> Vec<Data>,
+) -> Option<Change> {
+    Some(match command {
+        Command::Put { key, value, .. } => match current {
+            Some(old) => Change::Update {
+                key,
+                old,
+                new: value,
+                expiry: None,
+            },
+            None => Change::Insert {
+                key,
+                value,
+                expiry: None,
+            },
+        },
+        Command::Erase { key, .. } if current.is_some() => Change::Erase { key },
+        Command::Expire { key, .. } if current.is_some() => Change::Expire { key },
+        Command::Clear { .. } => Change::Clear { keys: keys() },
+        _ => return None,
+    })
+}
+
+/// The publisher an action names (`None` for control messages and results).
+pub fn publisher(command: &Command) -> Option<EntityId> {
+    match command {
+        Command::Put { publisher, .. }
+        | Command::PutUnique { publisher, .. }
+        | Command::Erase { publisher, .. }
+        | Command::Expire { publisher, .. }
+        | Command::Add { publisher, .. }
+        | Command::Subtract { publisher, .. }
+        | Command::Clear { publisher } => Some(from_native(*publisher)),
+        _ => None,
+    }
+}
+
 /// Whether a command is an action (numbered on its channel) rather than control.
 fn is_action(command: &Command) -> bool {
     matches!(
@@ -171,219 +293,6 @@ fn is_action(command: &Command) -> bool {
             | Command::Subtract { .. }
             | Command::Clear { .. }
     )
-}
-
-/// What a master does for its Broker clones and writers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MasterStep {
-    /// Publish this command on the clone topic.
-    Send(InternalCommand),
-    /// Attach `clone`: send it `ack_clone` with the store's contents (the master has
-    /// them), as command `offset`.
-    AckClone {
-        /// The clone.
-        clone: NativeEntity,
-        /// The last change the contents include.
-        offset: u64,
-        /// Ticks between its acks.
-        heartbeat_interval: u16,
-    },
-    /// Apply a writer's action, in the writer's order.
-    Apply {
-        /// The writer.
-        writer: NativeEntity,
-        /// Its action.
-        command: Command,
-    },
-}
-
-/// A master's channels to its Broker clones (one producer) and from its Broker writers
-/// (a consumer each).
-#[derive(Debug)]
-pub struct BrokerClones {
-    me: NativeEntity,
-    clones: Producer<NativeEntity, Command>,
-    writers: BTreeMap<NativeEntity, Consumer<Command>>,
-    /// Writer actions lost for good (Broker logs them and goes on).
-    lost: u64,
-}
-
-impl BrokerClones {
-    /// The channels of master `me`, with no clone or writer yet.
-    pub fn new(me: EntityId) -> Self {
-        BrokerClones {
-            me: to_native(me),
-            clones: Producer::new(),
-            writers: BTreeMap::new(),
-            lost: 0,
-        }
-    }
-
-    /// Whether any Broker clone is attached: changes are numbered for them only then.
-    pub fn has_clones(&self) -> bool {
-        self.clones.has_consumers()
-    }
-
-    /// Whether anyone is attached (clone or writer): the master ticks only then.
-    pub fn active(&self) -> bool {
-        self.has_clones() || !self.writers.is_empty()
-    }
-
-    /// Writer actions lost for good so far.
-    pub fn lost(&self) -> u64 {
-        self.lost
-    }
-
-    /// Tells the clones about a change the master made.
-    pub fn broadcast(&mut self, command: Command, steps: &mut Vec<MasterStep>) {
-        let mut out = Vec::new();
-        self.clones.produce(command, &mut out);
-        self.producer_steps(out, steps);
-    }
-
-    /// A command from a Broker clone or writer.
-    pub fn receive(&mut self, command: InternalCommand, steps: &mut Vec<MasterStep>) {
-        let InternalCommand {
-            seq,
-            sender,
-            content,
-            ..
-        } = command;
-        let mut produced = Vec::new();
-        let mut consumed = Vec::new();
-        match content {
-            content if is_action(&content) => {
-                if let Some(writer) = self.writers.get_mut(&sender) {
-                    writer.handle_event(seq, content, &mut consumed);
-                }
-            }
-            Command::AttachWriter {
-                offset,
-                heartbeat_interval,
-            } => {
-                // A repeated handshake changes nothing.
-                if !self.writers.contains_key(&sender) {
-                    let mut writer = Consumer::new();
-                    writer.handle_handshake(offset, heartbeat_interval, &mut consumed);
-                    self.writers.insert(sender, writer);
-                }
-            }
-            Command::Keepalive { seq } => {
-                if let Some(writer) = self.writers.get_mut(&sender) {
-                    writer.handle_heartbeat(seq);
-                }
-            }
-            Command::RetransmitFailed { seq } => {
-                if let Some(writer) = self.writers.get_mut(&sender) {
-                    writer.handle_retransmit_failed(seq, &mut consumed);
-                }
-            }
-            Command::CumulativeAck { seq } => self.clones.handle_ack(&sender, seq, &mut produced),
-            Command::Nack { seqs } => self.clones.handle_nack(&sender, &seqs, &mut produced),
-            // Only a master sends these.
-            _ => {}
-        }
-        self.consumer_steps(sender, consumed, steps);
-        self.producer_steps(produced, steps);
-    }
-
-    /// One tick of every channel.
-    pub fn tick(&mut self, steps: &mut Vec<MasterStep>) {
-        let mut produced = Vec::new();
-        self.clones.tick(&mut produced);
-        let mut consumed = Vec::new();
-        for (writer, consumer) in &mut self.writers {
-            consumer.tick(&mut consumed);
-            for output in consumed.drain(..) {
-                Self::consumer_step(self.me, *writer, output, &mut self.lost, steps);
-            }
-        }
-        self.producer_steps(produced, steps);
-    }
-
-    fn consumer_steps(
-        &mut self,
-        writer: NativeEntity,
-        consumed: Vec<ConsumerOutput<Command>>,
-        steps: &mut Vec<MasterStep>,
-    ) {
-        for output in consumed {
-            Self::consumer_step(self.me, writer, output, &mut self.lost, steps);
-        }
-    }
-
-    fn consumer_step(
-        me: NativeEntity,
-        writer: NativeEntity,
-        output: ConsumerOutput<Command>,
-        lost: &mut u64,
-        steps: &mut Vec<MasterStep>,
-    ) {
-        let control = |content| {
-            MasterStep::Send(InternalCommand {
-                seq: 0,
-                sender: me,
-                receiver: writer,
-                content,
-            })
-        };
-        steps.push(match output {
-            ConsumerOutput::Deliver(command) => MasterStep::Apply { writer, command },
-            ConsumerOutput::Lost(_) => {
-                *lost += 1;
-                return;
-            }
-            ConsumerOutput::Ack(seq) => control(Command::CumulativeAck { seq }),
-            ConsumerOutput::Nack(seqs) => control(Command::Nack { seqs }),
-        });
-    }
-
-    fn producer_steps(
-        &mut self,
-        produced: Vec<ProducerOutput<NativeEntity, Command>>,
-        steps: &mut Vec<MasterStep>,
-    ) {
-        let me = self.me;
-        let command = |seq, receiver, content| {
-            MasterStep::Send(InternalCommand {
-                seq,
-                sender: me,
-                receiver,
-                content,
-            })
-        };
-        for output in produced {
-            steps.push(match output {
-                ProducerOutput::Handshake {
-                    to,
-                    offset,
-                    heartbeat_interval,
-                } => MasterStep::AckClone {
-                    clone: to,
-                    offset,
-                    heartbeat_interval,
-                },
-                ProducerOutput::Broadcast { seq, payload } => {
-                    command(seq, NativeEntity::NIL, payload)
-                }
-                ProducerOutput::Resend { seq, payload, .. } => {
-                    command(seq, NativeEntity::NIL, payload)
-                }
-                ProducerOutput::RetransmitFailed { to, seq } => {
-                    command(0, to, Command::RetransmitFailed { seq })
-                }
-                ProducerOutput::Keepalive { seq } => {
-                    command(0, NativeEntity::NIL, Command::Keepalive { seq })
-                }
-                ProducerOutput::HandshakeCompleted(_) => continue,
-                // Broker forgets the clone's writer channel with it.
-                ProducerOutput::Dropped(clone) => {
-                    self.writers.remove(&clone);
-                    continue;
-                }
-            });
-        }
-    }
 }
 
 #[cfg(test)]

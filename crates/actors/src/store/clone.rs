@@ -1,6 +1,11 @@
 //! The clone actor of a data store: keeps a copy that follows the master's numbered changes,
 //! forwards its handles' writes to the master, and publishes store events locally.
 //!
+//! With a Broker master (a Broker peer subscribing to the master topic) the clone speaks
+//! Broker's protocol instead (`clone/broker.rs`, its decisions
+//! `broker_store::native::BrokerMaster`); it picks the protocol at start and on every
+//! tick, from the peers listing the master topic.
+//!
 //! What to send, apply and answer is decided by [`CloneSync`] (`clone/sync.rs`), a plain
 //! state machine: following the master's sequence, resyncing from snapshots, noticing an
 //! unreachable master, keeping writes made meanwhile. The actor feeds it the master's
@@ -31,8 +36,11 @@ use super::flow::{emit, Flow, FlowActor};
 use super::replica::{Replica, Request};
 use super::{batches, emit_error, CloneOptions, Inbox};
 
+mod broker;
 mod following;
 mod sync;
+
+use broker_store::native::BrokerMaster;
 
 use sync::{CloneSync, Effects};
 
@@ -48,6 +56,10 @@ pub(crate) struct StoreClone {
     sync: CloneSync,
     /// `put_unique` callers waiting for the master's answer.
     waiting: HashMap<u64, SyncSender<bool>>,
+    /// The channels with a Broker master, while the master is a Broker's.
+    broker: Option<BrokerMaster>,
+    /// The last request number given to a write for a Broker master.
+    next_request: u64,
     flow: Flow,
 }
 
@@ -72,6 +84,8 @@ impl StoreClone {
             shared,
             inbox,
             waiting: HashMap::new(),
+            broker: None,
+            next_request: 0,
         }
         .start();
     }
@@ -114,6 +128,11 @@ impl StoreClone {
 
     /// Periodic checks (see [`CloneSync::tick`]).
     fn tick(&mut self, ctx: &mut Context<Self>) {
+        self.choose_protocol(ctx);
+        if self.broker.is_some() {
+            self.broker_tick(ctx);
+            return;
+        }
         let mut fx = Effects::default();
         self.sync
             .tick(Instant::now(), self.master_listed(), &mut fx);
@@ -137,6 +156,10 @@ impl Actor for StoreClone {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.add_stream(batches(self.inbox.queue.clone()));
         ctx.run_interval(TICK, Self::tick);
+        self.choose_protocol(ctx);
+        if self.broker.is_some() {
+            return;
+        }
         let mut fx = Effects::default();
         self.sync.start(Instant::now(), &mut fx);
         let mut out = Vec::new();
@@ -159,10 +182,14 @@ impl FlowActor for StoreClone {
     }
 
     fn takes_writes(&self) -> bool {
-        self.sync.takes_writes()
+        self.broker.is_some() || self.sync.takes_writes()
     }
 
     fn handle_writes(&mut self, batch: Vec<Request>, ctx: &mut Context<Self>) {
+        if self.broker.is_some() {
+            self.broker_writes(batch, ctx);
+            return;
+        }
         let now = Instant::now();
         let mut fx = Effects::default();
         self.sync.check_master(now, self.master_listed());

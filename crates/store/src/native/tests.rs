@@ -1,6 +1,7 @@
 //! The master's side of Broker's store protocol, driven by hand.
 
 use broker_wire::frame::NodeId;
+use broker_wire::native::InternalCommand;
 
 use super::*;
 
@@ -189,6 +190,208 @@ fn changes_become_the_commands_broker_clones_apply() {
         change_to_command(&clear, Timestamp(0), me),
         Command::Clear {
             publisher: to_native(me)
+        }
+    );
+}
+
+#[test]
+fn a_clone_attaches_loads_the_snapshot_and_then_opens_its_writer_channel() {
+    let (master, clone) = (entity(1, 1), entity(2, 7));
+    let (m, c) = (to_native(master), to_native(clone));
+    let mut channels = BrokerMaster::new(clone);
+    let mut steps = Vec::new();
+    channels.start(&mut steps);
+    let send = |seq, receiver, content| {
+        CloneStep::Send(InternalCommand {
+            seq,
+            sender: c,
+            receiver,
+            content,
+        })
+    };
+    assert_eq!(
+        steps,
+        vec![send(0, NativeEntity::NIL, Command::Nack { seqs: vec![0] })]
+    );
+    steps.clear();
+    // A write made before the master answered waits for the writer channel.
+    channels.write(put("early", 1), &mut steps);
+    // The master's change 2 overtakes its ack_clone (offset 1).
+    channels.receive(from(master, 2, put("k", 2)), &mut steps);
+    assert!(steps.is_empty());
+    let state: broker_wire::data::Table = [("s".into(), Data::Count(0))].into();
+    let ack_clone = InternalCommand {
+        seq: 1,
+        sender: m,
+        receiver: c,
+        content: Command::AckClone {
+            offset: 1,
+            heartbeat_interval: 5,
+            state: state.clone(),
+        },
+    };
+    channels.receive(ack_clone, &mut steps);
+    assert_eq!(
+        steps,
+        vec![
+            CloneStep::Load(state),
+            CloneStep::Apply(put("k", 2)),
+            send(0, m, Command::CumulativeAck { seq: 2 }),
+            send(
+                0,
+                m,
+                Command::AttachWriter {
+                    offset: 1,
+                    heartbeat_interval: 5
+                }
+            ),
+            send(2, m, put("early", 1)),
+        ]
+    );
+    assert!(channels.attached());
+}
+
+#[test]
+fn a_clone_takes_its_put_unique_answers_and_starts_over_when_an_event_is_lost() {
+    let (master, clone) = (entity(1, 1), entity(2, 7));
+    let (m, c) = (to_native(master), to_native(clone));
+    let mut channels = BrokerMaster::new(clone);
+    let mut steps = Vec::new();
+    channels.start(&mut steps);
+    let ack_clone = Command::AckClone {
+        offset: 1,
+        heartbeat_interval: 5,
+        state: Default::default(),
+    };
+    channels.receive(
+        InternalCommand {
+            seq: 1,
+            sender: m,
+            receiver: c,
+            content: ack_clone,
+        },
+        &mut steps,
+    );
+    steps.clear();
+    let result = |who, req_id| Command::PutUniqueResult {
+        inserted: true,
+        who,
+        req_id,
+        publisher: m,
+    };
+    channels.receive(from(master, 2, result(NativeEntity::NIL, 1)), &mut steps);
+    channels.receive(from(master, 3, result(c, 4)), &mut steps);
+    assert_eq!(
+        steps,
+        vec![CloneStep::PutUniqueResult {
+            req_id: 4,
+            inserted: true
+        }]
+    );
+    // Another master's messages are not ours.
+    steps.clear();
+    channels.receive(from(entity(9, 9), 4, put("x", 1)), &mut steps);
+    assert!(steps.is_empty());
+    // Event 4 is gone for good: attach again.
+    let failed = InternalCommand {
+        seq: 0,
+        sender: m,
+        receiver: c,
+        content: Command::RetransmitFailed { seq: 4 },
+    };
+    channels.receive(failed, &mut steps);
+    assert_eq!(
+        steps,
+        vec![
+            CloneStep::Unsynced,
+            CloneStep::Send(InternalCommand {
+                seq: 0,
+                sender: c,
+                receiver: NativeEntity::NIL,
+                content: Command::Nack { seqs: vec![0] },
+            })
+        ]
+    );
+    assert!(!channels.attached());
+}
+
+#[test]
+fn our_writes_become_the_commands_broker_masters_apply() {
+    let me = entity(2, 7);
+    let publisher = to_native(me);
+    let round_trip = |op: Operation, current: Option<Data>| {
+        command_to_operation(operation_to_command(op, me, 1), current.as_ref())
+    };
+    let ops = [
+        (
+            Operation::Increment {
+                key: "n".into(),
+                amount: Data::Integer(2),
+                expiry: None,
+            },
+            None,
+        ),
+        (
+            Operation::InsertInto {
+                key: "t".into(),
+                index: "i".into(),
+                value: Some(Data::Count(1)),
+                expiry: None,
+            },
+            None,
+        ),
+        (
+            Operation::RemoveFrom {
+                key: "s".into(),
+                index: "i".into(),
+                expiry: None,
+            },
+            Some(Data::Set(["i".into()].into())),
+        ),
+        (
+            Operation::Push {
+                key: "v".into(),
+                value: Data::Count(1),
+                expiry: None,
+            },
+            None,
+        ),
+        (
+            Operation::Pop {
+                key: "v".into(),
+                expiry: None,
+            },
+            Some(Data::Vector(vec![Data::Count(1)])),
+        ),
+        (
+            Operation::Append {
+                key: "a".into(),
+                suffix: "x".into(),
+                expiry: None,
+            },
+            None,
+        ),
+    ];
+    for (op, current) in ops {
+        assert_eq!(round_trip(op.clone(), current), Some(op));
+    }
+    assert_eq!(
+        operation_to_command(
+            Operation::PutUnique {
+                key: "k".into(),
+                value: Data::Count(1),
+                expiry: None
+            },
+            me,
+            9
+        ),
+        Command::PutUnique {
+            key: "k".into(),
+            value: Data::Count(1),
+            expiry: None,
+            who: publisher,
+            req_id: 9,
+            publisher,
         }
     );
 }

@@ -119,7 +119,7 @@ fn nested(depth: usize) -> Result<usize, NativeError> {
 }
 
 /// The tag of `data`'s kind.
-fn data_tag(data: &Data) -> DataTag {
+pub fn data_tag(data: &Data) -> DataTag {
     match data {
         Data::None => DataTag::None,
         Data::Boolean(_) => DataTag::Boolean,

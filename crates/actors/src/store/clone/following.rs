@@ -77,6 +77,10 @@ impl StoreClone {
 impl StreamHandler<Vec<(Topic, Data)>> for StoreClone {
     fn handle(&mut self, messages: Vec<(Topic, Data)>, ctx: &mut Context<Self>) {
         writes_first(self, ctx);
+        if self.broker.is_some() {
+            self.broker_commands(super::broker::broker_commands(&messages), ctx);
+            return;
+        }
         let replica = self.replica.clone();
         let events_listen = self
             .shared
@@ -95,7 +99,13 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreClone {
         let mut fx = Effects::default();
         for (_, data) in messages {
             // Anything else on the topic is not ours to interpret.
-            if let Ok(message) = ToClones::from_data(&data) {
+            // A Broker master's commands are not for this protocol.
+            if let Ok(message @ (ToClones::Change { .. }
+            | ToClones::Snapshot { .. }
+            | ToClones::PutUniqueResult { .. }
+            | ToClones::OpFailed { .. }
+            | ToClones::Alive { .. })) = ToClones::from_data(&data)
+            {
                 self.sync.receive(message, Instant::now(), &mut fx);
                 self.carry_out(&mut fx, &mut batch);
             }
