@@ -9,10 +9,10 @@ mod reference;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use broker::actors::{Config, Endpoint, Store};
+use broker::actors::{Config, Endpoint, StatusCode, Store};
 use broker::store::BackendType;
 use broker::Data;
-use common::eventually;
+use common::{eventually, wait_statuses};
 use reference::Script;
 
 fn endpoint() -> Endpoint {
@@ -142,4 +142,43 @@ fn our_clone_of_a_broker_master_follows_it_and_writes_through_it() {
     clone.clear();
     reference_holds(&mut reference, "fresh", "none");
     holds(&clone, "theirs", None);
+}
+
+#[test]
+fn our_clone_of_a_broker_master_catches_up_after_the_peering_is_back() {
+    if !reference::available() {
+        return;
+    }
+    let mut reference = Script::start("store.py", &["master", "ref-resync"], &[]);
+    let port: u16 = reference.line("PORT")["PORT ".len()..].parse().unwrap();
+    reference.command("put a 0");
+    reference_holds(&mut reference, "a", "0");
+    let ours = endpoint();
+    let statuses = ours.make_status_subscriber(true);
+    ours.peer("127.0.0.1", port, None).expect("peered with Broker");
+    let clone = ours
+        .attach_clone("ref-resync")
+        .unwrap()
+        .expect("a clone");
+    assert_eq!(clone.get(&"a".into()).unwrap(), Some(int(0)));
+    // A short outage (the master still knows the clone: it resends what was missed) and
+    // one past Broker's connection timeout of 2 s (the master dropped the clone, which
+    // attaches again).
+    for (round, outage) in [(1, Duration::ZERO), (2, Duration::from_millis(2500))] {
+        assert!(ours.unpeer("127.0.0.1", port));
+        assert_eq!(wait_statuses(&statuses, StatusCode::PeerRemoved, 1), 1);
+        // Changes the clone cannot hear of.
+        reference.command(&format!("put a {round}"));
+        reference.command(&format!("put b{round} {round}"));
+        reference_holds(&mut reference, &format!("b{round}"), &round.to_string());
+        std::thread::sleep(outage);
+        ours.peer("127.0.0.1", port, None).expect("peered again");
+        holds(&clone, "a", Some(int(round)));
+        holds(&clone, &format!("b{round}"), Some(int(round)));
+        // Both ways again.
+        clone.put(format!("c{round}").into(), int(round), None);
+        reference_holds(&mut reference, &format!("c{round}"), &round.to_string());
+        reference.command(&format!("put d{round} {round}"));
+        holds(&clone, &format!("d{round}"), Some(int(round)));
+    }
 }

@@ -2,11 +2,13 @@
 written from the spec independently of the Rust codec (and validated against the real
 Broker by tests/native_peer/test_reference_broker.py): the four scenarios of Broker's
 handshake btests (originator, responder, redundant connection, version mismatch), the
-acceptor role, phase 3 (ping/pong, data both ways, routing_update), and malformed
-frames, each answered as Broker answers them and closing only that connection.
+acceptor role, phase 3 (ping/pong, data both ways, routing_update), a store clone's
+attach request answered with the snapshot, and malformed frames (store commands
+included), each answered as Broker answers them and closing only that connection.
 """
 
 import os
+import struct
 import sys
 import threading
 import uuid
@@ -213,18 +215,36 @@ def test_acceptor_role(endpoints):
         conn.close()
 
 
-def test_store_commands_are_reported_once_and_ignored(ours):
+def test_a_clone_attach_request_is_answered_with_the_snapshot(ours):
     ep, statuses, port = ours
-    sub = ep.make_subscriber("/test")
+    store = ep.attach_master("mystore", broker.Backend.Memory)
+    store.put("k", broker.Count(1))
     conn = connect(port)
-    peer, _, _ = npeer.connector_handshake(conn, Q, ["mystore/<$>/data/clone"], 99)
+    npeer.connector_handshake(conn, Q, ["mystore/<$>/data/clone"], 99)
     next_status(statuses, broker.SC.PeerAdded)
-    nack = npeer.pack_nack(0, (Q, 1), (npeer.NIL, 0), [0])
-    for _ in range(2):
-        conn.send(npeer.pack_envelope(Q, npeer.NIL, npeer.COMMAND, "mystore/<$>/data/master", nack))
-    error = next_status(statuses, broker.EC.Unspecified)
-    assert "not supported yet" in error.message()
-    # The peering goes on, and the second command said nothing more.
-    conn.send(npeer.pack_envelope(Q, npeer.NIL, npeer.DATA, "/test", npeer.encode_data(("count", 1))))
-    assert sub.get(WAIT) == ("/test", broker.Count(1))
-    assert statuses.poll() == []
+    # Broker's clone asks to attach: nack{[0]} from entity (Q, 7), receiver none.
+    nack = npeer.pack_nack(0, (Q, 7), (npeer.NIL, 0), [0])
+    conn.send(npeer.pack_envelope(Q, npeer.NIL, npeer.COMMAND, "mystore/<$>/data/master", nack))
+    ack = expect_envelope(conn, npeer.COMMAND)
+    assert ack["topic"] == "mystore/<$>/data/clone"
+    seq, _, receiver, index = npeer.parse_command_header(ack["payload"])
+    assert (seq, receiver, index) == (1, (Q, 7), 12)  # ack_clone, offset 1
+    body = ack["payload"][57:]
+    assert struct.unpack_from("!QHB", body) == (1, 5, 1)  # offset, heartbeat, one entry
+    key, end = npeer.decode_data(body, 11)
+    value, end = npeer.decode_data(body, end)
+    assert (key, value, end) == (("str", b"k"), ("count", 1), len(body))
+
+
+def test_a_malformed_store_command_closes_that_peering_only(serving):
+    ep, statuses, port, still_serving = serving
+    conn = connect(port)
+    npeer.connector_handshake(conn, Q, ["/x"], 99)
+    next_status(statuses, broker.SC.PeerAdded)
+    # A nack whose list of numbers is cut short.
+    nack = npeer.pack_nack(0, (Q, 7), (npeer.NIL, 0), [0])[:-3]
+    conn.send(npeer.pack_envelope(Q, npeer.NIL, npeer.COMMAND, "mystore/<$>/data/master", nack))
+    next_status(statuses, broker.EC.PeerInvalid)
+    next_status(statuses, broker.SC.PeerLost)
+    assert conn.recv() is None
+    still_serving()

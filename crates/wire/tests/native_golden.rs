@@ -456,3 +456,122 @@ fn every_kind_as_the_reference_broker_echoes_it() {
          000001",
     );
 }
+
+/// Every store command after the header, laid out by hand from the spec's table (§5):
+/// variant index, then the fields (`data` tagged, expiry an optional i64, entity
+/// endpoint + u64, lists a varint count).
+#[test]
+fn every_store_command_has_the_specs_layout() {
+    let (q, n) = (id(Q), id(N));
+    let writer = EntityId {
+        endpoint: q,
+        object: 3,
+    };
+    let master = EntityId {
+        endpoint: n,
+        object: 5,
+    };
+    let (w, m) = (
+        format!("{} 0000000000000003", id_hex(Q)),
+        format!("{} 0000000000000005", id_hex(N)),
+    );
+    let k = "05 01 6b";
+    let one = "02 0000000000000001";
+    let cases = vec![
+        (
+            Command::PutUnique {
+                key: "k".into(),
+                value: Data::Count(1),
+                expiry: Some(Timespan(1000)),
+                who: writer,
+                req_id: 9,
+                publisher: writer,
+            },
+            format!("01 {k} {one} 01 00000000000003e8 {w} 0000000000000009 {w}"),
+        ),
+        (
+            Command::PutUniqueResult {
+                inserted: true,
+                who: writer,
+                req_id: 9,
+                publisher: master,
+            },
+            format!("02 01 {w} 0000000000000009 {m}"),
+        ),
+        (
+            Command::Erase {
+                key: "k".into(),
+                publisher: writer,
+            },
+            format!("03 {k} {w}"),
+        ),
+        (
+            Command::Expire {
+                key: "k".into(),
+                publisher: master,
+            },
+            format!("04 {k} {m}"),
+        ),
+        (
+            Command::Add {
+                key: "k".into(),
+                value: Data::Count(1),
+                init_type: broker_wire::native::DataTag::Count,
+                expiry: None,
+                publisher: writer,
+            },
+            format!("05 {k} {one} 02 00 {w}"),
+        ),
+        (
+            Command::Subtract {
+                key: "k".into(),
+                value: Data::Count(1),
+                expiry: None,
+                publisher: writer,
+            },
+            format!("06 {k} {one} 00 {w}"),
+        ),
+        (Command::Clear { publisher: writer }, format!("07 {w}")),
+        (
+            Command::AttachWriter {
+                offset: 1,
+                heartbeat_interval: 5,
+            },
+            "08 0000000000000001 0005".to_owned(),
+        ),
+        (Command::Keepalive { seq: 7 }, "09 0000000000000007".to_owned()),
+        (
+            Command::CumulativeAck { seq: 7 },
+            "0a 0000000000000007".to_owned(),
+        ),
+        (
+            Command::Nack { seqs: vec![3, 4] },
+            "0b 02 0000000000000003 0000000000000004".to_owned(),
+        ),
+        (
+            Command::AckClone {
+                offset: 1,
+                heartbeat_interval: 5,
+                state: [("k".into(), Data::Count(1))].into(),
+            },
+            format!("0c 0000000000000001 0005 01 {k} {one}"),
+        ),
+        (
+            Command::RetransmitFailed { seq: 3 },
+            "0d 0000000000000003".to_owned(),
+        ),
+    ];
+    for (content, body) in cases {
+        let command = InternalCommand {
+            seq: 0,
+            sender: writer,
+            receiver: master,
+            content,
+        };
+        let bytes = hex(&format!("0000000000000000 {w} {m} {body}"));
+        let mut out = Vec::new();
+        command.encode(&mut out).unwrap();
+        assert_eq!(out, bytes, "{:?}", command.content);
+        assert_eq!(InternalCommand::decode(&bytes), Ok(command));
+    }
+}

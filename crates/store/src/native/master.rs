@@ -6,7 +6,12 @@
 //! continues after; the clone then opens its writer channel (`attach_writer`) and sends
 //! the writes made meanwhile. Unlike Broker's clone, this one starts over (attaches
 //! again, loading a fresh snapshot) when an event is lost for good or when its owner
-//! says the master was unreachable ([`BrokerMaster::reset`]).
+//! says the master was unreachable ([`BrokerMaster::reset`]). Each attachment uses a
+//! channel identity of its own (the clone's entity with a generation in the object's
+//! high bits): Broker's master answers a known consumer's `nack{[0]}` with that
+//! consumer's first offset and a current snapshot, which could never line up again,
+//! while a new consumer gets a matching pair. Writes keep the clone's own entity as
+//! their publisher, and `put_unique` answers come to it.
 
 use broker_wire::native::{Command, EntityId as NativeEntity, InternalCommand};
 use broker_wire::data::Table;
@@ -38,6 +43,11 @@ pub enum CloneStep {
 /// A clone's channels with its Broker master.
 #[derive(Debug)]
 pub struct BrokerMaster {
+    /// The clone's entity: the publisher of its writes.
+    publisher: NativeEntity,
+    /// The attachments so far; the high bits of the channel identity's object.
+    generation: u64,
+    /// The channel identity of this attachment.
     me: NativeEntity,
     /// The master that answered our attach, once one did.
     master: Option<NativeEntity>,
@@ -52,6 +62,8 @@ impl BrokerMaster {
     /// The channels of clone `me`, not attached yet ([`BrokerMaster::start`]).
     pub fn new(me: EntityId) -> Self {
         BrokerMaster {
+            publisher: to_native(me),
+            generation: 0,
             me: to_native(me),
             master: None,
             input: Consumer::new(),
@@ -79,6 +91,11 @@ impl BrokerMaster {
         self.master = None;
         self.input.reset();
         self.output = None;
+        self.generation += 1;
+        self.me = NativeEntity {
+            endpoint: self.publisher.endpoint,
+            object: self.publisher.object.wrapping_add(self.generation << 40),
+        };
     }
 
     /// A write for the master: sent on the writer channel, or kept until it opens.
@@ -110,8 +127,10 @@ impl BrokerMaster {
             self.consumer_steps(consumed, steps);
             return;
         }
-        // Control messages are addressed.
-        if receiver != self.me {
+        // Control messages are addressed, but for keepalives, which Broker's master
+        // broadcasts (Broker's clone drops those, and so never notices a lost tail).
+        let keepalive = matches!(content, Command::Keepalive { .. }) && receiver.endpoint.is_nil();
+        if receiver != self.me && !keepalive {
             return;
         }
         match content {
@@ -179,7 +198,7 @@ impl BrokerMaster {
     }
 
     fn consumer_steps(&mut self, consumed: Vec<ConsumerOutput<Command>>, steps: &mut Vec<CloneStep>) {
-        let me = self.me;
+        let (me, publisher) = (self.me, self.publisher);
         let control = |receiver, content| {
             CloneStep::Send(InternalCommand {
                 seq: 0,
@@ -197,7 +216,7 @@ impl BrokerMaster {
                     req_id,
                     ..
                 }) => {
-                    if who != me {
+                    if who != publisher {
                         continue;
                     }
                     CloneStep::PutUniqueResult { req_id, inserted }

@@ -292,7 +292,7 @@ fn a_clone_takes_its_put_unique_answers_and_starts_over_when_an_event_is_lost() 
     steps.clear();
     channels.receive(from(entity(9, 9), 4, put("x", 1)), &mut steps);
     assert!(steps.is_empty());
-    // Event 4 is gone for good: attach again.
+    // Event 4 is gone for good: attach again, as a new consumer.
     let failed = InternalCommand {
         seq: 0,
         sender: m,
@@ -300,19 +300,48 @@ fn a_clone_takes_its_put_unique_answers_and_starts_over_when_an_event_is_lost() 
         content: Command::RetransmitFailed { seq: 4 },
     };
     channels.receive(failed, &mut steps);
+    let again = NativeEntity {
+        endpoint: c.endpoint,
+        object: c.object + (1 << 40),
+    };
     assert_eq!(
         steps,
         vec![
             CloneStep::Unsynced,
             CloneStep::Send(InternalCommand {
                 seq: 0,
-                sender: c,
+                sender: again,
                 receiver: NativeEntity::NIL,
                 content: Command::Nack { seqs: vec![0] },
             })
         ]
     );
     assert!(!channels.attached());
+    // Answers to our writes still come to the clone's own entity.
+    let ack_clone = Command::AckClone {
+        offset: 9,
+        heartbeat_interval: 5,
+        state: Default::default(),
+    };
+    channels.receive(
+        InternalCommand {
+            seq: 9,
+            sender: m,
+            receiver: again,
+            content: ack_clone,
+        },
+        &mut steps,
+    );
+    assert!(channels.attached());
+    steps.clear();
+    channels.receive(from(master, 10, result(c, 5)), &mut steps);
+    assert_eq!(
+        steps,
+        vec![CloneStep::PutUniqueResult {
+            req_id: 5,
+            inserted: true
+        }]
+    );
 }
 
 #[test]
@@ -394,4 +423,39 @@ fn our_writes_become_the_commands_broker_masters_apply() {
             publisher,
         }
     );
+}
+
+#[test]
+fn a_clone_nacks_the_tail_a_broadcast_keepalive_reveals() {
+    let (master, clone) = (entity(1, 1), entity(2, 7));
+    let (m, c) = (to_native(master), to_native(clone));
+    let mut channels = BrokerMaster::new(clone);
+    let mut steps = Vec::new();
+    let ack_clone = Command::AckClone {
+        offset: 1,
+        heartbeat_interval: 5,
+        state: Default::default(),
+    };
+    channels.receive(
+        InternalCommand {
+            seq: 1,
+            sender: m,
+            receiver: c,
+            content: ack_clone,
+        },
+        &mut steps,
+    );
+    // Changes 2 and 3 were lost; Broker's master broadcasts its keepalive.
+    channels.receive(from(master, 0, Command::Keepalive { seq: 3 }), &mut steps);
+    steps.clear();
+    for _ in 0..3 {
+        channels.tick(&mut steps);
+    }
+    let nack = CloneStep::Send(InternalCommand {
+        seq: 0,
+        sender: c,
+        receiver: m,
+        content: Command::Nack { seqs: vec![2, 3] },
+    });
+    assert!(steps.contains(&nack), "{steps:?}");
 }

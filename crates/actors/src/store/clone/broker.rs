@@ -23,18 +23,29 @@ use crate::store::flow::emit;
 use crate::store::replica::Request;
 
 impl StoreClone {
-    /// Whether a Broker peer (a native link) subscribes to the master topic: then the
-    /// master is a Broker's.
-    pub(super) fn broker_master_listed(&self) -> bool {
+    /// Whether a Broker peer (a native link) and whether a broker-rs peer subscribe to
+    /// the master topic.
+    fn masters_listed(&self) -> (bool, bool) {
         let routes = self.shared.routes();
-        routes.peers.iter().any(|peer| {
-            peer.link.encoding.name() == "native" && matches(&peer.filter, &self.flow.peer_topic)
+        let listing = routes
+            .peers
+            .iter()
+            .filter(|peer| matches(&peer.filter, &self.flow.peer_topic));
+        listing.fold((false, false), |(broker, ours), peer| {
+            let native = peer.link.encoding.name() == "native";
+            (broker || native, ours || !native)
         })
     }
 
-    /// Starts speaking Broker's protocol with a master that appeared, or goes back to ours.
+    /// Starts speaking Broker's protocol with a Broker master that appeared, or ours with
+    /// a broker-rs master. With no master listed, the clone stays as it is: the master
+    /// is unreachable, and is likely the same one when it is back.
     pub(super) fn choose_protocol(&mut self, ctx: &mut Context<Self>) {
-        let broker = self.broker_master_listed();
+        let broker = match self.masters_listed() {
+            (true, _) => true,
+            (false, true) => false,
+            (false, false) => return,
+        };
         if broker == self.broker.is_some() {
             return;
         }
