@@ -39,7 +39,10 @@ fn holds(store: &Store, key: &str, expected: Option<Data>) {
 fn reference_holds(reference: &mut Script, key: &str, value: &str) {
     reference.command(&format!("await {key} {value}"));
     let line = reference.line(&format!("SAW {key}")[..3]);
-    assert_eq!(line, format!("SAW {key} {}", if value == "none" { "None" } else { value }));
+    assert_eq!(
+        line,
+        format!("SAW {key} {}", if value == "none" { "None" } else { value })
+    );
 }
 
 #[test]
@@ -104,11 +107,9 @@ fn our_clone_of_a_broker_master_follows_it_and_writes_through_it() {
     reference.command("put before 1");
     reference_holds(&mut reference, "before", "1");
     let ours = endpoint();
-    ours.peer("127.0.0.1", port, None).expect("peered with Broker");
-    let clone = ours
-        .attach_clone("ref-master")
-        .unwrap()
-        .expect("a clone");
+    ours.peer("127.0.0.1", port, None)
+        .expect("peered with Broker");
+    let clone = ours.attach_clone("ref-master").unwrap().expect("a clone");
     // The snapshot (attach_clone returns once it is loaded), then the master's writes.
     assert_eq!(clone.get(&"before".into()).unwrap(), Some(int(1)));
     reference.command("put theirs 3");
@@ -155,11 +156,9 @@ fn our_clone_of_a_broker_master_catches_up_after_the_peering_is_back() {
     reference_holds(&mut reference, "a", "0");
     let ours = endpoint();
     let statuses = ours.make_status_subscriber(true);
-    ours.peer("127.0.0.1", port, None).expect("peered with Broker");
-    let clone = ours
-        .attach_clone("ref-resync")
-        .unwrap()
-        .expect("a clone");
+    ours.peer("127.0.0.1", port, None)
+        .expect("peered with Broker");
+    let clone = ours.attach_clone("ref-resync").unwrap().expect("a clone");
     assert_eq!(clone.get(&"a".into()).unwrap(), Some(int(0)));
     // A short outage (the master still knows the clone: it resends what was missed) and
     // one past Broker's connection timeout of 2 s (the master dropped the clone, which

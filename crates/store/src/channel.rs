@@ -287,7 +287,9 @@ impl<H: Clone + PartialEq, P: Clone> Producer<H, P> {
     }
 
     fn path(&self, consumer: &H) -> Option<usize> {
-        self.paths.iter().position(|path| path.consumer == *consumer)
+        self.paths
+            .iter()
+            .position(|path| path.consumer == *consumer)
     }
 
     /// Forgets the events every consumer has.
@@ -445,8 +447,8 @@ impl<P> Consumer<P> {
             }
             return;
         }
-        let heartbeat_due =
-            self.heartbeat_interval > 0 && (self.tick - 1) % u64::from(self.heartbeat_interval) == 0;
+        let heartbeat_due = self.heartbeat_interval > 0
+            && (self.tick - 1).is_multiple_of(u64::from(self.heartbeat_interval));
         let progressed = self.next_seq > self.last_tick_seq;
         self.last_tick_seq = self.next_seq;
         if progressed {
@@ -494,7 +496,11 @@ impl<P> Consumer<P> {
 
     /// Delivers what the buffer holds from `next_seq` on.
     fn consume_buffer(&mut self, out: &mut Vec<ConsumerOutput<P>>) {
-        while self.buf.front().is_some_and(|(seq, _)| *seq == self.next_seq) {
+        while self
+            .buf
+            .front()
+            .is_some_and(|(seq, _)| *seq == self.next_seq)
+        {
             let (seq, payload) = self.buf.pop_front().expect("checked");
             out.push(match payload {
                 Some(payload) => ConsumerOutput::Deliver(payload),

@@ -230,7 +230,12 @@ pub fn operation_to_command(op: Operation, publisher: EntityId, req_id: u64) -> 
             index,
             value: Some(value),
             expiry,
-        } => add(key, Data::Vector(vec![index, value]), DataTag::Table, expiry),
+        } => add(
+            key,
+            Data::Vector(vec![index, value]),
+            DataTag::Table,
+            expiry,
+        ),
         Operation::RemoveFrom { key, index, expiry } => subtract(key, index, expiry),
         Operation::Push { key, value, expiry } => add(key, value, DataTag::Vector, expiry),
         Operation::Pop { key, expiry } => subtract(key, Data::None, expiry),

@@ -539,7 +539,10 @@ fn every_store_command_has_the_specs_layout() {
             },
             "08 0000000000000001 0005".to_owned(),
         ),
-        (Command::Keepalive { seq: 7 }, "09 0000000000000007".to_owned()),
+        (
+            Command::Keepalive { seq: 7 },
+            "09 0000000000000007".to_owned(),
+        ),
         (
             Command::CumulativeAck { seq: 7 },
             "0a 0000000000000007".to_owned(),

@@ -161,7 +161,9 @@ impl StoreMaster {
     fn take_broker_steps(&mut self, steps: Vec<MasterStep>, out: &mut Output) {
         for step in steps {
             match step {
-                MasterStep::Send(command) => out.to_clones.push(ToClones::Broker(command).to_data()),
+                MasterStep::Send(command) => {
+                    out.to_clones.push(ToClones::Broker(command).to_data())
+                }
                 // Produced only by `receive`, which `broker_command` handles.
                 MasterStep::AckClone { .. } | MasterStep::Apply { .. } => {
                     unreachable!("a broadcast or tick only sends")
@@ -183,7 +185,9 @@ impl StoreMaster {
         self.broker.receive(command, &mut steps);
         for step in steps {
             match step {
-                MasterStep::Send(command) => out.to_clones.push(ToClones::Broker(command).to_data()),
+                MasterStep::Send(command) => {
+                    out.to_clones.push(ToClones::Broker(command).to_data())
+                }
                 MasterStep::AckClone {
                     clone,
                     offset,
@@ -239,9 +243,7 @@ impl StoreMaster {
             Command::PutUnique { who, req_id, .. } => Some((*who, *req_id)),
             _ => None,
         };
-        let current = command
-            .key()
-            .and_then(|key| store.get(key).ok().flatten());
+        let current = command.key().and_then(|key| store.get(key).ok().flatten());
         let Some(op) = command_to_operation(command, current.as_ref()) else {
             return;
         };

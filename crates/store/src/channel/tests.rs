@@ -58,13 +58,7 @@ fn nothing_is_numbered_without_consumers_and_the_first_event_is_two() {
     );
     out.clear();
     assert_eq!(producer.produce(7, &mut out), Some(2));
-    assert_eq!(
-        out,
-        vec![ProducerOutput::Broadcast {
-            seq: 2,
-            payload: 7
-        }]
-    );
+    assert_eq!(out, vec![ProducerOutput::Broadcast { seq: 2, payload: 7 }]);
 }
 
 #[test]
@@ -109,7 +103,10 @@ fn nack_zero_attaches_an_unknown_consumer_and_repeats_a_known_ones_handshake() {
         heartbeat_interval: HEARTBEAT_TICKS,
     };
     assert_eq!(out, vec![handshake.clone(), handshake]);
-    assert_eq!(producer.consumers().copied().collect::<Vec<_>>(), ['a', 'b']);
+    assert_eq!(
+        producer.consumers().copied().collect::<Vec<_>>(),
+        ['a', 'b']
+    );
 }
 
 #[test]
@@ -294,10 +291,10 @@ fn every_event_arrives_once_and_in_order_over_a_lossy_network() {
                             to,
                             offset,
                             heartbeat_interval,
-                        } if *to == i => {
-                            if consumer.handle_handshake(*offset, *heartbeat_interval, &mut fx) {
-                                first[i] = Some(offset + 1);
-                            }
+                        } if *to == i
+                            && consumer.handle_handshake(*offset, *heartbeat_interval, &mut fx) =>
+                        {
+                            first[i] = Some(offset + 1);
                         }
                         ProducerOutput::Broadcast { seq, payload } => {
                             consumer.handle_event(*seq, *payload, &mut fx)

@@ -98,10 +98,14 @@ impl BrokerClones {
                 heartbeat_interval,
             } => {
                 // A repeated handshake changes nothing.
-                if !self.writers.contains_key(&sender) {
-                    let mut writer = Consumer::new();
-                    writer.handle_handshake(offset, heartbeat_interval, &mut consumed);
-                    self.writers.insert(sender, writer);
+                if let std::collections::btree_map::Entry::Vacant(entry) =
+                    self.writers.entry(sender)
+                {
+                    entry.insert(Consumer::new()).handle_handshake(
+                        offset,
+                        heartbeat_interval,
+                        &mut consumed,
+                    );
                 }
             }
             Command::Keepalive { seq } => {

@@ -13,8 +13,8 @@
 //! while a new consumer gets a matching pair. Writes keep the clone's own entity as
 //! their publisher, and `put_unique` answers come to it.
 
-use broker_wire::native::{Command, EntityId as NativeEntity, InternalCommand};
 use broker_wire::data::Table;
+use broker_wire::native::{Command, EntityId as NativeEntity, InternalCommand};
 
 use super::{is_action, to_native};
 use crate::channel::{Consumer, ConsumerOutput, Producer, ProducerOutput};
@@ -197,7 +197,11 @@ impl BrokerMaster {
         self.producer_steps(produced, steps);
     }
 
-    fn consumer_steps(&mut self, consumed: Vec<ConsumerOutput<Command>>, steps: &mut Vec<CloneStep>) {
+    fn consumer_steps(
+        &mut self,
+        consumed: Vec<ConsumerOutput<Command>>,
+        steps: &mut Vec<CloneStep>,
+    ) {
         let (me, publisher) = (self.me, self.publisher);
         let control = |receiver, content| {
             CloneStep::Send(InternalCommand {
@@ -272,9 +276,10 @@ impl BrokerMaster {
                 }
                 ProducerOutput::Keepalive { seq } => {
                     // A master that missed our attach_writer ignores everything else.
-                    let pending = self.output.as_ref().into_iter().flat_map(|output| {
-                        output.pending_handshakes().map(|(_, offset)| offset)
-                    });
+                    let pending =
+                        self.output.as_ref().into_iter().flat_map(|output| {
+                            output.pending_handshakes().map(|(_, offset)| offset)
+                        });
                     for offset in pending.collect::<Vec<_>>() {
                         steps.push(command(
                             0,

@@ -47,7 +47,10 @@ fn a_clone_attaches_with_nack_zero_and_then_gets_every_change_numbered_from_two(
         }]
     );
     steps.clear();
-    channels.receive(from(clone, 0, Command::CumulativeAck { seq: 1 }), &mut steps);
+    channels.receive(
+        from(clone, 0, Command::CumulativeAck { seq: 1 }),
+        &mut steps,
+    );
     channels.broadcast(put("k", 2), &mut steps);
     assert_eq!(
         steps,
@@ -62,7 +65,10 @@ fn a_clone_attaches_with_nack_zero_and_then_gets_every_change_numbered_from_two(
     channels.broadcast(put("k", 3), &mut steps);
     steps.clear();
     channels.receive(from(clone, 0, Command::Nack { seqs: vec![3] }), &mut steps);
-    assert!(matches!(&steps[..], [MasterStep::Send(c)] if c.seq == 3), "{steps:?}");
+    assert!(
+        matches!(&steps[..], [MasterStep::Send(c)] if c.seq == 3),
+        "{steps:?}"
+    );
 }
 
 #[test]

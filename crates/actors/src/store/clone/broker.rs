@@ -98,7 +98,11 @@ impl StoreClone {
     }
 
     /// Commands from the Broker master (and for other clones).
-    pub(super) fn broker_commands(&mut self, commands: Vec<InternalCommand>, ctx: &mut Context<Self>) {
+    pub(super) fn broker_commands(
+        &mut self,
+        commands: Vec<InternalCommand>,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(channels) = &mut self.broker else {
             return;
         };
@@ -151,7 +155,12 @@ impl StoreClone {
                 CloneStep::Apply(command) => {
                     let origin = publisher(&command);
                     let current = command.key().and_then(|key| store.get(key).ok().flatten());
-                    let keys = || store.keys().map(|k| k.into_iter().collect()).unwrap_or_default();
+                    let keys = || {
+                        store
+                            .keys()
+                            .map(|k| k.into_iter().collect())
+                            .unwrap_or_default()
+                    };
                     let Some(change) = command_to_change(command, current, keys) else {
                         continue;
                     };

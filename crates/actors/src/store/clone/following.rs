@@ -100,11 +100,13 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreClone {
         for (_, data) in messages {
             // Anything else on the topic is not ours to interpret.
             // A Broker master's commands are not for this protocol.
-            if let Ok(message @ (ToClones::Change { .. }
-            | ToClones::Snapshot { .. }
-            | ToClones::PutUniqueResult { .. }
-            | ToClones::OpFailed { .. }
-            | ToClones::Alive { .. })) = ToClones::from_data(&data)
+            if let Ok(
+                message @ (ToClones::Change { .. }
+                | ToClones::Snapshot { .. }
+                | ToClones::PutUniqueResult { .. }
+                | ToClones::OpFailed { .. }
+                | ToClones::Alive { .. }),
+            ) = ToClones::from_data(&data)
             {
                 self.sync.receive(message, Instant::now(), &mut fx);
                 self.carry_out(&mut fx, &mut batch);

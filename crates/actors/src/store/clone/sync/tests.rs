@@ -129,6 +129,7 @@ impl Master {
                 clone,
                 entries: self.contents(),
             }],
+            ToMaster::Broker(_) => unreachable!("CloneSync speaks broker-rs's protocol"),
         }
     }
 
