@@ -165,7 +165,9 @@ impl StoreMaster {
                     out.to_clones.push(ToClones::Broker(command).to_data())
                 }
                 // Produced only by `receive`, which `broker_command` handles.
-                MasterStep::AckClone { .. } | MasterStep::Apply { .. } => {
+                MasterStep::AckClone { .. }
+                | MasterStep::Apply { .. }
+                | MasterStep::WriteLost { .. } => {
                     unreachable!("a broadcast or tick only sends")
                 }
             }
@@ -215,6 +217,14 @@ impl StoreMaster {
                 },
                 MasterStep::Apply { writer, command } => {
                     self.broker_write(store, writer, command, now, out)
+                }
+                MasterStep::WriteLost { writer, seq } => {
+                    let message = format!(
+                        "store {}: write {seq} of Broker writer {} was lost (it could not \
+                         resend it); going on without it",
+                        self.replica.name, writer.endpoint
+                    );
+                    emit_error(&self.shared, ErrorCode::Unspecified, message);
                 }
             }
         }

@@ -31,6 +31,14 @@ pub enum MasterStep {
         /// Its action.
         command: Command,
     },
+    /// A writer's action `seq` is lost for good (it could not resend it): the master
+    /// goes on without it, as Broker's does, and says so.
+    WriteLost {
+        /// The writer.
+        writer: NativeEntity,
+        /// The action's number on the writer's channel.
+        seq: u64,
+    },
 }
 
 /// A master's channels to its Broker clones (one producer) and from its Broker writers
@@ -40,8 +48,6 @@ pub struct BrokerClones {
     me: NativeEntity,
     clones: Producer<NativeEntity, Command>,
     writers: BTreeMap<NativeEntity, Consumer<Command>>,
-    /// Writer actions lost for good (Broker logs them and goes on).
-    lost: u64,
 }
 
 impl BrokerClones {
@@ -51,7 +57,6 @@ impl BrokerClones {
             me: to_native(me),
             clones: Producer::new(),
             writers: BTreeMap::new(),
-            lost: 0,
         }
     }
 
@@ -63,11 +68,6 @@ impl BrokerClones {
     /// Whether anyone is attached (clone or writer): the master ticks only then.
     pub fn active(&self) -> bool {
         self.has_clones() || !self.writers.is_empty()
-    }
-
-    /// Writer actions lost for good so far.
-    pub fn lost(&self) -> u64 {
-        self.lost
     }
 
     /// Tells the clones about a change the master made.
@@ -135,7 +135,7 @@ impl BrokerClones {
         for (writer, consumer) in &mut self.writers {
             consumer.tick(&mut consumed);
             for output in consumed.drain(..) {
-                Self::consumer_step(self.me, *writer, output, &mut self.lost, steps);
+                Self::consumer_step(self.me, *writer, output, steps);
             }
         }
         self.producer_steps(produced, steps);
@@ -148,7 +148,7 @@ impl BrokerClones {
         steps: &mut Vec<MasterStep>,
     ) {
         for output in consumed {
-            Self::consumer_step(self.me, writer, output, &mut self.lost, steps);
+            Self::consumer_step(self.me, writer, output, steps);
         }
     }
 
@@ -156,7 +156,6 @@ impl BrokerClones {
         me: NativeEntity,
         writer: NativeEntity,
         output: ConsumerOutput<Command>,
-        lost: &mut u64,
         steps: &mut Vec<MasterStep>,
     ) {
         let control = |content| {
@@ -169,10 +168,7 @@ impl BrokerClones {
         };
         steps.push(match output {
             ConsumerOutput::Deliver(command) => MasterStep::Apply { writer, command },
-            ConsumerOutput::Lost(_) => {
-                *lost += 1;
-                return;
-            }
+            ConsumerOutput::Lost(seq) => MasterStep::WriteLost { writer, seq },
             ConsumerOutput::Ack(seq) => control(Command::CumulativeAck { seq }),
             ConsumerOutput::Nack(seqs) => control(Command::Nack { seqs }),
         });

@@ -38,6 +38,12 @@ pub enum CloneStep {
     },
     /// The copy no longer follows the master: it is attaching again.
     Unsynced,
+    /// The master's change `seq` is lost for good (it could not resend it): the copy
+    /// is out of sync, and the clone attaches again (Broker's clone stays broken).
+    ChangeLost {
+        /// The change's number on the master's channel.
+        seq: u64,
+    },
 }
 
 /// A clone's channels with its Broker master.
@@ -227,7 +233,8 @@ impl BrokerMaster {
                 }
                 ConsumerOutput::Deliver(command) => CloneStep::Apply(command),
                 // Out of sync for good: start over from a fresh snapshot.
-                ConsumerOutput::Lost(_) => {
+                ConsumerOutput::Lost(seq) => {
+                    steps.push(CloneStep::ChangeLost { seq });
                     self.reset(steps);
                     self.start(steps);
                     return;

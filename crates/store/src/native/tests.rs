@@ -313,6 +313,7 @@ fn a_clone_takes_its_put_unique_answers_and_starts_over_when_an_event_is_lost() 
     assert_eq!(
         steps,
         vec![
+            CloneStep::ChangeLost { seq: 4 },
             CloneStep::Unsynced,
             CloneStep::Send(InternalCommand {
                 seq: 0,
@@ -464,4 +465,35 @@ fn a_clone_nacks_the_tail_a_broadcast_keepalive_reveals() {
         content: Command::Nack { seqs: vec![2, 3] },
     });
     assert!(steps.contains(&nack), "{steps:?}");
+}
+
+#[test]
+fn a_lost_write_is_reported_and_the_writers_next_ones_applied() {
+    let (master, writer) = (entity(1, 1), entity(2, 7));
+    let mut channels = BrokerClones::new(master);
+    let mut steps = Vec::new();
+    let attach = Command::AttachWriter {
+        offset: 1,
+        heartbeat_interval: 5,
+    };
+    channels.receive(from(writer, 0, attach), &mut steps);
+    channels.receive(from(writer, 3, put("b", 3)), &mut steps);
+    steps.clear();
+    channels.receive(
+        from(writer, 0, Command::RetransmitFailed { seq: 2 }),
+        &mut steps,
+    );
+    assert_eq!(
+        steps,
+        vec![
+            MasterStep::WriteLost {
+                writer: to_native(writer),
+                seq: 2
+            },
+            MasterStep::Apply {
+                writer: to_native(writer),
+                command: put("b", 3)
+            },
+        ]
+    );
 }

@@ -183,6 +183,14 @@ impl StoreClone {
                     }
                 }
                 CloneStep::Unsynced => synced = Some(false),
+                CloneStep::ChangeLost { seq } => {
+                    let message = format!(
+                        "store {}: change {seq} of the Broker master was lost (it could not \
+                         resend it); loading its contents again",
+                        self.replica.name
+                    );
+                    emit_error(&self.shared, ErrorCode::BrokenClone, message);
+                }
             }
         }
         // Visible first, then reported.
