@@ -237,6 +237,31 @@ def stalled_and_healthy(a, native, statuses, stalled_id, healthy):
     reader.join(WAIT)
 
 
+def test_drop_oldest_keeps_the_newest_messages_for_a_stalled_client(endpoints):
+    a, url = server(endpoints, web_socket_buffer_size=64,
+                    web_socket_overflow_policy="drop_oldest")
+    statuses = a.make_status_subscriber(True)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(WAIT)
+    raw.connect(("127.0.0.1", int(url.split("/")[2].split(":")[1])))
+    with client(url, ["/bulk"], sock=raw, max_queue=1) as (stalled, _):
+        total, payload = 1200, "y" * 16384
+        for i in range(total):
+            a.publish("/bulk/x", f"{i}:{payload}")
+        dropping = next_status(statuses, broker.EC.PeerTimeout)
+        assert "dropping messages" in dropping.message()
+        # Reading again, the client gets what is left, the newest last; it stays.
+        received = []
+        while not received or received[-1] != total - 1:
+            received.append(int(json.loads(stalled.recv(WAIT))["data"].split(":")[0]))
+        assert received == sorted(set(received))
+        assert len(received) < total
+        assert any(later - earlier > 1 for earlier, later in zip(received, received[1:]))
+        a.publish("/bulk/x", "after")
+        assert json.loads(stalled.recv(WAIT))["data"] == "after"
+
+
 def anonymous_tls_context():
     """What a Python client needs to reach Broker's anonymous TLS (AECDH, TLS 1.2)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -420,7 +445,7 @@ def test_options_serve_from_the_start_and_name_the_overflow_policy(endpoints):
     assert (opts.web_socket_port, opts.web_socket_buffer_size, opts.web_socket_overflow_policy) == (
         None, 512, "disconnect")
     with pytest.raises(ValueError):
-        opts.web_socket_overflow_policy = "drop_oldest"
+        opts.web_socket_overflow_policy = "drop_eldest"
     ep = endpoints(plaintext(web_socket_port=port, web_socket_address="127.0.0.1",
                              web_socket_overflow_policy="drop_newest"))
     with client(f"ws://127.0.0.1:{port}{PATH}", []) as (_, ack):
