@@ -126,6 +126,30 @@ def test_publish_reaches_native_subscribers_two_hops_away_and_never_echoes(endpo
             assert json.loads(ws.recv(WAIT))["topic"] == "/ws/back"
 
 
+def test_store_traffic_travels_through_web_socket_links_as_data(endpoints):
+    a, url = server(endpoints)
+    master = a.attach_master("s", broker.Backend.Memory)
+    clone_topic, master_topic = "s/<$>/data/clone", "s/<$>/data/master"
+    # A plain client sees the master's changes as JSON data (not only its heartbeats).
+    with client(url, [clone_topic]) as (ws, _):
+        master.put("k", 1)
+        deadline, tags = time.monotonic() + WAIT, []
+        while "change" not in tags and time.monotonic() < deadline:
+            message = json.loads(ws.recv(WAIT))
+            assert message["topic"] == clone_topic
+            tags.append(message["data"][0]["data"])
+        assert "change" in tags, tags
+    # A broker-rs endpoint keeps a clone through its WebSocket client link.
+    b = endpoints(plaintext())
+    assert b.web_socket_peer(url, [clone_topic], send=[master_topic], retry=0)
+    clone = b.attach_clone("s")
+    assert wait_until(lambda: clone.get("k") == 1)
+    clone.put("j", 2)
+    master.put("m", 3)
+    assert wait_until(lambda: master.get("j") == 2)
+    assert wait_until(lambda: clone.get("j") == 2 and clone.get("m") == 3)
+
+
 @pytest.mark.parametrize("first, context", [
     ('["broken", "brrr', "subscriptions not an array"),
     ("[1, 2]", "individual subscription not a string"),
