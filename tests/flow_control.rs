@@ -202,3 +202,54 @@ fn drop_policy_keeps_publishing_and_reports_episodes() {
     }
     assert_eq!(endpoint.peers().len(), 1, "the peering stays");
 }
+
+#[test]
+fn drop_oldest_policy_delivers_the_newest_messages_once_the_peer_reads() {
+    use broker::wire::codec::decode_body;
+    use broker::wire::Frame;
+    const TOTAL: u64 = 20_000;
+    let endpoint = Endpoint::new(small_config(SlowPeerPolicy::DropOldest)).unwrap();
+    let statuses = endpoint.make_status_subscriber(false);
+    let port = endpoint.listen("127.0.0.1", 0).unwrap();
+    let mut stalled = stalled_raw_peer(port);
+    eventually("the raw peer", || endpoint.peers().len() == 1);
+    // Never blocks: the oldest queued messages make room for the newest.
+    let pad = Data::from("x".repeat(1_000));
+    for first in (0..TOTAL).step_by(100) {
+        endpoint.publish_batch(
+            (first..first + 100)
+                .map(|i| {
+                    let data = Data::Vector(vec![Data::Count(i), pad.clone()]);
+                    (Topic::from("/slow"), data)
+                })
+                .collect(),
+        );
+    }
+    match next_event(&statuses) {
+        StatusEvent::Error(e) => {
+            assert_eq!(e.code, ErrorCode::PeerTimeout);
+            assert!(e.message.contains("dropping"), "{}", e.message);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Reading again, the peer gets what was kept, in order, up to the newest.
+    let number = |data: Data| match data {
+        Data::Vector(fields) => match fields[0] {
+            Data::Count(n) => n,
+            ref other => panic!("unexpected number {other:?}"),
+        },
+        other => panic!("unexpected payload {other:?}"),
+    };
+    let mut numbers: Vec<u64> = Vec::new();
+    while numbers.last() != Some(&(TOTAL - 1)) {
+        if let Frame::Batch(messages) = decode_body(&read_body(&mut stalled)).unwrap() {
+            numbers.extend(messages.into_iter().map(|m| number(m.data)));
+        }
+    }
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "reordered");
+    assert!(
+        numbers.windows(2).any(|w| w[1] - w[0] > 1),
+        "nothing dropped"
+    );
+    assert_eq!(endpoint.peers().len(), 1, "the peering stays");
+}

@@ -45,6 +45,34 @@ pub enum SlowPeerPolicy {
     },
     /// Drop messages for that peer, counting them, with one error status per episode.
     Drop,
+    /// Make room by dropping the oldest messages queued for that peer (whole queued
+    /// batches, control frames kept), counting them, with one error status per episode:
+    /// the peer gets the newest messages once it reads again (Zeek 8's `drop_oldest`).
+    DropOldest,
+}
+
+impl SlowPeerPolicy {
+    /// Broker's names of its overflow policies (`broker.peer-overflow-policy`,
+    /// `broker.web-socket-overflow-policy`).
+    pub const BROKER_NAMES: [&'static str; 3] = ["disconnect", "drop_newest", "drop_oldest"];
+
+    /// The policy Broker calls `name`; its `disconnect` acts as soon as the buffer is
+    /// full. `None` for a name Broker does not have.
+    pub fn from_broker_name(name: &str) -> Option<Self> {
+        match name {
+            "disconnect" => Some(SlowPeerPolicy::Disconnect {
+                after: Duration::ZERO,
+            }),
+            "drop_newest" => Some(SlowPeerPolicy::Drop),
+            "drop_oldest" => Some(SlowPeerPolicy::DropOldest),
+            _ => None,
+        }
+    }
+
+    /// Whether the policy drops messages rather than wait or disconnect.
+    pub fn drops(self) -> bool {
+        matches!(self, SlowPeerPolicy::Drop | SlowPeerPolicy::DropOldest)
+    }
 }
 
 /// Everything an endpoint can be configured with. `Default` gives Broker's defaults.
@@ -89,8 +117,8 @@ pub struct Config {
     /// (Broker's `broker.web-socket-buffer-size`).
     pub web_socket_buffer: usize,
     /// Handling of WebSocket clients that stop reading. Broker's default, `disconnect`,
-    /// drops the client as soon as its buffer is full (`Disconnect` after zero);
-    /// its `drop_newest` is `Drop`.
+    /// drops the client as soon as its buffer is full (`Disconnect` after zero); see
+    /// [`SlowPeerPolicy::from_broker_name`] for the others.
     pub web_socket_overflow: SlowPeerPolicy,
     /// Port serving the endpoint's metrics to Prometheus (`GET /metrics`); `None` (the
     /// default) serves none, `Some(0)` any free port (see `Endpoint::metrics_port`).

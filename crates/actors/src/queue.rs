@@ -153,6 +153,36 @@ impl<T> BoundedQueue<T> {
         Ok(())
     }
 
+    /// Pushes without waiting, making room by removing the oldest items of nonzero
+    /// weight (items of weight zero, control frames, stay); returns the weight removed.
+    pub(crate) fn push_evicting(&self, item: T, weight: usize) -> Result<usize, PushError<T>> {
+        let (evicted, wakes) = {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(PushError::Closed(item));
+            }
+            let before = state.weight;
+            let mut evicted = 0;
+            while !self.admits(&state, weight) {
+                let Some(oldest) = state.items.iter().position(|(_, w)| *w > 0) else {
+                    break;
+                };
+                if let Some((_, w)) = state.items.remove(oldest) {
+                    state.weight -= w;
+                    evicted += w;
+                }
+            }
+            if before >= self.capacity && state.weight < self.capacity {
+                if let Some(flare) = &self.room_flare {
+                    flare.raise();
+                }
+            }
+            (evicted, self.append_locked(&mut state, item, weight))
+        };
+        self.wake_consumers(wakes);
+        Ok(evicted)
+    }
+
     fn wake_consumers(&self, wakes: Wakes) {
         wakes.wake(&self.item_ready, &self.item_ready_async);
     }
@@ -407,5 +437,25 @@ mod tests {
         }
         assert!(producer.join().unwrap().is_ok());
         assert_eq!(received, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn evicting_pushes_drop_the_oldest_weighted_items_and_keep_control_items() {
+        let queue = BoundedQueue::new(4, None, None);
+        queue.try_push("a", 2).unwrap();
+        queue.push_unbounded("control").unwrap();
+        queue.try_push("b", 2).unwrap();
+        assert_eq!(queue.push_evicting("c", 1).unwrap(), 2);
+        assert_eq!(queue.push_evicting("d", 1).unwrap(), 0);
+        assert_eq!(queue.push_evicting("e", 3).unwrap(), 3);
+        assert_eq!(queue.weight(), 4);
+        assert_eq!(queue.pop_now(10), vec!["control", "d", "e"]);
+        // An item heavier than the whole queue still goes in, alone.
+        assert_eq!(queue.push_evicting("f", 9).unwrap(), 0);
+        queue.close();
+        assert!(matches!(
+            queue.push_evicting("g", 1),
+            Err(PushError::Closed("g"))
+        ));
     }
 }

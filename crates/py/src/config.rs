@@ -1,13 +1,10 @@
 //! Module-level odds and ends: `BrokerOptions`, `Configuration`, `Version`, `now()`.
 
+use broker_actors::SlowPeerPolicy;
 use broker_wire::frame::PROTOCOL_VERSION;
 use pyo3::prelude::*;
 
 use crate::values::Timestamp;
-
-/// The overflow policies for WebSocket clients that broker-rs offers (Broker's
-/// `drop_oldest` is not among them: an outbox holds encoded batches, not messages).
-pub const WEB_SOCKET_OVERFLOW_POLICIES: [&str; 2] = ["disconnect", "drop_newest"];
 
 /// `broker.BrokerOptions`: options of an endpoint, with Broker's defaults. Forwarding
 /// has two names: 1.4's `forward` and today's `disable_forwarding`, its negation; both
@@ -42,7 +39,8 @@ pub struct BrokerOptions {
     #[pyo3(get, set)]
     pub web_socket_buffer_size: usize,
     /// What happens to a WebSocket client whose buffer is full: `"disconnect"`
-    /// (Broker's default) or `"drop_newest"` (Broker's `web-socket-overflow-policy`).
+    /// (Broker's default), `"drop_newest"` or `"drop_oldest"` (Broker's
+    /// `web-socket-overflow-policy`).
     #[pyo3(get)]
     pub web_socket_overflow_policy: String,
 }
@@ -66,9 +64,10 @@ impl BrokerOptions {
 
     #[setter]
     fn set_web_socket_overflow_policy(&mut self, policy: String) -> PyResult<()> {
-        if !WEB_SOCKET_OVERFLOW_POLICIES.contains(&policy.as_str()) {
+        if SlowPeerPolicy::from_broker_name(&policy).is_none() {
+            let names = SlowPeerPolicy::BROKER_NAMES;
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "web_socket_overflow_policy must be one of {WEB_SOCKET_OVERFLOW_POLICIES:?}, not {policy:?}"
+                "web_socket_overflow_policy must be one of {names:?}, not {policy:?}"
             )));
         }
         self.web_socket_overflow_policy = policy;

@@ -34,13 +34,9 @@ fn config_from(py: Python<'_>, cfg: &Configuration) -> Config {
         key: path(&cfg.openssl_key),
         passphrase: (!cfg.openssl_passphrase.is_empty()).then(|| cfg.openssl_passphrase.clone()),
     };
-    let web_socket_overflow = match options.web_socket_overflow_policy.as_str() {
-        "drop_newest" => SlowPeerPolicy::Drop,
-        // The setter admits only the policies above.
-        _ => SlowPeerPolicy::Disconnect {
-            after: Duration::ZERO,
-        },
-    };
+    // The setter admits only Broker's names.
+    let web_socket_overflow = SlowPeerPolicy::from_broker_name(&options.web_socket_overflow_policy)
+        .unwrap_or(Config::default().web_socket_overflow);
     Config {
         ttl: options.ttl,
         forward: options.forward,

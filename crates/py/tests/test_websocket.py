@@ -126,6 +126,30 @@ def test_publish_reaches_native_subscribers_two_hops_away_and_never_echoes(endpo
             assert json.loads(ws.recv(WAIT))["topic"] == "/ws/back"
 
 
+def test_store_traffic_travels_through_web_socket_links_as_data(endpoints):
+    a, url = server(endpoints)
+    master = a.attach_master("s", broker.Backend.Memory)
+    clone_topic, master_topic = "s/<$>/data/clone", "s/<$>/data/master"
+    # A plain client sees the master's changes as JSON data (not only its heartbeats).
+    with client(url, [clone_topic]) as (ws, _):
+        master.put("k", 1)
+        deadline, tags = time.monotonic() + WAIT, []
+        while "change" not in tags and time.monotonic() < deadline:
+            message = json.loads(ws.recv(WAIT))
+            assert message["topic"] == clone_topic
+            tags.append(message["data"][0]["data"])
+        assert "change" in tags, tags
+    # A broker-rs endpoint keeps a clone through its WebSocket client link.
+    b = endpoints(plaintext())
+    assert b.web_socket_peer(url, [clone_topic], send=[master_topic], retry=0)
+    clone = b.attach_clone("s")
+    assert wait_until(lambda: clone.get("k") == 1)
+    clone.put("j", 2)
+    master.put("m", 3)
+    assert wait_until(lambda: master.get("j") == 2)
+    assert wait_until(lambda: clone.get("j") == 2 and clone.get("m") == 3)
+
+
 @pytest.mark.parametrize("first, context", [
     ('["broken", "brrr', "subscriptions not an array"),
     ("[1, 2]", "individual subscription not a string"),
@@ -235,6 +259,31 @@ def stalled_and_healthy(a, native, statuses, stalled_id, healthy):
     assert [json.loads(m)["data"].split(":")[0] for m in received] == [str(i) for i in range(total)]
     healthy.close()
     reader.join(WAIT)
+
+
+def test_drop_oldest_keeps_the_newest_messages_for_a_stalled_client(endpoints):
+    a, url = server(endpoints, web_socket_buffer_size=64,
+                    web_socket_overflow_policy="drop_oldest")
+    statuses = a.make_status_subscriber(True)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(WAIT)
+    raw.connect(("127.0.0.1", int(url.split("/")[2].split(":")[1])))
+    with client(url, ["/bulk"], sock=raw, max_queue=1) as (stalled, _):
+        total, payload = 1200, "y" * 16384
+        for i in range(total):
+            a.publish("/bulk/x", f"{i}:{payload}")
+        dropping = next_status(statuses, broker.EC.PeerTimeout)
+        assert "dropping messages" in dropping.message()
+        # Reading again, the client gets what is left, the newest last; it stays.
+        received = []
+        while not received or received[-1] != total - 1:
+            received.append(int(json.loads(stalled.recv(WAIT))["data"].split(":")[0]))
+        assert received == sorted(set(received))
+        assert len(received) < total
+        assert any(later - earlier > 1 for earlier, later in zip(received, received[1:]))
+        a.publish("/bulk/x", "after")
+        assert json.loads(stalled.recv(WAIT))["data"] == "after"
 
 
 def anonymous_tls_context():
@@ -420,7 +469,7 @@ def test_options_serve_from_the_start_and_name_the_overflow_policy(endpoints):
     assert (opts.web_socket_port, opts.web_socket_buffer_size, opts.web_socket_overflow_policy) == (
         None, 512, "disconnect")
     with pytest.raises(ValueError):
-        opts.web_socket_overflow_policy = "drop_oldest"
+        opts.web_socket_overflow_policy = "drop_eldest"
     ep = endpoints(plaintext(web_socket_port=port, web_socket_address="127.0.0.1",
                              web_socket_overflow_policy="drop_newest"))
     with client(f"ws://127.0.0.1:{port}{PATH}", []) as (_, ack):

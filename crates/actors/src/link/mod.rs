@@ -35,7 +35,7 @@ pub(crate) struct Link {
     pub(crate) outbox: BoundedQueue<Bytes>,
     /// The connection's writer, for inline writes while the write task is idle.
     pub(crate) writer: WriterSlot,
-    /// Messages dropped under [`SlowPeerPolicy::Drop`].
+    /// Messages dropped under [`SlowPeerPolicy::Drop`] or [`SlowPeerPolicy::DropOldest`].
     pub(crate) dropped: AtomicU64,
     /// When the peer was last heard from, for the Core's keepalive tick.
     pub(crate) liveness: Liveness,
@@ -90,8 +90,18 @@ impl Link {
                 }
             }
             SlowPeerPolicy::Drop => self.outbox.try_push(bytes, count),
+            SlowPeerPolicy::DropOldest => self.push_evicting(bytes, count),
         };
         self.settle(result, count);
+    }
+
+    /// Queues `bytes` in place of the oldest queued messages, counting those as dropped.
+    fn push_evicting(&self, bytes: Bytes, count: usize) -> Result<(), PushError<Bytes>> {
+        let evicted = self.outbox.push_evicting(bytes, count)?;
+        if evicted > 0 {
+            self.drop_messages(evicted);
+        }
+        Ok(())
     }
 
     /// Sends `bytes` holding `count` messages without waiting: written on the caller's
@@ -102,11 +112,14 @@ impl Link {
         let Err(bytes) = writer::write_inline(self, bytes) else {
             return;
         };
-        let result = match self.outbox.try_push(bytes, count) {
-            Err(PushError::Full(bytes)) if self.policy != SlowPeerPolicy::Drop => {
-                self.outbox.push_unbounded(bytes)
-            }
-            other => other,
+        let result = match self.policy {
+            SlowPeerPolicy::DropOldest => self.push_evicting(bytes, count),
+            policy => match self.outbox.try_push(bytes, count) {
+                Err(PushError::Full(bytes)) if policy != SlowPeerPolicy::Drop => {
+                    self.outbox.push_unbounded(bytes)
+                }
+                other => other,
+            },
         };
         self.settle(result, count);
     }
@@ -117,18 +130,23 @@ impl Link {
             Ok(()) => {}
             // The peering is going away; its messages go with it.
             Err(PushError::Closed(_)) => {}
-            Err(PushError::Full(_)) => {
-                let dropped = self.policy == SlowPeerPolicy::Drop;
-                if dropped {
-                    self.dropped.fetch_add(count as u64, Ordering::Relaxed);
-                }
-                if !dropped || !self.dropping.swap(true, Ordering::Relaxed) {
-                    self.reporter.report(Report::SlowPeer {
-                        node: self.node,
-                        dropped,
-                    });
-                }
-            }
+            Err(PushError::Full(_)) if self.policy.drops() => self.drop_messages(count),
+            Err(PushError::Full(_)) => self.reporter.report(Report::SlowPeer {
+                node: self.node,
+                dropped: false,
+            }),
+        }
+    }
+
+    /// Counts `count` messages dropped for this peer; the first drop of an episode is
+    /// reported.
+    fn drop_messages(&self, count: usize) {
+        self.dropped.fetch_add(count as u64, Ordering::Relaxed);
+        if !self.dropping.swap(true, Ordering::Relaxed) {
+            self.reporter.report(Report::SlowPeer {
+                node: self.node,
+                dropped: true,
+            });
         }
     }
 }

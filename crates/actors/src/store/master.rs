@@ -41,8 +41,8 @@ struct Output {
     to_clones: Vec<Data>,
     /// Store events for local subscribers.
     events: Vec<Data>,
-    /// Whether any peer subscribes to the clone topic: changes nobody would receive are
-    /// not even encoded.
+    /// Whether any peer or WebSocket client subscribes to the clone topic: changes
+    /// nobody would receive are not even encoded.
     clones_listen: bool,
     /// Whether any local subscriber wants the store events.
     events_listen: bool,
@@ -286,10 +286,7 @@ impl StoreMaster {
     fn output(&self) -> Output {
         let routes = self.shared.routes();
         Output {
-            clones_listen: routes
-                .peers
-                .iter()
-                .any(|p| matches(&p.filter, &self.flow.peer_topic)),
+            clones_listen: routes.peer_wants(&self.flow.peer_topic),
             events_listen: routes
                 .subscribers
                 .iter()

@@ -370,7 +370,7 @@ class BrokerOptions:
     web_socket_port: Optional[int]
     web_socket_address: str
     web_socket_buffer_size: int
-    web_socket_overflow_policy: Literal["disconnect", "drop_newest"]
+    web_socket_overflow_policy: Literal["disconnect", "drop_newest", "drop_oldest"]
     def __new__(cls) -> BrokerOptions: ...
 
 @final
