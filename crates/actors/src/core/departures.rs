@@ -1,6 +1,6 @@
 //! How peerings end: unpeering, a closed connection, a peer cut loose by the slow-peer
-//! policy; the statuses saying so (the peering, then its endpoint unreachable), and the
-//! retry of an outbound target that was lost.
+//! policy; the statuses saying so (the peering, then the endpoints that lost their last
+//! path), and the retry of an outbound target that was lost.
 
 use std::time::Duration;
 
@@ -15,19 +15,13 @@ use crate::peer::{Close, CloseReason};
 use crate::status::{text, ErrorCode, StatusCode, StatusEvent};
 
 impl Core {
-    /// Reports a peering that ended (`PeerLost` or `PeerRemoved`), then that its
-    /// endpoint is unreachable: a peering was the only path to it.
+    /// Reports a peering that ended (`PeerLost` or `PeerRemoved`), then the endpoints
+    /// it was the last path to (`EndpointUnreachable`), the peer itself among them unless
+    /// another peer still reaches it.
     fn peer_gone(&mut self, code: StatusCode, context: EndpointInfo, message: &'static str) {
         let node = context.node;
         self.emit(StatusEvent::status(code, Some(context), message));
-        self.emit(StatusEvent::status(
-            StatusCode::EndpointUnreachable,
-            Some(EndpointInfo {
-                node,
-                network: None,
-            }),
-            text::LOST_LAST_PATH,
-        ));
+        self.unreach_peer(node);
     }
 
     /// Forgets a peer after its connection ended or was dropped.
