@@ -224,6 +224,7 @@ impl Core {
         let info = entry.info();
         self.peers.insert(node, entry);
         self.rebuild_routes();
+        let reachability = self.reach_peer(node, !native);
         answer(waiters);
         // Before the peer actor reads anything: PeerAdded precedes the peer's data.
         self.emit(StatusEvent::status(
@@ -235,7 +236,7 @@ impl Core {
         // takes its first status as the peering's outcome (Broker's own ping example,
         // written for 1.4) keeps working. A peer already reached through others is no
         // new endpoint: no EndpointDiscovered then.
-        self.reach_peer(node, !native);
+        self.report_reach(reachability);
     }
 
     /// Reports a failed attempt, answers its waiters, retries if asked to.

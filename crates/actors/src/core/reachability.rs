@@ -15,11 +15,12 @@ use crate::status::{text, StatusCode, StatusEvent};
 const CHANGES_PER_FRAME: usize = 1024;
 
 impl Core {
-    /// A new peer, speaking our protocol (`speaks`) or Broker's: it is reachable, and
-    /// a speaker learns what we reach.
-    pub(super) fn reach_peer(&mut self, node: NodeId, speaks: bool) {
+    /// A new peer, speaking our protocol (`speaks`) or Broker's: it is reachable (at
+    /// once for `await_peer`), and a speaker learns what we reach. Returns what to
+    /// report, which the caller does after `PeerAdded`.
+    pub(super) fn reach_peer(&mut self, node: NodeId, speaks: bool) -> Vec<Reachability> {
         let changes = self.reach.peer_added(node, speaks);
-        self.apply_reach(changes);
+        self.send_reach(changes)
     }
 
     /// A peering ended: the paths through it go.
@@ -38,8 +39,14 @@ impl Core {
     }
 
     /// Sends each peer its changes, updates the reachable set, reports what came and
-    /// went, in that order.
+    /// went.
     fn apply_reach(&mut self, changes: Changes) {
+        let reachability = self.send_reach(changes);
+        self.report_reach(reachability);
+    }
+
+    /// Sends each peer its changes and updates the reachable set; what came and went.
+    fn send_reach(&mut self, changes: Changes) -> Vec<Reachability> {
         let Changes {
             reachability,
             updates,
@@ -54,17 +61,22 @@ impl Core {
                 }
             }
         }
-        if reachability.is_empty() {
-            return;
+        if !reachability.is_empty() {
+            self.shared.update_reachable(|reachable| {
+                for change in &reachability {
+                    match change {
+                        Reachability::Discovered(node) => reachable.insert(*node),
+                        Reachability::Unreachable(node) => reachable.remove(node),
+                    };
+                }
+            });
         }
-        self.shared.update_reachable(|reachable| {
-            for change in &reachability {
-                match change {
-                    Reachability::Discovered(node) => reachable.insert(*node),
-                    Reachability::Unreachable(node) => reachable.remove(node),
-                };
-            }
-        });
+        reachability
+    }
+
+    /// Reports endpoints that came (`EndpointDiscovered`) and went
+    /// (`EndpointUnreachable`), in order.
+    pub(super) fn report_reach(&mut self, reachability: Vec<Reachability>) {
         for change in reachability {
             let (code, node, message) = match change {
                 Reachability::Discovered(node) => {
