@@ -49,11 +49,39 @@ pub(crate) struct ReachTable {
     max_hops: usize,
     /// Whether peers are told what we reach: only if we forward their messages.
     advertise: bool,
-    /// For each endpoint reached, the path each peer offers to it (keyed by that peer,
-    /// its first hop).
-    offers: BTreeMap<NodeId, BTreeMap<NodeId, Path>>,
+    /// For each endpoint reached, the paths the peers offer to it.
+    offers: BTreeMap<NodeId, Offers>,
     /// The peers speaking our protocol: they send and get `Reach` frames.
     speakers: BTreeSet<NodeId>,
+}
+
+/// The paths to one endpoint, at most one per peer (its first hop). A plain vector: most
+/// endpoints have one or two, and a table of many endpoints stays small.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Offers(Vec<Path>);
+
+impl Offers {
+    /// Sets the path offered by its first hop, replacing that peer's previous offer.
+    fn set(&mut self, path: Path) {
+        match self.0.iter_mut().find(|p| p[0] == path[0]) {
+            Some(previous) => *previous = path,
+            None => self.0.push(path),
+        }
+    }
+
+    /// Withdraws `peer`'s offer, if it made one.
+    fn withdraw(&mut self, peer: &NodeId) {
+        self.0.retain(|p| p[0] != *peer);
+    }
+
+    /// Whether `peer` offers a path.
+    fn offered_by(&self, peer: &NodeId) -> bool {
+        self.0.iter().any(|p| p[0] == *peer)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// The preferred path: fewest hops, then the smallest ids, so every endpoint agrees.
@@ -62,8 +90,8 @@ fn preferred<'a>(paths: impl Iterator<Item = &'a Path>) -> Option<&'a Path> {
 }
 
 /// The path to offer `peer` among `offers`: the preferred one not passing through it.
-fn offer_for<'a>(offers: &'a BTreeMap<NodeId, Path>, peer: &NodeId) -> Option<&'a Path> {
-    preferred(offers.values().filter(|path| !path.contains(peer)))
+fn offer_for<'a>(offers: &'a Offers, peer: &NodeId) -> Option<&'a Path> {
+    preferred(offers.0.iter().filter(|path| !path.contains(peer)))
 }
 
 impl ReachTable {
@@ -88,7 +116,7 @@ impl ReachTable {
     /// The preferred path to `node`, if it is reachable.
     #[cfg(test)]
     pub(crate) fn path(&self, node: &NodeId) -> Option<&[NodeId]> {
-        self.offers.get(node).and_then(|o| preferred(o.values())).map(|p| &p[..])
+        self.offers.get(node).and_then(|o| preferred(o.0.iter())).map(|p| &p[..])
     }
 
     /// A new peer, `speaks` our protocol or Broker's native one: it is reachable, and
@@ -116,9 +144,7 @@ impl ReachTable {
         }
         self.change(
             peer,
-            |offers| {
-                offers.insert(peer, Box::new([peer]));
-            },
+            |offers| offers.set(Box::new([peer])),
             &mut changes,
         );
         changes
@@ -131,17 +157,11 @@ impl ReachTable {
         let through: Vec<NodeId> = self
             .offers
             .iter()
-            .filter(|(_, offers)| offers.contains_key(&peer))
+            .filter(|(_, offers)| offers.offered_by(&peer))
             .map(|(node, _)| *node)
             .collect();
         for node in through {
-            self.change(
-                node,
-                |offers| {
-                    offers.remove(&peer);
-                },
-                &mut changes,
-            );
+            self.change(node, |offers| offers.withdraw(&peer), &mut changes);
         }
         changes
     }
@@ -166,12 +186,8 @@ impl ReachTable {
             self.change(
                 node,
                 |offers| match offer {
-                    Some(path) => {
-                        offers.insert(peer, path);
-                    }
-                    None => {
-                        offers.remove(&peer);
-                    }
+                    Some(path) => offers.set(path),
+                    None => offers.withdraw(&peer),
                 },
                 &mut changes,
             );
@@ -185,18 +201,13 @@ impl ReachTable {
     fn change(
         &mut self,
         node: NodeId,
-        edit: impl FnOnce(&mut BTreeMap<NodeId, Path>),
+        edit: impl FnOnce(&mut Offers),
         changes: &mut Changes,
     ) {
         let offers = self.offers.entry(node).or_default();
         let before = offers.clone();
         edit(offers);
-        let after = if offers.is_empty() {
-            self.offers.remove(&node);
-            BTreeMap::new()
-        } else {
-            offers.clone()
-        };
+        let after = &*offers;
         match (before.is_empty(), after.is_empty()) {
             (true, false) => changes
                 .reachability
@@ -206,17 +217,19 @@ impl ReachTable {
                 .push(Reachability::Unreachable(node)),
             _ => {}
         }
-        if !self.advertise {
-            return;
-        }
-        for speaker in self.speakers.iter().filter(|s| **s != node) {
-            let offered = offer_for(&after, speaker);
-            if offer_for(&before, speaker) != offered {
-                changes.updates.entry(*speaker).or_default().push(Reach {
-                    node,
-                    path: offered.map(|p| p.to_vec()).unwrap_or_default(),
-                });
+        if self.advertise {
+            for speaker in self.speakers.iter().filter(|s| **s != node) {
+                let offered = offer_for(after, speaker);
+                if offer_for(&before, speaker) != offered {
+                    changes.updates.entry(*speaker).or_default().push(Reach {
+                        node,
+                        path: offered.map(|p| p.to_vec()).unwrap_or_default(),
+                    });
+                }
             }
+        }
+        if after.is_empty() {
+            self.offers.remove(&node);
         }
     }
 }
