@@ -246,6 +246,8 @@ pub(crate) struct Core {
     web_sockets: clients::Clients,
     /// The endpoints reached through the overlay, peers and further away.
     reach: ReachTable,
+    /// The `Reach` changes not sent yet.
+    reach_outbox: reachability::ReachOutbox,
 }
 
 impl Core {
@@ -269,6 +271,7 @@ impl Core {
             peerings: Arc::default(),
             web_sockets: clients::Clients::default(),
             reach,
+            reach_outbox: Default::default(),
         }
     }
 
@@ -374,8 +377,8 @@ impl Handler<PeerWith> for Core {
 impl Handler<Unpeer> for Core {
     type Result = bool;
 
-    fn handle(&mut self, msg: Unpeer, _: &mut Context<Self>) -> Self::Result {
-        self.unpeer(msg)
+    fn handle(&mut self, msg: Unpeer, ctx: &mut Context<Self>) -> Self::Result {
+        self.unpeer(msg, ctx)
     }
 }
 
@@ -470,8 +473,8 @@ impl Handler<PeerFilter> for Core {
 impl Handler<PeerReach> for Core {
     type Result = ();
 
-    fn handle(&mut self, msg: PeerReach, _: &mut Context<Self>) {
-        self.peer_reach(msg);
+    fn handle(&mut self, msg: PeerReach, ctx: &mut Context<Self>) {
+        self.peer_reach(msg, ctx);
     }
 }
 

@@ -18,10 +18,16 @@ impl Core {
     /// Reports a peering that ended (`PeerLost` or `PeerRemoved`), then the endpoints
     /// it was the last path to (`EndpointUnreachable`), the peer itself among them unless
     /// another peer still reaches it.
-    fn peer_gone(&mut self, code: StatusCode, context: EndpointInfo, message: &'static str) {
+    fn peer_gone(
+        &mut self,
+        code: StatusCode,
+        context: EndpointInfo,
+        message: &'static str,
+        ctx: &mut Context<Self>,
+    ) {
         let node = context.node;
         self.emit(StatusEvent::status(code, Some(context), message));
-        self.unreach_peer(node);
+        self.unreach_peer(node, ctx);
     }
 
     /// Forgets a peer after its connection ended or was dropped.
@@ -52,7 +58,7 @@ impl Core {
     }
 
     /// Stops an outbound target and closes its peering; whether there was either.
-    pub(super) fn unpeer(&mut self, msg: Unpeer) -> bool {
+    pub(super) fn unpeer(&mut self, msg: Unpeer, ctx: &mut Context<Self>) -> bool {
         // Stop retrying; callers still waiting on a first attempt learn it was cancelled.
         let target = self.outbound.remove(&(msg.address.clone(), msg.port));
         let had_target = target.is_some();
@@ -85,6 +91,7 @@ impl Core {
             StatusCode::PeerRemoved,
             entry.info(),
             text::REMOVED_CONNECTION,
+            ctx,
         );
         entry.actor.do_send(Close {
             timeout: FLUSH_TIMEOUT,
@@ -114,7 +121,7 @@ impl Core {
                 "peer stopped responding",
             )),
         }
-        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION);
+        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION, ctx);
     }
 
     /// Reports a peer that does not read; disconnects it unless messages are dropped.
@@ -142,6 +149,6 @@ impl Core {
             Some(context.clone()),
             "peer stopped reading: disconnected",
         ));
-        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION);
+        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION, ctx);
     }
 }

@@ -224,7 +224,7 @@ impl Core {
         let info = entry.info();
         self.peers.insert(node, entry);
         self.rebuild_routes();
-        let reachability = self.reach_peer(node, !native);
+        let reachability = self.reach_peer(node, !native, ctx);
         answer(waiters);
         // Before the peer actor reads anything: PeerAdded precedes the peer's data.
         self.emit(StatusEvent::status(
