@@ -3,10 +3,12 @@
 //! keeps the reachable set `await_peer` waits on, and reports endpoints that become
 //! reachable (`EndpointDiscovered`) or lose their last path (`EndpointUnreachable`).
 //!
-//! Changes go out at once when none went for `REACH_INTERVAL`; after that they gather
-//! for the rest of the interval, the latest per endpoint, and go as one frame per peer:
-//! a burst of peerings (a thousand leaves joining a hub) costs each peer a frame per
-//! interval instead of a frame per peering.
+//! Changes go out at once when none went for an interval; after that they gather for
+//! the interval, the latest per endpoint, and go as one frame per peer: a burst of
+//! peerings (a thousand leaves joining a hub) costs each peer a frame per interval
+//! instead of a frame per peering. The interval grows with the number of peers (10 ms,
+//! and 100 µs per peer beyond 100), so that a flush, a frame to each peer, stays a small
+//! share of the endpoint's thread however many peers there are.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,8 +25,11 @@ use crate::status::{text, StatusCode, StatusEvent};
 /// below any frame limit (a change holds at most TTL + 1 ids of 16 bytes).
 const CHANGES_PER_FRAME: usize = 1024;
 
-/// How long changes gather after a `Reach` frame went out.
+/// How long changes gather after `Reach` frames went out, at least.
 const REACH_INTERVAL: Duration = Duration::from_millis(10);
+
+/// How much longer they gather per peer.
+const REACH_INTERVAL_PER_PEER: Duration = Duration::from_micros(100);
 
 /// The changes not sent yet, by peer: the latest path per endpoint (empty: withdrawn).
 #[derive(Default)]
@@ -120,7 +125,9 @@ impl Core {
                 }
             }
         }
-        ctx.run_later(REACH_INTERVAL, |core, ctx| core.flush_reach(ctx));
+        let peers = u32::try_from(self.peers.len()).unwrap_or(u32::MAX);
+        let interval = REACH_INTERVAL.max(REACH_INTERVAL_PER_PEER.saturating_mul(peers));
+        ctx.run_later(interval, |core, ctx| core.flush_reach(ctx));
     }
 
     /// Reports endpoints that came (`EndpointDiscovered`) and went
