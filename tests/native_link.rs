@@ -105,7 +105,10 @@ fn a_native_peer_is_reachable_through_its_peer_but_learns_nothing_itself() {
     };
     let net = Net::build(vec![plain(), plain(), native()], &[(0, 1), (2, 1)]);
     let (a, c) = (&net.nodes[0], &net.nodes[2]);
-    assert!(a.await_peer(&c.node_id(), WAIT), "b tells a of its native peer c");
+    assert!(
+        a.await_peer(&c.node_id(), WAIT),
+        "b tells a of its native peer c"
+    );
     assert!(!c.await_peer(&a.node_id(), Duration::from_millis(200)));
     assert!(c.unpeer("127.0.0.1", net.ports[1]));
     loop {

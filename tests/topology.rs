@@ -195,7 +195,10 @@ fn star_fans_out_and_forwards_between_leaves() {
 }
 
 /// The statuses (code and endpoint) `status` reports until one is `last`, bounded.
-fn statuses_until(status: &StatusSubscriber, last: (StatusCode, NodeId)) -> Vec<(StatusCode, NodeId)> {
+fn statuses_until(
+    status: &StatusSubscriber,
+    last: (StatusCode, NodeId),
+) -> Vec<(StatusCode, NodeId)> {
     let mut seen = Vec::new();
     while seen.last() != Some(&last) {
         match next_event(status) {
@@ -221,7 +224,11 @@ fn an_endpoint_two_hops_away_is_discovered_awaited_and_lost() {
     use StatusCode::*;
     assert_eq!(
         statuses_until(&statuses, (EndpointDiscovered, c_id)),
-        [(PeerAdded, b_id), (EndpointDiscovered, b_id), (EndpointDiscovered, c_id)]
+        [
+            (PeerAdded, b_id),
+            (EndpointDiscovered, b_id),
+            (EndpointDiscovered, c_id)
+        ]
     );
     assert!(b.unpeer("127.0.0.1", c_port));
     assert_eq!(

@@ -116,7 +116,10 @@ impl ReachTable {
     /// The preferred path to `node`, if it is reachable.
     #[cfg(test)]
     pub(crate) fn path(&self, node: &NodeId) -> Option<&[NodeId]> {
-        self.offers.get(node).and_then(|o| preferred(o.0.iter())).map(|p| &p[..])
+        self.offers
+            .get(node)
+            .and_then(|o| preferred(o.0.iter()))
+            .map(|p| &p[..])
     }
 
     /// A new peer, `speaks` our protocol or Broker's native one: it is reachable, and
@@ -142,11 +145,7 @@ impl ReachTable {
                 }
             }
         }
-        self.change(
-            peer,
-            |offers| offers.set(Box::new([peer])),
-            &mut changes,
-        );
+        self.change(peer, |offers| offers.set(Box::new([peer])), &mut changes);
         changes
     }
 
@@ -198,23 +197,14 @@ impl ReachTable {
     /// Applies `edit` to the offers for `node` and adds what that changes to `changes`:
     /// whether `node` came or went, and the new offer to each speaker whose offer it
     /// alters (never to `node` itself).
-    fn change(
-        &mut self,
-        node: NodeId,
-        edit: impl FnOnce(&mut Offers),
-        changes: &mut Changes,
-    ) {
+    fn change(&mut self, node: NodeId, edit: impl FnOnce(&mut Offers), changes: &mut Changes) {
         let offers = self.offers.entry(node).or_default();
         let before = offers.clone();
         edit(offers);
         let after = &*offers;
         match (before.is_empty(), after.is_empty()) {
-            (true, false) => changes
-                .reachability
-                .push(Reachability::Discovered(node)),
-            (false, true) => changes
-                .reachability
-                .push(Reachability::Unreachable(node)),
+            (true, false) => changes.reachability.push(Reachability::Discovered(node)),
+            (false, true) => changes.reachability.push(Reachability::Unreachable(node)),
             _ => {}
         }
         if self.advertise {
@@ -383,7 +373,16 @@ mod tests {
     fn a_partition_is_known_on_both_sides_and_a_heal_undoes_it() {
         // Two rings of three, 0-1-2 and 3-4-5, joined by the links 2-3 and 0-5.
         let mut net = Net::new(6, 20);
-        for (a, b) in [(0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 3), (2, 3), (0, 5)] {
+        for (a, b) in [
+            (0, 1),
+            (1, 2),
+            (2, 0),
+            (3, 4),
+            (4, 5),
+            (5, 3),
+            (2, 3),
+            (0, 5),
+        ] {
             net.link(a, b);
         }
         net.settle();
@@ -394,15 +393,28 @@ mod tests {
         net.cut(2, 3);
         net.settle();
         for n in 0..6 {
-            assert_eq!(net.take(n), [], "one bridge left: endpoint {n} loses nothing");
+            assert_eq!(
+                net.take(n),
+                [],
+                "one bridge left: endpoint {n} loses nothing"
+            );
         }
         net.cut(0, 5);
         net.settle();
         for n in 0..3 {
-            assert_eq!(net.reaches(n), [0, 1, 2].into_iter().filter(|m| *m != n).collect::<Vec<_>>());
+            assert_eq!(
+                net.reaches(n),
+                [0, 1, 2]
+                    .into_iter()
+                    .filter(|m| *m != n)
+                    .collect::<Vec<_>>()
+            );
             let mut lost = net.take(n);
             lost.sort_by_key(|r| format!("{r:?}"));
-            assert_eq!(lost, [Unreachable(id(3)), Unreachable(id(4)), Unreachable(id(5))]);
+            assert_eq!(
+                lost,
+                [Unreachable(id(3)), Unreachable(id(4)), Unreachable(id(5))]
+            );
         }
         for n in 3..6 {
             assert_eq!(net.reaches(n).len(), 2);
@@ -462,7 +474,12 @@ mod tests {
             path: path.iter().map(|n| id(*n)).collect(),
         };
         // Through us, ending elsewhere, naming the peer again, or the peer itself.
-        for bad in [offer(5, &[0, 5]), offer(5, &[6]), offer(5, &[1, 5]), offer(1, &[])] {
+        for bad in [
+            offer(5, &[0, 5]),
+            offer(5, &[6]),
+            offer(5, &[1, 5]),
+            offer(1, &[]),
+        ] {
             let changes = table.peer_reaches(id(1), vec![bad.clone()]);
             assert!(changes.reachability.is_empty(), "{bad:?}");
         }
