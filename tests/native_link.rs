@@ -96,6 +96,34 @@ fn native_links_forward_along_a_chain() {
     assert_quiet(&end);
 }
 
+#[test]
+fn a_native_peer_is_reachable_through_its_peer_but_learns_nothing_itself() {
+    // a and b speak our protocol; c speaks Broker's to b, as a Zeek would.
+    let plain = || Config {
+        disable_ssl: true,
+        ..Config::default()
+    };
+    let net = Net::build(vec![plain(), plain(), native()], &[(0, 1), (2, 1)]);
+    let (a, c) = (&net.nodes[0], &net.nodes[2]);
+    assert!(
+        a.await_peer(&c.node_id(), WAIT),
+        "b tells a of its native peer c"
+    );
+    assert!(!c.await_peer(&a.node_id(), Duration::from_millis(200)));
+    assert!(c.unpeer("127.0.0.1", net.ports[1]));
+    loop {
+        match next_event(&net.statuses[0]) {
+            StatusEvent::Status(s) if s.code == StatusCode::EndpointUnreachable => {
+                assert_eq!(s.context.map(|c| c.node), Some(c.node_id()));
+                break;
+            }
+            StatusEvent::Status(s) if s.code == StatusCode::EndpointDiscovered => {}
+            other => panic!("expected c unreachable, got {other:?}"),
+        }
+    }
+    assert!(!a.await_peer(&c.node_id(), Duration::ZERO));
+}
+
 /// A Broker-like raw peer: Broker's handshake as connector (version 1 only), then it
 /// answers pings with pongs while `answering`, as Broker does (it never pings itself).
 fn raw_broker_peer(port: u16, answering: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {

@@ -3,7 +3,10 @@
 
 mod common;
 
-use broker::actors::Config;
+use std::time::Duration;
+
+use broker::actors::{Config, Endpoint, StatusCode, StatusEvent, StatusSubscriber};
+use broker::wire::NodeId;
 use broker::{Data, Topic};
 use common::*;
 
@@ -189,4 +192,94 @@ fn star_fans_out_and_forwards_between_leaves() {
         );
     }
     assert_quiet(&leaves[0]);
+}
+
+/// The statuses (code and endpoint) `status` reports until one is `last`, bounded.
+fn statuses_until(
+    status: &StatusSubscriber,
+    last: (StatusCode, NodeId),
+) -> Vec<(StatusCode, NodeId)> {
+    let mut seen = Vec::new();
+    while seen.last() != Some(&last) {
+        match next_event(status) {
+            StatusEvent::Status(s) => seen.push((s.code, s.context.expect("a context").node)),
+            StatusEvent::Error(e) => panic!("unexpected error {e:?} after {seen:?}"),
+        }
+    }
+    seen
+}
+
+#[test]
+fn an_endpoint_two_hops_away_is_discovered_awaited_and_lost() {
+    let [a, b, c] = [(); 3].map(|_| Endpoint::new(Config::default()).unwrap());
+    let statuses = a.make_status_subscriber(true);
+    let b_port = b.listen("127.0.0.1", 0).unwrap();
+    let c_port = c.listen("127.0.0.1", 0).unwrap();
+    let (b_id, c_id) = (b.node_id(), c.node_id());
+    a.peer("127.0.0.1", b_port, None).unwrap();
+    assert!(!a.await_peer(&c_id, Duration::ZERO));
+    b.peer("127.0.0.1", c_port, None).unwrap();
+    assert!(a.await_peer(&c_id, WAIT), "c is reachable through b");
+    assert_eq!(a.peers().len(), 1, "and no peer of a");
+    use StatusCode::*;
+    assert_eq!(
+        statuses_until(&statuses, (EndpointDiscovered, c_id)),
+        [
+            (PeerAdded, b_id),
+            (EndpointDiscovered, b_id),
+            (EndpointDiscovered, c_id)
+        ]
+    );
+    assert!(b.unpeer("127.0.0.1", c_port));
+    assert_eq!(
+        statuses_until(&statuses, (EndpointUnreachable, c_id)),
+        [(EndpointUnreachable, c_id)],
+        "the last path to c went"
+    );
+    assert!(!a.await_peer(&c_id, Duration::ZERO));
+    assert!(a.await_peer(&b_id, Duration::ZERO));
+}
+
+#[test]
+fn a_ring_that_loses_a_link_keeps_every_endpoint_reachable() {
+    // The chain 1-2-3-0 first, closed into a ring by 1-0 once 0 and 1 reach each other
+    // along it: then each already holds the path the other way round the ring, which
+    // the cut of 1-0 must leave them (the tables have converged before the cut).
+    let net = Net::uniform(4, &[(2, 1), (3, 2), (0, 3)]);
+    let ids: Vec<NodeId> = net.nodes.iter().map(|n| n.node_id()).collect();
+    for (i, node) in net.nodes.iter().enumerate() {
+        for id in ids.iter().filter(|id| **id != ids[i]) {
+            assert!(node.await_peer(id, WAIT), "{i} reaches {id}");
+        }
+        // Each discovery was reported before `await_peer` saw it.
+        net.statuses[i].poll();
+    }
+    net.nodes[1].peer("127.0.0.1", net.ports[0], None).unwrap();
+    assert!(net.nodes[1].unpeer("127.0.0.1", net.ports[0]));
+    assert_eq!(wait_statuses(&net.statuses[0], StatusCode::PeerLost, 1), 1);
+    // A newcomer beside 2: once the ring knows it, it has heard of the cut too.
+    let newcomer = Endpoint::new(Config::default()).unwrap();
+    newcomer.peer("127.0.0.1", net.ports[2], None).unwrap();
+    for node in &net.nodes {
+        assert!(node.await_peer(&newcomer.node_id(), WAIT));
+    }
+    for (i, status) in net.statuses.iter().enumerate() {
+        while let Some(event) = status.get(Some(Duration::from_millis(300))) {
+            let StatusEvent::Status(s) = &event else {
+                panic!("node {i}: {event:?}");
+            };
+            let node = s.context.as_ref().expect("a context").node;
+            match s.code {
+                StatusCode::EndpointUnreachable => {
+                    panic!("node {i}: {event:?} though another path is left")
+                }
+                StatusCode::EndpointDiscovered => {
+                    assert_eq!(node, newcomer.node_id(), "node {i}: nothing else is new")
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(net.nodes[0].await_peer(&ids[1], Duration::ZERO));
+    assert!(net.nodes[1].await_peer(&ids[0], Duration::ZERO));
 }

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use broker::actors::{Config, Endpoint, StatusCode, StatusEvent, StatusSubscriber, Subscriber};
+use broker::wire::NodeId;
 use broker::{Data, Topic};
 
 /// Upper bound of every wait in these tests.
@@ -41,8 +42,16 @@ impl Net {
             net.nodes[a].peer("127.0.0.1", net.ports[b], None).unwrap();
         }
         for (i, status) in net.statuses.iter().enumerate() {
-            let degree = edges.iter().filter(|(a, b)| *a == i || *b == i).count();
-            let seen = wait_peered(status, degree);
+            let neighbours: Vec<NodeId> = edges
+                .iter()
+                .filter_map(|&(a, b)| match i {
+                    _ if a == i => Some(net.nodes[b].node_id()),
+                    _ if b == i => Some(net.nodes[a].node_id()),
+                    _ => None,
+                })
+                .collect();
+            let seen = wait_neighbours(status, &neighbours);
+            let degree = neighbours.len();
             assert_eq!(seen, [degree; 2], "node {i}: {seen:?} of {degree} peerings");
         }
         net
@@ -64,6 +73,31 @@ pub fn wait_statuses(status: &StatusSubscriber, code: StatusCode, n: usize) -> u
 pub fn wait_peered(status: &StatusSubscriber, n: usize) -> [usize; 2] {
     let wanted = [StatusCode::PeerAdded, StatusCode::EndpointDiscovered];
     wait_each_status(status, &wanted, n)
+}
+
+/// Waits (bounded) until every one of `neighbours` was reported peered (`PeerAdded`)
+/// and discovered (`EndpointDiscovered`, which comes after `PeerAdded`, or before it
+/// when the neighbour was reached through others first); how many of each. Other
+/// endpoints discovered meanwhile are skipped.
+pub fn wait_neighbours(status: &StatusSubscriber, neighbours: &[NodeId]) -> [usize; 2] {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = [0; 2];
+    while seen.iter().any(|&count| count < neighbours.len()) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let Some(StatusEvent::Status(s)) = status.get(Some(left)) else {
+            continue;
+        };
+        let neighbour = s.context.is_some_and(|c| neighbours.contains(&c.node));
+        match s.code {
+            StatusCode::PeerAdded if neighbour => seen[0] += 1,
+            StatusCode::EndpointDiscovered if neighbour => seen[1] += 1,
+            _ => {}
+        }
+    }
+    seen
 }
 
 /// Waits (bounded) until `n` statuses of each of `codes` arrived, skipping others;

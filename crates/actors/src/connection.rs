@@ -411,5 +411,6 @@ pub(crate) fn frame_name(frame: &Frame) -> &'static str {
         Frame::Pong(_) => "Pong",
         Frame::Goodbye => "Goodbye",
         Frame::Store(_) => "Store",
+        Frame::Reach(_) => "Reach",
     }
 }

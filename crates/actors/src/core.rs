@@ -6,8 +6,9 @@
 //! concern: `peering` (outbound targets, attempts, retries, handshakes), `departures`
 //! (unpeering, lost and cut-loose peers), `inbound` (failed inbound handshakes),
 //! `keepalive` (the liveness tick), `clients` (WebSocket connections), `filters`
-//! (subscribers, forwarded topics, the routing snapshot) and `statuses` (status
-//! subscribers).
+//! (subscribers, forwarded topics, the routing snapshot), `reachability` (endpoints
+//! reached through the overlay: the `Reach` frames and the discovery statuses) and
+//! `statuses` (status subscribers).
 
 mod clients;
 mod departures;
@@ -15,6 +16,7 @@ mod filters;
 mod inbound;
 mod keepalive;
 mod peering;
+mod reachability;
 mod statuses;
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,7 +25,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix::prelude::*;
-use broker_wire::frame::NodeId;
+use broker_wire::frame::{NodeId, Reach};
 use broker_wire::Topic;
 use futures::channel::oneshot;
 use tokio::sync::watch;
@@ -36,6 +38,7 @@ use crate::metrics::SlowPeerAction;
 use crate::peer::{Close, CloseReason, Peer};
 use crate::publish_buffer::{drain, PublishBuffer};
 use crate::queue::BoundedQueue;
+use crate::reach::ReachTable;
 use crate::reports::{Report, Reports};
 use crate::routing::{Shared, SubscriberQueue, SubscriberRoute};
 use crate::status::StatusEvent;
@@ -168,6 +171,15 @@ pub(crate) struct PeerFilter {
     pub(crate) filter: Vec<Topic>,
 }
 
+/// A peer told of changes of the endpoints it reaches.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct PeerReach {
+    pub(crate) node: NodeId,
+    pub(crate) conn: u64,
+    pub(crate) changes: Vec<Reach>,
+}
+
 /// A peer's connection ended.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -232,11 +244,17 @@ pub(crate) struct Core {
     peerings: Arc<Peerings>,
     /// WebSocket servers and connections.
     web_sockets: clients::Clients,
+    /// The endpoints reached through the overlay, peers and further away.
+    reach: ReachTable,
+    /// The `Reach` changes not sent yet.
+    reach_outbox: reachability::ReachOutbox,
 }
 
 impl Core {
     /// A core over `shared`, reading what the data path reports from `reports`.
     pub(crate) fn new(shared: Arc<Shared>, reports: Reports) -> Self {
+        let config = &shared.config;
+        let reach = ReachTable::new(shared.node, config.ttl, config.forward);
         Core {
             shared,
             reports: Some(reports),
@@ -252,6 +270,8 @@ impl Core {
             shutting_down: false,
             peerings: Arc::default(),
             web_sockets: clients::Clients::default(),
+            reach,
+            reach_outbox: Default::default(),
         }
     }
 
@@ -357,8 +377,8 @@ impl Handler<PeerWith> for Core {
 impl Handler<Unpeer> for Core {
     type Result = bool;
 
-    fn handle(&mut self, msg: Unpeer, _: &mut Context<Self>) -> Self::Result {
-        self.unpeer(msg)
+    fn handle(&mut self, msg: Unpeer, ctx: &mut Context<Self>) -> Self::Result {
+        self.unpeer(msg, ctx)
     }
 }
 
@@ -447,6 +467,14 @@ impl Handler<PeerFilter> for Core {
 
     fn handle(&mut self, msg: PeerFilter, _: &mut Context<Self>) {
         self.peer_filter(msg);
+    }
+}
+
+impl Handler<PeerReach> for Core {
+    type Result = ();
+
+    fn handle(&mut self, msg: PeerReach, ctx: &mut Context<Self>) {
+        self.peer_reach(msg, ctx);
     }
 }
 

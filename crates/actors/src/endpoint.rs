@@ -19,6 +19,7 @@ use broker_wire::frame::NodeId;
 use broker_wire::{Data, Topic};
 use futures::channel::oneshot;
 use futures::future::Either;
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::core::{
@@ -299,8 +300,8 @@ impl Endpoint {
             .await
     }
 
-    /// Waits up to `timeout` until `node` is reachable; whether it is. An endpoint is
-    /// reachable while it is a peer (Broker 2.8 does not find one two hops away either).
+    /// Waits up to `timeout` until `node` is reachable, a peer or an endpoint further
+    /// away that some peer speaking our protocol reaches (within the TTL); whether it is.
     pub fn await_peer(&self, node: &NodeId, timeout: Duration) -> bool {
         futures::executor::block_on(self.await_peer_async(node, timeout))
     }
@@ -308,28 +309,41 @@ impl Endpoint {
     /// Async [`Endpoint::await_peer`].
     pub async fn await_peer_async(&self, node: &NodeId, timeout: Duration) -> bool {
         let node = *node;
-        self.await_routes(timeout, move |routes| routes.has_peer(&node))
+        let reachable = self.inner.shared.watch_reachable();
+        self.await_watch(reachable, timeout, move |nodes| nodes.contains(&node))
             .await
     }
 
     /// Waits up to `timeout` until the routing snapshot satisfies `condition`; whether
-    /// it does. The wait runs on the endpoint's thread, whose runtime has the timer, so
-    /// callers need none; it ends early when the caller stops waiting.
+    /// it does.
     pub(crate) async fn await_routes(
         &self,
         timeout: Duration,
         condition: impl Fn(&Routes) -> bool + Send + 'static,
     ) -> bool {
-        let mut routes = self.inner.shared.watch_routes();
-        if condition(&routes.borrow_and_update()) {
+        let routes = self.inner.shared.watch_routes();
+        self.await_watch(routes, timeout, move |routes| condition(routes))
+            .await
+    }
+
+    /// Waits up to `timeout` until the value `watched` satisfies `condition`; whether it
+    /// does. The wait runs on the endpoint's thread, whose runtime has the timer, so
+    /// callers need none; it ends early when the caller stops waiting.
+    async fn await_watch<T: Send + Sync + 'static>(
+        &self,
+        mut watched: watch::Receiver<T>,
+        timeout: Duration,
+        condition: impl Fn(&T) -> bool + Send + 'static,
+    ) -> bool {
+        if condition(&watched.borrow_and_update()) {
             return true;
         }
         let (mut found, outcome) = oneshot::channel();
         let wait = async move {
-            let changed = routes.wait_for(move |r| condition(r));
+            let changed = watched.wait_for(move |value| condition(value));
             let timed = std::pin::pin!(tokio::time::timeout(timeout, changed));
             let met = match futures::future::select(timed, found.cancellation()).await {
-                // An error: the snapshot's sender is gone, the endpoint shut down.
+                // An error: the watch's sender is gone, the endpoint shut down.
                 Either::Left((result, _)) => matches!(result, Ok(Ok(_))),
                 Either::Right(_) => return,
             };

@@ -59,6 +59,7 @@ mod peer;
 mod publish_buffer;
 pub mod publisher;
 mod queue;
+mod reach;
 mod reports;
 mod routing;
 pub mod status;

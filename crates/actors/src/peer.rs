@@ -17,7 +17,7 @@ use broker_wire::Topic;
 use tokio::sync::watch;
 
 use crate::connection::{frame_name, BoxedReader};
-use crate::core::{Core, PeerClosed, PeerFilter};
+use crate::core::{Core, PeerClosed, PeerFilter, PeerReach};
 use crate::framing::{encode_frame, FrameReader};
 use crate::link::{write_loop, Link};
 use crate::metrics::MessageKind;
@@ -180,6 +180,14 @@ async fn read_loop(
                     node,
                     conn,
                     filter: sanitize(filter),
+                })
+            }
+            Frame::Reach(changes) => {
+                shared.counters.processed(MessageKind::RoutingUpdate, 1);
+                core.do_send(PeerReach {
+                    node,
+                    conn,
+                    changes,
                 })
             }
             Frame::Ping(nonce) => {

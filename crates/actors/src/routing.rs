@@ -5,6 +5,7 @@
 //! change; it is never on the per-message path. Routing knows links only through
 //! `link::{Link, Encoding}`: a new kind of link needs no change here.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -64,11 +65,6 @@ impl Routes {
         links.any(|peer| matches(&peer.filter, topic))
     }
 
-    /// Whether `node` is a peer.
-    pub(crate) fn has_peer(&self, node: &NodeId) -> bool {
-        self.peers.iter().any(|peer| peer.link.node == *node)
-    }
-
     /// Whether some peer subscribed to exactly `topic`.
     pub(crate) fn peer_subscribed(&self, topic: &Topic) -> bool {
         self.peers.iter().any(|peer| peer.filter.contains(topic))
@@ -95,6 +91,10 @@ pub(crate) struct Shared {
     /// The current routing snapshot, published as a watch: readers hold its lock only to
     /// clone the `Arc`, waiters are told when it changes; only the core writes.
     routes: watch::Sender<Arc<Routes>>,
+    /// The endpoints reachable through the overlay, peers and those further away, as a
+    /// watch for `await_peer`; only the core writes it, in place. Control plane: the
+    /// data path never reads it.
+    reachable: watch::Sender<HashSet<NodeId>>,
     /// Seen `(origin, id)` pairs. Locked by peer readers, all on the endpoint's thread,
     /// so the lock is uncontended; a `Mutex` keeps `Shared` `Sync`.
     pub(crate) dedup: Mutex<Dedup>,
@@ -119,6 +119,7 @@ impl Shared {
             next_id: AtomicU64::new(0),
             next_subscriber: AtomicU64::new(0),
             routes: watch::Sender::new(Arc::default()),
+            reachable: watch::Sender::new(HashSet::new()),
             dedup: Mutex::new(Dedup::default()),
             reporter,
             counters: Counters::default(),
@@ -138,6 +139,16 @@ impl Shared {
     /// Installs a new routing snapshot and tells the waiters.
     pub(crate) fn set_routes(&self, routes: Routes) {
         self.routes.send_replace(Arc::new(routes));
+    }
+
+    /// The reachable endpoints as they change, for waiting on one.
+    pub(crate) fn watch_reachable(&self) -> watch::Receiver<HashSet<NodeId>> {
+        self.reachable.subscribe()
+    }
+
+    /// Changes the reachable endpoints in place and tells the waiters.
+    pub(crate) fn update_reachable(&self, update: impl FnOnce(&mut HashSet<NodeId>)) {
+        self.reachable.send_modify(update);
     }
 
     /// A fresh id for a subscriber.

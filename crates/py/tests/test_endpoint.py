@@ -128,6 +128,35 @@ def test_await_peer_and_the_statuses_of_discovery(endpoints):
     assert not a.await_peer(b.node_id(), 0.05)
 
 
+def test_await_peer_finds_an_endpoint_several_hops_away(endpoints):
+    # A chain a-b-c-d: a reaches d through b and c, never peering with it.
+    a, b, c, d = (endpoints() for _ in range(4))
+    statuses = a.make_status_subscriber(True)
+    ports = [e.listen("127.0.0.1", 0) for e in (b, c, d)]
+    for left, port in zip((a, b, c), ports):
+        assert left.peer("127.0.0.1", port, 0)
+    assert a.await_peer(d.node_id(), WAIT)
+    assert a.await_peer(c.node_id(), datetime.timedelta(0))
+    assert [p.peer.node_id() for p in a.peers()] == [b.node_id()]
+    seen = []
+    while not seen or seen[-1] != (broker.SC.EndpointDiscovered, d.node_id()):
+        status = statuses.get(WAIT)
+        seen.append((status.code(), status.context().node_id()))
+    assert seen == [(broker.SC.PeerAdded, b.node_id()), (broker.SC.EndpointDiscovered, b.node_id()),
+                    (broker.SC.EndpointDiscovered, c.node_id()), (broker.SC.EndpointDiscovered, d.node_id())]
+    # The middle link goes: c and d are out of reach, b stays.
+    assert b.unpeer("127.0.0.1", ports[1])
+    lost = [statuses.get(WAIT) for _ in range(2)]
+    assert {s.code() for s in lost} == {broker.SC.EndpointUnreachable}
+    assert {s.context().node_id() for s in lost} == {c.node_id(), d.node_id()}
+    assert not a.await_peer(d.node_id(), 0.05)
+    assert a.await_peer(b.node_id(), 0)
+    # The timeout bounds the wait for one that never comes.
+    started = time.monotonic()
+    assert not a.await_peer(d.node_id(), 0.2)
+    assert time.monotonic() - started >= 0.2
+
+
 def test_await_peer_refuses_what_is_no_endpoint_id(endpoints):
     with pytest.raises(ValueError, match="invalid endpoint id"):
         endpoints().await_peer("not-an-id", 0.01)

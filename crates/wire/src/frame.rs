@@ -17,7 +17,7 @@ use crate::topic::Topic;
 pub const MAGIC: [u8; 4] = *b"BRKR";
 
 /// Version of this protocol. Peers with different versions refuse each other.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The variant index of each [`Frame`] on the wire: the first byte of every frame
 /// body. [`HELLO`](tag::HELLO) is 0 forever; the others are fixed per
@@ -37,6 +37,8 @@ pub mod tag {
     pub const GOODBYE: u8 = 5;
     /// [`Frame::Store`](super::Frame::Store).
     pub const STORE: u8 = 6;
+    /// [`Frame::Reach`](super::Frame::Reach); since version 3.
+    pub const REACH: u8 = 7;
 }
 
 /// The identity of an endpoint, Broker's `endpoint_id`: a UUID (a random v4 one for
@@ -164,6 +166,21 @@ pub struct DataMessage {
     pub data: Data,
 }
 
+/// One change of the endpoints its sender reaches: `node` is now reachable from the
+/// sender along `path`, or no longer reachable if `path` is empty.
+///
+/// Layout: `node (16 bytes) | path: varint count, then 16 bytes per hop`. `path` lists
+/// the hops after the sender, ending with `node` itself, so its length is the hop count
+/// and a receiver finding itself on it knows the path is none for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reach {
+    /// The endpoint reached (or no longer reached).
+    pub node: NodeId,
+    /// The hops from the sender to `node`, `node` last; empty: unreachable.
+    #[serde(deserialize_with = "budgeted_vec")]
+    pub path: Vec<NodeId>,
+}
+
 /// Store traffic, reserved for the data stores: the variant and its tag are fixed,
 /// the payload is opaque to this crate until the stores define typed commands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,6 +229,12 @@ pub enum Frame {
     Goodbye,
     /// Data store traffic. Layout: `06 | store frame`.
     Store(StoreFrame),
+    /// Changes of the set of endpoints the sender reaches through the overlay (control
+    /// plane only), sent when it changes; the first one after the handshake holds the
+    /// whole set.
+    ///
+    /// Layout: `07 | varint count | changes` (see [`Reach`]).
+    Reach(#[serde(deserialize_with = "budgeted_vec")] Vec<Reach>),
 }
 
 impl Frame {
@@ -225,6 +248,7 @@ impl Frame {
             Frame::Pong(_) => tag::PONG,
             Frame::Goodbye => tag::GOODBYE,
             Frame::Store(_) => tag::STORE,
+            Frame::Reach(_) => tag::REACH,
         }
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use broker_wire::codec::FrameCodec;
-use broker_wire::frame::{peek_hello_version, tag, StoreFrame};
+use broker_wire::frame::{peek_hello_version, tag, Reach, StoreFrame};
 use broker_wire::{Data, DataMessage, Frame, Hello, NodeId, WireError, MAGIC, PROTOCOL_VERSION};
 use common::encode;
 
@@ -28,6 +28,7 @@ fn every_frame_body_starts_with_its_tag() {
             }),
             tag::STORE,
         ),
+        (Frame::Reach(vec![]), tag::REACH),
     ];
     for (frame, expected) in frames {
         assert_eq!(frame.tag(), expected);
@@ -63,6 +64,29 @@ fn layouts_are_as_documented() {
         [0, 0, 0, 3, tag::PING, 0xAC, 0x02]
     );
     assert_eq!(encode(&Frame::Goodbye), [0, 0, 0, 1, tag::GOODBYE]);
+
+    let far = NodeId([0xCD; 16]);
+    let changes = Frame::Reach(vec![
+        Reach {
+            node: far,
+            path: vec![node(), far],
+        },
+        Reach {
+            node: node(),
+            path: vec![],
+        },
+    ]);
+    let reach = encode(&changes);
+    let mut expected = vec![tag::REACH, 2];
+    expected.extend_from_slice(&[0xCD; 16]);
+    expected.push(2);
+    expected.extend_from_slice(&[0xAB; 16]);
+    expected.extend_from_slice(&[0xCD; 16]);
+    expected.extend_from_slice(&[0xAB; 16]);
+    expected.push(0);
+    assert_eq!(&reach[4..], &expected[..]);
+    let decoded = FrameCodec::default().decode(&reach).unwrap().unwrap().0;
+    assert_eq!(decoded, changes);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! How peerings end: unpeering, a closed connection, a peer cut loose by the slow-peer
-//! policy; the statuses saying so (the peering, then its endpoint unreachable), and the
-//! retry of an outbound target that was lost.
+//! policy; the statuses saying so (the peering, then the endpoints that lost their last
+//! path), and the retry of an outbound target that was lost.
 
 use std::time::Duration;
 
@@ -15,19 +15,19 @@ use crate::peer::{Close, CloseReason};
 use crate::status::{text, ErrorCode, StatusCode, StatusEvent};
 
 impl Core {
-    /// Reports a peering that ended (`PeerLost` or `PeerRemoved`), then that its
-    /// endpoint is unreachable: a peering was the only path to it.
-    fn peer_gone(&mut self, code: StatusCode, context: EndpointInfo, message: &'static str) {
+    /// Reports a peering that ended (`PeerLost` or `PeerRemoved`), then the endpoints
+    /// it was the last path to (`EndpointUnreachable`), the peer itself among them unless
+    /// another peer still reaches it.
+    fn peer_gone(
+        &mut self,
+        code: StatusCode,
+        context: EndpointInfo,
+        message: &'static str,
+        ctx: &mut Context<Self>,
+    ) {
         let node = context.node;
         self.emit(StatusEvent::status(code, Some(context), message));
-        self.emit(StatusEvent::status(
-            StatusCode::EndpointUnreachable,
-            Some(EndpointInfo {
-                node,
-                network: None,
-            }),
-            text::LOST_LAST_PATH,
-        ));
+        self.unreach_peer(node, ctx);
     }
 
     /// Forgets a peer after its connection ended or was dropped.
@@ -58,7 +58,7 @@ impl Core {
     }
 
     /// Stops an outbound target and closes its peering; whether there was either.
-    pub(super) fn unpeer(&mut self, msg: Unpeer) -> bool {
+    pub(super) fn unpeer(&mut self, msg: Unpeer, ctx: &mut Context<Self>) -> bool {
         // Stop retrying; callers still waiting on a first attempt learn it was cancelled.
         let target = self.outbound.remove(&(msg.address.clone(), msg.port));
         let had_target = target.is_some();
@@ -91,6 +91,7 @@ impl Core {
             StatusCode::PeerRemoved,
             entry.info(),
             text::REMOVED_CONNECTION,
+            ctx,
         );
         entry.actor.do_send(Close {
             timeout: FLUSH_TIMEOUT,
@@ -120,7 +121,7 @@ impl Core {
                 "peer stopped responding",
             )),
         }
-        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION);
+        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION, ctx);
     }
 
     /// Reports a peer that does not read; disconnects it unless messages are dropped.
@@ -148,6 +149,6 @@ impl Core {
             Some(context.clone()),
             "peer stopped reading: disconnected",
         ));
-        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION);
+        self.peer_gone(StatusCode::PeerLost, context, text::LOST_CONNECTION, ctx);
     }
 }

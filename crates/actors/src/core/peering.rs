@@ -224,6 +224,7 @@ impl Core {
         let info = entry.info();
         self.peers.insert(node, entry);
         self.rebuild_routes();
+        let reachability = self.reach_peer(node, !native, ctx);
         answer(waiters);
         // Before the peer actor reads anything: PeerAdded precedes the peer's data.
         self.emit(StatusEvent::status(
@@ -233,16 +234,9 @@ impl Core {
         ));
         // Today's Broker sends EndpointDiscovered first; after PeerAdded, a script that
         // takes its first status as the peering's outcome (Broker's own ping example,
-        // written for 1.4) keeps working. Endpoints are known through peerings only, so
-        // every new peer is a newly discovered endpoint.
-        self.emit(StatusEvent::status(
-            StatusCode::EndpointDiscovered,
-            Some(EndpointInfo {
-                node,
-                network: None,
-            }),
-            text::FOUND_NEW_PEER,
-        ));
+        // written for 1.4) keeps working. A peer already reached through others is no
+        // new endpoint: no EndpointDiscovered then.
+        self.report_reach(reachability);
     }
 
     /// Reports a failed attempt, answers its waiters, retries if asked to.

@@ -5,7 +5,7 @@
 //! made. A new kind of link (Broker's native protocol: [`NATIVE`], WebSocket JSON) brings
 //! its own `Encoding` and needs no change to routing.
 
-use broker_wire::frame::{DataMessage, Frame, NodeId};
+use broker_wire::frame::{DataMessage, Frame, NodeId, Reach};
 use broker_wire::Topic;
 use bytes::Bytes;
 
@@ -33,6 +33,12 @@ pub(crate) trait Encoding: Send + Sync {
     /// The frame from `from` ending the connection to `to` gracefully, for protocols
     /// that have one.
     fn goodbye(&self, from: NodeId, to: NodeId) -> Option<Bytes>;
+
+    /// The frame telling a peer of changes of the endpoints we reach, for protocols that
+    /// have one (ours only: Broker's native peers are never told).
+    fn reach(&self, _changes: &[Reach]) -> Option<Bytes> {
+        None
+    }
 }
 
 /// Encodes one batch of messages for the links of one encoding. It sees every link it
@@ -80,6 +86,10 @@ impl Encoding for BatchFrames {
 
     fn goodbye(&self, _: NodeId, _: NodeId) -> Option<Bytes> {
         Some(encode_frame(&Frame::Goodbye))
+    }
+
+    fn reach(&self, changes: &[Reach]) -> Option<Bytes> {
+        Some(encode_frame(&Frame::Reach(changes.to_vec())))
     }
 }
 
