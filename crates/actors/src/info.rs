@@ -12,13 +12,35 @@ pub struct NetworkInfo {
     pub port: u16,
 }
 
-/// An endpoint: its identity and, if known, where it was reached.
+/// How an endpoint is connected to this one, as Broker's `endpoint_info::type` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    /// A peering (Broker's native protocol, whatever encoding it selected), or an
+    /// endpoint reached through peerings.
+    Native,
+    /// A client or server of Zeek's WebSocket API.
+    WebSocket,
+}
+
+impl LinkType {
+    /// Broker's name: `native` or `web-socket`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkType::Native => "native",
+            LinkType::WebSocket => "web-socket",
+        }
+    }
+}
+
+/// An endpoint: its identity, how it is connected and, if known, where it was reached.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EndpointInfo {
     /// The endpoint's identity.
     pub node: NodeId,
     /// Its network location, when the endpoint is a peer reached over the network.
     pub network: Option<NetworkInfo>,
+    /// Whether it is a peer (or reached through peers) or a WebSocket link.
+    pub link: LinkType,
 }
 
 /// One peering as `Endpoint::peers` reports it.

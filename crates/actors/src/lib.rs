@@ -71,7 +71,9 @@ mod websocket;
 pub use config::{Config, EnvError, SlowPeerPolicy, TlsConfig, METRICS_PORT_ENV};
 pub use endpoint::Endpoint;
 pub use error::EndpointError;
-pub use info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
+pub use info::{
+    EndpointInfo, LinkType, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE,
+};
 pub use metrics::{MetricFamily, MetricKind, Metrics};
 pub use publisher::Publisher;
 pub use status::{ErrorCode, ErrorStatus, Status, StatusCode, StatusEvent};

@@ -87,6 +87,10 @@ pub struct EndpointInfo {
     /// Where it was reached.
     #[pyo3(get)]
     pub network: OptionalNetworkInfo,
+    /// `"native"` (a peer, or reached through peers) or `"web-socket"`: Broker's
+    /// `endpoint_info::type`.
+    #[pyo3(get, name = "type")]
+    pub link: &'static str,
 }
 
 impl From<&RustEndpointInfo> for EndpointInfo {
@@ -101,6 +105,7 @@ impl From<&RustEndpointInfo> for EndpointInfo {
         EndpointInfo {
             id: node_text(&info.node),
             network: OptionalNetworkInfo(network),
+            link: info.link.as_str(),
         }
     }
 }

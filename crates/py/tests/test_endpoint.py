@@ -119,6 +119,7 @@ def test_await_peer_and_the_statuses_of_discovery(endpoints):
     added, discovered = statuses.get(WAIT), statuses.get(WAIT)
     assert (added.code(), discovered.code()) == (broker.SC.PeerAdded, broker.SC.EndpointDiscovered)
     assert discovered.context().node_id() == b.node_id() and not discovered.context().network.is_set()
+    assert added.context().type == discovered.context().type == "native"
     assert str(discovered) == f'endpoint_discovered({b.node_id()}, "found a new peer in the network")'
     b.shutdown()
     assert statuses.get(WAIT).code() == broker.SC.PeerLost

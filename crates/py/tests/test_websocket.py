@@ -80,9 +80,11 @@ def test_handshake_ack_and_statuses(endpoints):
         assert ack["type"] == "ack" and ack["endpoint"] == ep.node_id()
         added = next_status(statuses, broker.SC.PeerAdded)
         assert "web-socket" in added.message()
+        assert added.context().type == "web-socket"
         assert added.context().network.get().address == "127.0.0.1"
     lost = next_status(statuses, broker.SC.PeerLost)
     assert lost.context().id == added.context().id != ep.node_id()
+    assert lost.context().type == "web-socket"
 
 
 def test_subscribe_and_receive_exact_bytes(endpoints):

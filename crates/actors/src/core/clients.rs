@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::{bind, Core, PeerReply};
 use crate::error::EndpointError;
-use crate::info::EndpointInfo;
+use crate::info::{EndpointInfo, LinkType};
 use crate::peer::{sanitize, CloseReason};
 use crate::routing::PeerRoute;
 use crate::status::{ErrorCode, StatusCode, StatusEvent};
@@ -99,6 +99,7 @@ impl Client {
         EndpointInfo {
             node: self.session.node,
             network: Some(self.session.network.clone()),
+            link: LinkType::WebSocket,
         }
     }
 }

@@ -10,7 +10,7 @@ use broker_wire::frame::NodeId;
 use super::peering::PeerEntry;
 use super::{Core, PeerClosed, Unpeer, FLUSH_TIMEOUT};
 use crate::error::EndpointError;
-use crate::info::{EndpointInfo, NetworkInfo, UNKNOWN_NODE};
+use crate::info::{EndpointInfo, LinkType, NetworkInfo, UNKNOWN_NODE};
 use crate::peer::{Close, CloseReason};
 use crate::status::{text, ErrorCode, StatusCode, StatusEvent};
 
@@ -76,6 +76,7 @@ impl Core {
                         address: msg.address.clone(),
                         port: msg.port,
                     }),
+                    link: LinkType::Native,
                 };
                 self.emit(StatusEvent::error(
                     ErrorCode::PeerInvalid,

@@ -13,7 +13,9 @@ use broker_wire::Topic;
 use super::{Core, HandshakeFailed, Handshaken, PeerFilter, PeerReply, PeerWith};
 use crate::connection::{connect, ConnectError, Established, Opening, PeerSlot, Peerings, Remote};
 use crate::error::EndpointError;
-use crate::info::{EndpointInfo, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE};
+use crate::info::{
+    EndpointInfo, LinkType, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE,
+};
 use crate::link::{Link, BATCH, NATIVE};
 use crate::listener::worth_reporting;
 use crate::peer::{sanitize, Peer};
@@ -38,6 +40,7 @@ impl PeerEntry {
         EndpointInfo {
             node: self.link.node,
             network: Some(self.network.clone()),
+            link: LinkType::Native,
         }
     }
 }
@@ -253,6 +256,7 @@ impl Core {
         let context = Some(EndpointInfo {
             node: UNKNOWN_NODE,
             network: Some(network.clone()),
+            link: LinkType::Native,
         });
         let (code, message) = match &error {
             ConnectError::Unreachable(_) | ConnectError::Timeout => (
@@ -374,6 +378,7 @@ impl Core {
                             address: address.clone(),
                             port: *port,
                         }),
+                        link: LinkType::Native,
                     },
                     flags: PeerFlags::REMOTE | PeerFlags::OUTBOUND,
                     status: if t.connecting {

@@ -17,7 +17,7 @@ use actix::prelude::*;
 use broker_wire::frame::{NodeId, Reach};
 
 use super::{Core, PeerReach};
-use crate::info::EndpointInfo;
+use crate::info::{EndpointInfo, LinkType};
 use crate::reach::{Changes, Reachability};
 use crate::status::{text, StatusCode, StatusEvent};
 
@@ -145,6 +145,7 @@ impl Core {
             let context = EndpointInfo {
                 node,
                 network: None,
+                link: LinkType::Native,
             };
             self.emit(StatusEvent::status(code, Some(context), message));
         }

@@ -25,7 +25,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::encoding::{JSON, SEPARATOR};
 use super::PEER_TYPE;
 use crate::core::{AttachClient, ClientClosed, Core};
-use crate::info::{EndpointInfo, NetworkInfo};
+use crate::info::{EndpointInfo, LinkType, NetworkInfo};
 use crate::link::Link;
 use crate::peer::CloseReason;
 use crate::reports::Report;
@@ -97,6 +97,7 @@ pub(crate) async fn run(
     let context = EndpointInfo {
         node,
         network: Some(session.network.clone()),
+        link: LinkType::WebSocket,
     };
     let attached = core.send(AttachClient { session, target }).await;
     if !matches!(attached, Ok(true)) {
