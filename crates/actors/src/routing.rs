@@ -65,6 +65,11 @@ impl Routes {
         links.any(|peer| matches(&peer.filter, topic))
     }
 
+    /// Whether some local subscriber's filter matches `topic`.
+    pub(crate) fn subscriber_wants(&self, topic: &Topic) -> bool {
+        self.subscribers.iter().any(|s| matches(&s.filter, topic))
+    }
+
     /// Whether some peer subscribed to exactly `topic`.
     pub(crate) fn peer_subscribed(&self, topic: &Topic) -> bool {
         self.peers.iter().any(|peer| peer.filter.contains(topic))

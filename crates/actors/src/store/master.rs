@@ -27,7 +27,7 @@ use broker_store::{Change, Operation, StoreError};
 use broker_wire::native::{Command, InternalCommand};
 use broker_wire::{Data, Timestamp, Topic};
 
-use crate::routing::{matches, Shared};
+use crate::routing::Shared;
 use crate::status::ErrorCode;
 
 use super::flow::{emit, flush, writes_first, Flow, FlowActor};
@@ -287,10 +287,7 @@ impl StoreMaster {
         let routes = self.shared.routes();
         Output {
             clones_listen: routes.peer_wants(&self.flow.peer_topic),
-            events_listen: routes
-                .subscribers
-                .iter()
-                .any(|s| matches(&s.filter, &self.flow.events_topic)),
+            events_listen: routes.subscriber_wants(&self.flow.events_topic),
             ..Output::default()
         }
     }

@@ -21,6 +21,27 @@ fn from(sender: EntityId, seq: u64, content: Command) -> InternalCommand {
     }
 }
 
+/// The clone side of `clone`, attached to `master` with an empty snapshot at offset 1.
+fn attached(master: EntityId, clone: EntityId, steps: &mut Vec<CloneStep>) -> BrokerMaster {
+    let mut channels = BrokerMaster::new(clone);
+    channels.start(steps);
+    let ack_clone = Command::AckClone {
+        offset: 1,
+        heartbeat_interval: 5,
+        state: Default::default(),
+    };
+    channels.receive(
+        InternalCommand {
+            seq: 1,
+            sender: to_native(master),
+            receiver: to_native(clone),
+            content: ack_clone,
+        },
+        steps,
+    );
+    channels
+}
+
 fn put(key: &str, value: u64) -> Command {
     Command::Put {
         key: key.into(),
@@ -261,23 +282,8 @@ fn a_clone_attaches_loads_the_snapshot_and_then_opens_its_writer_channel() {
 fn a_clone_takes_its_put_unique_answers_and_starts_over_when_an_event_is_lost() {
     let (master, clone) = (entity(1, 1), entity(2, 7));
     let (m, c) = (to_native(master), to_native(clone));
-    let mut channels = BrokerMaster::new(clone);
     let mut steps = Vec::new();
-    channels.start(&mut steps);
-    let ack_clone = Command::AckClone {
-        offset: 1,
-        heartbeat_interval: 5,
-        state: Default::default(),
-    };
-    channels.receive(
-        InternalCommand {
-            seq: 1,
-            sender: m,
-            receiver: c,
-            content: ack_clone,
-        },
-        &mut steps,
-    );
+    let mut channels = attached(master, clone, &mut steps);
     steps.clear();
     let result = |who, req_id| Command::PutUniqueResult {
         inserted: true,
@@ -436,22 +442,8 @@ fn our_writes_become_the_commands_broker_masters_apply() {
 fn a_clone_nacks_the_tail_a_broadcast_keepalive_reveals() {
     let (master, clone) = (entity(1, 1), entity(2, 7));
     let (m, c) = (to_native(master), to_native(clone));
-    let mut channels = BrokerMaster::new(clone);
     let mut steps = Vec::new();
-    let ack_clone = Command::AckClone {
-        offset: 1,
-        heartbeat_interval: 5,
-        state: Default::default(),
-    };
-    channels.receive(
-        InternalCommand {
-            seq: 1,
-            sender: m,
-            receiver: c,
-            content: ack_clone,
-        },
-        &mut steps,
-    );
+    let mut channels = attached(master, clone, &mut steps);
     // Changes 2 and 3 were lost; Broker's master broadcasts its keepalive.
     channels.receive(from(master, 0, Command::Keepalive { seq: 3 }), &mut steps);
     steps.clear();

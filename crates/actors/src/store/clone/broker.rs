@@ -122,9 +122,7 @@ impl StoreClone {
         let events_listen = self
             .shared
             .routes()
-            .subscribers
-            .iter()
-            .any(|s| matches(&s.filter, &self.flow.events_topic));
+            .subscriber_wants(&self.flow.events_topic);
         let replica = self.replica.clone();
         let mut store = replica.store();
         let mut out = Vec::new();

@@ -10,7 +10,6 @@ use broker_wire::{Data, Topic};
 
 use super::sync::{CopyAction, Effects, Numbered};
 use super::StoreClone;
-use crate::routing::matches;
 use crate::status::ErrorCode;
 use crate::store::emit_error;
 use crate::store::flow::{emit, writes_first};
@@ -85,9 +84,7 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreClone {
         let events_listen = self
             .shared
             .routes()
-            .subscribers
-            .iter()
-            .any(|s| matches(&s.filter, &self.flow.events_topic));
+            .subscriber_wants(&self.flow.events_topic);
         let mut batch = Batch {
             store: replica.store(),
             events_listen,
