@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use broker_wire::frame::{DataMessage, NodeId};
-use broker_wire::{Data, Topic};
+use broker_wire::{Data, Payload, Topic};
 use bytes::Bytes;
 use tokio::sync::watch;
 
@@ -161,7 +161,7 @@ pub(crate) type Deliveries = Vec<(Arc<Link>, Bytes, usize)>;
 pub(crate) fn plan(
     shared: &Shared,
     routes: &Routes,
-    messages: &[DataMessage],
+    messages: &[DataMessage<Payload>],
     skip: Option<NodeId>,
 ) -> Deliveries {
     plan_to(
@@ -176,7 +176,7 @@ pub(crate) fn plan(
 fn plan_to<'r>(
     shared: &Shared,
     targets: impl Iterator<Item = &'r PeerRoute>,
-    messages: &[DataMessage],
+    messages: &[DataMessage<Payload>],
     skip: Option<NodeId>,
 ) -> Deliveries {
     let mut deliveries = Vec::new();
@@ -222,7 +222,10 @@ pub(crate) async fn push_async(deliveries: Deliveries) {
 }
 
 /// Stamps messages originating here with fresh ids and the configured TTL.
-fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
+fn stamp<P: Into<Payload>>(
+    shared: &Shared,
+    messages: Vec<(Topic, P)>,
+) -> Vec<DataMessage<Payload>> {
     shared.counters.processed(MessageKind::Data, messages.len());
     let first = shared.reserve_ids(messages.len());
     let (origin, ttl) = (shared.node, shared.config.ttl);
@@ -234,13 +237,27 @@ fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
             id,
             ttl,
             topic,
-            data,
+            data: data.into(),
+        })
+        .collect()
+}
+
+/// Received messages as routing sends them on.
+fn outgoing(messages: Vec<DataMessage>) -> Vec<DataMessage<Payload>> {
+    messages
+        .into_iter()
+        .map(|m| DataMessage {
+            origin: m.origin,
+            id: m.id,
+            ttl: m.ttl,
+            topic: m.topic,
+            data: Payload::Value(m.data),
         })
         .collect()
 }
 
 /// Publishes a batch originating here from async code, waiting under backpressure.
-pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>) {
+pub(crate) async fn publish_async<P: Into<Payload>>(shared: &Shared, messages: Vec<(Topic, P)>) {
     let routes = shared.routes();
     if (routes.peers.is_empty() && routes.clients.is_empty()) || messages.is_empty() {
         shared.counters.processed(MessageKind::Data, messages.len());
@@ -254,7 +271,7 @@ pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>)
 /// frame is written inline where the peer's writer is idle, queued otherwise. Callers
 /// checked that every outbox has room; an outbox that another sender filled meanwhile
 /// takes the frame beyond its capacity rather than block here.
-pub(crate) fn publish_inline(shared: &Shared, routes: &Routes, messages: Vec<(Topic, Data)>) {
+pub(crate) fn publish_inline(shared: &Shared, routes: &Routes, messages: Vec<(Topic, Payload)>) {
     for (link, bytes, count) in plan(shared, routes, &stamp(shared, messages), None) {
         link.send_now(bytes, count);
     }
@@ -284,6 +301,7 @@ pub(crate) async fn receive_fresh(shared: &Shared, from: NodeId, fresh: Vec<Data
     if fresh.is_empty() {
         return;
     }
+    let fresh = outgoing(fresh);
     let routes = shared.routes();
     // WebSocket clients are local: they get every fresh message, TTL or not.
     push_async(plan_to(shared, routes.clients.iter(), &fresh, Some(from))).await;
@@ -298,7 +316,7 @@ pub(crate) async fn receive_fresh(shared: &Shared, from: NodeId, fresh: Vec<Data
         let deliveries = if onward.len() == fresh.len() {
             plan_to(shared, peers, &fresh, Some(from))
         } else {
-            let subset: Vec<DataMessage> = onward.iter().map(|&i| fresh[i].clone()).collect();
+            let subset: Vec<_> = onward.iter().map(|&i| fresh[i].clone()).collect();
             plan_to(shared, peers, &subset, Some(from))
         };
         push_async(deliveries).await;
@@ -320,14 +338,15 @@ pub(crate) async fn receive_from_client(shared: &Shared, from: NodeId, batch: Ve
         .lock()
         .expect("dedup lock poisoned")
         .retain_fresh(shared.node, batch);
+    let fresh = outgoing(fresh);
     let routes = shared.routes();
     push_async(plan(shared, &routes, &fresh, Some(from))).await;
     deliver_local(&routes, contents(fresh)).await;
 }
 
 /// What local subscribers receive of `messages`.
-fn contents(messages: Vec<DataMessage>) -> impl Iterator<Item = (Topic, Data)> {
-    messages.into_iter().map(|m| (m.topic, m.data))
+fn contents(messages: Vec<DataMessage<Payload>>) -> impl Iterator<Item = (Topic, Data)> {
+    messages.into_iter().map(|m| (m.topic, m.data.into_data()))
 }
 
 /// Feeds every matching subscriber, in order, waiting for room: messages from peers and
@@ -404,7 +423,7 @@ mod tests {
     impl Encoder for LinesEncoder {
         fn encode(
             &mut self,
-            messages: &[DataMessage],
+            messages: &[DataMessage<Payload>],
             selected: &[usize],
             to: NodeId,
         ) -> (Bytes, usize) {
@@ -456,7 +475,7 @@ mod tests {
             ],
             ..Routes::default()
         };
-        let messages: Vec<DataMessage> = ["/a", "/b", "/c"]
+        let messages: Vec<DataMessage<Payload>> = ["/a", "/b", "/c"]
             .into_iter()
             .zip(1..)
             .map(|(topic, id)| DataMessage {
@@ -464,7 +483,7 @@ mod tests {
                 id,
                 ttl: 4,
                 topic: Topic::from(topic),
-                data: Data::Count(id),
+                data: Data::Count(id).into(),
             })
             .collect();
         let before = LINES.encoders.load(Ordering::Relaxed);

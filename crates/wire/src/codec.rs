@@ -21,6 +21,7 @@ use std::ops::DerefMut;
 use postcard::ser_flavors::Flavor;
 use serde::Serialize;
 
+use crate::data::Payload;
 use crate::error::WireError;
 use crate::frame::{peek_hello_version, tag, DataMessage, Frame, Hello, PROTOCOL_VERSION};
 use crate::limits::{take_too_deep, PreallocScope, MAX_DEPTH};
@@ -166,13 +167,20 @@ impl FrameCodec {
 /// Decodes a frame body (without its length prefix), which must be consumed
 /// entirely.
 pub fn decode_body(body: &[u8]) -> Result<Frame, WireError> {
+    decode_exact(body)
+}
+
+/// Decodes a `T` taking all of `bytes`.
+pub(crate) fn decode_exact<'de, T: serde::Deserialize<'de>>(
+    bytes: &'de [u8],
+) -> Result<T, WireError> {
     take_too_deep();
-    let _prealloc = PreallocScope::new(body.len());
-    let (frame, rest) = postcard::take_from_bytes::<Frame>(body).map_err(postcard_error)?;
+    let _prealloc = PreallocScope::new(bytes.len());
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(postcard_error)?;
     if !rest.is_empty() {
         return Err(WireError::TrailingBytes(rest.len()));
     }
-    Ok(frame)
+    Ok(value)
 }
 
 /// Appends the encoding of one message, as it appears inside a
@@ -180,6 +188,30 @@ pub fn decode_body(body: &[u8]) -> Result<Frame, WireError> {
 pub fn encode_message<S: ByteSink>(message: &DataMessage, out: &mut S) -> Result<(), WireError> {
     let start = out.len();
     append_postcard(message, out).inspect_err(|_| out.truncate(start))
+}
+
+/// [`encode_message`] for a message whose value may be encoded already: those bytes
+/// follow the header as they are (the value is the message's last field), giving what
+/// encoding the decoded message would give.
+pub fn encode_payload_message<S: ByteSink>(
+    message: &DataMessage<Payload>,
+    out: &mut S,
+) -> Result<(), WireError> {
+    let DataMessage {
+        origin,
+        id,
+        ttl,
+        topic,
+        data,
+    } = message;
+    let start = out.len();
+    let written = match data {
+        Payload::Value(data) => append_postcard(&(origin, id, ttl, topic, data), out),
+        Payload::Encoded(encoded) => {
+            append_postcard(&(origin, id, ttl, topic), out).map(|()| out.put(encoded.as_bytes()))
+        }
+    };
+    written.inspect_err(|_| out.truncate(start))
 }
 
 /// A growable byte buffer frames can be appended to.
@@ -239,7 +271,10 @@ impl<S: ByteSink> Flavor for Append<'_, S> {
 }
 
 /// Appends the postcard encoding of `value` to `out`.
-fn append_postcard<T: Serialize, S: ByteSink>(value: &T, out: &mut S) -> Result<(), WireError> {
+pub(crate) fn append_postcard<T: Serialize, S: ByteSink>(
+    value: &T,
+    out: &mut S,
+) -> Result<(), WireError> {
     take_too_deep();
     postcard::serialize_with_flavor(value, Append(out)).map_err(postcard_error)
 }
@@ -258,11 +293,11 @@ fn postcard_error(e: postcard::Error) -> WireError {
 }
 
 /// The longest varint encoding of a `u64`.
-const MAX_VARINT_LEN: usize = 10;
+pub(crate) const MAX_VARINT_LEN: usize = 10;
 
 /// Writes `value` as postcard's varint (7 bits per byte, least significant first, high
 /// bit set on all but the last byte) into `buf`; returns the bytes written.
-fn write_varint(mut value: u64, buf: &mut [u8; MAX_VARINT_LEN]) -> &[u8] {
+pub(crate) fn write_varint(mut value: u64, buf: &mut [u8; MAX_VARINT_LEN]) -> &[u8] {
     let mut len = 0;
     loop {
         let low = (value & 0x7f) as u8;

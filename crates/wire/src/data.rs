@@ -18,8 +18,11 @@ use serde::{Deserialize, Serialize};
 pub use crate::codes::{DataType, Protocol};
 
 mod display;
+mod encoded;
 mod encoding;
 mod order;
+
+pub use encoded::{DataWriter, EncodedData, Payload};
 
 pub(crate) use encoding::{deserialize_bytes, serialize_bytes};
 

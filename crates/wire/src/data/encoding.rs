@@ -53,9 +53,9 @@ impl Serialize for Data {
 }
 
 /// A value together with the number of containers enclosing it.
-struct Nested<'a> {
-    data: &'a Data,
-    depth: usize,
+pub(super) struct Nested<'a> {
+    pub(super) data: &'a Data,
+    pub(super) depth: usize,
 }
 
 /// The items of a container whose elements sit at `depth`.
