@@ -2,6 +2,8 @@
 come from a cache shared by all conversions, small counts are shared, and `get(n)`
 converts expensive messages in chunks while the rest arrive."""
 
+import gc
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -155,3 +157,12 @@ def test_values_nested_beyond_the_wire_are_not_sent_and_deeper_ones_refused(publ
     assert safe.get(WAIT) == ("/v", "after")
     with pytest.raises(RecursionError):
         sender.publish("/v", nested(600))
+
+
+def test_received_tuples_of_scalars_are_left_to_no_garbage_collection():
+    # The collector would traverse each once only to untrack it; containers of
+    # mutable values stay tracked, so cycles through them are still found.
+    scalars = broker.Data.to_py(broker.Data([1, "a", 2.5, None, True, (3, "b")]))
+    assert not gc.is_tracked(scalars) and not gc.is_tracked(scalars[5])
+    assert gc.is_tracked(broker.Data.to_py(broker.Data([1, {"a": [1]}])))
+    assert gc.is_tracked(broker.Data.to_py(broker.Data([{1, 2}])))

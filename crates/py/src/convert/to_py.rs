@@ -61,7 +61,8 @@ impl<'py> ToPy<'py> {
         topic: &Bound<'py, PyString>,
         data: &Data,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(self.py, [topic.clone().into_any(), self.value(data)?])
+        let items = [topic.clone().into_any(), self.value(data)?];
+        tuple(self.py, &items)
     }
 
     /// Converts in `hashable` form when the result must be hashable (set element, table
@@ -122,7 +123,7 @@ impl<'py> ToPy<'py> {
                 for x in items {
                     converted.push(self.convert(x, hashable, depth + 1)?);
                 }
-                PyTuple::new(py, converted)?.into_any()
+                tuple(py, &converted)?.into_any()
             }
         })
     }
@@ -141,6 +142,30 @@ impl<'py> ToPy<'py> {
             None => PyBytes::new(py, bytes).into_any(),
         }
     }
+}
+
+/// A tuple of `items`, left untracked by the cyclic garbage collector when none of
+/// them can be part of a cycle (counts, strings, numbers, such tuples). CPython
+/// untracks such tuples itself, but only in the first collection that sees them:
+/// every received message would be traversed once by a collection that the
+/// allocations of received messages trigger.
+fn tuple<'py>(py: Python<'py>, items: &[Bound<'py, PyAny>]) -> PyResult<Bound<'py, PyTuple>> {
+    let tuple = PyTuple::new(py, items)?;
+    // SAFETY: plain queries on live objects, as CPython's `_PyTuple_MaybeUntrack` does
+    // (objects of types without the GC flag are never tracked; of the others, only
+    // exact tuples are asked, anything else counts as tracked); untracking a tuple
+    // holding only untracked objects cannot hide a reference cycle from the collector.
+    unsafe {
+        let may_be_tracked = |item: &Bound<'py, PyAny>| {
+            let ptr = item.as_ptr();
+            ffi::PyType_HasFeature(ffi::Py_TYPE(ptr), ffi::Py_TPFLAGS_HAVE_GC) != 0
+                && (ffi::PyTuple_CheckExact(ptr) == 0 || ffi::PyObject_GC_IsTracked(ptr) != 0)
+        };
+        if !items.iter().any(may_be_tracked) {
+            ffi::PyObject_GC_UnTrack(tuple.as_ptr().cast());
+        }
+    }
+    Ok(tuple)
 }
 
 /// An empty dict with room for `len` items, so filling it never resizes it.
