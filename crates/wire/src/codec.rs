@@ -21,10 +21,14 @@ use std::ops::DerefMut;
 use postcard::ser_flavors::Flavor;
 use serde::Serialize;
 
-use crate::data::Payload;
+use serde::de::DeserializeSeed;
+
+use crate::data::encoding::Validate;
+use crate::data::{EncodedData, Payload};
 use crate::error::WireError;
-use crate::frame::{peek_hello_version, tag, DataMessage, Frame, Hello, PROTOCOL_VERSION};
+use crate::frame::{peek_hello_version, tag, DataMessage, Frame, Hello, NodeId, PROTOCOL_VERSION};
 use crate::limits::{take_too_deep, PreallocScope, MAX_DEPTH};
+use crate::topic::Topic;
 
 /// Bytes of the length prefix in front of every frame body.
 pub const LENGTH_PREFIX_LEN: usize = 4;
@@ -168,6 +172,43 @@ impl FrameCodec {
 /// entirely.
 pub fn decode_body(body: &[u8]) -> Result<Frame, WireError> {
     decode_exact(body)
+}
+
+/// The messages of a [`Frame::Batch`] body with their values left encoded, each
+/// checked to decode exactly as [`decode_body`] would decode it (so the same input is
+/// refused); `Ok(None)` if the body is another frame. Receivers queue the bytes and
+/// decode them where they are consumed.
+pub fn decode_batch_lazily(
+    body: &[u8],
+) -> Result<Option<Vec<DataMessage<EncodedData>>>, WireError> {
+    let Some((&tag::BATCH, rest)) = body.split_first() else {
+        return Ok(None);
+    };
+    take_too_deep();
+    let (count, mut rest) = postcard::take_from_bytes::<usize>(rest).map_err(postcard_error)?;
+    // Every message takes more than one byte: a lying count cannot allocate more.
+    let mut messages = Vec::with_capacity(count.min(rest.len()));
+    for _ in 0..count {
+        let ((origin, id, ttl, topic), value) =
+            postcard::take_from_bytes::<(NodeId, u64, u16, Topic)>(rest).map_err(postcard_error)?;
+        let mut validate = postcard::Deserializer::from_bytes(value);
+        Validate { depth: 0 }
+            .deserialize(&mut validate)
+            .map_err(postcard_error)?;
+        rest = validate.finalize().map_err(postcard_error)?;
+        let data = EncodedData::received(&value[..value.len() - rest.len()]);
+        messages.push(DataMessage {
+            origin,
+            id,
+            ttl,
+            topic,
+            data,
+        });
+    }
+    if !rest.is_empty() {
+        return Err(WireError::TrailingBytes(rest.len()));
+    }
+    Ok(Some(messages))
 }
 
 /// Decodes a `T` taking all of `bytes`.
@@ -318,6 +359,9 @@ pub(crate) fn write_varint(mut value: u64, buf: &mut [u8; MAX_VARINT_LEN]) -> &[
 pub fn exercise_decode(bytes: &[u8]) {
     let codec = FrameCodec::new(1 << 20);
     let _ = codec.decode_handshake(bytes);
+    if let Ok(Some((body, _))) = codec.split_frame(bytes) {
+        check_lazy_batch(body);
+    }
     let mut rest = bytes;
     while let Ok(Some((frame, used))) = codec.decode(rest) {
         assert!(
@@ -340,6 +384,26 @@ pub fn exercise_decode(bytes: &[u8]) {
         assert_eq!(again, frame, "re-encoding changed the frame");
         assert_eq!(again_used, encoded.len());
         rest = &rest[used..];
+    }
+}
+
+/// Checks that [`decode_batch_lazily`] accepts exactly the batch bodies
+/// [`decode_body`] accepts, with the same messages.
+fn check_lazy_batch(body: &[u8]) {
+    match (decode_body(body), decode_batch_lazily(body)) {
+        (Ok(Frame::Batch(messages)), Ok(Some(lazy))) => {
+            assert_eq!(messages.len(), lazy.len(), "as many messages");
+            for (m, l) in messages.iter().zip(&lazy) {
+                assert_eq!(
+                    (m.origin, m.id, m.ttl, &m.topic),
+                    (l.origin, l.id, l.ttl, &l.topic)
+                );
+                assert_eq!(m.data, l.data.decode(), "the same value");
+            }
+        }
+        (Ok(Frame::Batch(_)), lazy) => panic!("a batch decoded, lazily not: {lazy:?}"),
+        (Ok(_) | Err(_), Ok(None)) | (Err(_), Err(_)) => {}
+        (decoded, lazy) => panic!("decoded {decoded:?}, lazily {lazy:?}"),
     }
 }
 

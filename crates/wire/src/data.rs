@@ -19,10 +19,10 @@ pub use crate::codes::{DataType, Protocol};
 
 mod display;
 mod encoded;
-mod encoding;
+pub(crate) mod encoding;
 mod order;
 
-pub use encoded::{DataWriter, EncodedData, Payload};
+pub use encoded::{Build, DataWriter, EncodedData, Payload, Scalar};
 
 pub(crate) use encoding::{deserialize_bytes, serialize_bytes};
 
