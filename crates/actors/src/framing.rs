@@ -121,7 +121,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// The next frame; `Ok(None)` on a clean end of stream between frames.
+    /// The next frame; `Ok(None)` on a clean end of stream between frames. (The
+    /// peer's reader takes bodies, decoding batches lazily.)
+    #[cfg(test)]
     pub(crate) async fn next(&mut self) -> Result<Option<Frame>, WireError> {
         loop {
             if let Some((frame, used)) = self.codec.decode(&self.buf)? {

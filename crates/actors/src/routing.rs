@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use broker_wire::frame::{DataMessage, NodeId};
-use broker_wire::{Data, Payload, Topic};
+use broker_wire::{Payload, Topic};
 use bytes::Bytes;
 use tokio::sync::watch;
 
@@ -21,8 +21,9 @@ use crate::queue::BoundedQueue;
 use crate::reports::Reporter;
 use crate::tls::TlsContext;
 
-/// A subscriber's queue of received messages.
-pub(crate) type SubscriberQueue = BoundedQueue<(Topic, Data)>;
+/// A subscriber's queue of received messages; values from our peers stay encoded
+/// until the consumer decodes them (on its own thread).
+pub(crate) type SubscriberQueue = BoundedQueue<(Topic, Payload)>;
 
 /// A peer as routing sees it.
 #[derive(Clone)]
@@ -243,7 +244,7 @@ fn stamp<P: Into<Payload>>(
 }
 
 /// Received messages as routing sends them on.
-fn outgoing(messages: Vec<DataMessage>) -> Vec<DataMessage<Payload>> {
+fn outgoing<P: Into<Payload>>(messages: Vec<DataMessage<P>>) -> Vec<DataMessage<Payload>> {
     messages
         .into_iter()
         .map(|m| DataMessage {
@@ -251,7 +252,7 @@ fn outgoing(messages: Vec<DataMessage>) -> Vec<DataMessage<Payload>> {
             id: m.id,
             ttl: m.ttl,
             topic: m.topic,
-            data: Payload::Value(m.data),
+            data: m.data.into(),
         })
         .collect()
 }
@@ -280,7 +281,11 @@ pub(crate) fn publish_inline(shared: &Shared, routes: &Routes, messages: Vec<(To
 /// Handles a batch received from peer `from`: drops duplicates and our own messages,
 /// forwards what may travel further, then feeds local subscribers. Waits (without
 /// reading the socket further) while outboxes or subscriber queues are full.
-pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<DataMessage>) {
+pub(crate) async fn receive_batch<P: Into<Payload>>(
+    shared: &Shared,
+    from: NodeId,
+    batch: Vec<DataMessage<P>>,
+) {
     let received = batch.len();
     shared.counters.processed(MessageKind::Data, received);
     let fresh = shared
@@ -297,7 +302,11 @@ pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<Data
 /// directly, stamped with our own origin and ids (Broker's wire has no ids: a message
 /// entering broker-rs's mesh gets its identity where it enters, as Broker rewrites the
 /// sender of a message it forwards).
-pub(crate) async fn receive_fresh(shared: &Shared, from: NodeId, fresh: Vec<DataMessage>) {
+pub(crate) async fn receive_fresh<P: Into<Payload>>(
+    shared: &Shared,
+    from: NodeId,
+    fresh: Vec<DataMessage<P>>,
+) {
     if fresh.is_empty() {
         return;
     }
@@ -345,22 +354,23 @@ pub(crate) async fn receive_from_client(shared: &Shared, from: NodeId, batch: Ve
 }
 
 /// What local subscribers receive of `messages`.
-fn contents(messages: Vec<DataMessage<Payload>>) -> impl Iterator<Item = (Topic, Data)> {
-    messages.into_iter().map(|m| (m.topic, m.data.into_data()))
+fn contents(messages: Vec<DataMessage<Payload>>) -> impl Iterator<Item = (Topic, Payload)> {
+    messages.into_iter().map(|m| (m.topic, m.data))
 }
 
 /// Feeds every matching subscriber, in order, waiting for room: messages from peers and
 /// the events of local stores alike.
-pub(crate) async fn deliver_local(
+pub(crate) async fn deliver_local<P: Into<Payload>>(
     routes: &Routes,
-    messages: impl IntoIterator<Item = (Topic, Data)>,
+    messages: impl IntoIterator<Item = (Topic, P)>,
 ) {
     let subscribers = &routes.subscribers;
     if subscribers.is_empty() {
         return;
     }
-    let mut per_subscriber: Vec<Vec<(Topic, Data)>> = vec![Vec::new(); subscribers.len()];
+    let mut per_subscriber: Vec<Vec<(Topic, Payload)>> = vec![Vec::new(); subscribers.len()];
     for (topic, data) in messages {
+        let data = data.into();
         let mut targets = subscribers
             .iter()
             .enumerate()
@@ -483,7 +493,7 @@ mod tests {
                 id,
                 ttl: 4,
                 topic: Topic::from(topic),
-                data: Data::Count(id).into(),
+                data: broker_wire::Data::Count(id).into(),
             })
             .collect();
         let before = LINES.encoders.load(Ordering::Relaxed);

@@ -29,7 +29,7 @@ use crate::status::ErrorCode;
 
 use super::flow::{emit, Flow, FlowActor};
 use super::replica::{Replica, Request};
-use super::{batches, emit_error, CloneOptions, Inbox};
+use super::{emit_error, received, CloneOptions, Inbox};
 
 mod following;
 mod sync;
@@ -135,7 +135,7 @@ impl Actor for StoreClone {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.add_stream(batches(self.inbox.queue.clone()));
+        ctx.add_stream(received(&self.inbox));
         ctx.run_interval(TICK, Self::tick);
         let mut fx = Effects::default();
         self.sync.start(Instant::now(), &mut fx);

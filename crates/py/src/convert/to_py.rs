@@ -7,12 +7,13 @@
 use std::net::IpAddr;
 use std::sync::MutexGuard;
 
-use broker_wire::Data;
+use broker_wire::data::{Build, EncodedData, Scalar};
+use broker_wire::{Data, Payload, WireError};
 use ipnet::IpNet;
-use pyo3::exceptions::PyRecursionError;
+use pyo3::exceptions::{PyRecursionError, PyRuntimeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PySet, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PySet, PyString, PyTuple};
 
 use super::str_cache::{self, StrCache, MAX_CACHED_LEN};
 use super::{classes, nanos_to_delta, MAX_DEPTH};
@@ -59,10 +60,28 @@ impl<'py> ToPy<'py> {
     pub fn message(
         &mut self,
         topic: &Bound<'py, PyString>,
-        data: &Data,
+        data: &Payload,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let items = [topic.clone().into_any(), self.value(data)?];
-        tuple(self.py, &items)
+        let value = match data {
+            Payload::Value(data) => self.value(data)?,
+            Payload::Encoded(encoded) => self.encoded(encoded)?,
+        };
+        tuple(self.py, &[topic.clone().into_any(), value])
+    }
+
+    /// The Python value of an encoded value, built straight from its bytes (as
+    /// [`ToPy::value`] converts its `Data`).
+    fn encoded(&mut self, encoded: &EncodedData) -> PyResult<Bound<'py, PyAny>> {
+        let immutable = self.immutable;
+        match encoded.build(self) {
+            Ok(Some(value)) => Ok(value),
+            // Sets or tables out of Broker's order (not from us): decoding sorts them.
+            Ok(None) => self.convert(&encoded.decode(), immutable, 0),
+            Err(Failed::Python(e)) => Err(e),
+            Err(Failed::Wire(e)) => Err(PyRuntimeError::new_err(format!(
+                "undecodable value received: {e}"
+            ))),
+        }
     }
 
     /// Converts in `hashable` form when the result must be hashable (set element, table
@@ -166,6 +185,74 @@ fn tuple<'py>(py: Python<'py>, items: &[Bound<'py, PyAny>]) -> PyResult<Bound<'p
         }
     }
     Ok(tuple)
+}
+
+/// Why building a value from its bytes failed.
+pub enum Failed {
+    /// Python refused an object.
+    Python(PyErr),
+    /// Bytes that were checked when received do not read back: a bug.
+    Wire(WireError),
+}
+
+impl From<PyErr> for Failed {
+    fn from(e: PyErr) -> Self {
+        Failed::Python(e)
+    }
+}
+
+impl From<WireError> for Failed {
+    fn from(e: WireError) -> Self {
+        Failed::Wire(e)
+    }
+}
+
+/// Values built from their bytes come out as [`ToPy::value`] converts them; `key`
+/// parts (set elements, table keys and what they hold) in hashable form.
+impl<'py> Build for ToPy<'py> {
+    type Value = Bound<'py, PyAny>;
+    type Error = Failed;
+
+    fn scalar(&mut self, value: Scalar<'_>, key: bool) -> Result<Self::Value, Failed> {
+        let py = self.py;
+        Ok(match value {
+            Scalar::None => py.None().into_bound(py),
+            Scalar::Boolean(b) => PyBool::new(py, b).to_owned().into_any(),
+            Scalar::Count(c) => Count::to_object(py, c)?.into_any(),
+            Scalar::Integer(i) => PyInt::new(py, i).into_any(),
+            Scalar::Real(r) => PyFloat::new(py, r).into_any(),
+            Scalar::String(bytes) => self.string(bytes),
+            Scalar::Other(data) => self.convert(&data, key || self.immutable, 0)?,
+        })
+    }
+
+    fn vector(&mut self, items: Vec<Self::Value>, _: bool) -> Result<Self::Value, Failed> {
+        Ok(tuple(self.py, &items)?.into_any())
+    }
+
+    fn set(&mut self, elements: Vec<Self::Value>, key: bool) -> Result<Self::Value, Failed> {
+        Ok(if key || self.immutable {
+            PyFrozenSet::new(self.py, &elements)?.into_any()
+        } else {
+            PySet::new(self.py, &elements)?.into_any()
+        })
+    }
+
+    fn table(
+        &mut self,
+        entries: Vec<(Self::Value, Self::Value)>,
+        key: bool,
+    ) -> Result<Self::Value, Failed> {
+        let dict = if key || self.immutable {
+            FrozenTable::empty(self.py)?
+        } else {
+            new_dict(self.py, entries.len())?
+        };
+        for (k, v) in entries {
+            dict.set_item(k, v)?;
+        }
+        Ok(dict.into_any())
+    }
 }
 
 /// An empty dict with room for `len` items, so filling it never resizes it.
