@@ -115,14 +115,19 @@ def published():
 @settings(max_examples=150, deadline=None)
 @given(st.one_of(fast, values, st.lists(values, max_size=3)))
 def test_a_published_value_arrives_as_its_data_would(published, value):
-    # Publishing encodes common Python values straight into wire bytes; a `Data` takes
-    # the general way. Both arrive identical, at plain and safe subscribers alike.
+    # Publishing encodes common Python values straight into wire bytes (a `Data` takes
+    # the general way) and subscribers build Python values straight from the bytes
+    # received: both arrive exactly as converting the value's `Data` gives it, at plain
+    # and safe subscribers alike.
     sender, plain, safe = published
     sender.publish("/v", value)
     sender.publish("/v", broker.Data(value))
-    for sub in (plain, safe):
+    data = broker.Data(value)
+    for sub, expected in ((plain, broker.Data.to_py(data)),
+                          (safe, broker.ImmutableData.to_py(data))):
         (_, encoded), (_, general) = sub.get(2, WAIT)
-        assert exactly(encoded, general), (value, encoded, general)
+        assert exactly(encoded, expected), (value, encoded, expected)
+        assert exactly(general, expected), (value, general, expected)
 
 
 @pytest.mark.parametrize("bad", [

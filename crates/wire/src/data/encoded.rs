@@ -324,7 +324,7 @@ impl<'a> Reader<'a> {
             }
             _ => {
                 let (data, rest) = postcard::take_from_bytes::<Data>(&self.bytes[start..])
-                    .map_err(|e| WireError::Malformed(e))?;
+                    .map_err(WireError::Malformed)?;
                 self.pos = self.bytes.len() - rest.len();
                 Scalar::Other(data)
             }
