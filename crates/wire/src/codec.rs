@@ -334,11 +334,11 @@ fn postcard_error(e: postcard::Error) -> WireError {
 }
 
 /// The longest varint encoding of a `u64`.
-pub(crate) const MAX_VARINT_LEN: usize = 10;
+const MAX_VARINT_LEN: usize = 10;
 
 /// Writes `value` as postcard's varint (7 bits per byte, least significant first, high
 /// bit set on all but the last byte) into `buf`; returns the bytes written.
-pub(crate) fn write_varint(mut value: u64, buf: &mut [u8; MAX_VARINT_LEN]) -> &[u8] {
+fn write_varint(mut value: u64, buf: &mut [u8; MAX_VARINT_LEN]) -> &[u8] {
     let mut len = 0;
     loop {
         let low = (value & 0x7f) as u8;

@@ -66,7 +66,7 @@ impl<'py> ToPy<'py> {
             Payload::Value(data) => self.value(data)?,
             Payload::Encoded(encoded) => self.encoded(encoded)?,
         };
-        tuple(self.py, &[topic.clone().into_any(), value])
+        tuple(self.py, [topic.clone().into_any(), value])
     }
 
     /// The Python value of an encoded value, built straight from its bytes (as
@@ -142,7 +142,7 @@ impl<'py> ToPy<'py> {
                 for x in items {
                     converted.push(self.convert(x, hashable, depth + 1)?);
                 }
-                tuple(py, &converted)?.into_any()
+                tuple(py, converted)?.into_any()
             }
         })
     }
@@ -168,21 +168,26 @@ impl<'py> ToPy<'py> {
 /// untracks such tuples itself, but only in the first collection that sees them:
 /// every received message would be traversed once by a collection that the
 /// allocations of received messages trigger.
-fn tuple<'py>(py: Python<'py>, items: &[Bound<'py, PyAny>]) -> PyResult<Bound<'py, PyTuple>> {
-    let tuple = PyTuple::new(py, items)?;
+fn tuple<'py, I>(py: Python<'py>, items: I) -> PyResult<Bound<'py, PyTuple>>
+where
+    I: AsRef<[Bound<'py, PyAny>]> + IntoIterator<Item = Bound<'py, PyAny>>,
+    I::IntoIter: ExactSizeIterator,
+{
     // SAFETY: plain queries on live objects, as CPython's `_PyTuple_MaybeUntrack` does
     // (objects of types without the GC flag are never tracked; of the others, only
     // exact tuples are asked, anything else counts as tracked); untracking a tuple
     // holding only untracked objects cannot hide a reference cycle from the collector.
-    unsafe {
-        let may_be_tracked = |item: &Bound<'py, PyAny>| {
-            let ptr = item.as_ptr();
-            ffi::PyType_HasFeature(ffi::Py_TYPE(ptr), ffi::Py_TPFLAGS_HAVE_GC) != 0
-                && (ffi::PyTuple_CheckExact(ptr) == 0 || ffi::PyObject_GC_IsTracked(ptr) != 0)
-        };
-        if !items.iter().any(may_be_tracked) {
-            ffi::PyObject_GC_UnTrack(tuple.as_ptr().cast());
-        }
+    let may_be_tracked = |item: &Bound<'py, PyAny>| unsafe {
+        let ptr = item.as_ptr();
+        ffi::PyType_HasFeature(ffi::Py_TYPE(ptr), ffi::Py_TPFLAGS_HAVE_GC) != 0
+            && (ffi::PyTuple_CheckExact(ptr) == 0 || ffi::PyObject_GC_IsTracked(ptr) != 0)
+    };
+    let untracked = !items.as_ref().iter().any(may_be_tracked);
+    // The items move into the tuple: no reference counting on the way.
+    let tuple = PyTuple::new(py, items)?;
+    if untracked {
+        // SAFETY: a live tuple, whose items were checked above.
+        unsafe { ffi::PyObject_GC_UnTrack(tuple.as_ptr().cast()) };
     }
     Ok(tuple)
 }
@@ -227,7 +232,7 @@ impl<'py> Build for ToPy<'py> {
     }
 
     fn vector(&mut self, items: Vec<Self::Value>, _: bool) -> Result<Self::Value, Failed> {
-        Ok(tuple(self.py, &items)?.into_any())
+        Ok(tuple(self.py, items)?.into_any())
     }
 
     fn set(&mut self, elements: Vec<Self::Value>, key: bool) -> Result<Self::Value, Failed> {

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use super::encoding::Nested;
 use super::Data;
-use crate::codec::{append_postcard, decode_exact, write_varint, MAX_VARINT_LEN};
+use crate::codec::{append_postcard, decode_exact};
 use crate::limits::MAX_DEPTH;
 use crate::WireError;
 
@@ -62,8 +62,8 @@ impl DataWriter {
 
     /// Writes a boolean.
     pub fn boolean(&mut self, value: bool) {
-        self.bytes
-            .extend_from_slice(&[variant::BOOLEAN, u8::from(value)]);
+        self.bytes.push(variant::BOOLEAN);
+        self.bytes.push(u8::from(value));
         self.completed();
     }
 
@@ -159,10 +159,14 @@ impl DataWriter {
         }
     }
 
-    fn varint(&mut self, value: u64) {
-        let mut buf = [0; MAX_VARINT_LEN];
-        let bytes = write_varint(value, &mut buf);
-        self.bytes.extend_from_slice(bytes);
+    /// Postcard's varint, byte by byte: most are one byte, and pushing them skips a
+    /// call to `memcpy` per piece.
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.bytes.push(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.bytes.push(value as u8);
     }
 }
 
@@ -271,6 +275,11 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, WireError> {
+        // Most are one byte (variant indexes, lengths, small numbers).
+        if let Some(&byte) = self.bytes.get(self.pos).filter(|&&b| b < 0x80) {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
             let byte = self.take(1)?[0];
