@@ -21,7 +21,7 @@ use crate::queue::BoundedQueue;
 use crate::reports::Reporter;
 use crate::tls::TlsContext;
 
-/// A subscriber's queue of received messages; values from our peers stay encoded
+/// A subscriber's queue of received messages; containers from our peers stay encoded
 /// until the consumer decodes them (on its own thread).
 pub(crate) type SubscriberQueue = BoundedQueue<(Topic, Payload)>;
 

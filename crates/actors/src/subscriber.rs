@@ -49,8 +49,8 @@ impl<T> Drop for Inbox<T> {
 
 /// Receives messages published by peers on the subscribed topics.
 ///
-/// Values from our peers are queued as they arrived, encoded, and decoded by the
-/// thread taking them: `get`, `get_n` and `poll` give [`Data`], their `_payload(s)`
+/// Vectors, sets and tables from our peers are queued as they arrived, encoded, and
+/// decoded by the thread taking them: `get`, `get_n` and `poll` give [`Data`], their `_payload(s)`
 /// variants the [`Payload`] for callers that decode it into something else.
 pub struct Subscriber {
     pub(crate) id: u64,

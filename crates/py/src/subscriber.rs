@@ -84,8 +84,8 @@ macro_rules! queue_ops {
     };
 }
 
-/// Values stay as received (encoded, from our peers) until converted here, on the
-/// consumer's thread, straight into Python objects.
+/// Values stay as received (containers from our peers encoded) until converted here,
+/// on the consumer's thread, straight into Python objects.
 impl Inbox for RustSubscriber {
     type Item = (Topic, Payload);
 
