@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use broker::actors::{Endpoint, ErrorCode, PeerFlags, PeerStatus, StatusCode, StatusEvent};
+use broker::wire::data::DataWriter;
 use broker::{Data, Topic};
 use common::*;
 
@@ -277,5 +278,31 @@ fn await_peer_wakes_when_the_peering_arrives() {
     assert!(
         waiter.join().unwrap(),
         "a learns of b, which peered with it"
+    );
+}
+
+#[test]
+fn encoded_values_arrive_as_their_data_would_even_out_of_order() {
+    // Values published already encoded travel as they are and are decoded by the
+    // subscriber's thread; a table whose keys come out of order and repeated (as only
+    // another encoder would write it) still arrives sorted, the last of equal keys kept.
+    let net = Net::uniform(2, &[(0, 1)]);
+    let (a, b) = (&net.nodes[0], &net.nodes[1]);
+    let sub = b.make_subscriber(vec![Topic::from("/enc")], 16);
+    await_subscription(a, "/enc");
+    let mut writer = DataWriter::new();
+    writer.table(3).unwrap();
+    for (key, value) in [("b", 1), ("a", 2), ("b", 3)] {
+        writer.string(key.as_bytes());
+        writer.count(value);
+    }
+    a.publish(Topic::from("/enc"), writer.finish().unwrap());
+    let expected = [("a", 2), ("b", 3)]
+        .into_iter()
+        .map(|(k, v)| (Data::from(k), Data::Count(v)))
+        .collect();
+    assert_eq!(
+        receive(&sub, 1),
+        vec![(Topic::from("/enc"), Data::Table(expected))]
     );
 }

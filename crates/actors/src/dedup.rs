@@ -84,11 +84,11 @@ pub(crate) struct Dedup {
 impl Dedup {
     /// The messages of `batch` neither from `own` nor seen before, in order; marks them
     /// seen. Batches hold runs of one origin, so the window is looked up once per run.
-    pub(crate) fn retain_fresh(
+    pub(crate) fn retain_fresh<D>(
         &mut self,
         own: NodeId,
-        batch: Vec<DataMessage>,
-    ) -> Vec<DataMessage> {
+        batch: Vec<DataMessage<D>>,
+    ) -> Vec<DataMessage<D>> {
         let mut fresh = Vec::with_capacity(batch.len());
         let mut rest = batch.into_iter().peekable();
         while let Some(first) = rest.next() {

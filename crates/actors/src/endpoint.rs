@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use actix::{Actor, Addr, Handler, Message};
 use actix_rt::{Arbiter, ArbiterHandle};
 use broker_wire::frame::NodeId;
-use broker_wire::{Data, Topic};
+use broker_wire::{Payload, Topic};
 use futures::channel::oneshot;
 use futures::future::Either;
 use tokio::sync::watch;
@@ -362,16 +362,25 @@ impl Endpoint {
     /// endpoint's buffer (`Config::peer_buffer` messages) is full. Messages go out in
     /// the order of the `publish*` calls, batched with whatever else is buffered; a
     /// message after a quiet spell, with nothing buffered, is sent on this thread.
-    pub fn publish(&self, topic: Topic, data: Data) {
+    ///
+    /// The value is a [`Data`], or one encoded already ([`Payload`]).
+    pub fn publish(&self, topic: Topic, data: impl Into<Payload>) {
         let inner = &self.inner;
         // Closed only by shutdown, when nothing is delivered any more.
-        let _ = inner.mailbox.publish(&inner.shared, (topic, data));
+        let _ = inner.mailbox.publish(&inner.shared, (topic, data.into()));
     }
 
     /// Publishes one message if the endpoint's buffer has room; gives it back if not.
-    pub fn try_publish(&self, topic: Topic, data: Data) -> Result<(), (Topic, Data)> {
+    pub fn try_publish(
+        &self,
+        topic: Topic,
+        data: impl Into<Payload>,
+    ) -> Result<(), (Topic, Payload)> {
         let inner = &self.inner;
-        match inner.mailbox.try_publish(&inner.shared, (topic, data)) {
+        match inner
+            .mailbox
+            .try_publish(&inner.shared, (topic, data.into()))
+        {
             Err(PushError::Full(message)) => Err(message),
             // Closed only by shutdown, when nothing is delivered any more.
             Ok(()) | Err(PushError::Closed(_)) => Ok(()),
@@ -380,14 +389,14 @@ impl Endpoint {
 
     /// Publishes messages in order, like as many [`Endpoint::publish`] calls under
     /// one lock per buffer-full.
-    pub fn publish_batch(&self, messages: Vec<(Topic, Data)>) {
-        let _ = self.inner.mailbox.queue.push_many_wait(messages);
+    pub fn publish_batch<P: Into<Payload>>(&self, messages: Vec<(Topic, P)>) {
+        let _ = self.inner.mailbox.queue.push_many_wait(payloads(messages));
     }
 
     /// Async [`Endpoint::publish_batch`]: waits instead of blocking.
-    pub async fn publish_batch_async(&self, messages: Vec<(Topic, Data)>) {
+    pub async fn publish_batch_async<P: Into<Payload>>(&self, messages: Vec<(Topic, P)>) {
         let mailbox = &self.inner.mailbox;
-        let _ = mailbox.queue.push_many_async(messages).await;
+        let _ = mailbox.queue.push_many_async(payloads(messages)).await;
     }
 
     /// A subscriber to `topics` (raw prefixes), its queue holding `queue_size`
@@ -512,6 +521,11 @@ impl Drop for Inner {
 }
 
 /// The endpoint thread's runtime: what actix's `System::new` builds, as a `Result`.
+/// Messages as the publish buffer holds them.
+fn payloads<P: Into<Payload>>(messages: Vec<(Topic, P)>) -> Vec<(Topic, Payload)> {
+    messages.into_iter().map(|(t, d)| (t, d.into())).collect()
+}
+
 fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use broker_wire::codec::{decode_batch_lazily, decode_body};
 use broker_wire::frame::{Frame, NodeId};
 use broker_wire::Topic;
 use tokio::sync::watch;
@@ -165,13 +166,27 @@ async fn read_loop(
     // The Core's keepalive tick reads the link's liveness: silence is measured only
     // while waiting here, so a reader paused by backpressure is not a dead peer.
     loop {
-        let frame = match reader.next().await {
-            Ok(Some(frame)) => frame,
+        let body = match reader.next_body().await {
+            Ok(Some(body)) => body,
             Ok(None) => return CloseReason::Closed,
             Err(broker_wire::WireError::Io(_)) => return CloseReason::Closed,
             Err(err) => return CloseReason::Invalid(err.to_string()),
         };
         link.liveness.frame_arrived();
+        // Data stays encoded (checked) until whoever consumes it decodes it.
+        let frame = match decode_batch_lazily(&body) {
+            Ok(Some(messages)) => {
+                receive_batch(&shared, node, messages).await;
+                link.liveness.listening();
+                continue;
+            }
+            Ok(None) => decode_body(&body),
+            Err(err) => Err(err),
+        };
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(err) => return CloseReason::Invalid(err.to_string()),
+        };
         match frame {
             Frame::Batch(messages) => receive_batch(&shared, node, messages).await,
             Frame::Filter(filter) => {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broker_wire::{Data, Topic};
+use broker_wire::{Payload, Topic};
 
 use crate::flare::Flare;
 use crate::queue::{BoundedQueue, PushError};
@@ -22,7 +22,7 @@ const SPARSE: Duration = Duration::from_micros(10);
 /// A bounded buffer of messages to publish, and the order they leave in.
 pub(crate) struct PublishBuffer {
     /// Messages waiting for the drain task.
-    pub(crate) queue: BoundedQueue<(Topic, Data)>,
+    pub(crate) queue: BoundedQueue<(Topic, Payload)>,
     /// Held by whoever moves this buffer's messages into the data path (the drain task
     /// for a batch, an inline sender for its message), so they leave in publish order.
     turn: tokio::sync::Mutex<()>,
@@ -48,8 +48,8 @@ impl PublishBuffer {
     pub(crate) fn try_publish(
         &self,
         shared: &Shared,
-        message: (Topic, Data),
-    ) -> Result<(), PushError<(Topic, Data)>> {
+        message: (Topic, Payload),
+    ) -> Result<(), PushError<(Topic, Payload)>> {
         self.try_inline(shared, message)
             .or_else(|message| self.queue.try_push(message, 1))
     }
@@ -59,15 +59,19 @@ impl PublishBuffer {
     pub(crate) fn publish(
         &self,
         shared: &Shared,
-        message: (Topic, Data),
-    ) -> Result<(), PushError<(Topic, Data)>> {
+        message: (Topic, Payload),
+    ) -> Result<(), PushError<(Topic, Payload)>> {
         self.try_inline(shared, message)
             .or_else(|message| self.queue.push_wait(message, 1, None))
     }
 
     /// Sends `message` on the caller's thread if traffic is sparse, no drain is under
     /// way, nothing is buffered and every peer has room; gives it back otherwise.
-    fn try_inline(&self, shared: &Shared, message: (Topic, Data)) -> Result<(), (Topic, Data)> {
+    fn try_inline(
+        &self,
+        shared: &Shared,
+        message: (Topic, Payload),
+    ) -> Result<(), (Topic, Payload)> {
         if !self.sparse() {
             return Err(message);
         }

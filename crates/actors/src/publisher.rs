@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use broker_wire::{Data, Topic};
+use broker_wire::{Payload, Topic};
 
 use crate::publish_buffer::PublishBuffer;
 use crate::queue::PushError;
@@ -29,21 +29,22 @@ impl Publisher {
         &self.topic
     }
 
-    /// Publishes one value; blocks while the buffer is full. A value after a quiet
-    /// spell, with nothing buffered, is sent on this thread.
-    pub fn publish(&self, data: Data) {
+    /// Publishes one value (a [`Data`](broker_wire::Data), or one encoded already);
+    /// blocks while the buffer is full. A value after a quiet spell, with nothing
+    /// buffered, is sent on this thread.
+    pub fn publish(&self, data: impl Into<Payload>) {
         // Closed only by shutdown, when nothing is delivered any more.
         let _ = self
             .buffer
-            .publish(&self.shared, (self.topic.clone(), data));
+            .publish(&self.shared, (self.topic.clone(), data.into()));
         self.sent.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Publishes one value if the buffer has room; gives it back if not.
-    pub fn try_publish(&self, data: Data) -> Result<(), Data> {
+    pub fn try_publish(&self, data: impl Into<Payload>) -> Result<(), Payload> {
         match self
             .buffer
-            .try_publish(&self.shared, (self.topic.clone(), data))
+            .try_publish(&self.shared, (self.topic.clone(), data.into()))
         {
             Err(PushError::Full((_, data))) => Err(data),
             // Closed only by shutdown, when nothing is delivered any more.
@@ -55,7 +56,7 @@ impl Publisher {
     }
 
     /// Publishes values in order; blocks while the buffer is full.
-    pub fn publish_batch(&self, data: Vec<Data>) {
+    pub fn publish_batch<P: Into<Payload>>(&self, data: Vec<P>) {
         let count = data.len() as u64;
         // Closed only by shutdown, when nothing is delivered any more.
         let _ = self.buffer.queue.push_many_wait(self.messages(data));
@@ -65,7 +66,7 @@ impl Publisher {
     /// Async [`Publisher::publish_batch`]: waits instead of blocking, so that a caller
     /// can give up (drop the future) while the buffer stays full; values pushed by then
     /// are published.
-    pub async fn publish_batch_async(&self, data: Vec<Data>) {
+    pub async fn publish_batch_async<P: Into<Payload>>(&self, data: Vec<P>) {
         let count = data.len() as u64;
         // Closed only by shutdown, when nothing is delivered any more.
         let _ = self.buffer.queue.push_many_async(self.messages(data)).await;
@@ -73,8 +74,10 @@ impl Publisher {
     }
 
     /// The values as messages on this publisher's topic.
-    fn messages(&self, data: Vec<Data>) -> Vec<(Topic, Data)> {
-        data.into_iter().map(|d| (self.topic.clone(), d)).collect()
+    fn messages<P: Into<Payload>>(&self, data: Vec<P>) -> Vec<(Topic, Payload)> {
+        data.into_iter()
+            .map(|d| (self.topic.clone(), d.into()))
+            .collect()
     }
 
     /// How many values can be published without blocking.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use broker_wire::frame::{DataMessage, NodeId};
-use broker_wire::{Data, Topic};
+use broker_wire::{Payload, Topic};
 use bytes::Bytes;
 use tokio::sync::watch;
 
@@ -22,8 +22,9 @@ use crate::queue::BoundedQueue;
 use crate::reports::Reporter;
 use crate::tls::TlsContext;
 
-/// A subscriber's queue of received messages.
-pub(crate) type SubscriberQueue = BoundedQueue<(Topic, Data)>;
+/// A subscriber's queue of received messages; containers from our peers stay encoded
+/// until the consumer decodes them (on its own thread).
+pub(crate) type SubscriberQueue = BoundedQueue<(Topic, Payload)>;
 
 /// A peer as routing sees it.
 #[derive(Clone)]
@@ -177,7 +178,7 @@ pub(crate) type Deliveries = Vec<(Arc<Link>, Bytes, usize)>;
 pub(crate) fn plan(
     shared: &Shared,
     routes: &Routes,
-    messages: &[DataMessage],
+    messages: &[DataMessage<Payload>],
     skip: Option<NodeId>,
 ) -> Deliveries {
     plan_to(
@@ -192,7 +193,7 @@ pub(crate) fn plan(
 fn plan_to<'r>(
     shared: &Shared,
     targets: impl Iterator<Item = &'r PeerRoute>,
-    messages: &[DataMessage],
+    messages: &[DataMessage<Payload>],
     skip: Option<NodeId>,
 ) -> Deliveries {
     let mut deliveries = Vec::new();
@@ -238,7 +239,10 @@ pub(crate) async fn push_async(deliveries: Deliveries) {
 }
 
 /// Stamps messages originating here with fresh ids and the configured TTL.
-fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
+fn stamp<P: Into<Payload>>(
+    shared: &Shared,
+    messages: Vec<(Topic, P)>,
+) -> Vec<DataMessage<Payload>> {
     shared.counters.processed(MessageKind::Data, messages.len());
     let first = shared.reserve_ids(messages.len());
     let (origin, ttl) = (shared.node, shared.config.ttl);
@@ -250,13 +254,27 @@ fn stamp(shared: &Shared, messages: Vec<(Topic, Data)>) -> Vec<DataMessage> {
             id,
             ttl,
             topic,
-            data,
+            data: data.into(),
+        })
+        .collect()
+}
+
+/// Received messages as routing sends them on.
+fn outgoing<P: Into<Payload>>(messages: Vec<DataMessage<P>>) -> Vec<DataMessage<Payload>> {
+    messages
+        .into_iter()
+        .map(|m| DataMessage {
+            origin: m.origin,
+            id: m.id,
+            ttl: m.ttl,
+            topic: m.topic,
+            data: m.data.into(),
         })
         .collect()
 }
 
 /// Publishes a batch originating here from async code, waiting under backpressure.
-pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>) {
+pub(crate) async fn publish_async<P: Into<Payload>>(shared: &Shared, messages: Vec<(Topic, P)>) {
     let routes = shared.routes();
     if (routes.peers.is_empty() && routes.clients.is_empty()) || messages.is_empty() {
         shared.counters.processed(MessageKind::Data, messages.len());
@@ -270,7 +288,7 @@ pub(crate) async fn publish_async(shared: &Shared, messages: Vec<(Topic, Data)>)
 /// frame is written inline where the peer's writer is idle, queued otherwise. Callers
 /// checked that every outbox has room; an outbox that another sender filled meanwhile
 /// takes the frame beyond its capacity rather than block here.
-pub(crate) fn publish_inline(shared: &Shared, routes: &Routes, messages: Vec<(Topic, Data)>) {
+pub(crate) fn publish_inline(shared: &Shared, routes: &Routes, messages: Vec<(Topic, Payload)>) {
     for (link, bytes, count) in plan(shared, routes, &stamp(shared, messages), None) {
         link.send_now(bytes, count);
     }
@@ -279,7 +297,11 @@ pub(crate) fn publish_inline(shared: &Shared, routes: &Routes, messages: Vec<(To
 /// Handles a batch received from peer `from`: drops duplicates and our own messages,
 /// forwards what may travel further, then feeds local subscribers. Waits (without
 /// reading the socket further) while outboxes or subscriber queues are full.
-pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<DataMessage>) {
+pub(crate) async fn receive_batch<P: Into<Payload>>(
+    shared: &Shared,
+    from: NodeId,
+    batch: Vec<DataMessage<P>>,
+) {
     let received = batch.len();
     shared.counters.processed(MessageKind::Data, received);
     let fresh = shared
@@ -296,10 +318,15 @@ pub(crate) async fn receive_batch(shared: &Shared, from: NodeId, batch: Vec<Data
 /// directly, stamped with our own origin and ids (Broker's wire has no ids: a message
 /// entering broker-rs's mesh gets its identity where it enters, as Broker rewrites the
 /// sender of a message it forwards).
-pub(crate) async fn receive_fresh(shared: &Shared, from: NodeId, fresh: Vec<DataMessage>) {
+pub(crate) async fn receive_fresh<P: Into<Payload>>(
+    shared: &Shared,
+    from: NodeId,
+    fresh: Vec<DataMessage<P>>,
+) {
     if fresh.is_empty() {
         return;
     }
+    let fresh = outgoing(fresh);
     let routes = shared.routes();
     // WebSocket clients are local: they get every fresh message, TTL or not.
     push_async(plan_to(shared, routes.clients.iter(), &fresh, Some(from))).await;
@@ -314,7 +341,7 @@ pub(crate) async fn receive_fresh(shared: &Shared, from: NodeId, fresh: Vec<Data
         let deliveries = if onward.len() == fresh.len() {
             plan_to(shared, peers, &fresh, Some(from))
         } else {
-            let subset: Vec<DataMessage> = onward.iter().map(|&i| fresh[i].clone()).collect();
+            let subset: Vec<_> = onward.iter().map(|&i| fresh[i].clone()).collect();
             plan_to(shared, peers, &subset, Some(from))
         };
         push_async(deliveries).await;
@@ -336,28 +363,30 @@ pub(crate) async fn receive_from_client(shared: &Shared, from: NodeId, batch: Ve
         .lock()
         .expect("dedup lock poisoned")
         .retain_fresh(shared.node, batch);
+    let fresh = outgoing(fresh);
     let routes = shared.routes();
     push_async(plan(shared, &routes, &fresh, Some(from))).await;
     deliver_local(&routes, contents(fresh)).await;
 }
 
 /// What local subscribers receive of `messages`.
-fn contents(messages: Vec<DataMessage>) -> impl Iterator<Item = (Topic, Data)> {
+fn contents(messages: Vec<DataMessage<Payload>>) -> impl Iterator<Item = (Topic, Payload)> {
     messages.into_iter().map(|m| (m.topic, m.data))
 }
 
 /// Feeds every matching subscriber, in order, waiting for room: messages from peers and
 /// the events of local stores alike.
-pub(crate) async fn deliver_local(
+pub(crate) async fn deliver_local<P: Into<Payload>>(
     routes: &Routes,
-    messages: impl IntoIterator<Item = (Topic, Data)>,
+    messages: impl IntoIterator<Item = (Topic, P)>,
 ) {
     let subscribers = &routes.subscribers;
     if subscribers.is_empty() {
         return;
     }
-    let mut per_subscriber: Vec<Vec<(Topic, Data)>> = vec![Vec::new(); subscribers.len()];
+    let mut per_subscriber: Vec<Vec<(Topic, Payload)>> = vec![Vec::new(); subscribers.len()];
     for (topic, data) in messages {
+        let data = data.into();
         let mut targets = subscribers
             .iter()
             .enumerate()
@@ -420,7 +449,7 @@ mod tests {
     impl Encoder for LinesEncoder {
         fn encode(
             &mut self,
-            messages: &[DataMessage],
+            messages: &[DataMessage<Payload>],
             selected: &[usize],
             to: NodeId,
         ) -> (Bytes, usize) {
@@ -472,7 +501,7 @@ mod tests {
             ],
             ..Routes::default()
         };
-        let messages: Vec<DataMessage> = ["/a", "/b", "/c"]
+        let messages: Vec<DataMessage<Payload>> = ["/a", "/b", "/c"]
             .into_iter()
             .zip(1..)
             .map(|(topic, id)| DataMessage {
@@ -480,7 +509,7 @@ mod tests {
                 id,
                 ttl: 4,
                 topic: Topic::from(topic),
-                data: Data::Count(id),
+                data: broker_wire::Data::Count(id).into(),
             })
             .collect();
         let before = LINES.encoders.load(Ordering::Relaxed);

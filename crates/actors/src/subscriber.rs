@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Addr;
-use broker_wire::{Data, Topic};
+use broker_wire::{Data, Payload, Topic};
 
 use crate::core::{ChangeSubscription, Core, RemoveSubscriber};
 use crate::queue::BoundedQueue;
@@ -48,27 +48,54 @@ impl<T> Drop for Inbox<T> {
 }
 
 /// Receives messages published by peers on the subscribed topics.
+///
+/// Vectors, sets and tables from our peers are queued as they arrived, encoded, and
+/// decoded by the thread taking them: `get`, `get_n` and `poll` give [`Data`], their `_payload(s)`
+/// variants the [`Payload`] for callers that decode it into something else.
 pub struct Subscriber {
     pub(crate) id: u64,
-    pub(crate) inbox: Inbox<(Topic, Data)>,
+    pub(crate) inbox: Inbox<(Topic, Payload)>,
     pub(crate) core: Addr<Core>,
+}
+
+/// A received message with its value decoded.
+fn decoded((topic, payload): (Topic, Payload)) -> (Topic, Data) {
+    (topic, payload.into_data())
 }
 
 impl Subscriber {
     /// The next message, waiting at most `timeout` (forever with `None`); `None` on
     /// timeout.
     pub fn get(&self, timeout: Option<Duration>) -> Option<(Topic, Data)> {
-        self.inbox.get(timeout)
+        self.get_payload(timeout).map(decoded)
     }
 
     /// Up to `n` messages: returns once `n` are there or `timeout` passed (forever with
     /// `None`), with what arrived.
     pub fn get_n(&self, n: usize, timeout: Option<Duration>) -> Vec<(Topic, Data)> {
-        self.inbox.get_n(n, timeout)
+        self.get_n_payloads(n, timeout)
+            .into_iter()
+            .map(decoded)
+            .collect()
     }
 
     /// Every pending message, without waiting.
     pub fn poll(&self) -> Vec<(Topic, Data)> {
+        self.poll_payloads().into_iter().map(decoded).collect()
+    }
+
+    /// [`Subscriber::get`], the value left as received.
+    pub fn get_payload(&self, timeout: Option<Duration>) -> Option<(Topic, Payload)> {
+        self.inbox.get(timeout)
+    }
+
+    /// [`Subscriber::get_n`], the values left as received.
+    pub fn get_n_payloads(&self, n: usize, timeout: Option<Duration>) -> Vec<(Topic, Payload)> {
+        self.inbox.get_n(n, timeout)
+    }
+
+    /// [`Subscriber::poll`], the values left as received.
+    pub fn poll_payloads(&self) -> Vec<(Topic, Payload)> {
         self.inbox.poll()
     }
 

@@ -1,6 +1,6 @@
 //! Conversion between Python values and [`Data`], both ways, entirely in Rust: Python →
 //! `Data` here, `Data` → Python in [`to_py`] (with its cache of short strings,
-//! `str_cache`).
+//! `str_cache`), and Python → wire bytes for publishing in `to_wire`.
 //!
 //! Hot path of the bindings: common exact types (`str`, `int`, `float`, `tuple`, ...) are
 //! tested first; wrapper classes, `datetime` and `ipaddress` values after; subclasses
@@ -29,8 +29,10 @@ use crate::zeek::Event;
 
 mod str_cache;
 mod to_py;
+mod to_wire;
 
 pub use to_py::{to_py, ToPy};
+pub use to_wire::to_payload;
 
 /// Nesting deeper than this raises `RecursionError` instead of exhausting the stack.
 const MAX_DEPTH: usize = 500;

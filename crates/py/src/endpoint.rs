@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::config::Configuration;
-use crate::convert::to_data;
+use crate::convert::to_payload;
 use crate::error::broker_error;
 use crate::publisher::PyPublisher;
 use crate::status::PeerInfo;
@@ -266,7 +266,10 @@ impl PyEndpoint {
         data: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         // With room in the endpoint's buffer this is a queue push, GIL held throughout.
-        let Err(message) = self.inner.try_publish(topic_from(topic)?, to_data(data)?) else {
+        let Err(message) = self
+            .inner
+            .try_publish(topic_from(topic)?, to_payload(data)?)
+        else {
             return Ok(());
         };
         // The async path is the interruptible one: Ctrl-C drops it where it waits. It needs
@@ -284,7 +287,7 @@ impl PyEndpoint {
                     PyTypeError::new_err("publish_batch takes (topic, value) tuples")
                 })?;
                 let (topic, data) = (pair.get_item(0)?, pair.get_item(1)?);
-                Ok((topic_from(&topic)?, to_data(&data)?))
+                Ok((topic_from(&topic)?, to_payload(&data)?))
             })
             .collect::<PyResult<Vec<(Topic, _)>>>()?;
         drive(py, self.inner.publish_batch_async(messages))

@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::convert::to_data;
+use crate::convert::to_payload;
 use crate::endpoint::PyEndpoint;
 use crate::topic::topic_from;
 use crate::wait::drive;
@@ -52,7 +52,7 @@ impl PyPublisher {
     fn publish(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let publisher = self.publisher()?;
         // With room in the buffer this is a queue push, GIL held throughout.
-        let Err(data) = publisher.try_publish(to_data(data)?) else {
+        let Err(data) = publisher.try_publish(to_payload(data)?) else {
             return Ok(());
         };
         // The async path is the interruptible one: Ctrl-C drops it where it waits.
@@ -65,7 +65,7 @@ impl PyPublisher {
         let publisher = self.publisher()?;
         let batch = batch
             .iter()
-            .map(|v| to_data(&v))
+            .map(|v| to_payload(&v))
             .collect::<PyResult<Vec<_>>>()?;
         drive(py, publisher.publish_batch_async(batch))
     }

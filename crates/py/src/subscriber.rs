@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use broker_actors::Subscriber as RustSubscriber;
 use broker_actors::{StatusEvent, StatusSubscriber as RustStatusSubscriber};
-use broker_wire::{Data, Topic};
+use broker_wire::{Payload, Topic};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyStopIteration, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyList, PyString, PyTuple};
@@ -55,20 +55,23 @@ pub trait Inbox: Send + Sync + 'static {
     }
 }
 
-/// The queue operations of [`Inbox`], forwarded to the actors crate's subscriber types,
-/// which share these method names.
+/// The queue operations of [`Inbox`], forwarded to the actors crate's subscriber types
+/// (`get`, `get_n`, `poll` by default, or the names given).
 macro_rules! queue_ops {
     () => {
+        queue_ops!(get, get_n, poll);
+    };
+    ($get:ident, $get_n:ident, $poll:ident) => {
         fn get_one(&self, timeout: Duration) -> Option<Self::Item> {
-            self.get(Some(timeout))
+            self.$get(Some(timeout))
         }
 
         fn get_many(&self, n: usize, timeout: Duration) -> Vec<Self::Item> {
-            self.get_n(n, Some(timeout))
+            self.$get_n(n, Some(timeout))
         }
 
         fn poll_all(&self) -> Vec<Self::Item> {
-            self.poll()
+            self.$poll()
         }
 
         fn pending(&self) -> usize {
@@ -81,10 +84,12 @@ macro_rules! queue_ops {
     };
 }
 
+/// Values stay as received (containers from our peers encoded) until converted here,
+/// on the consumer's thread, straight into Python objects.
 impl Inbox for RustSubscriber {
-    type Item = (Topic, Data);
+    type Item = (Topic, Payload);
 
-    queue_ops!();
+    queue_ops!(get_payload, get_n_payloads, poll_payloads);
 
     fn item_to_py(
         py: Python<'_>,

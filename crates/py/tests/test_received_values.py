@@ -2,8 +2,15 @@
 come from a cache shared by all conversions, small counts are shared, and `get(n)`
 converts expensive messages in chunks while the rest arrive."""
 
+import gc
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 import broker
-from conftest import WAIT, subscribed_pair
+from conftest import WAIT, peer, subscribed_pair
+from test_roundtrip import INT64, values
 
 
 def back(value):
@@ -70,3 +77,97 @@ def test_get_n_with_a_timeout_returns_what_arrived(endpoints):
     got = sub.get(10, 1.0)
     assert [value["seq"] for _, value in got] == list(range(5))
     assert sub.get(3, 0) == []
+
+
+def exactly(a, b):
+    """Equal, of the same types throughout, with sets and tables in the same order."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(exactly(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list, set, frozenset)):
+        return len(a) == len(b) and all(exactly(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+# What publishing encodes straight from Python objects: lists, tuples, dicts keyed by
+# str, and the scalars they hold; anything else rides inside them.
+fast = st.recursive(
+    st.one_of(st.none(), st.booleans(), INT64, st.floats(allow_nan=False), st.text(),
+              st.integers(0, 2**64 - 1).map(broker.Count)),
+    lambda inner: st.one_of(st.lists(inner, max_size=6), st.lists(inner, max_size=6).map(tuple),
+                            st.dictionaries(st.text(max_size=6), inner, max_size=6)),
+    max_leaves=30)
+
+
+@pytest.fixture(scope="module")
+def published():
+    """A sender peered to a receiver with a plain and a safe subscriber on /v."""
+    sender, receiver = broker.Endpoint(), broker.Endpoint()
+    plain, safe = receiver.make_subscriber("/v"), receiver.make_safe_subscriber("/v")
+    peer(sender, receiver)
+    assert sender.await_peer_subscription("/v", WAIT)
+    yield sender, plain, safe
+    sender.shutdown()
+    receiver.shutdown()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(fast, values, st.lists(values, max_size=3)))
+def test_a_published_value_arrives_as_its_data_would(published, value):
+    # Publishing encodes common Python values straight into wire bytes (a `Data` takes
+    # the general way) and subscribers build Python values straight from the bytes
+    # received: both arrive exactly as converting the value's `Data` gives it, at plain
+    # and safe subscribers alike.
+    sender, plain, safe = published
+    sender.publish("/v", value)
+    sender.publish("/v", broker.Data(value))
+    data = broker.Data(value)
+    for sub, expected in ((plain, broker.Data.to_py(data)),
+                          (safe, broker.ImmutableData.to_py(data))):
+        (_, encoded), (_, general) = sub.get(2, WAIT)
+        assert exactly(encoded, expected), (value, encoded, expected)
+        assert exactly(general, expected), (value, general, expected)
+
+
+@pytest.mark.parametrize("bad", [
+    [1, object()],
+    {"a": 1, "b": [2**64]},
+    ["\ud800"],
+    {"\ud800": 1},
+    [[[[]]]] * 2 + [object()],
+])
+def test_publishing_refuses_what_data_refuses(published, bad):
+    sender, plain, _ = published
+    with pytest.raises(Exception) as data_error:
+        broker.Data(bad)
+    with pytest.raises(type(data_error.value)) as publish_error:
+        sender.publish("/v", bad)
+    assert str(publish_error.value) == str(data_error.value)
+
+
+def nested(levels):
+    value = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_values_nested_beyond_the_wire_are_not_sent_and_deeper_ones_refused(published):
+    # The wire carries 128 levels; conversion refuses beyond 500, as for Data.
+    sender, plain, safe = published
+    sender.publish("/v", nested(200))
+    sender.publish("/v", "after")
+    assert plain.get(WAIT) == ("/v", "after")
+    assert safe.get(WAIT) == ("/v", "after")
+    with pytest.raises(RecursionError):
+        sender.publish("/v", nested(600))
+
+
+def test_received_tuples_of_scalars_are_left_to_no_garbage_collection():
+    # The collector would traverse each once only to untrack it; containers of
+    # mutable values stay tracked, so cycles through them are still found.
+    scalars = broker.Data.to_py(broker.Data([1, "a", 2.5, None, True, (3, "b")]))
+    assert not gc.is_tracked(scalars) and not gc.is_tracked(scalars[5])
+    assert gc.is_tracked(broker.Data.to_py(broker.Data([1, {"a": [1]}])))
+    assert gc.is_tracked(broker.Data.to_py(broker.Data([{1, 2}])))

@@ -21,9 +21,14 @@ use std::ops::DerefMut;
 use postcard::ser_flavors::Flavor;
 use serde::Serialize;
 
+use serde::de::DeserializeSeed;
+
+use crate::data::encoding::Validate;
+use crate::data::{Data, EncodedData, Payload};
 use crate::error::WireError;
-use crate::frame::{peek_hello_version, tag, DataMessage, Frame, Hello, PROTOCOL_VERSION};
+use crate::frame::{peek_hello_version, tag, DataMessage, Frame, Hello, NodeId, PROTOCOL_VERSION};
 use crate::limits::{take_too_deep, PreallocScope, MAX_DEPTH};
+use crate::topic::Topic;
 
 /// Bytes of the length prefix in front of every frame body.
 pub const LENGTH_PREFIX_LEN: usize = 4;
@@ -166,13 +171,63 @@ impl FrameCodec {
 /// Decodes a frame body (without its length prefix), which must be consumed
 /// entirely.
 pub fn decode_body(body: &[u8]) -> Result<Frame, WireError> {
+    decode_exact(body)
+}
+
+/// The messages of a [`Frame::Batch`] body with their containers (vectors, sets,
+/// tables) left encoded, each checked to decode exactly as [`decode_body`] would decode
+/// it (so the same input is refused); other values are decoded at once, which costs no
+/// more than checking them. `Ok(None)` if the body is another frame. Receivers queue the
+/// bytes and decode them where they are consumed.
+pub fn decode_batch_lazily(body: &[u8]) -> Result<Option<Vec<DataMessage<Payload>>>, WireError> {
+    let Some((&tag::BATCH, rest)) = body.split_first() else {
+        return Ok(None);
+    };
     take_too_deep();
-    let _prealloc = PreallocScope::new(body.len());
-    let (frame, rest) = postcard::take_from_bytes::<Frame>(body).map_err(postcard_error)?;
+    let (count, mut rest) = postcard::take_from_bytes::<usize>(rest).map_err(postcard_error)?;
+    // Every message takes more than one byte: a lying count cannot allocate more.
+    let mut messages = Vec::with_capacity(count.min(rest.len()));
+    for _ in 0..count {
+        let ((origin, id, ttl, topic), value) =
+            postcard::take_from_bytes::<(NodeId, u64, u16, Topic)>(rest).map_err(postcard_error)?;
+        // Containers' variant indexes (12-14) take one byte.
+        let data = if matches!(value.first(), Some(12..=14)) {
+            let mut validate = postcard::Deserializer::from_bytes(value);
+            Validate { depth: 0 }
+                .deserialize(&mut validate)
+                .map_err(postcard_error)?;
+            rest = validate.finalize().map_err(postcard_error)?;
+            Payload::Encoded(EncodedData::received(&value[..value.len() - rest.len()]))
+        } else {
+            let (data, after) = postcard::take_from_bytes::<Data>(value).map_err(postcard_error)?;
+            rest = after;
+            Payload::Value(data)
+        };
+        messages.push(DataMessage {
+            origin,
+            id,
+            ttl,
+            topic,
+            data,
+        });
+    }
     if !rest.is_empty() {
         return Err(WireError::TrailingBytes(rest.len()));
     }
-    Ok(frame)
+    Ok(Some(messages))
+}
+
+/// Decodes a `T` taking all of `bytes`.
+pub(crate) fn decode_exact<'de, T: serde::Deserialize<'de>>(
+    bytes: &'de [u8],
+) -> Result<T, WireError> {
+    take_too_deep();
+    let _prealloc = PreallocScope::new(bytes.len());
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(postcard_error)?;
+    if !rest.is_empty() {
+        return Err(WireError::TrailingBytes(rest.len()));
+    }
+    Ok(value)
 }
 
 /// Appends the encoding of one message, as it appears inside a
@@ -180,6 +235,30 @@ pub fn decode_body(body: &[u8]) -> Result<Frame, WireError> {
 pub fn encode_message<S: ByteSink>(message: &DataMessage, out: &mut S) -> Result<(), WireError> {
     let start = out.len();
     append_postcard(message, out).inspect_err(|_| out.truncate(start))
+}
+
+/// [`encode_message`] for a message whose value may be encoded already: those bytes
+/// follow the header as they are (the value is the message's last field), giving what
+/// encoding the decoded message would give.
+pub fn encode_payload_message<S: ByteSink>(
+    message: &DataMessage<Payload>,
+    out: &mut S,
+) -> Result<(), WireError> {
+    let DataMessage {
+        origin,
+        id,
+        ttl,
+        topic,
+        data,
+    } = message;
+    let start = out.len();
+    let written = match data {
+        Payload::Value(data) => append_postcard(&(origin, id, ttl, topic, data), out),
+        Payload::Encoded(encoded) => {
+            append_postcard(&(origin, id, ttl, topic), out).map(|()| out.put(encoded.as_bytes()))
+        }
+    };
+    written.inspect_err(|_| out.truncate(start))
 }
 
 /// A growable byte buffer frames can be appended to.
@@ -239,7 +318,10 @@ impl<S: ByteSink> Flavor for Append<'_, S> {
 }
 
 /// Appends the postcard encoding of `value` to `out`.
-fn append_postcard<T: Serialize, S: ByteSink>(value: &T, out: &mut S) -> Result<(), WireError> {
+pub(crate) fn append_postcard<T: Serialize, S: ByteSink>(
+    value: &T,
+    out: &mut S,
+) -> Result<(), WireError> {
     take_too_deep();
     postcard::serialize_with_flavor(value, Append(out)).map_err(postcard_error)
 }
@@ -283,6 +365,9 @@ fn write_varint(mut value: u64, buf: &mut [u8; MAX_VARINT_LEN]) -> &[u8] {
 pub fn exercise_decode(bytes: &[u8]) {
     let codec = FrameCodec::new(1 << 20);
     let _ = codec.decode_handshake(bytes);
+    if let Ok(Some((body, _))) = codec.split_frame(bytes) {
+        check_lazy_batch(body);
+    }
     let mut rest = bytes;
     while let Ok(Some((frame, used))) = codec.decode(rest) {
         assert!(
@@ -305,6 +390,26 @@ pub fn exercise_decode(bytes: &[u8]) {
         assert_eq!(again, frame, "re-encoding changed the frame");
         assert_eq!(again_used, encoded.len());
         rest = &rest[used..];
+    }
+}
+
+/// Checks that [`decode_batch_lazily`] accepts exactly the batch bodies
+/// [`decode_body`] accepts, with the same messages.
+fn check_lazy_batch(body: &[u8]) {
+    match (decode_body(body), decode_batch_lazily(body)) {
+        (Ok(Frame::Batch(messages)), Ok(Some(lazy))) => {
+            assert_eq!(messages.len(), lazy.len(), "as many messages");
+            for (m, l) in messages.iter().zip(&lazy) {
+                assert_eq!(
+                    (m.origin, m.id, m.ttl, &m.topic),
+                    (l.origin, l.id, l.ttl, &l.topic)
+                );
+                assert_eq!(m.data, *l.data.to_data(), "the same value");
+            }
+        }
+        (Ok(Frame::Batch(_)), lazy) => panic!("a batch decoded, lazily not: {lazy:?}"),
+        (Ok(_) | Err(_), Ok(None)) | (Err(_), Err(_)) => {}
+        (decoded, lazy) => panic!("decoded {decoded:?}, lazily {lazy:?}"),
     }
 }
 

@@ -18,8 +18,11 @@ use serde::{Deserialize, Serialize};
 pub use crate::codes::{DataType, Protocol};
 
 mod display;
-mod encoding;
+mod encoded;
+pub(crate) mod encoding;
 mod order;
+
+pub use encoded::{Build, DataWriter, EncodedData, Payload, Scalar};
 
 pub(crate) use encoding::{deserialize_bytes, serialize_bytes};
 

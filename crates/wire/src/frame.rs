@@ -151,9 +151,10 @@ pub fn peek_hello_version(body: &[u8]) -> Result<u32, WireError> {
 ///
 /// Layout: `origin (16 bytes) | id varint | ttl varint | topic (varint
 /// length + bytes) | data`. `(origin, id)` identifies the message so that endpoints
-/// on a ring can drop copies they have already seen.
+/// on a ring can drop copies they have already seen. Its value is a [`Data`], or, on
+/// the way out, a [`Payload`](crate::data::Payload) that may be encoded already.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataMessage {
+pub struct DataMessage<D = Data> {
     /// The endpoint that published the message.
     pub origin: NodeId,
     /// Sequence number of the message at its origin; `(origin, id)` is unique.
@@ -163,7 +164,7 @@ pub struct DataMessage {
     /// The topic it was published under.
     pub topic: Topic,
     /// The payload.
-    pub data: Data,
+    pub data: D,
 }
 
 /// One change of the endpoints its sender reaches: `node` is now reachable from the

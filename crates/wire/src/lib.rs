@@ -33,7 +33,7 @@ pub mod native;
 pub mod topic;
 pub mod zeek;
 
-pub use data::{Data, Port, Protocol, Timespan, Timestamp};
+pub use data::{Data, Payload, Port, Protocol, Timespan, Timestamp};
 pub use error::WireError;
 pub use frame::{DataMessage, Frame, Hello, NodeId, MAGIC, PROTOCOL_VERSION};
 pub use topic::Topic;

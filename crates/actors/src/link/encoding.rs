@@ -6,7 +6,7 @@
 //! its own `Encoding` and needs no change to routing.
 
 use broker_wire::frame::{DataMessage, Frame, NodeId, Reach};
-use broker_wire::Topic;
+use broker_wire::{Payload, Topic};
 use bytes::Bytes;
 
 use crate::framing::{encode_frame, EncodedBatch};
@@ -50,7 +50,7 @@ pub(crate) trait Encoder: Send {
     /// and how many messages they hold (a message no receiver accepts is left out).
     fn encode(
         &mut self,
-        messages: &[DataMessage],
+        messages: &[DataMessage<Payload>],
         selected: &[usize],
         to: NodeId,
     ) -> (Bytes, usize);
@@ -103,7 +103,7 @@ struct BatchEncoder {
 impl Encoder for BatchEncoder {
     fn encode(
         &mut self,
-        messages: &[DataMessage],
+        messages: &[DataMessage<Payload>],
         selected: &[usize],
         _: NodeId,
     ) -> (Bytes, usize) {

@@ -9,7 +9,7 @@
 use broker_store::messages::broker_command_payload;
 use broker_wire::frame::{DataMessage, NodeId};
 use broker_wire::native::{Content, EndpointId, Envelope, Header, NativeCodec};
-use broker_wire::Topic;
+use broker_wire::{Payload, Topic};
 use bytes::Bytes;
 
 use super::encoding::{Encoder, Encoding};
@@ -84,7 +84,7 @@ struct NativeEncoder {
 }
 
 impl NativeEncoder {
-    fn span(&mut self, message: &DataMessage, index: usize) -> (usize, usize) {
+    fn span(&mut self, message: &DataMessage<Payload>, index: usize) -> (usize, usize) {
         *self.spans[index].get_or_insert_with(|| {
             let start = self.bytes.len();
             let header = Header {
@@ -93,11 +93,10 @@ impl NativeEncoder {
                 ttl: message.ttl,
                 topic: &message.topic,
             };
-            let encoded = match broker_command_payload(&message.data) {
+            let data = message.data.to_data();
+            let encoded = match broker_command_payload(&data) {
                 Some(command) => self.codec.encode_command(&header, command, &mut self.bytes),
-                None => self
-                    .codec
-                    .encode_data(&header, &message.data, &mut self.bytes),
+                None => self.codec.encode_data(&header, &data, &mut self.bytes),
             };
             match encoded {
                 Ok(()) => (start, self.bytes.len()),
@@ -106,7 +105,7 @@ impl NativeEncoder {
         })
     }
 
-    fn frames(&mut self, messages: &[DataMessage], selected: &[usize]) -> (Bytes, usize) {
+    fn frames(&mut self, messages: &[DataMessage<Payload>], selected: &[usize]) -> (Bytes, usize) {
         let mut out = Vec::new();
         let mut count = 0;
         for &index in selected {
@@ -123,7 +122,7 @@ impl NativeEncoder {
 impl Encoder for NativeEncoder {
     fn encode(
         &mut self,
-        messages: &[DataMessage],
+        messages: &[DataMessage<Payload>],
         selected: &[usize],
         _: NodeId,
     ) -> (Bytes, usize) {
@@ -147,13 +146,13 @@ mod tests {
     #[test]
     fn each_message_is_one_envelope_from_us_to_every_subscriber() {
         let us = NodeId([3; 16]);
-        let messages: Vec<DataMessage> = (0..3)
+        let messages: Vec<DataMessage<Payload>> = (0..3)
             .map(|i| DataMessage {
                 origin: NodeId([9; 16]),
                 id: i,
                 ttl: 16,
                 topic: Topic::from("/t"),
-                data: Data::from(i),
+                data: Data::from(i).into(),
             })
             .collect();
         let mut encoder = NATIVE.encoder(us, messages.len(), 1 << 20);

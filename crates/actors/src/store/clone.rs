@@ -34,7 +34,7 @@ use crate::status::ErrorCode;
 
 use super::flow::{emit, Flow, FlowActor};
 use super::replica::{Replica, Request};
-use super::{batches, emit_error, CloneOptions, Inbox};
+use super::{emit_error, received, CloneOptions, Inbox};
 
 mod broker;
 mod following;
@@ -154,7 +154,7 @@ impl Actor for StoreClone {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.add_stream(batches(self.inbox.queue.clone()));
+        ctx.add_stream(received(&self.inbox));
         ctx.run_interval(TICK, Self::tick);
         self.choose_protocol(ctx);
         if self.broker.is_some() {

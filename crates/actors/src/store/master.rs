@@ -32,7 +32,7 @@ use crate::status::ErrorCode;
 
 use super::flow::{emit, flush, writes_first, Flow, FlowActor};
 use super::replica::{Replica, Request};
-use super::{batches, emit_error, Inbox, HEARTBEAT};
+use super::{emit_error, received, Inbox, HEARTBEAT};
 
 /// What one batch of work produced.
 #[derive(Default)]
@@ -352,7 +352,7 @@ impl Actor for StoreMaster {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.add_stream(batches(self.inbox.queue.clone()));
+        ctx.add_stream(received(&self.inbox));
         flush(self, ctx);
         ctx.run_interval(HEARTBEAT, |act, ctx| {
             let alive = ToClones::Alive {

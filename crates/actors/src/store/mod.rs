@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use broker_store::messages::{clone_topic, master_topic};
 use broker_store::StoreError;
-use broker_wire::Topic;
-use futures::Stream;
+use broker_wire::{Data, Topic};
+use futures::{Stream, StreamExt};
 use thiserror::Error;
 
 use crate::error::EndpointError;
@@ -185,6 +185,17 @@ impl Drop for Inbox {
 fn emit_error(shared: &Shared, code: ErrorCode, message: String) {
     let event = StatusEvent::error(code, None, message);
     shared.reporter.report(Report::Status(event));
+}
+
+/// What an inbox receives, in batches, its values decoded, until it is closed and
+/// drained.
+fn received(inbox: &Inbox) -> impl Stream<Item = Vec<(Topic, Data)>> {
+    batches(inbox.queue.clone()).map(|batch| {
+        batch
+            .into_iter()
+            .map(|(topic, payload)| (topic, payload.into_data()))
+            .collect()
+    })
 }
 
 /// Everything a queue receives, in batches, until it is closed and drained.

@@ -5,7 +5,7 @@
 
 use broker_wire::frame::{DataMessage, NodeId};
 use broker_wire::json::{self, ErrorMessage};
-use broker_wire::Topic;
+use broker_wire::{Payload, Topic};
 use bytes::Bytes;
 
 use crate::link::{Encoder, Encoding};
@@ -62,14 +62,14 @@ impl JsonEncoder {
     /// The span of message `i`'s line, encoding it first if needed. A value JSON
     /// cannot carry (a NaN, a string that is not UTF-8) becomes the error message
     /// Broker sends in its place, so the client learns of it.
-    fn line(&mut self, messages: &[DataMessage], i: usize) -> (usize, usize) {
+    fn line(&mut self, messages: &[DataMessage<Payload>], i: usize) -> (usize, usize) {
         if let Some(span) = self.spans[i] {
             return span;
         }
         let start = self.text.len();
         let message = json::DataMessage {
             topic: messages[i].topic.clone(),
-            data: messages[i].data.clone(),
+            data: messages[i].data.to_data().into_owned(),
         };
         if let Err(error) = message.encode(&mut self.text) {
             let mut reason = ErrorMessage::from(&error);
@@ -86,7 +86,7 @@ impl JsonEncoder {
         span
     }
 
-    fn lines(&mut self, messages: &[DataMessage], selected: &[usize]) -> Bytes {
+    fn lines(&mut self, messages: &[DataMessage<Payload>], selected: &[usize]) -> Bytes {
         let spans: Vec<(usize, usize)> = selected.iter().map(|&i| self.line(messages, i)).collect();
         let mut out = Vec::with_capacity(spans.iter().map(|(a, b)| b - a).sum());
         for (start, end) in spans {
@@ -99,7 +99,7 @@ impl JsonEncoder {
 impl Encoder for JsonEncoder {
     fn encode(
         &mut self,
-        messages: &[DataMessage],
+        messages: &[DataMessage<Payload>],
         selected: &[usize],
         _: NodeId,
     ) -> (Bytes, usize) {
@@ -121,13 +121,13 @@ mod tests {
 
     use super::*;
 
-    fn message(topic: &str, data: Data) -> DataMessage {
+    fn message(topic: &str, data: Data) -> DataMessage<Payload> {
         DataMessage {
             origin: NodeId([1; 16]),
             id: 1,
             ttl: 20,
             topic: Topic::from(topic),
-            data,
+            data: data.into(),
         }
     }
 

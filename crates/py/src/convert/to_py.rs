@@ -7,12 +7,13 @@
 use std::net::IpAddr;
 use std::sync::MutexGuard;
 
-use broker_wire::Data;
+use broker_wire::data::{Build, EncodedData, Scalar};
+use broker_wire::{Data, Payload, WireError};
 use ipnet::IpNet;
-use pyo3::exceptions::PyRecursionError;
+use pyo3::exceptions::{PyRecursionError, PyRuntimeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PySet, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PySet, PyString, PyTuple};
 
 use super::str_cache::{self, StrCache, MAX_CACHED_LEN};
 use super::{classes, nanos_to_delta, MAX_DEPTH};
@@ -59,9 +60,28 @@ impl<'py> ToPy<'py> {
     pub fn message(
         &mut self,
         topic: &Bound<'py, PyString>,
-        data: &Data,
+        data: &Payload,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(self.py, [topic.clone().into_any(), self.value(data)?])
+        let value = match data {
+            Payload::Value(data) => self.value(data)?,
+            Payload::Encoded(encoded) => self.encoded(encoded)?,
+        };
+        tuple(self.py, [topic.clone().into_any(), value])
+    }
+
+    /// The Python value of an encoded value, built straight from its bytes (as
+    /// [`ToPy::value`] converts its `Data`).
+    fn encoded(&mut self, encoded: &EncodedData) -> PyResult<Bound<'py, PyAny>> {
+        let immutable = self.immutable;
+        match encoded.build(self) {
+            Ok(Some(value)) => Ok(value),
+            // Sets or tables out of Broker's order (not from us): decoding sorts them.
+            Ok(None) => self.convert(&encoded.decode(), immutable, 0),
+            Err(Failed::Python(e)) => Err(e),
+            Err(Failed::Wire(e)) => Err(PyRuntimeError::new_err(format!(
+                "undecodable value received: {e}"
+            ))),
+        }
     }
 
     /// Converts in `hashable` form when the result must be hashable (set element, table
@@ -122,7 +142,7 @@ impl<'py> ToPy<'py> {
                 for x in items {
                     converted.push(self.convert(x, hashable, depth + 1)?);
                 }
-                PyTuple::new(py, converted)?.into_any()
+                tuple(py, converted)?.into_any()
             }
         })
     }
@@ -140,6 +160,103 @@ impl<'py> ToPy<'py> {
             Some(text) => text.into_any(),
             None => PyBytes::new(py, bytes).into_any(),
         }
+    }
+}
+
+/// A tuple of `items`, left untracked by the cyclic garbage collector when none of
+/// them can be part of a cycle (counts, strings, numbers, such tuples). CPython
+/// untracks such tuples itself, but only in the first collection that sees them:
+/// every received message would be traversed once by a collection that the
+/// allocations of received messages trigger.
+fn tuple<'py, I>(py: Python<'py>, items: I) -> PyResult<Bound<'py, PyTuple>>
+where
+    I: AsRef<[Bound<'py, PyAny>]> + IntoIterator<Item = Bound<'py, PyAny>>,
+    I::IntoIter: ExactSizeIterator,
+{
+    // SAFETY: plain queries on live objects, as CPython's `_PyTuple_MaybeUntrack` does
+    // (objects of types without the GC flag are never tracked; of the others, only
+    // exact tuples are asked, anything else counts as tracked); untracking a tuple
+    // holding only untracked objects cannot hide a reference cycle from the collector.
+    let may_be_tracked = |item: &Bound<'py, PyAny>| unsafe {
+        let ptr = item.as_ptr();
+        ffi::PyType_HasFeature(ffi::Py_TYPE(ptr), ffi::Py_TPFLAGS_HAVE_GC) != 0
+            && (ffi::PyTuple_CheckExact(ptr) == 0 || ffi::PyObject_GC_IsTracked(ptr) != 0)
+    };
+    let untracked = !items.as_ref().iter().any(may_be_tracked);
+    // The items move into the tuple: no reference counting on the way.
+    let tuple = PyTuple::new(py, items)?;
+    if untracked {
+        // SAFETY: a live tuple, whose items were checked above.
+        unsafe { ffi::PyObject_GC_UnTrack(tuple.as_ptr().cast()) };
+    }
+    Ok(tuple)
+}
+
+/// Why building a value from its bytes failed.
+pub enum Failed {
+    /// Python refused an object.
+    Python(PyErr),
+    /// Bytes that were checked when received do not read back: a bug.
+    Wire(WireError),
+}
+
+impl From<PyErr> for Failed {
+    fn from(e: PyErr) -> Self {
+        Failed::Python(e)
+    }
+}
+
+impl From<WireError> for Failed {
+    fn from(e: WireError) -> Self {
+        Failed::Wire(e)
+    }
+}
+
+/// Values built from their bytes come out as [`ToPy::value`] converts them; `key`
+/// parts (set elements, table keys and what they hold) in hashable form.
+impl<'py> Build for ToPy<'py> {
+    type Value = Bound<'py, PyAny>;
+    type Error = Failed;
+
+    fn scalar(&mut self, value: Scalar<'_>, key: bool) -> Result<Self::Value, Failed> {
+        let py = self.py;
+        Ok(match value {
+            Scalar::None => py.None().into_bound(py),
+            Scalar::Boolean(b) => PyBool::new(py, b).to_owned().into_any(),
+            Scalar::Count(c) => Count::to_object(py, c)?.into_any(),
+            Scalar::Integer(i) => PyInt::new(py, i).into_any(),
+            Scalar::Real(r) => PyFloat::new(py, r).into_any(),
+            Scalar::String(bytes) => self.string(bytes),
+            Scalar::Other(data) => self.convert(&data, key || self.immutable, 0)?,
+        })
+    }
+
+    fn vector(&mut self, items: Vec<Self::Value>, _: bool) -> Result<Self::Value, Failed> {
+        Ok(tuple(self.py, items)?.into_any())
+    }
+
+    fn set(&mut self, elements: Vec<Self::Value>, key: bool) -> Result<Self::Value, Failed> {
+        Ok(if key || self.immutable {
+            PyFrozenSet::new(self.py, &elements)?.into_any()
+        } else {
+            PySet::new(self.py, &elements)?.into_any()
+        })
+    }
+
+    fn table(
+        &mut self,
+        entries: Vec<(Self::Value, Self::Value)>,
+        key: bool,
+    ) -> Result<Self::Value, Failed> {
+        let dict = if key || self.immutable {
+            FrozenTable::empty(self.py)?
+        } else {
+            new_dict(self.py, entries.len())?
+        };
+        for (k, v) in entries {
+            dict.set_item(k, v)?;
+        }
+        Ok(dict.into_any())
     }
 }
 

@@ -53,9 +53,9 @@ impl Serialize for Data {
 }
 
 /// A value together with the number of containers enclosing it.
-struct Nested<'a> {
-    data: &'a Data,
-    depth: usize,
+pub(super) struct Nested<'a> {
+    pub(super) data: &'a Data,
+    pub(super) depth: usize,
 }
 
 /// The items of a container whose elements sit at `depth`.
@@ -458,5 +458,131 @@ impl<'de> Visitor<'de> for TableSeed {
             map.next_value_seed(DecodeInto { depth, target })?;
         }
         Ok(Table::from_iter(entries))
+    }
+}
+
+/// Checks one encoded value, enclosed by `depth` containers, exactly as decoding it
+/// into a [`Data`] would (the same serde calls, so the same input is refused), without
+/// building it.
+pub(crate) struct Validate {
+    pub(crate) depth: usize,
+}
+
+impl Validate {
+    fn elements<E: de::Error>(&self) -> Result<usize, E> {
+        if self.depth >= MAX_DEPTH {
+            return Err(E::custom(flag_too_deep()));
+        }
+        Ok(self.depth + 1)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Validate {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_enum("Data", &VARIANTS, self)
+    }
+}
+
+impl<'de> Visitor<'de> for Validate {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Broker value")
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        let (index, variant) = data.variant_seed(VariantIndex)?;
+        match index {
+            0 => variant.unit_variant()?,
+            1 => drop(variant.newtype_variant::<bool>()?),
+            2 => drop(variant.newtype_variant::<u64>()?),
+            3 => drop(variant.newtype_variant::<i64>()?),
+            4 => drop(variant.newtype_variant::<f64>()?),
+            5 => variant.newtype_variant_seed(IgnoredBytes)?,
+            6 => drop(variant.newtype_variant::<std::net::IpAddr>()?),
+            7 => drop(variant.newtype_variant::<ipnet::IpNet>()?),
+            8 => drop(variant.newtype_variant::<super::Port>()?),
+            9 => drop(variant.newtype_variant::<super::Timestamp>()?),
+            10 => drop(variant.newtype_variant::<super::Timespan>()?),
+            11 => drop(variant.newtype_variant::<String>()?),
+            12 | 14 => variant.newtype_variant_seed(ValidateSeq(self.elements()?))?,
+            _ => variant.newtype_variant_seed(ValidateMap(self.elements()?))?,
+        }
+        Ok(())
+    }
+}
+
+/// A byte string, read and dropped.
+struct IgnoredBytes;
+
+impl<'de> DeserializeSeed<'de> for IgnoredBytes {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_byte_buf(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IgnoredBytes {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a byte string")
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// The elements of a vector or set, at the given depth.
+struct ValidateSeq(usize);
+
+/// The entries of a table, at the given depth.
+struct ValidateMap(usize);
+
+impl<'de> DeserializeSeed<'de> for ValidateSeq {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValidateSeq {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence of Broker values")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Validate { depth: self.0 })?.is_some() {}
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ValidateMap {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValidateMap {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a table of Broker values")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Validate { depth: self.0 })?.is_some() {
+            map.next_value_seed(Validate { depth: self.0 })?;
+        }
+        Ok(())
     }
 }
