@@ -247,9 +247,7 @@ fn drop_oldest_policy_delivers_the_newest_messages_once_the_peer_reads() {
         }
     }
     assert!(numbers.windows(2).all(|w| w[0] < w[1]), "reordered");
-    assert!(
-        numbers.windows(2).any(|w| w[1] - w[0] > 1),
-        "nothing dropped"
-    );
+    // The oldest were dropped, the newest (up to the last) arrived.
+    assert!(numbers.len() < TOTAL as usize, "nothing dropped");
     assert_eq!(endpoint.peers().len(), 1, "the peering stays");
 }
