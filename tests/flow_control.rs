@@ -251,3 +251,45 @@ fn drop_oldest_policy_delivers_the_newest_messages_once_the_peer_reads() {
     assert!(numbers.len() < TOTAL as usize, "nothing dropped");
     assert_eq!(endpoint.peers().len(), 1, "the peering stays");
 }
+
+#[test]
+fn a_peer_cut_loose_by_disconnect_is_welcome_again_while_it_still_stalls() {
+    let plaintext = Config {
+        disable_ssl: true,
+        ..Config::default()
+    };
+    let stalled_side = Endpoint::new(plaintext.clone()).unwrap();
+    // A subscriber that never reads: its full queue parks the peering's reader.
+    let _stalled = stalled_side.make_subscriber(vec![Topic::from("/slow")], 8);
+    let port = stalled_side.listen("127.0.0.1", 0).unwrap();
+    let publisher = Endpoint::new(small_config(SlowPeerPolicy::Disconnect {
+        after: Duration::from_millis(200),
+    }))
+    .unwrap();
+    let statuses = publisher.make_status_subscriber(true);
+    publisher
+        .peer("127.0.0.1", port, Some(Duration::from_millis(200)))
+        .unwrap();
+    await_subscription(&publisher, "/slow");
+    let stop = AtomicBool::new(false);
+    let (mut cut, mut added_again) = (false, false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| flood(&publisher, &stop));
+        let deadline = Instant::now() + WAIT;
+        while !added_again && Instant::now() < deadline {
+            match statuses.get(Some(Duration::from_millis(100))) {
+                Some(StatusEvent::Error(e)) if e.code == ErrorCode::PeerTimeout => {
+                    cut = true;
+                    stop.store(true, Ordering::Relaxed);
+                }
+                Some(StatusEvent::Status(s)) if s.code == StatusCode::PeerAdded => {
+                    added_again = cut;
+                }
+                _ => {}
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(cut, "the stalled peer was never cut loose");
+    assert!(added_again, "the publisher's retries were refused");
+}

@@ -8,13 +8,14 @@
 
 mod peerings;
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
 use broker_wire::frame::{Frame, Hello, NodeId};
 use broker_wire::native::{
     Closed, DropConn, EndpointId, Handshake, HandshakeError, HandshakeMachine, NativeCodec,
-    NativeError, Next, Role, BROKER_RS_VERSION,
+    NativeError, Next, Reservation, Role, BROKER_RS_VERSION,
 };
 use broker_wire::{Topic, WireError};
 use openssl::ssl::SslVersion;
@@ -79,6 +80,55 @@ pub(crate) struct Established {
     pub(crate) slot: PeerSlot,
     /// Where the peer is.
     pub(crate) network: NetworkInfo,
+    /// The TCP socket's descriptor (see [`TcpSocket`]).
+    pub(crate) socket: TcpSocket,
+}
+
+/// Linux's `TCP_ESTABLISHED` state (`include/net/tcp_states.h`), which libc lacks.
+const TCP_ESTABLISHED: u8 = 1;
+
+/// What the kernel knows of an established connection's TCP socket, asked through its
+/// descriptor. Only valid while the connection's halves are alive, which the peering
+/// that holds it guarantees; a reused descriptor answers at worst "not established".
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TcpSocket(RawFd);
+
+impl TcpSocket {
+    /// Whether the connection is still established: not reset or closed by the remote.
+    pub(crate) fn established(self) -> bool {
+        // SAFETY: `tcp_info` is plain data; getsockopt writes at most `len` bytes of it.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let asked = unsafe {
+            libc::getsockopt(
+                self.0,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        asked != 0 || info.tcpi_state == TCP_ESTABLISHED
+    }
+
+    /// Makes the coming close a reset: a remote that stopped reading would otherwise
+    /// never see the end, since a close's FIN waits behind the unsent data.
+    pub(crate) fn reset_on_close(self) {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid `linger` of the size given; failure only means a FIN instead.
+        unsafe {
+            libc::setsockopt(
+                self.0,
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+    }
 }
 
 /// Every way opening a connection can fail.
@@ -165,10 +215,11 @@ pub(crate) async fn open(
     opening: Opening,
 ) -> Result<Established, ConnectError> {
     let _ = stream.set_nodelay(true);
+    let socket = TcpSocket(stream.as_raw_fd());
     let started = tokio::time::Instant::now();
     let timeout = opening.timeout;
     let Some(tls) = opening.tls.clone() else {
-        return handshake(stream, side, network, opening, timeout, true).await;
+        return handshake(stream, socket, side, network, opening, timeout, true).await;
     };
     let securing = async {
         match side {
@@ -184,7 +235,7 @@ pub(crate) async fn open(
     // writer, which can wait for that, may write then.
     let tls13 = secured.ssl().version2() == Some(SslVersion::TLS1_3);
     let left = timeout.saturating_sub(started.elapsed());
-    handshake(secured, side, network, opening, left, tls13).await
+    handshake(secured, socket, side, network, opening, left, tls13).await
 }
 
 /// Runs Broker's handshake over `stream`, then ours if both ends are broker-rs, all
@@ -192,6 +243,7 @@ pub(crate) async fn open(
 /// to read first.
 async fn handshake<S>(
     stream: S,
+    socket: TcpSocket,
     side: Side,
     network: NetworkInfo,
     opening: Opening,
@@ -237,6 +289,7 @@ where
         remote,
         slot,
         network,
+        socket,
     })
 }
 
@@ -263,6 +316,8 @@ async fn native_handshake(
     let codec = NativeCodec::new(opening.max_frame_len);
     send_handshake(writer, &codec, &[first]).await?;
     let mut slot = None;
+    // The peer whose reservation was refused (being connected or peered already).
+    let mut refused = None;
     loop {
         let body = match reader.next_body().await {
             Ok(Some(body)) => body,
@@ -294,6 +349,9 @@ async fn native_handshake(
                 Next::Continue => break,
                 Next::Reserve { peer, .. } => {
                     let (reservation, granted) = opening.peerings.reserve(peer);
+                    if reservation != Reservation::Granted {
+                        refused = Some(peer);
+                    }
                     slot = granted;
                     machine.reserved(reservation)
                 }
@@ -315,7 +373,20 @@ async fn native_handshake(
                         slot,
                     });
                 }
-                Next::Closed(closed) => return Err(closed_error(closed, &opening.peerings)),
+                Next::Closed(closed) => {
+                    return Err(match (closed, refused) {
+                        // Refused as the responder (drop_conn 40): as redundant as the
+                        // originator's drop_conn 39, the peer being connected or peered.
+                        (
+                            Closed::Failed {
+                                error: HandshakeError::RedundantAtResponder,
+                                ..
+                            },
+                            Some(peer),
+                        ) => ConnectError::Redundant(peer),
+                        (closed, _) => closed_error(closed, &opening.peerings),
+                    });
+                }
             };
         }
     }

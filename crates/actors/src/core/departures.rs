@@ -142,6 +142,9 @@ impl Core {
             return;
         }
         let entry = self.lose(node, ctx).expect("present above");
+        // A reset, not a FIN stuck behind the data it does not read: the peer learns at
+        // once that this connection is over, and welcomes our next attempt.
+        entry.socket.reset_on_close();
         entry.actor.do_send(Close {
             timeout: Duration::ZERO,
         });

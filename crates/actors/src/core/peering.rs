@@ -10,15 +10,17 @@ use broker_wire::frame::{Hello, NodeId};
 use broker_wire::native::{EndpointId, BROKER_RS_VERSION, PROTOCOL_VERSION};
 use broker_wire::Topic;
 
-use super::{Core, HandshakeFailed, Handshaken, PeerFilter, PeerReply, PeerWith};
-use crate::connection::{connect, ConnectError, Established, Opening, PeerSlot, Peerings, Remote};
+use super::{Core, HandshakeFailed, Handshaken, PeerClosed, PeerFilter, PeerReply, PeerWith};
+use crate::connection::{
+    connect, ConnectError, Established, Opening, PeerSlot, Peerings, Remote, TcpSocket,
+};
 use crate::error::EndpointError;
 use crate::info::{
     EndpointInfo, LinkType, NetworkInfo, PeerFlags, PeerInfo, PeerStatus, UNKNOWN_NODE,
 };
 use crate::link::{Link, BATCH, NATIVE};
 use crate::listener::worth_reporting;
-use crate::peer::{sanitize, Peer};
+use crate::peer::{sanitize, Close, CloseReason, Peer};
 use crate::routing::Shared;
 use crate::status::{text, ErrorCode, StatusCode, StatusEvent};
 
@@ -31,6 +33,8 @@ pub(super) struct PeerEntry {
     pub(super) network: NetworkInfo,
     /// The `peer` target, for peerings we initiated.
     pub(super) outbound: Option<(String, u16)>,
+    /// The connection's TCP socket, to reset it or ask whether it is still up.
+    pub(super) socket: TcpSocket,
     /// The peer's reservation: released when the entry goes.
     _slot: PeerSlot,
 }
@@ -187,6 +191,7 @@ impl Core {
             remote,
             slot,
             network,
+            socket,
         } = established;
         slot.peered();
         let native = matches!(remote, Remote::Native { .. });
@@ -222,6 +227,7 @@ impl Core {
             filter: Arc::new(sanitize(remote.into_filter())),
             network,
             outbound,
+            socket,
             _slot: slot,
         };
         let info = entry.info();
@@ -315,7 +321,10 @@ impl Core {
         outbound: Option<(String, u16)>,
         ctx: &mut Context<Self>,
     ) {
-        let Some(key) = outbound else { return };
+        let Some(key) = outbound else {
+            self.redialled(peer, ctx);
+            return;
+        };
         let Some(target) = self.outbound.get_mut(&key) else {
             return;
         };
@@ -342,6 +351,32 @@ impl Core {
                 }));
             }
             act.retry_later(key, ctx);
+        });
+    }
+
+    /// A peer we hold an inbound peering with dialled us again, and was refused as
+    /// redundant. If the kernel says that peering's connection is no longer up (the peer
+    /// reset it, e.g. cutting us loose as a slow reader), the peering is dead although
+    /// its reader has not seen it yet (parked behind a full subscriber): it goes now, so
+    /// the peer's next attempt is welcome.
+    fn redialled(&mut self, peer: EndpointId, ctx: &mut Context<Self>) {
+        let Some(entry) = self.peers.get(&peer) else {
+            return;
+        };
+        if entry.outbound.is_some() || entry.socket.established() {
+            return;
+        }
+        let (conn, actor) = (entry.conn, entry.actor.clone());
+        self.peer_closed(
+            PeerClosed {
+                node: peer,
+                conn,
+                reason: CloseReason::Closed,
+            },
+            ctx,
+        );
+        actor.do_send(Close {
+            timeout: Duration::ZERO,
         });
     }
 
