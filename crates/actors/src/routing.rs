@@ -189,6 +189,13 @@ pub(crate) fn plan(
     )
 }
 
+/// One encoding's encoder for a batch, and the bytes of the whole batch once made.
+struct BatchEncoding {
+    name: &'static str,
+    encoder: Box<dyn Encoder>,
+    whole: Option<(Bytes, usize)>,
+}
+
 /// [`plan`] for the links of `targets` only.
 fn plan_to<'r>(
     shared: &Shared,
@@ -197,8 +204,9 @@ fn plan_to<'r>(
     skip: Option<NodeId>,
 ) -> Deliveries {
     let mut deliveries = Vec::new();
-    // Usually one: every link of an encoding shares its encoder.
-    let mut encoders: Vec<(&'static str, Box<dyn Encoder>)> = Vec::new();
+    // Usually one: every link of an encoding shares its encoder, and the bytes of the
+    // whole batch, which most links want.
+    let mut encoders: Vec<BatchEncoding> = Vec::new();
     let mut selected = Vec::with_capacity(messages.len());
     for peer in targets.filter(|p| Some(p.link.node) != skip) {
         selected.clear();
@@ -209,21 +217,28 @@ fn plan_to<'r>(
             continue;
         }
         let encoding = peer.link.encoding;
-        let index = match encoders
-            .iter()
-            .position(|(name, _)| *name == encoding.name())
-        {
+        let index = match encoders.iter().position(|e| e.name == encoding.name()) {
             Some(index) => index,
             None => {
                 let encoder =
                     encoding.encoder(shared.node, messages.len(), shared.config.max_frame_len);
-                encoders.push((encoding.name(), encoder));
+                encoders.push(BatchEncoding {
+                    name: encoding.name(),
+                    encoder,
+                    whole: None,
+                });
                 encoders.len() - 1
             }
         };
-        let (bytes, count) = encoders[index]
-            .1
-            .encode(messages, &selected, peer.link.node);
+        let BatchEncoding { encoder, whole, .. } = &mut encoders[index];
+        let to = peer.link.node;
+        let (bytes, count) = if selected.len() == messages.len() && !encoder.names_receiver() {
+            whole
+                .get_or_insert_with(|| encoder.encode(messages, &selected, to))
+                .clone()
+        } else {
+            encoder.encode(messages, &selected, to)
+        };
         if count > 0 {
             deliveries.push((peer.link.clone(), bytes, count));
         }
@@ -458,6 +473,10 @@ mod tests {
                 .map(|&i| format!("{} to {}\n", messages[i].topic.as_str(), to.0[0]))
                 .collect();
             (Bytes::from(lines), selected.len())
+        }
+
+        fn names_receiver(&self) -> bool {
+            true
         }
     }
 

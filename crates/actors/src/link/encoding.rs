@@ -54,6 +54,12 @@ pub(crate) trait Encoder: Send {
         selected: &[usize],
         to: NodeId,
     ) -> (Bytes, usize);
+
+    /// Whether the bytes depend on the receiver `to`. If not (every protocol so far),
+    /// routing encodes the whole batch once for all the links wanting all of it.
+    fn names_receiver(&self) -> bool {
+        false
+    }
 }
 
 /// Our own protocol: messages encoded once into batch frames of about 256 KiB, which
@@ -72,7 +78,6 @@ impl Encoding for BatchFrames {
         Box::new(BatchEncoder {
             encoded: EncodedBatch::new(messages),
             cap: max_frame_len,
-            whole: None,
         })
     }
 
@@ -96,8 +101,6 @@ impl Encoding for BatchFrames {
 struct BatchEncoder {
     encoded: EncodedBatch,
     cap: usize,
-    /// The frames of the whole batch, shared by every link wanting all of it.
-    whole: Option<(Bytes, usize)>,
 }
 
 impl Encoder for BatchEncoder {
@@ -107,17 +110,6 @@ impl Encoder for BatchEncoder {
         selected: &[usize],
         _: NodeId,
     ) -> (Bytes, usize) {
-        let BatchEncoder {
-            encoded,
-            cap,
-            whole,
-        } = self;
-        if selected.len() == messages.len() {
-            whole
-                .get_or_insert_with(|| encoded.frames(messages, selected, *cap))
-                .clone()
-        } else {
-            encoded.frames(messages, selected, *cap)
-        }
+        self.encoded.frames(messages, selected, self.cap)
     }
 }

@@ -48,7 +48,6 @@ impl Encoding for NativeEnvelopes {
             codec: NativeCodec::new(max_frame_len),
             bytes: Vec::new(),
             spans: vec![None; messages],
-            whole: None,
         })
     }
 
@@ -79,8 +78,6 @@ struct NativeEncoder {
     /// Byte range of each message's frame in `bytes`, once encoded; `Some((0, 0))`
     /// marks a message that cannot be encoded (too deep, above the cap).
     spans: Vec<Option<(usize, usize)>>,
-    /// The frames of the whole batch, shared by every link wanting all of it.
-    whole: Option<(Bytes, usize)>,
 }
 
 impl NativeEncoder {
@@ -126,14 +123,6 @@ impl Encoder for NativeEncoder {
         selected: &[usize],
         _: NodeId,
     ) -> (Bytes, usize) {
-        if selected.len() == messages.len() {
-            if let Some(whole) = &self.whole {
-                return whole.clone();
-            }
-            let whole = self.frames(messages, selected);
-            self.whole = Some(whole.clone());
-            return whole;
-        }
         self.frames(messages, selected)
     }
 }

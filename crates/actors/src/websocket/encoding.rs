@@ -31,7 +31,6 @@ impl Encoding for JsonLines {
         Box::new(JsonEncoder {
             text: String::new(),
             spans: vec![None; messages],
-            whole: None,
         })
     }
 
@@ -54,8 +53,6 @@ struct JsonEncoder {
     text: String,
     /// Where each message's line is in `text`, once encoded.
     spans: Vec<Option<(usize, usize)>>,
-    /// The lines of the whole batch, shared by every client wanting all of it.
-    whole: Option<(Bytes, usize)>,
 }
 
 impl JsonEncoder {
@@ -103,14 +100,6 @@ impl Encoder for JsonEncoder {
         selected: &[usize],
         _: NodeId,
     ) -> (Bytes, usize) {
-        if selected.len() == messages.len() {
-            if let Some(whole) = &self.whole {
-                return whole.clone();
-            }
-            let whole = (self.lines(messages, selected), selected.len());
-            self.whole = Some(whole.clone());
-            return whole;
-        }
         (self.lines(messages, selected), selected.len())
     }
 }
