@@ -224,53 +224,22 @@ async fn read_loop(
         let mut ended = None;
         while let Some(item) = next.take() {
             match item {
-                Ok(Message::Text(text)) if outbound => {
-                    match decoder.server_message(text.as_bytes()) {
-                        Ok(ServerMessage::Data(message)) => {
-                            batch.push(DataMessage {
-                                origin: node,
-                                id: next_id,
-                                ttl: shared.config.ttl,
-                                topic: message.topic,
-                                data: message.data,
-                            });
-                            next_id += 1;
-                        }
-                        Ok(ServerMessage::Error(error)) => {
-                            let code = ErrorCode::from_name(error.code.as_str())
-                                .unwrap_or(ErrorCode::Unspecified);
-                            let why = format!("{PEER_TYPE} server: {}", error.context);
-                            report(shared, context, code, why);
-                        }
-                        // A second ack says nothing new.
-                        Ok(ServerMessage::Ack(_)) => {}
-                        Err(error) => {
-                            let why = format!("{PEER_TYPE} server sent {error}");
-                            report(shared, context, ErrorCode::DeserializationFailed, why);
-                        }
-                    }
-                }
                 Ok(Message::Text(text)) => {
-                    inputs += 1;
-                    match decoder.data_message(text.as_bytes()) {
-                        Ok(message) => {
-                            batch.push(DataMessage {
-                                origin: node,
-                                id: next_id,
-                                ttl: shared.config.ttl,
-                                topic: message.topic,
-                                data: message.data,
-                            });
-                            next_id += 1;
-                        }
-                        Err(error) => {
-                            let mut line = String::new();
-                            input_error(inputs, &error).encode(&mut line);
-                            line.push(SEPARATOR as char);
-                            // Counts as a message: a client that floods garbage
-                            // without reading meets the overflow policy.
-                            link.send(Bytes::from(line), 1).await;
-                        }
+                    let received = if outbound {
+                        server_data(shared, context, &decoder, text.as_bytes())
+                    } else {
+                        inputs += 1;
+                        client_data(&decoder, inputs, text.as_bytes(), link).await
+                    };
+                    if let Some(message) = received {
+                        batch.push(DataMessage {
+                            origin: node,
+                            id: next_id,
+                            ttl: shared.config.ttl,
+                            topic: message.topic,
+                            data: message.data,
+                        });
+                        next_id += 1;
                     }
                 }
                 Ok(Message::Binary(_)) => {
@@ -307,6 +276,51 @@ async fn read_loop(
             return ended;
         }
     }
+}
+
+/// A server's text frame: its data message, if it is one. Its error messages, and
+/// what we could not read, become error statuses; a second ack says nothing new.
+fn server_data(
+    shared: &Shared,
+    context: &EndpointInfo,
+    decoder: &json::Decoder,
+    text: &[u8],
+) -> Option<json::DataMessage> {
+    match decoder.server_message(text) {
+        Ok(ServerMessage::Data(message)) => return Some(message),
+        Ok(ServerMessage::Error(error)) => {
+            let code = ErrorCode::from_name(error.code.as_str()).unwrap_or(ErrorCode::Unspecified);
+            let why = format!("{PEER_TYPE} server: {}", error.context);
+            report(shared, context, code, why);
+        }
+        Ok(ServerMessage::Ack(_)) => {}
+        Err(error) => {
+            let why = format!("{PEER_TYPE} server sent {error}");
+            report(shared, context, ErrorCode::DeserializationFailed, why);
+        }
+    }
+    None
+}
+
+/// A client's text frame, its input number `input`: its data message, or, when it does
+/// not decode, none and an error message back to the client.
+async fn client_data(
+    decoder: &json::Decoder,
+    input: u64,
+    text: &[u8],
+    link: &Link,
+) -> Option<json::DataMessage> {
+    let error = match decoder.data_message(text) {
+        Ok(message) => return Some(message),
+        Err(error) => error,
+    };
+    let mut line = String::new();
+    input_error(input, &error).encode(&mut line);
+    line.push(SEPARATOR as char);
+    // Counts as a message: a client that floods garbage without reading meets the
+    // overflow policy.
+    link.send(Bytes::from(line), 1).await;
+    None
 }
 
 /// Tells the status subscribers of a server's complaint (or of what it sent that we
