@@ -6,35 +6,33 @@
 //! actor): they would wait on the thread that has to answer them.
 
 mod metrics;
+mod queues;
 mod stores;
+mod waits;
 
-use std::sync::atomic::AtomicU64;
+pub use stores::PendingClone;
+
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::{Actor, Addr, Handler, Message};
 use actix_rt::{Arbiter, ArbiterHandle};
 use broker_wire::frame::NodeId;
 use broker_wire::{Payload, Topic};
 use futures::channel::oneshot;
-use futures::future::Either;
-use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::core::{
-    AddPublisher, AddStatusSubscriber, AddSubscriber, Core, Forward, GetPeerSubscriptions,
-    GetPeers, Listen, PeerWith, Shutdown, Unpeer, WebSocketListen, WebSocketPeer, WebSocketUnpeer,
+    AddPublisher, Core, Forward, GetPeerSubscriptions, GetPeers, Listen, PeerWith, Shutdown,
+    Unpeer, WebSocketListen, WebSocketPeer, WebSocketUnpeer,
 };
 use crate::error::EndpointError;
-use crate::flare::Flare;
 use crate::info::PeerInfo;
 use crate::publish_buffer::PublishBuffer;
-use crate::publisher::Publisher;
-use crate::queue::{BoundedQueue, PushError};
+use crate::queue::PushError;
 use crate::reports::Reporter;
-use crate::routing::{Routes, Shared};
-use crate::subscriber::{Inbox, StatusSubscriber, Subscriber};
+use crate::routing::Shared;
 use crate::tls::TlsContext;
 use metrics::{Sources, StoreList};
 
@@ -52,8 +50,9 @@ struct Inner {
     core: Addr<Core>,
     /// Runs tasks on the endpoint's thread, where timers work whoever waits.
     arbiter: ArbiterHandle,
-    /// The endpoint's thread, taken by the first shutdown.
-    thread: Mutex<Option<JoinHandle<()>>>,
+    /// The endpoint's thread, taken by the first shutdown, and what tells when it is
+    /// about to end (its sender dropped), so that a shutdown can await that.
+    thread: Mutex<Option<(JoinHandle<()>, oneshot::Receiver<()>)>>,
     /// What its metrics are read from.
     sources: Sources,
     /// The port serving them, if any.
@@ -69,10 +68,13 @@ impl Endpoint {
         let mailbox = Arc::new(PublishBuffer::new(config.peer_buffer, None));
         let shared = Arc::new(Shared::new(NodeId::random(), config, tls, reporter));
         let (started, core) = std::sync::mpsc::sync_channel(1);
+        let (ending, ended) = oneshot::channel::<()>();
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()
             .name("broker-endpoint".into())
             .spawn(move || {
+                // Dropped last, however the thread ends: its runtime is gone by then.
+                let _ending = ending;
                 // Built here rather than by `System::new`, which panics when the runtime
                 // cannot be had (out of file descriptors for its epoll and waker).
                 let runtime = match new_runtime() {
@@ -110,7 +112,7 @@ impl Endpoint {
             mailbox,
             core,
             arbiter,
-            thread: Mutex::new(Some(thread)),
+            thread: Mutex::new(Some((thread, ended))),
             sources,
             metrics_port,
         };
@@ -146,16 +148,36 @@ impl Endpoint {
         M::Result: Send,
         Core: Handler<M>,
     {
-        futures::executor::block_on(self.inner.core.send(msg)).map_err(|_| EndpointError::ShutDown)
+        futures::executor::block_on(self.ask(msg))
+    }
+
+    /// Async [`Endpoint::call`].
+    pub(crate) async fn ask<M>(&self, msg: M) -> Result<M::Result, EndpointError>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        Core: Handler<M>,
+    {
+        self.inner
+            .core
+            .send(msg)
+            .await
+            .map_err(|_| EndpointError::ShutDown)
     }
 
     /// Listens on `address` (`""` = all interfaces) and `port` (0 = any); returns the
     /// bound port.
     pub fn listen(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
-        self.call(Listen {
+        futures::executor::block_on(self.listen_async(address, port))
+    }
+
+    /// Async [`Endpoint::listen`].
+    pub async fn listen_async(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
+        self.ask(Listen {
             address: address.to_owned(),
             port,
-        })?
+        })
+        .await?
     }
 
     /// Listens for WebSocket clients (Zeek's WebSocket API, JSON v1, on
@@ -163,10 +185,20 @@ impl Endpoint {
     /// with TLS as peerings have it (none with `disable_ssl`); returns the bound port.
     /// Each client is a peer with an id of its own (see docs/websocket.md).
     pub fn web_socket_listen(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
-        self.call(WebSocketListen {
+        futures::executor::block_on(self.web_socket_listen_async(address, port))
+    }
+
+    /// Async [`Endpoint::web_socket_listen`].
+    pub async fn web_socket_listen_async(
+        &self,
+        address: &str,
+        port: u16,
+    ) -> Result<u16, EndpointError> {
+        self.ask(WebSocketListen {
             address: address.to_owned(),
             port,
-        })?
+        })
+        .await?
     }
 
     /// Connects to the WebSocket server at `url` (`ws://` or `wss://`, the path
@@ -182,6 +214,17 @@ impl Endpoint {
         send: Vec<Topic>,
         retry: Option<Duration>,
     ) -> Result<(), EndpointError> {
+        futures::executor::block_on(self.web_socket_peer_async(url, topics, send, retry))
+    }
+
+    /// Async [`Endpoint::web_socket_peer`].
+    pub async fn web_socket_peer_async(
+        &self,
+        url: &str,
+        topics: Vec<Topic>,
+        send: Vec<Topic>,
+        retry: Option<Duration>,
+    ) -> Result<(), EndpointError> {
         let (reply, outcome) = oneshot::channel();
         self.inner.core.do_send(WebSocketPeer {
             url: url.to_owned(),
@@ -190,16 +233,21 @@ impl Endpoint {
             retry,
             reply: Some(reply),
         });
-        futures::executor::block_on(outcome).map_err(|_| EndpointError::ShutDown)?
+        outcome.await.map_err(|_| EndpointError::ShutDown)?
     }
 
     /// Stops connecting to the WebSocket server at `url` and closes the connection;
     /// whether there was either.
     pub fn web_socket_unpeer(&self, url: &str) -> bool {
-        self.call(WebSocketUnpeer {
+        futures::executor::block_on(self.web_socket_unpeer_async(url))
+    }
+
+    /// Async [`Endpoint::web_socket_unpeer`].
+    pub async fn web_socket_unpeer_async(&self, url: &str) -> bool {
+        let unpeer = WebSocketUnpeer {
             url: url.to_owned(),
-        })
-        .unwrap_or(false)
+        };
+        self.ask(unpeer).await.unwrap_or(false)
     }
 
     /// Peers with `address:port`, blocking until peered or the first attempt failed.
@@ -286,70 +334,9 @@ impl Endpoint {
         self.call(GetPeerSubscriptions).unwrap_or_default()
     }
 
-    /// Waits up to `timeout` until some direct peer's (or WebSocket client's) filter
-    /// matches `topic` (a message published on `topic` now would reach it); whether one
-    /// does. Returns at once if one does already; `false` once the endpoint is shut down.
-    pub fn await_peer_subscription(&self, topic: &Topic, timeout: Duration) -> bool {
-        futures::executor::block_on(self.await_peer_subscription_async(topic, timeout))
-    }
-
-    /// Async [`Endpoint::await_peer_subscription`].
-    pub async fn await_peer_subscription_async(&self, topic: &Topic, timeout: Duration) -> bool {
-        let topic = topic.clone();
-        self.await_routes(timeout, move |routes| routes.peer_wants(&topic))
-            .await
-    }
-
-    /// Waits up to `timeout` until `node` is reachable, a peer or an endpoint further
-    /// away that some peer speaking our protocol reaches (within the TTL); whether it is.
-    pub fn await_peer(&self, node: &NodeId, timeout: Duration) -> bool {
-        futures::executor::block_on(self.await_peer_async(node, timeout))
-    }
-
-    /// Async [`Endpoint::await_peer`].
-    pub async fn await_peer_async(&self, node: &NodeId, timeout: Duration) -> bool {
-        let node = *node;
-        let reachable = self.inner.shared.watch_reachable();
-        self.await_watch(reachable, timeout, move |nodes| nodes.contains(&node))
-            .await
-    }
-
-    /// Waits up to `timeout` until the routing snapshot satisfies `condition`; whether
-    /// it does.
-    pub(crate) async fn await_routes(
-        &self,
-        timeout: Duration,
-        condition: impl Fn(&Routes) -> bool + Send + 'static,
-    ) -> bool {
-        let routes = self.inner.shared.watch_routes();
-        self.await_watch(routes, timeout, move |routes| condition(routes))
-            .await
-    }
-
-    /// Waits up to `timeout` until the value `watched` satisfies `condition`; whether it
-    /// does. The wait runs on the endpoint's thread, whose runtime has the timer, so
-    /// callers need none; it ends early when the caller stops waiting.
-    async fn await_watch<T: Send + Sync + 'static>(
-        &self,
-        mut watched: watch::Receiver<T>,
-        timeout: Duration,
-        condition: impl Fn(&T) -> bool + Send + 'static,
-    ) -> bool {
-        if condition(&watched.borrow_and_update()) {
-            return true;
-        }
-        let (mut found, outcome) = oneshot::channel();
-        let wait = async move {
-            let changed = watched.wait_for(move |value| condition(value));
-            let timed = std::pin::pin!(tokio::time::timeout(timeout, changed));
-            let met = match futures::future::select(timed, found.cancellation()).await {
-                // An error: the watch's sender is gone, the endpoint shut down.
-                Either::Left((result, _)) => matches!(result, Ok(Ok(_))),
-                Either::Right(_) => return,
-            };
-            let _ = found.send(met);
-        };
-        self.inner.arbiter.spawn(wait) && outcome.await.unwrap_or(false)
+    /// Async [`Endpoint::peer_subscriptions`].
+    pub async fn peer_subscriptions_async(&self) -> Vec<Topic> {
+        self.ask(GetPeerSubscriptions).await.unwrap_or_default()
     }
 
     /// Forwards `topics` between peers even without a local subscriber; returns once
@@ -399,116 +386,30 @@ impl Endpoint {
         let _ = mailbox.queue.push_many_async(payloads(messages)).await;
     }
 
-    /// A subscriber to `topics` (raw prefixes), its queue holding `queue_size`
-    /// messages but at least `Config::subscriber_queue`. Peers know of it on return.
-    /// Fails with [`EndpointError::Descriptor`] when out of file descriptors.
-    pub fn try_make_subscriber(
-        &self,
-        topics: Vec<Topic>,
-        queue_size: usize,
-    ) -> Result<Subscriber, EndpointError> {
-        let capacity = queue_size.max(self.inner.shared.config.subscriber_queue);
-        let flare = new_flare("subscriber")?;
-        let queue = Arc::new(BoundedQueue::new(capacity, Some(flare), None));
-        let id = self.inner.shared.subscriber_id();
-        let _ = self.call(AddSubscriber {
-            id,
-            topics,
-            queue: queue.clone(),
-        });
-        Ok(Subscriber {
-            id,
-            inbox: Inbox { queue },
-            core: self.inner.core.clone(),
-        })
-    }
-
-    /// [`Endpoint::try_make_subscriber`] for callers that treat running out of file
-    /// descriptors as fatal.
-    ///
-    /// # Panics
-    /// When the process is out of file descriptors for the subscriber's flare.
-    pub fn make_subscriber(&self, topics: Vec<Topic>, queue_size: usize) -> Subscriber {
-        self.try_make_subscriber(topics, queue_size)
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// A status subscriber: errors always, statuses too with `receive_statuses`.
-    /// Fails with [`EndpointError::Descriptor`] when out of file descriptors.
-    pub fn try_make_status_subscriber(
-        &self,
-        receive_statuses: bool,
-    ) -> Result<StatusSubscriber, EndpointError> {
-        let queue = Arc::new(BoundedQueue::new(
-            self.inner.shared.config.status_queue,
-            Some(new_flare("status subscriber")?),
-            None,
-        ));
-        let dropped = Arc::new(AtomicU64::new(0));
-        let _ = self.call(AddStatusSubscriber {
-            queue: queue.clone(),
-            statuses: receive_statuses,
-            dropped: dropped.clone(),
-        });
-        Ok(StatusSubscriber {
-            inbox: Inbox { queue },
-            dropped,
-        })
-    }
-
-    /// [`Endpoint::try_make_status_subscriber`] for callers that treat running out of
-    /// file descriptors as fatal.
-    ///
-    /// # Panics
-    /// When the process is out of file descriptors for the subscriber's flare.
-    pub fn make_status_subscriber(&self, receive_statuses: bool) -> StatusSubscriber {
-        self.try_make_status_subscriber(receive_statuses)
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// A publisher on `topic` with a buffer of `Config::publisher_buffer` messages.
-    /// Fails with [`EndpointError::Descriptor`] when out of file descriptors.
-    pub fn try_make_publisher(&self, topic: Topic) -> Result<Publisher, EndpointError> {
-        let buffer = Arc::new(PublishBuffer::new(
-            self.inner.shared.config.publisher_buffer,
-            Some(new_flare("publisher")?),
-        ));
-        let _ = self.call(AddPublisher {
-            queue: buffer.clone(),
-        });
-        Ok(Publisher {
-            topic,
-            buffer,
-            shared: self.inner.shared.clone(),
-            sent: AtomicU64::new(0),
-            created: Instant::now(),
-        })
-    }
-
-    /// [`Endpoint::try_make_publisher`] for callers that treat running out of file
-    /// descriptors as fatal.
-    ///
-    /// # Panics
-    /// When the process is out of file descriptors for the publisher's flare.
-    pub fn make_publisher(&self, topic: Topic) -> Publisher {
-        self.try_make_publisher(topic)
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
     /// Flushes everything published so far to the connected peers, closes every
     /// peering and stops the endpoint's thread. Idempotent; later calls do nothing.
     pub fn shutdown(&self) {
-        self.inner.shutdown();
+        futures::executor::block_on(self.inner.shutdown());
+    }
+
+    /// Async [`Endpoint::shutdown`]. A caller that stops waiting leaves the shutdown to
+    /// go on, on the endpoint's thread.
+    pub async fn shutdown_async(&self) {
+        self.inner.shutdown().await;
     }
 }
 
 impl Inner {
-    fn shutdown(&self) {
-        let Some(thread) = self.thread.lock().expect("thread lock poisoned").take() else {
+    async fn shutdown(&self) {
+        let taken = self.thread.lock().expect("thread lock poisoned").take();
+        let Some((thread, ended)) = taken else {
             return;
         };
-        let _ = futures::executor::block_on(self.core.send(Shutdown));
+        // Sent whoever waits: the Core stops the endpoint's thread once it has flushed.
+        self.core.do_send(Shutdown);
         if thread.thread().id() != std::thread::current().id() {
+            // Only dropped, never sent: the thread is ending.
+            let _ = ended.await;
             let _ = thread.join();
         }
     }
@@ -516,23 +417,18 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.shutdown();
+        futures::executor::block_on(self.shutdown());
     }
 }
 
-/// The endpoint thread's runtime: what actix's `System::new` builds, as a `Result`.
 /// Messages as the publish buffer holds them.
 fn payloads<P: Into<Payload>>(messages: Vec<(Topic, P)>) -> Vec<(Topic, Payload)> {
     messages.into_iter().map(|(t, d)| (t, d.into())).collect()
 }
 
+/// The endpoint thread's runtime: what actix's `System::new` builds, as a `Result`.
 fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-}
-
-/// A flare for a new `queue` ("subscriber", ...), or why there is none.
-fn new_flare(queue: &'static str) -> Result<Flare, EndpointError> {
-    Flare::new().map_err(|source| EndpointError::Descriptor { queue, source })
 }

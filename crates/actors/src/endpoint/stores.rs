@@ -2,6 +2,11 @@
 //! the replica a store's handles share with its actor, the actor started by the Core,
 //! and the per-process registry that makes attaching a name twice yield the same store.
 //! The store runtime itself is in `crate::store`.
+//!
+//! Each attach has an async form that waits without blocking its caller (a Python
+//! thread polls it, interruptibly); a clone's wait for its first snapshot is the one
+//! wait the store offers only as a blocking one, so [`PendingClone`] hands it to the
+//! caller to make in slices.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,8 +31,10 @@ use crate::store::{AttachError, CloneOptions, Progress, Replica, Role, Store, St
 const REQUEST_QUEUE: usize = 4096;
 
 /// The stores attached on each endpoint, so that attaching a name twice gives the same
-/// store. Weak: a store lives as long as its actor or a handle.
-static ATTACHED: Mutex<Vec<(NodeId, String, Weak<Replica>)>> = Mutex::new(Vec::new());
+/// store. Weak: a store lives as long as its actor or a handle. Held while a store
+/// starts (a round trip to the Core), so an async lock: the attach futures stay `Send`.
+static ATTACHED: tokio::sync::Mutex<Vec<(NodeId, String, Weak<Replica>)>> =
+    tokio::sync::Mutex::const_new(Vec::new());
 
 /// Numbers store instances in this process, as the object half of their [`EntityId`].
 static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
@@ -55,7 +62,17 @@ impl Endpoint {
         backend: BackendType,
         options: BTreeMap<String, Data>,
     ) -> Result<Option<Store>, AttachError> {
-        let mut registry = ATTACHED.lock().expect("store registry poisoned");
+        futures::executor::block_on(self.attach_master_async(name, backend, options))
+    }
+
+    /// Async [`Endpoint::attach_master`].
+    pub async fn attach_master_async(
+        &self,
+        name: &str,
+        backend: BackendType,
+        options: BTreeMap<String, Data>,
+    ) -> Result<Option<Store>, AttachError> {
+        let mut registry = ATTACHED.lock().await;
         if let Some(replica) = attached(&mut registry, self.node_id(), name) {
             return match replica.role {
                 Role::Master => Ok(Some(Store { replica })),
@@ -66,7 +83,7 @@ impl Endpoint {
             };
         }
         let topic = master_topic(name);
-        if self.peer_subscriptions().contains(&topic) {
+        if self.peer_subscriptions_async().await.contains(&topic) {
             let message = format!("store {name}: a peer already holds its master");
             let event = StatusEvent::error(ErrorCode::MasterExists, None, message);
             self.shared().reporter.report(Report::Status(event));
@@ -82,7 +99,8 @@ impl Endpoint {
             broker_store::Store::new(backend),
             Duration::from_secs(10),
         );
-        self.start_store(StoreActor::master(replica.clone()))?;
+        self.start_store(StoreActor::master(replica.clone()))
+            .await?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
         self.list_store(&replica);
         Ok(Some(Store { replica }))
@@ -104,12 +122,26 @@ impl Endpoint {
         name: &str,
         options: CloneOptions,
     ) -> Result<Option<Store>, AttachError> {
-        let registered = || {
-            let mut registry = ATTACHED.lock().expect("store registry poisoned");
-            attached(&mut registry, self.node_id(), name)
+        let pending = futures::executor::block_on(self.attach_clone_request(name, options))?;
+        // Waited for in one go: a single slice as long as any wait can be.
+        Ok(pending.and_then(|pending| pending.wait(Duration::MAX)))
+    }
+
+    /// [`Endpoint::attach_clone_with`] up to the wait for the first snapshot, without
+    /// blocking: the clone attached (or the store held here already), with that wait
+    /// still to make; `Ok(None)` as there.
+    pub async fn attach_clone_request(
+        &self,
+        name: &str,
+        options: CloneOptions,
+    ) -> Result<Option<PendingClone>, AttachError> {
+        let ready = |replica| PendingClone {
+            store: Store { replica },
+            synced_by: None,
         };
-        if let Some(replica) = registered() {
-            return Ok(Some(Store { replica }));
+        let registered = attached(&mut *ATTACHED.lock().await, self.node_id(), name);
+        if let Some(replica) = registered {
+            return Ok(Some(ready(replica)));
         }
         // The registry stays unlocked while waiting: other attachments, anywhere in the
         // process, go on meanwhile.
@@ -117,15 +149,14 @@ impl Endpoint {
         let topic = master_topic(name);
         let has_master = move |routes: &Routes| routes.peer_subscribed(&topic);
         let waits = options.require_master || !self.shared().routes().peers.is_empty();
-        let found = waits
-            && futures::executor::block_on(self.await_routes(options.attach_timeout, has_master));
+        let found = waits && self.await_routes(options.attach_timeout, has_master).await;
         if options.require_master && !found {
             return Ok(None);
         }
-        let mut registry = ATTACHED.lock().expect("store registry poisoned");
+        let mut registry = ATTACHED.lock().await;
         // Another thread may have attached it while this one waited.
         if let Some(replica) = attached(&mut registry, self.node_id(), name) {
-            return Ok(Some(Store { replica }));
+            return Ok(Some(ready(replica)));
         }
         let replica = self.new_replica(
             name,
@@ -133,17 +164,16 @@ impl Endpoint {
             broker_store::Store::in_memory(),
             options.request_timeout,
         );
-        self.start_store(StoreActor::clone(replica.clone(), options))?;
+        self.start_store(StoreActor::clone(replica.clone(), options))
+            .await?;
         registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
         self.list_store(&replica);
         drop(registry);
-        // A clone that could not sync yet still serves: it keeps asking the master.
-        if found {
-            replica
-                .progress
-                .wait_synced(deadline.saturating_duration_since(Instant::now()));
-        }
-        Ok(Some(Store { replica }))
+        Ok(Some(PendingClone {
+            store: Store { replica },
+            // A clone that could not sync yet still serves: it keeps asking the master.
+            synced_by: found.then_some(deadline),
+        }))
     }
 
     fn new_replica(
@@ -170,7 +200,35 @@ impl Endpoint {
 
     /// Has the Core subscribe `actor`'s inbox and start it on the endpoint's thread;
     /// peers know of the subscription on return.
-    fn start_store(&self, actor: StoreActor) -> Result<(), EndpointError> {
-        self.call(StartStore(actor))
+    async fn start_store(&self, actor: StoreActor) -> Result<(), EndpointError> {
+        self.ask(StartStore(actor)).await
+    }
+}
+
+/// A clone attached by [`Endpoint::attach_clone_request`], perhaps still to receive
+/// its master's first snapshot.
+pub struct PendingClone {
+    store: Store,
+    /// When to stop waiting for the first snapshot; `None`: no wait (no master found, or
+    /// the store was attached already).
+    synced_by: Option<Instant>,
+}
+
+impl PendingClone {
+    /// Waits at most `slice` for the first snapshot: `None` while it may still come, the
+    /// store once it came or the time for it passed. A clone that did not sync still
+    /// serves: it keeps asking the master.
+    pub fn wait(&self, slice: Duration) -> Option<Store> {
+        let Some(synced_by) = self.synced_by else {
+            return Some(self.store.clone());
+        };
+        let left = synced_by.saturating_duration_since(Instant::now());
+        let wait = slice.min(left);
+        let began = Instant::now();
+        let synced = self.store.replica.progress.wait_synced(wait);
+        // The wait gives up before its time only when the store's actor is gone: then
+        // nothing will change.
+        let over = synced || left <= slice || began.elapsed() < wait;
+        over.then(|| self.store.clone())
     }
 }
