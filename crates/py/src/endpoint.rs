@@ -18,7 +18,7 @@ use crate::publisher::PyPublisher;
 use crate::status::PeerInfo;
 use crate::subscriber::{PyStatusSubscriber, PySubscriber};
 use crate::topic::{topic_from, topics_from, PyTopic};
-use crate::wait::{drive, duration_from, run_interruptible};
+use crate::wait::{drive, duration_from};
 
 /// How long `await_peer` waits without a timeout: Broker's `await_peer_timeout`.
 const AWAIT_PEER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,15 +102,17 @@ impl PyEndpoint {
 
     /// Listens for peers; returns the bound port (OS-chosen for 0), or 0 on failure.
     #[pyo3(signature = (address = String::new(), port = 0))]
-    fn listen(&self, py: Python<'_>, address: String, port: u16) -> u16 {
-        py.detach(|| self.inner.listen(&address, port).unwrap_or(0))
+    fn listen(&self, py: Python<'_>, address: String, port: u16) -> PyResult<u16> {
+        let bound = drive(py, self.inner.listen_async(&address, port))?;
+        Ok(bound.unwrap_or(0))
     }
 
     /// Listens for WebSocket clients (Zeek's JSON API on `/v1/messages/json`), with TLS
     /// unless `disable_ssl`; returns the bound port (OS-chosen for 0), or 0 on failure.
     #[pyo3(signature = (address = String::new(), port = 0))]
-    fn web_socket_listen(&self, py: Python<'_>, address: String, port: u16) -> u16 {
-        py.detach(|| self.inner.web_socket_listen(&address, port).unwrap_or(0))
+    fn web_socket_listen(&self, py: Python<'_>, address: String, port: u16) -> PyResult<u16> {
+        let bound = drive(py, self.inner.web_socket_listen_async(&address, port))?;
+        Ok(bound.unwrap_or(0))
     }
 
     /// Connects to a WebSocket server (`ws://` or `wss://` URL: Broker's or Zeek's),
@@ -136,17 +138,14 @@ impl PyEndpoint {
             .map(retry_from)
             .transpose()?
             .unwrap_or(Some(Duration::from_secs(10)));
-        let endpoint = self.inner.clone();
-        run_interruptible(py, move || {
-            endpoint.web_socket_peer(&url, topics, send, retry).is_ok()
-        })
+        let connecting = self.inner.web_socket_peer_async(&url, topics, send, retry);
+        Ok(drive(py, connecting)?.is_ok())
     }
 
     /// Stops connecting to the WebSocket server at `url` and closes the connection;
     /// `True` if there was either.
     fn web_socket_unpeer(&self, py: Python<'_>, url: String) -> PyResult<bool> {
-        let endpoint = self.inner.clone();
-        run_interruptible(py, move || endpoint.web_socket_unpeer(&url))
+        drive(py, self.inner.web_socket_unpeer_async(&url))
     }
 
     /// Peers with a remote endpoint; `True` once peered, `False` if the first attempt
@@ -335,10 +334,10 @@ impl PyEndpoint {
         self.inner.metrics_port()
     }
 
-    /// Flushes, closes peerings, releases sockets. Idempotent.
+    /// Flushes, closes peerings, releases sockets. Idempotent. Interrupted (Ctrl-C),
+    /// the shutdown goes on, on the endpoint's thread.
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
-        let endpoint = self.inner.clone();
-        run_interruptible(py, move || endpoint.shutdown())
+        drive(py, self.inner.shutdown_async())
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use broker_actors::store::expiry_span;
-use broker_actors::{AttachError, ErrorCode, QueryError, Store};
+use broker_actors::{AttachError, CloneOptions, ErrorCode, QueryError, Store};
 use broker_store::{BackendType, Operation};
 use broker_wire::{Data, Timespan};
 use pyo3::exceptions::PyValueError;
@@ -19,7 +19,7 @@ use pyo3::types::{PyDict, PyTuple};
 use crate::convert::{to_data, to_py};
 use crate::endpoint::PyEndpoint;
 use crate::error::broker_error;
-use crate::wait::{duration_from, run_interruptible, wait_for};
+use crate::wait::{drive, duration_from, wait_for};
 
 /// The backend a `broker.Backend` value (or plain int) names.
 fn backend_from(backend: i64) -> PyResult<BackendType> {
@@ -90,7 +90,10 @@ impl PyEndpoint {
         opts: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Option<PyStore>> {
         let (backend, options) = (backend_from(r#type)?, options_from(opts)?);
-        let attached = py.detach(|| self.inner().attach_master(&name, backend, options));
+        let attached = drive(
+            py,
+            self.inner().attach_master_async(&name, backend, options),
+        )?;
         Ok(attached
             .map_err(attach_error)?
             .map(|inner| PyStore { inner }))
@@ -99,11 +102,15 @@ impl PyEndpoint {
     /// Attaches a clone of store `name`; `None` when no direct peer holds its master
     /// within a few seconds.
     fn attach_clone(&self, py: Python<'_>, name: String) -> PyResult<Option<PyStore>> {
-        let endpoint = self.inner().clone();
-        let attached = run_interruptible(py, move || endpoint.attach_clone(&name))?;
-        Ok(attached
-            .map_err(attach_error)?
-            .map(|inner| PyStore { inner }))
+        // Awaited here, then the first snapshot waited for in slices: no helper thread.
+        let attaching = self
+            .inner()
+            .attach_clone_request(&name, CloneOptions::default());
+        let Some(pending) = drive(py, attaching)?.map_err(attach_error)? else {
+            return Ok(None);
+        };
+        let attached = wait_for(py, None, |slice| pending.wait(slice))?;
+        Ok(attached.map(|inner| PyStore { inner }))
     }
 }
 

@@ -5,7 +5,7 @@
 //! `KeyboardInterrupt` within a slice.
 
 use std::future::Future;
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -36,33 +36,6 @@ pub fn wait_for<T: Send>(
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(None);
         }
-    }
-}
-
-/// Runs a one-shot blocking call on a helper thread and waits for it interruptibly.
-/// On Ctrl-C the call goes on in the background and its result is dropped.
-pub fn run_interruptible<T: Send + 'static>(
-    py: Python<'_>,
-    call: impl FnOnce() -> T + Send + 'static,
-) -> PyResult<T> {
-    let (tx, rx) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("broker-py-call".into())
-        .spawn(move || {
-            // The receiver is gone only if Python stopped waiting (Ctrl-C).
-            let _ = tx.send(call());
-        })
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a helper thread: {e}")))?;
-    let outcome = wait_for(py, None, move |slice| match rx.recv_timeout(slice) {
-        Ok(value) => Some(Ok(value)),
-        Err(mpsc::RecvTimeoutError::Timeout) => None,
-        Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(())),
-    })?;
-    match outcome {
-        Some(Ok(value)) => Ok(value),
-        _ => Err(PyRuntimeError::new_err(
-            "the broker call failed unexpectedly",
-        )),
     }
 }
 
