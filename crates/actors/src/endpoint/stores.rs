@@ -99,10 +99,9 @@ impl Endpoint {
             broker_store::Store::new(backend),
             Duration::from_secs(10),
         );
+        self.register(&mut registry, &replica);
         self.start_store(StoreActor::master(replica.clone()))
             .await?;
-        registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
-        self.list_store(&replica);
         Ok(Some(Store { replica }))
     }
 
@@ -164,10 +163,9 @@ impl Endpoint {
             broker_store::Store::in_memory(),
             options.request_timeout,
         );
+        self.register(&mut registry, &replica);
         self.start_store(StoreActor::clone(replica.clone(), options))
             .await?;
-        registry.push((self.node_id(), name.to_owned(), Arc::downgrade(&replica)));
-        self.list_store(&replica);
         drop(registry);
         Ok(Some(PendingClone {
             store: Store { replica },
@@ -196,6 +194,24 @@ impl Endpoint {
             stale: AtomicBool::new(false),
             request_timeout,
         })
+    }
+
+    /// Lists `replica` in the registry and the metrics before its actor starts, so
+    /// that a caller who stops waiting meanwhile (Ctrl-C) leaves no store unlisted: the
+    /// weak entries live exactly as long as the actor the Core got (and the registry
+    /// stays locked until the start is over).
+    fn register(
+        &self,
+        registry: &mut Vec<(NodeId, String, Weak<Replica>)>,
+        replica: &Arc<Replica>,
+    ) {
+        let entry = (
+            self.node_id(),
+            replica.name.clone(),
+            Arc::downgrade(replica),
+        );
+        registry.push(entry);
+        self.list_store(replica);
     }
 
     /// Has the Core subscribe `actor`'s inbox and start it on the endpoint's thread;
