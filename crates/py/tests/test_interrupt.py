@@ -60,6 +60,16 @@ def test_ctrl_c_interrupts_a_blocking_call(call):
     assert_interrupted(script)
 
 
+# a peered with b, whose subscriber never reads: b stops reading its peer once its
+# queue and buffers are full, and what a sends stays in a.
+STALLED_PEER = (
+    "import broker, os, threading, time\n"
+    "a, b = broker.Endpoint(), broker.Endpoint()\n"
+    "sub = b.make_subscriber('/t', 1)\n"
+    "assert a.peer('127.0.0.1', b.listen('127.0.0.1', 0), 0)\n"
+    "assert a.await_peer_subscription('/t', 10)\n"
+)
+
 PUBLISHERS = {
     "publish": "a.publish('/t/x', payload)",
     "publish_batch": "a.publish_batch(('/t/x', payload), ('/t/y', payload))",
@@ -72,12 +82,7 @@ PUBLISHERS = {
 def test_ctrl_c_interrupts_publish_under_backpressure(call):
     # b's subscriber never reads, so b stops reading its peer and a's publish blocks; a
     # watcher thread (it needs the GIL too) reports once publishing has stalled.
-    script = (
-        "import broker, os, threading, time\n"
-        "a, b = broker.Endpoint(), broker.Endpoint()\n"
-        "sub = b.make_subscriber('/t', 1)\n"
-        "assert a.peer('127.0.0.1', b.listen('127.0.0.1', 0), 0)\n"
-        "assert a.await_peer_subscription('/t', 10)\n"
+    script = STALLED_PEER + (
         "payload, sent = 'x' * 1000, [0]\n"
         "pub = a.make_publisher('/t/p')\n"
         "def watch():\n"
@@ -99,14 +104,8 @@ def test_ctrl_c_interrupts_publish_under_backpressure(call):
 
 
 def test_ctrl_c_interrupts_a_shutdown_flushing_to_a_stalled_peer():
-    # b's subscriber never reads, so what a buffered cannot leave: shutdown waits (up to
-    # 10 s) for it. Interrupted, the script leaves without waiting for the flush.
-    script = (
-        "import broker, os, threading, time\n"
-        "a, b = broker.Endpoint(), broker.Endpoint()\n"
-        "sub = b.make_subscriber('/t', 1)\n"
-        "assert a.peer('127.0.0.1', b.listen('127.0.0.1', 0), 0)\n"
-        "assert a.await_peer_subscription('/t', 10)\n"
+    # What a buffered cannot leave, and shutdown waits (up to 10 s) to flush it.
+    script = STALLED_PEER + (
         "sent = [0]\n"
         "def publish():\n"
         "    while True:\n"
