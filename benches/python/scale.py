@@ -15,7 +15,10 @@ measures, in its own process:
 - a stream of small messages to all N subscribers, sized to the same number of deliveries at
   every N, published once with one `publish` per message (as most users do) and once as
   one `publish_batch`: the hub's CPU per delivery (user + system, all its threads) and the
-  wall time per delivery. Flat across N means the cost follows traffic, not peers.
+  wall time per delivery. Flat across N means the cost follows traffic, not peers;
+- a stream of --single-messages messages on a topic only one leaf subscribes to (every leaf
+  also subscribes to its own node topic, as Zeek's nodes do): the hub's CPU per message,
+  which should not grow with the peers that do not want it.
 
 Ours runs at every N; today's Broker (2.8, through scripts/reference-broker) runs as the
 anchor at N up to --anchor-max-peers in the same run, and ratios are taken at equal N.
@@ -37,6 +40,7 @@ sys.path.insert(0, HERE)
 from children import Child, emit  # noqa: E402
 
 TOPIC = "/bench/scale"
+NODE_TOPIC = "/bench/node/%d"  # one per leaf, as Zeek's zeek/cluster/node/<name>/
 MARKER = "__sync__"
 TEXT = "some string"
 HOST = "127.0.0.1"
@@ -78,9 +82,9 @@ def role_leaves(args):
     peered, when all saw a marker, when all got probe r, and when all got the stream."""
     raise_fd_limit()
     endpoints, subscribers = [], []
-    for _ in range(args.count):
+    for k in range(args.count):
         endpoint = new_endpoint(args)
-        subscribers.append(endpoint.make_subscriber(TOPIC))
+        subscribers.append(endpoint.make_subscriber([TOPIC, NODE_TOPIC % (args.first + k)]))
         endpoints.append(endpoint)
     for endpoint in endpoints:
         if endpoint.peer(HOST, args.port, 1.0) is False:
@@ -90,7 +94,7 @@ def role_leaves(args):
     for index, subscriber in enumerate(subscribers):
         selector.register(subscriber.fd(), selectors.EVENT_READ, index)
     selector.register(sys.stdin, selectors.EVENT_READ, None)
-    synced, probes, streamed, finished = set(), {}, [0] * args.count, 0
+    synced, probes, streamed, finished, single = set(), {}, [0] * args.count, 0, 0
     deadline = time.monotonic() + args.max_seconds
     while time.monotonic() < deadline:
         for key, _ in selector.select(1.0):
@@ -104,6 +108,11 @@ def role_leaves(args):
                         synced.add(key.data)
                         if len(synced) == args.count:
                             emit({"synced": True})
+                elif data[0] == "single":
+                    single += 1
+                    if single == args.single_messages:
+                        emit({"single": True, "t_last": now})
+                        single = 0
                 elif data[0] == "probe":
                     count = probes[data[1]] = probes.get(data[1], 0) + 1
                     if count == args.count:
@@ -148,6 +157,16 @@ def stream(hub, leaves, messages, pid, args, batched):
             "complete": all(report["streamed"] for report in reports)}
 
 
+def single_stream(hub, leaf, pid, args):
+    """Publishes --single-messages messages, one `publish` each, to the first leaf's node
+    topic, which no other leaf wants, and waits for it to have them all; the hub's CPU."""
+    cpu0 = cpu_seconds(pid)
+    for i in range(args.single_messages):
+        hub.publish(NODE_TOPIC % 0, ["single", i])
+    wait_all([leaf], "single", args.max_seconds + 10)
+    return cpu_seconds(pid) - cpu0
+
+
 def role_hub(args):
     """One endpoint peered by `--peers` leaves; prints its figures as one JSON line."""
     raise_fd_limit()
@@ -160,9 +179,11 @@ def role_hub(args):
     counts = [n // processes + (1 if k < n % processes else 0) for k in range(processes)]
     messages = max(args.min_messages, args.deliveries // n)
     leaves = [Child(__file__, ["--role", "leaves", "--count", str(c), "--port", str(port),
-                               "--messages", str(messages), "--max-seconds",
-                               str(args.max_seconds)] + (["--no-ssl"] if args.no_ssl else []))
-              for c in counts]
+                               "--first", str(sum(counts[:k])), "--messages", str(messages),
+                               "--single-messages", str(args.single_messages),
+                               "--max-seconds", str(args.max_seconds)]
+                    + (["--no-ssl"] if args.no_ssl else []))
+              for k, c in enumerate(counts)]
     try:
         began = time.monotonic()
         wait_all(leaves, "peered", 60 + n * 0.5)
@@ -195,6 +216,7 @@ def role_hub(args):
             time.sleep(0.2)
         one_by_one = stream(hub, leaves, messages, pid, args, batched=False)
         batched = stream(hub, leaves, messages, pid, args, batched=True)
+        single = single_stream(hub, leaves[0], pid, args)
         deliveries = messages * n
         emit({"peers": n, "leaf_processes": processes, "peering_s": round(peering_s, 2),
               "rss_before_kb": before["rss_kb"], "rss_peered_kb": peered["rss_kb"],
@@ -215,7 +237,8 @@ def role_hub(args):
               "hub_cpu_us_per_delivery": round(1e6 * one_by_one["cpu"] / deliveries, 3),
               "batched_stream_s": round(batched["wall"], 3),
               "batched_wall_us_per_delivery": round(1e6 * batched["wall"] / deliveries, 3),
-              "batched_hub_cpu_us_per_delivery": round(1e6 * batched["cpu"] / deliveries, 3)})
+              "batched_hub_cpu_us_per_delivery": round(1e6 * batched["cpu"] / deliveries, 3),
+              "single_hub_cpu_us_per_message": round(1e6 * single / args.single_messages, 3)})
     finally:
         for leaf in leaves:
             leaf.tell("stop")
@@ -228,7 +251,8 @@ def run_hub(command, args, n, deliveries):
     argv = [os.path.abspath(__file__), "--role", "hub", "--peers", str(n), "--idle",
             str(args.idle), "--probes", str(args.probes), "--deliveries", str(deliveries),
             "--leaf-processes", str(args.leaf_processes), "--max-seconds",
-            str(args.max_seconds)] + (["--no-ssl"] if args.no_ssl else [])
+            str(args.max_seconds), "--single-messages", str(args.single_messages)] + (
+                ["--no-ssl"] if args.no_ssl else [])
     try:
         p = subprocess.run(command + argv, capture_output=True, text=True,
                            timeout=args.max_seconds * 3 + n * 2)
@@ -245,6 +269,7 @@ COLUMNS = [("peers", "N"), ("rss_growth_kb", "hub RSS growth (KiB)"),
            ("idle_cpu_pct", "idle CPU %"), ("probe_ms_median", "1 publish to all (ms)"),
            ("hub_cpu_us_per_delivery", "hub CPU µs/delivery"),
            ("batched_hub_cpu_us_per_delivery", "same, batched"),
+           ("single_hub_cpu_us_per_message", "1 of N subscribed: hub CPU µs/msg"),
            ("wall_us_per_delivery", "wall µs/delivery")]
 
 
@@ -284,16 +309,18 @@ def ratios(results, anchor):
         mine = ours.get(theirs["peers"])
         if "error" in theirs or not mine:
             continue
-        rows.append("| %d | %s | %s | %s | %s | %s |" % (
+        rows.append("| %d | %s | %s | %s | %s | %s | %s |" % (
             theirs["peers"],
             *["%.2g×" % (figure(theirs, key) / figure(mine, key))
               if figure(mine, key) and figure(theirs, key) is not None else "—"
               for key in ("rss_growth_kb", "probe_ms_median", "hub_cpu_us_per_delivery",
-                          "batched_hub_cpu_us_per_delivery", "wall_us_per_delivery")]))
+                          "batched_hub_cpu_us_per_delivery", "wall_us_per_delivery",
+                          "single_hub_cpu_us_per_message")]))
     if not rows:
         return ""
     return "\n".join(["| N | RSS growth | 1 publish to all | hub CPU/delivery | same, batched "
-                       "| wall/delivery |", "|---|---|---|---|---|---|"] + rows)
+                       "| wall/delivery | 1 of N subscribed |", "|---|---|---|---|---|---|---|"]
+                     + rows)
 
 
 def draw(results, path):
@@ -303,6 +330,7 @@ def draw(results, path):
 
     panels = [("hub_cpu_us_per_delivery", "hub CPU per delivery (µs), one publish each"),
               ("batched_hub_cpu_us_per_delivery", "the same, one publish_batch"),
+              ("single_hub_cpu_us_per_message", "hub CPU per message, 1 of N subscribed"),
               ("wall_us_per_delivery", "wall time per delivery (µs)"),
               ("probe_ms_median", "one publish to all N (ms)"),
               ("rss_per_peer_kb", "hub RSS per peering (KiB)")]
@@ -334,6 +362,8 @@ def main():
     ap.add_argument("--anchor-deliveries", type=int, default=20_000,
                     help="the same for Broker 2.8, which costs ~10-50x more per delivery")
     ap.add_argument("--min-messages", type=int, default=200, help=argparse.SUPPRESS)
+    ap.add_argument("--single-messages", type=int, default=20_000,
+                    help="messages of the stream only one leaf subscribes to")
     ap.add_argument("--leaf-processes", type=int, default=4)
     ap.add_argument("--max-seconds", type=float, default=120.0, help="bound of each phase")
     ap.add_argument("--no-ssl", action="store_true", help="plain TCP peerings")
@@ -347,6 +377,7 @@ def main():
     ap.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--messages", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.role == "leaves":
         return role_leaves(args)

@@ -13,7 +13,7 @@ use broker_wire::{Payload, Topic};
 
 use crate::flare::Flare;
 use crate::queue::{BoundedQueue, PushError};
-use crate::routing::{publish_async, publish_inline, Shared};
+use crate::routing::{publish_async, publish_inline, PeerRoute, Shared};
 
 /// Publishes closer together than this are buffered and batched: sending inline costs
 /// the caller a write system call per message, batching amortises it.
@@ -66,7 +66,8 @@ impl PublishBuffer {
     }
 
     /// Sends `message` on the caller's thread if traffic is sparse, no drain is under
-    /// way, nothing is buffered and every peer has room; gives it back otherwise.
+    /// way, nothing is buffered and every peer that wants it has room; gives it back
+    /// otherwise.
     fn try_inline(
         &self,
         shared: &Shared,
@@ -82,8 +83,8 @@ impl PublishBuffer {
             return Err(message);
         }
         let routes = shared.routes();
-        let mut links = routes.peers.iter().chain(&routes.clients);
-        if !links.all(|peer| peer.link.outbox.has_room(1)) {
+        let has_room = |peer: &PeerRoute| peer.link.outbox.has_room(1);
+        if !routes.links_wanting(&message.0).all(has_room) {
             return Err(message);
         }
         publish_inline(shared, &routes, vec![message]);

@@ -11,15 +11,17 @@
 //! clients), `deliver` (handing bytes to links and messages to local subscribers).
 
 mod deliver;
+mod index;
 mod plan;
 mod publish;
 mod receive;
 
 use std::collections::HashSet;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use broker_wire::frame::NodeId;
+use broker_wire::frame::{DataMessage, NodeId};
 use broker_wire::{Payload, Topic};
 use tokio::sync::watch;
 
@@ -30,6 +32,7 @@ use crate::metrics::Counters;
 use crate::queue::BoundedQueue;
 use crate::reports::Reporter;
 use crate::tls::TlsContext;
+use index::TopicIndex;
 
 pub(crate) use deliver::deliver_local;
 pub(crate) use publish::{publish_async, publish_inline};
@@ -58,7 +61,7 @@ pub(crate) struct SubscriberRoute {
 }
 
 /// An immutable picture of where messages go, swapped whole by the core.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Routes {
     /// Peered endpoints.
     pub(crate) peers: Vec<PeerRoute>,
@@ -70,13 +73,79 @@ pub(crate) struct Routes {
     pub(crate) subscribers: Vec<SubscriberRoute>,
     /// What this endpoint asks its peers for: subscriptions plus forwarded topics.
     pub(crate) local_filter: Arc<Vec<Topic>>,
+    /// The filters of `peers`, then of `clients` (positions `peers.len()..`), by topic.
+    index: TopicIndex,
 }
 
 impl Routes {
+    pub(crate) fn new(
+        peers: Vec<PeerRoute>,
+        clients: Vec<PeerRoute>,
+        subscribers: Vec<SubscriberRoute>,
+        local_filter: Arc<Vec<Topic>>,
+    ) -> Self {
+        let links = peers.iter().chain(&clients);
+        let index = TopicIndex::new(links.map(|link| link.filter.as_slice()));
+        Routes {
+            peers,
+            clients,
+            subscribers,
+            local_filter,
+            index,
+        }
+    }
+
     /// Whether some peer's (or WebSocket client's) filter matches `topic`.
     pub(crate) fn peer_wants(&self, topic: &Topic) -> bool {
-        let mut links = self.peers.iter().chain(&self.clients);
-        links.any(|peer| matches(&peer.filter, topic))
+        self.index.any_matches(topic.as_str())
+    }
+
+    /// The links (peers and WebSocket clients) whose filter matches `topic`, each once.
+    pub(crate) fn links_wanting<'a>(
+        &'a self,
+        topic: &'a Topic,
+    ) -> impl Iterator<Item = &'a PeerRoute> + 'a {
+        let positions = self.index.matching(topic.as_str());
+        positions.map(|position| self.link(position as usize))
+    }
+
+    /// The positions of every link: peers, then WebSocket clients.
+    fn link_positions(&self) -> Range<usize> {
+        0..self.peers.len() + self.clients.len()
+    }
+
+    /// The positions of the WebSocket clients.
+    fn client_positions(&self) -> Range<usize> {
+        self.peers.len()..self.peers.len() + self.clients.len()
+    }
+
+    /// The link at `position` (see [`Routes::link_positions`]).
+    fn link(&self, position: usize) -> &PeerRoute {
+        match self.peers.get(position) {
+            Some(peer) => peer,
+            None => &self.clients[position - self.peers.len()],
+        }
+    }
+
+    /// The positions, among `positions` and ascending, of the links whose filter
+    /// matches some message of `messages` that may leave the endpoint: found through
+    /// the index, so links that want none of them cost nothing.
+    fn wanting(&self, positions: Range<usize>, messages: &[DataMessage<Payload>]) -> Vec<usize> {
+        let mut wanting = Vec::new();
+        let mut previous: Option<&Topic> = None;
+        for topic in messages.iter().map(|message| &message.topic) {
+            // Batches mostly repeat one topic: look each run of it up once.
+            if topic.is_local_only() || previous == Some(topic) {
+                continue;
+            }
+            previous = Some(topic);
+            let matching = self.index.matching(topic.as_str()).map(|p| p as usize);
+            wanting.extend(matching.filter(|p| positions.contains(p)));
+        }
+        // Already ascending for one topic matched by one filter topic (linear then).
+        wanting.sort_unstable();
+        wanting.dedup();
+        wanting
     }
 
     /// Whether some local subscriber's filter matches `topic`.

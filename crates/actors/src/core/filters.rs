@@ -39,19 +39,16 @@ impl Core {
                 }
             }
         }
-        self.shared.set_routes(Routes {
-            peers: self
-                .peers
-                .values()
-                .map(|p| PeerRoute {
-                    filter: p.filter.clone(),
-                    link: p.link.clone(),
-                })
-                .collect(),
-            clients: self.web_sockets.routes(),
-            subscribers: self.subscribers.values().cloned().collect(),
-            local_filter: Arc::new(local_filter),
+        let peers = self.peers.values().map(|p| PeerRoute {
+            filter: p.filter.clone(),
+            link: p.link.clone(),
         });
+        self.shared.set_routes(Routes::new(
+            peers.collect(),
+            self.web_sockets.routes(),
+            self.subscribers.values().cloned().collect(),
+            Arc::new(local_filter),
+        ));
     }
 
     /// Adds topics forwarded without a local subscriber.

@@ -2,13 +2,14 @@
 //! encoded once per encoding in use (and the whole batch's bytes made once, shared by
 //! every link that wants all of it).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use broker_wire::frame::{DataMessage, NodeId};
 use broker_wire::Payload;
 use bytes::Bytes;
 
-use super::{matches, PeerRoute, Routes, Shared};
+use super::{matches, Routes, Shared};
 use crate::link::{Encoder, Link};
 
 /// The bytes one batch produces: for each link that wants part of it, the bytes its
@@ -24,12 +25,7 @@ pub(crate) fn plan(
     messages: &[DataMessage<Payload>],
     skip: Option<NodeId>,
 ) -> Deliveries {
-    plan_to(
-        shared,
-        routes.peers.iter().chain(&routes.clients),
-        messages,
-        skip,
-    )
+    plan_to(shared, routes, routes.link_positions(), messages, skip)
 }
 
 /// One encoding's encoder for a batch, and the bytes of the whole batch once made.
@@ -39,10 +35,11 @@ struct BatchEncoding {
     whole: Option<(Bytes, usize)>,
 }
 
-/// [`plan`] for the links of `targets` only.
-pub(super) fn plan_to<'r>(
+/// [`plan`] for the links at `positions` only.
+pub(super) fn plan_to(
     shared: &Shared,
-    targets: impl Iterator<Item = &'r PeerRoute>,
+    routes: &Routes,
+    positions: Range<usize>,
     messages: &[DataMessage<Payload>],
     skip: Option<NodeId>,
 ) -> Deliveries {
@@ -51,7 +48,11 @@ pub(super) fn plan_to<'r>(
     // whole batch, which most links want.
     let mut encoders: Vec<BatchEncoding> = Vec::new();
     let mut selected = Vec::with_capacity(messages.len());
-    for peer in targets.filter(|p| Some(p.link.node) != skip) {
+    for position in routes.wanting(positions, messages) {
+        let peer = routes.link(position);
+        if Some(peer.link.node) == skip {
+            continue;
+        }
         selected.clear();
         selected.extend((0..messages.len()).filter(|&i| {
             !messages[i].topic.is_local_only() && matches(&peer.filter, &messages[i].topic)
@@ -99,6 +100,7 @@ mod tests {
     use crate::config::{Config, SlowPeerPolicy};
     use crate::link::{Encoding, BATCH};
     use crate::reports::Reporter;
+    use crate::routing::PeerRoute;
 
     /// A second encoding, as a new kind of link brings one: one line per message
     /// naming its topic and the receiver. It counts the encoders made.
@@ -181,26 +183,14 @@ mod tests {
     fn each_link_gets_its_encodings_bytes_encoded_once_per_encoding() {
         let (reporter, _reports) = Reporter::channel();
         let shared = Shared::new(node(0), Config::default(), None, reporter.clone());
-        let routes = Routes {
-            peers: vec![
-                route(1, &BATCH, "/", &reporter),
-                route(2, &LINES, "/", &reporter),
-                route(3, &BATCH, "/", &reporter),
-                route(4, &LINES, "/b", &reporter),
-            ],
-            ..Routes::default()
-        };
-        let messages: Vec<DataMessage<Payload>> = ["/a", "/b", "/c"]
-            .into_iter()
-            .zip(1..)
-            .map(|(topic, id)| DataMessage {
-                origin: node(9),
-                id,
-                ttl: 4,
-                topic: Topic::from(topic),
-                data: broker_wire::Data::Count(id).into(),
-            })
-            .collect();
+        let peers = vec![
+            route(1, &BATCH, "/", &reporter),
+            route(2, &LINES, "/", &reporter),
+            route(3, &BATCH, "/", &reporter),
+            route(4, &LINES, "/b", &reporter),
+        ];
+        let routes = Routes::new(peers, Vec::new(), Vec::new(), Arc::default());
+        let messages = messages(&["/a", "/b", "/c"]);
         let before = LINES.encoders.load(Ordering::Relaxed);
         let deliveries = plan(&shared, &routes, &messages, None);
         assert_eq!(LINES.encoders.load(Ordering::Relaxed) - before, 1);
@@ -217,5 +207,75 @@ mod tests {
         assert_eq!(first.as_ptr(), by_node(3).0.as_ptr());
         assert_eq!(by_node(2), (Bytes::from("/a to 2\n/b to 2\n/c to 2\n"), 3));
         assert_eq!(by_node(4), (Bytes::from("/b to 4\n"), 1));
+    }
+
+    fn messages(topics: &[&str]) -> Vec<DataMessage<Payload>> {
+        (1..)
+            .zip(topics)
+            .map(|(id, &topic)| DataMessage {
+                origin: node(9),
+                id,
+                ttl: 4,
+                topic: Topic::from(topic),
+                data: broker_wire::Data::Count(id).into(),
+            })
+            .collect()
+    }
+
+    /// The nodes of `deliveries`, with the messages each got, by node.
+    fn delivered(deliveries: &Deliveries) -> Vec<(u8, Bytes)> {
+        let mut nodes: Vec<(u8, Bytes)> = deliveries
+            .iter()
+            .map(|(link, bytes, _)| (link.node.0[0], bytes.clone()))
+            .collect();
+        nodes.sort();
+        nodes
+    }
+
+    #[test]
+    fn a_batch_goes_to_the_links_that_want_some_of_it_and_no_other() {
+        let (reporter, _reports) = Reporter::channel();
+        let shared = Shared::new(node(0), Config::default(), None, reporter.clone());
+        // Many peers each wanting their own node topic (as Zeek's nodes do), and two
+        // WebSocket clients.
+        let peers = (1..=200)
+            .map(|n| route(n, &LINES, &format!("/node/{n}/"), &reporter))
+            .collect();
+        let clients = vec![
+            route(201, &LINES, "/node/1", &reporter),
+            route(202, &LINES, "/other", &reporter),
+        ];
+        let routes = Routes::new(peers, clients, Vec::new(), Arc::default());
+        let batch = messages(&["/node/7/a", "/node/7/b", "/node/12/a", "<$>/local/node/3/"]);
+        let lines = |text: &str| Bytes::from(text.to_string());
+        assert_eq!(
+            delivered(&plan(&shared, &routes, &batch, None)),
+            vec![
+                (7, lines("/node/7/a to 7\n/node/7/b to 7\n")),
+                (12, lines("/node/12/a to 12\n")),
+                (201, lines("/node/12/a to 201\n")),
+            ]
+        );
+        // The peer a batch came from never gets it back; clients and peers apart.
+        assert_eq!(
+            delivered(&plan(&shared, &routes, &batch, Some(node(7)))),
+            vec![
+                (12, lines("/node/12/a to 12\n")),
+                (201, lines("/node/12/a to 201\n")),
+            ]
+        );
+        let clients = routes.client_positions();
+        assert_eq!(
+            delivered(&plan_to(&shared, &routes, clients, &batch, None)),
+            vec![(201, lines("/node/12/a to 201\n"))]
+        );
+        let topic = Topic::from("/node/12/x");
+        let mut wanting: Vec<u8> = routes
+            .links_wanting(&topic)
+            .map(|p| p.link.node.0[0])
+            .collect();
+        wanting.sort();
+        assert_eq!(wanting, vec![12, 201]);
+        assert!(!routes.peer_wants(&Topic::from("/node/300/")));
     }
 }

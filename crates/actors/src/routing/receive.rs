@@ -59,7 +59,8 @@ pub(crate) async fn receive_fresh<P: Into<Payload>>(
     let fresh = outgoing(fresh);
     let routes = shared.routes();
     // WebSocket clients are local: they get every fresh message, TTL or not.
-    push_async(plan_to(shared, routes.clients.iter(), &fresh, Some(from))).await;
+    let clients = routes.client_positions();
+    push_async(plan_to(shared, &routes, clients, &fresh, Some(from))).await;
     if shared.config.forward && routes.peers.len() > 1 {
         // Each hop spends one unit of TTL; a message arriving with 1 stops here.
         let mut fresh = fresh;
@@ -67,12 +68,12 @@ pub(crate) async fn receive_fresh<P: Into<Payload>>(
             message.ttl = message.ttl.saturating_sub(1);
         }
         let onward: Vec<usize> = (0..fresh.len()).filter(|&i| fresh[i].ttl > 0).collect();
-        let peers = routes.peers.iter();
+        let peers = 0..routes.peers.len();
         let deliveries = if onward.len() == fresh.len() {
-            plan_to(shared, peers, &fresh, Some(from))
+            plan_to(shared, &routes, peers, &fresh, Some(from))
         } else {
             let subset: Vec<_> = onward.iter().map(|&i| fresh[i].clone()).collect();
-            plan_to(shared, peers, &subset, Some(from))
+            plan_to(shared, &routes, peers, &subset, Some(from))
         };
         push_async(deliveries).await;
         deliver_local(&routes, contents(fresh)).await;
