@@ -64,7 +64,18 @@ impl From<broker_wire::WireError> for GiveUp {
 /// `value` may be borrowed from a list without a reference of its own (see
 /// [`write_list`]): scalars are written without running any Python code, and
 /// anything else is held by a reference of its own before it is looked into.
+#[inline]
 fn write(w: &mut DataWriter, value: &Bound<'_, PyAny>, depth: usize) -> Result<(), GiveUp> {
+    if !write_scalar(w, value)? {
+        write_other(w, value.clone(), depth)?;
+    }
+    Ok(())
+}
+
+/// Writes `value` if it is one of the scalars written here (`false` if not); inlined
+/// into the loops over items, which mostly hold such scalars.
+#[inline(always)]
+fn write_scalar(w: &mut DataWriter, value: &Bound<'_, PyAny>) -> Result<bool, GiveUp> {
     if let Ok(i) = value.downcast_exact::<PyInt>() {
         w.integer(int_value(i).ok_or(GiveUp)?);
     } else if let Ok(s) = value.downcast_exact::<PyString>() {
@@ -78,14 +89,15 @@ fn write(w: &mut DataWriter, value: &Bound<'_, PyAny>, depth: usize) -> Result<(
     } else if value.is_none() {
         w.none();
     } else {
-        write_other(w, value.clone(), depth)?;
+        return Ok(false);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// [`write`] for containers and anything else, by a reference of its own: converting
 /// an item may run Python code (a subclass's methods, `datetime` and `ipaddress`
 /// calls) that removes `value` from the list holding it.
+#[inline(never)]
 fn write_other(w: &mut DataWriter, value: Bound<'_, PyAny>, depth: usize) -> Result<(), GiveUp> {
     if let Ok(l) = value.downcast_exact::<PyList>() {
         write_list(w, l, depth)?;

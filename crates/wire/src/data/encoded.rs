@@ -251,7 +251,9 @@ struct Skim<'a> {
 }
 
 impl Skim<'_> {
-    /// One value enclosed by `depth` containers.
+    /// One value enclosed by `depth` containers; scalars inline, in the loop over a
+    /// container's items.
+    #[inline(always)]
     fn value(&mut self, depth: usize) -> Option<()> {
         // Variant indexes up to 14 are one-byte varints.
         match self.byte()? {
@@ -264,26 +266,32 @@ impl Skim<'_> {
                 let len = self.varint()?;
                 self.skip(len)?;
             }
-            variant @ 12..=14 => {
-                // As decoding counts levels: the outermost container is level 1.
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                let len = self.varint()?;
-                let items = if variant == 13 {
-                    len.checked_mul(2)?
-                } else {
-                    len
-                };
-                for _ in 0..items {
-                    self.value(depth + 1)?;
-                }
-            }
+            variant @ 12..=14 => self.container(variant, depth)?,
             _ => return None,
         }
         Some(())
     }
 
+    /// A container's items, after its variant index.
+    #[inline(never)]
+    fn container(&mut self, variant: u8, depth: usize) -> Option<()> {
+        // As decoding counts levels: the outermost container is level 1.
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        let len = self.varint()?;
+        let items = if variant == 13 {
+            len.checked_mul(2)?
+        } else {
+            len
+        };
+        for _ in 0..items {
+            self.value(depth + 1)?;
+        }
+        Some(())
+    }
+
+    #[inline(always)]
     fn byte(&mut self) -> Option<u8> {
         let byte = *self.bytes.get(self.pos)?;
         self.pos += 1;
@@ -301,7 +309,20 @@ impl Skim<'_> {
 
     /// A 64-bit varint as postcard takes it: up to ten bytes, the tenth holding the
     /// last bit only.
+    #[inline(always)]
     fn varint(&mut self) -> Option<usize> {
+        match self.bytes.get(self.pos) {
+            Some(&byte) if byte < 0x80 => {
+                self.pos += 1;
+                Some(usize::from(byte))
+            }
+            _ => self.long_varint(),
+        }
+    }
+
+    /// [`Skim::varint`] of more than one byte.
+    #[inline(never)]
+    fn long_varint(&mut self) -> Option<usize> {
         let mut value = 0u64;
         for shift in (0..63).step_by(7) {
             let byte = self.byte()?;
