@@ -134,12 +134,14 @@ def role_subscriber(args):
     emit({"port": listen(endpoint)})
     deadline = time.monotonic() + args.max_seconds + 15
     synced, received, decoded, last = False, 0, 0, None
+    cpu_start = time.process_time()
     while received < args.n and time.monotonic() < deadline:
         before = received
         for _, data in messages(subscriber.get(1000, 0.1)):
             if isinstance(data, str):
                 if not synced:
                     synced = True
+                    cpu_start = time.process_time()
                     emit({"synced": True})
                 continue
             received += 1
@@ -148,7 +150,7 @@ def role_subscriber(args):
         if received > before:
             last = time.time()
     emit({"received": received, "decoded": decoded, "t_last": last,
-          "vmhwm_kb": status_kb("VmHWM")})
+          "cpu_s": time.process_time() - cpu_start, "vmhwm_kb": status_kb("VmHWM")})
     endpoint.shutdown()
 
 
@@ -192,6 +194,7 @@ def flow(args, scenario):
         publish_until_seen(endpoint, TOPIC, all_synced)
         time.sleep(0.1)
         publish = endpoint.publish
+        cpu_start = time.process_time()
         start = time.time()
         deadline = start + args.max_seconds
         sent = 0
@@ -201,6 +204,7 @@ def flow(args, scenario):
             sent = min(args.n, sent + 1000)
         published = time.time() - start
         results = [c.read(args.max_seconds + 30) for c in children]
+        cpu = time.process_time() - cpu_start + sum(r.get("cpu_s", 0) for r in results)
         elapsed = max(r["t_last"] or start for r in results) - start
         received = [r["received"] for r in results]
         result = {"n": args.n, "sent": sent, "subscribers": subscribers,
@@ -208,6 +212,9 @@ def flow(args, scenario):
                   "msgs_per_s": round(min(received) / elapsed, 1) if elapsed > 0 else None,
                   "deliveries_per_s": round(sum(received) / elapsed, 1) if elapsed > 0 else None,
                   "publish_rate": round(sent / max(published, 1e-9), 1),
+                  # All threads of every process, from the first publish (the
+                  # subscribers' from their first marker) to the last message.
+                  "cpu_us_per_delivery": round(1e6 * cpu / max(sum(received), 1), 3),
                   "complete": min(received) == args.n, "vmhwm_kb": status_kb("VmHWM"),
                   "child_vmhwm_kb": [r["vmhwm_kb"] for r in results]}
         if kind == "zeek":

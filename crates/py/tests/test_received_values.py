@@ -3,6 +3,8 @@ come from a cache shared by all conversions, small counts are shared, and `get(n
 converts expensive messages in chunks while the rest arrive."""
 
 import gc
+import ipaddress
+import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -171,3 +173,78 @@ def test_received_tuples_of_scalars_are_left_to_no_garbage_collection():
     assert not gc.is_tracked(scalars) and not gc.is_tracked(scalars[5])
     assert gc.is_tracked(broker.Data.to_py(broker.Data([1, {"a": [1]}])))
     assert gc.is_tracked(broker.Data.to_py(broker.Data([{1, 2}])))
+
+
+class Int(int):
+    pass
+
+
+class Str(str):
+    pass
+
+
+class Dict(dict):
+    pass
+
+
+@pytest.mark.parametrize("value", [
+    [], (), {}, [[]], ([], ()), {"a": []}, [{}],
+    [2**63 - 1, -(2**63), 0, -1, 63, -64, 64, -65, 8191, -8192, 8192, 2**62],
+    [True, 1, False, 0, broker.Count(1), broker.Count(2**64 - 1)],
+    [Int(5), Str("s"), Dict(a=Int(1)), [Int(-(2**63))]],
+    [-0.0, 0.0, float("inf"), -float("inf"), 1e308, 5e-324],
+    [[1, [2, [3, ("x", [4.5, None])]]]],
+    list(range(300)),
+])
+def test_edge_values_arrive_as_their_data_would(published, value):
+    # Bounds of the integer encodings, bools beside ints, subclasses (converted the
+    # general way inside containers encoded straight), empty and nested containers.
+    sender, plain, safe = published
+    sender.publish("/v", value)
+    data = broker.Data(value)
+    for sub, expected in ((plain, broker.Data.to_py(data)),
+                          (safe, broker.ImmutableData.to_py(data))):
+        _, got = sub.get(WAIT)
+        assert exactly(got, expected), (value, got, expected)
+
+
+def test_nan_and_negative_zero_arrive_exactly(published):
+    sender, plain, safe = published
+    sender.publish("/v", [float("nan"), -0.0])
+    for sub in (plain, safe):
+        _, (nan, zero) = sub.get(WAIT)
+        assert math.isnan(nan) and zero == 0.0 and math.copysign(1.0, zero) == -1.0
+
+
+def test_publishing_a_list_that_an_item_empties_sends_the_list_as_left(published):
+    # Converting an IPv4Address subclass calls its __int__, which here empties the
+    # list being published: the items already encoded (borrowed from the list) are
+    # not used again, and the list goes the general way as it is afterwards.
+    sender, plain, safe = published
+    victims = []
+
+    class Emptying(ipaddress.IPv4Address):
+        def __int__(self):
+            victims.clear()
+            return super().__int__()
+
+    victims += ["x" * 100 + str(i) for i in range(3)]
+    victims.insert(1, Emptying("10.0.0.1"))
+    sender.publish("/v", victims)
+    assert plain.get(WAIT) == ("/v", ())
+    assert safe.get(WAIT) == ("/v", ())
+
+
+def test_received_tuples_are_tracked_by_the_collector_only_if_they_may_hold_a_cycle(
+        published):
+    sender, plain, safe = published
+    sender.publish("/v", [[1, "a", 2.5, None, True, broker.Count(3), (4, "b")], []])
+    sender.publish("/v", [1, {"a": 1}])
+    sender.publish("/v", [[{1, 2}]])
+    _, scalars = plain.get(WAIT)
+    assert not gc.is_tracked(scalars) and not gc.is_tracked(scalars[0][6])
+    _, with_dict = plain.get(WAIT)
+    assert gc.is_tracked(with_dict)
+    _, with_set = plain.get(WAIT)
+    assert gc.is_tracked(with_set) and gc.is_tracked(with_set[0])
+    assert len(safe.get(3, WAIT)) == 3

@@ -173,15 +173,6 @@ where
     I: AsRef<[Bound<'py, PyAny>]> + IntoIterator<Item = Bound<'py, PyAny>>,
     I::IntoIter: ExactSizeIterator,
 {
-    // SAFETY: plain queries on live objects, as CPython's `_PyTuple_MaybeUntrack` does
-    // (objects of types without the GC flag are never tracked; of the others, only
-    // exact tuples are asked, anything else counts as tracked); untracking a tuple
-    // holding only untracked objects cannot hide a reference cycle from the collector.
-    let may_be_tracked = |item: &Bound<'py, PyAny>| unsafe {
-        let ptr = item.as_ptr();
-        ffi::PyType_HasFeature(ffi::Py_TYPE(ptr), ffi::Py_TPFLAGS_HAVE_GC) != 0
-            && (ffi::PyTuple_CheckExact(ptr) == 0 || ffi::PyObject_GC_IsTracked(ptr) != 0)
-    };
     let untracked = !items.as_ref().iter().any(may_be_tracked);
     // The items move into the tuple: no reference counting on the way.
     let tuple = PyTuple::new(py, items)?;
@@ -190,6 +181,38 @@ where
         unsafe { ffi::PyObject_GC_UnTrack(tuple.as_ptr().cast()) };
     }
     Ok(tuple)
+}
+
+/// Whether the garbage collector may track `item`, so that a tuple holding it must
+/// stay tracked too.
+#[inline]
+fn may_be_tracked(item: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: plain queries on a live object, as CPython's `_PyTuple_MaybeUntrack` does
+    // (objects of types without the GC flag are never tracked; of the others, only
+    // exact tuples are asked, anything else counts as tracked); untracking a tuple
+    // holding only untracked objects cannot hide a reference cycle from the collector.
+    unsafe {
+        let ptr = item.as_ptr();
+        ffi::PyType_HasFeature(ffi::Py_TYPE(ptr), ffi::Py_TPFLAGS_HAVE_GC) != 0
+            && (ffi::PyTuple_CheckExact(ptr) == 0 || ffi::PyObject_GC_IsTracked(ptr) != 0)
+    }
+}
+
+/// A received vector's tuple while [`EncodedData::build`] fills it: created at its
+/// final size, each item set in place as it is built, untracked at the end as
+/// [`tuple`] does.
+pub struct TupleFill<'py> {
+    tuple: Bound<'py, PyTuple>,
+    len: usize,
+    filled: usize,
+    /// Whether some item may be part of a reference cycle.
+    tracked_item: bool,
+}
+
+fn wrong_item_count() -> Failed {
+    Failed::Python(PyRuntimeError::new_err(
+        "bug: a received vector built with the wrong number of items",
+    ))
 }
 
 /// Why building a value from its bytes failed.
@@ -217,7 +240,9 @@ impl From<WireError> for Failed {
 impl<'py> Build for ToPy<'py> {
     type Value = Bound<'py, PyAny>;
     type Error = Failed;
+    type Vector = TupleFill<'py>;
 
+    #[inline]
     fn scalar(&mut self, value: Scalar<'_>, key: bool) -> Result<Self::Value, Failed> {
         let py = self.py;
         Ok(match value {
@@ -231,8 +256,50 @@ impl<'py> Build for ToPy<'py> {
         })
     }
 
-    fn vector(&mut self, items: Vec<Self::Value>, _: bool) -> Result<Self::Value, Failed> {
-        Ok(tuple(self.py, items)?.into_any())
+    fn start_vector(&mut self, len: usize, _: bool) -> Result<TupleFill<'py>, Failed> {
+        let size = ffi::Py_ssize_t::try_from(len).map_err(|_| wrong_item_count())?;
+        // SAFETY: `PyTuple_New` returns a new reference to a tuple whose `len` slots are
+        // NULL (which the collector and deallocation skip), or NULL with an exception set.
+        let tuple = unsafe {
+            Bound::from_owned_ptr_or_err(self.py, ffi::PyTuple_New(size))?.downcast_into_unchecked()
+        };
+        Ok(TupleFill {
+            tuple,
+            len,
+            filled: 0,
+            tracked_item: false,
+        })
+    }
+
+    #[inline]
+    fn push(&mut self, vector: &mut TupleFill<'py>, item: Self::Value) -> Result<(), Failed> {
+        if vector.filled == vector.len {
+            return Err(wrong_item_count());
+        }
+        vector.tracked_item |= may_be_tracked(&item);
+        // SAFETY: a slot of the new tuple, in bounds and still NULL; the tuple takes
+        // over the item's reference.
+        unsafe {
+            ffi::PyTuple_SET_ITEM(
+                vector.tuple.as_ptr(),
+                vector.filled as ffi::Py_ssize_t,
+                item.into_ptr(),
+            )
+        };
+        vector.filled += 1;
+        Ok(())
+    }
+
+    fn vector(&mut self, vector: TupleFill<'py>, _: bool) -> Result<Self::Value, Failed> {
+        // A tuple with an empty slot must never reach Python code.
+        if vector.filled != vector.len {
+            return Err(wrong_item_count());
+        }
+        if !vector.tracked_item {
+            // SAFETY: a live tuple holding only items that cannot be part of a cycle.
+            unsafe { ffi::PyObject_GC_UnTrack(vector.tuple.as_ptr().cast()) };
+        }
+        Ok(vector.tuple.into_any())
     }
 
     fn set(&mut self, elements: Vec<Self::Value>, key: bool) -> Result<Self::Value, Failed> {

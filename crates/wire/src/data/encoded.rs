@@ -55,12 +55,14 @@ impl DataWriter {
     }
 
     /// Writes `nil`.
+    #[inline]
     pub fn none(&mut self) {
         self.bytes.push(variant::NONE);
         self.completed();
     }
 
     /// Writes a boolean.
+    #[inline]
     pub fn boolean(&mut self, value: bool) {
         self.bytes.push(variant::BOOLEAN);
         self.bytes.push(u8::from(value));
@@ -68,6 +70,7 @@ impl DataWriter {
     }
 
     /// Writes a count.
+    #[inline]
     pub fn count(&mut self, value: u64) {
         self.bytes.push(variant::COUNT);
         self.varint(value);
@@ -75,6 +78,7 @@ impl DataWriter {
     }
 
     /// Writes an integer.
+    #[inline]
     pub fn integer(&mut self, value: i64) {
         self.bytes.push(variant::INTEGER);
         // Zigzag: small magnitudes of either sign take few bytes.
@@ -83,6 +87,7 @@ impl DataWriter {
     }
 
     /// Writes a real.
+    #[inline]
     pub fn real(&mut self, value: f64) {
         self.bytes.push(variant::REAL);
         self.bytes.extend_from_slice(&value.to_le_bytes());
@@ -90,6 +95,7 @@ impl DataWriter {
     }
 
     /// Writes a string.
+    #[inline]
     pub fn string(&mut self, value: &[u8]) {
         self.bytes.push(variant::STRING);
         self.varint(value.len() as u64);
@@ -145,7 +151,20 @@ impl DataWriter {
 
     /// Counts one complete value towards the innermost open container, closing every
     /// container it completes.
+    #[inline]
     fn completed(&mut self) {
+        // Most values are items of a container that still owes more: inlined into each
+        // scalar written, without a call.
+        if let Some(owed) = self.owed.last_mut().filter(|owed| **owed > 1) {
+            *owed -= 1;
+            return;
+        }
+        self.closed();
+    }
+
+    /// [`DataWriter::completed`] for the last item of containers or a value at the
+    /// outermost level.
+    fn closed(&mut self) {
         loop {
             let Some(owed) = self.owed.last_mut() else {
                 self.complete += 1;
@@ -161,6 +180,7 @@ impl DataWriter {
 
     /// Postcard's varint, byte by byte: most are one byte, and pushing them skips a
     /// call to `memcpy` per piece.
+    #[inline]
     fn varint(&mut self, mut value: u64) {
         while value >= 0x80 {
             self.bytes.push(value as u8 | 0x80);
@@ -187,6 +207,18 @@ impl EncodedData {
         EncodedData(bytes.to_vec())
     }
 
+    /// The length of the value at the start of `bytes` if it holds only what a
+    /// [`DataWriter`] writes piece by piece (nil, booleans, counts, integers, reals,
+    /// strings, vectors, sets, tables) in a form that decoding certainly accepts;
+    /// `None` when unsure (any other value, a long varint, a truncated value, nesting
+    /// near the limit), leaving the check to decoding's own rules. A quick check of
+    /// received values: no serde calls per item.
+    pub(crate) fn accepted_len(bytes: &[u8]) -> Option<usize> {
+        let mut skim = Skim { bytes, pos: 0 };
+        skim.value(0)?;
+        Some(skim.pos)
+    }
+
     /// The bytes, as they appear at the end of a data message on the wire.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
@@ -208,6 +240,99 @@ impl EncodedData {
     pub fn decode(&self) -> Data {
         // A writer's output always decodes: failing here is a bug in the writer.
         decode_exact(&self.0).expect("an EncodedData holds a valid encoding")
+    }
+}
+
+/// Steps over a value as postcard decodes a [`Data`] (see
+/// [`EncodedData::accepted_len`]), accepting only what that decoding accepts.
+struct Skim<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Skim<'_> {
+    /// One value enclosed by `depth` containers; scalars inline, in the loop over a
+    /// container's items.
+    #[inline(always)]
+    fn value(&mut self, depth: usize) -> Option<()> {
+        // Variant indexes up to 14 are one-byte varints.
+        match self.byte()? {
+            0 => {}
+            // Postcard refuses any other byte for a boolean.
+            1 => (self.byte()? <= 1).then_some(())?,
+            2 | 3 => drop(self.varint()?),
+            4 => self.skip(8)?,
+            5 => {
+                let len = self.varint()?;
+                self.skip(len)?;
+            }
+            variant @ 12..=14 => self.container(variant, depth)?,
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// A container's items, after its variant index.
+    #[inline(never)]
+    fn container(&mut self, variant: u8, depth: usize) -> Option<()> {
+        // As decoding counts levels: the outermost container is level 1.
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        let len = self.varint()?;
+        let items = if variant == 13 {
+            len.checked_mul(2)?
+        } else {
+            len
+        };
+        for _ in 0..items {
+            self.value(depth + 1)?;
+        }
+        Some(())
+    }
+
+    #[inline(always)]
+    fn byte(&mut self) -> Option<u8> {
+        let byte = *self.bytes.get(self.pos)?;
+        self.pos += 1;
+        Some(byte)
+    }
+
+    fn skip(&mut self, n: usize) -> Option<()> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())?;
+        self.pos = end;
+        Some(())
+    }
+
+    /// A 64-bit varint as postcard takes it: up to ten bytes, the tenth holding the
+    /// last bit only.
+    #[inline(always)]
+    fn varint(&mut self) -> Option<usize> {
+        match self.bytes.get(self.pos) {
+            Some(&byte) if byte < 0x80 => {
+                self.pos += 1;
+                Some(usize::from(byte))
+            }
+            _ => self.long_varint(),
+        }
+    }
+
+    /// [`Skim::varint`] of more than one byte.
+    #[inline(never)]
+    fn long_varint(&mut self) -> Option<usize> {
+        let mut value = 0u64;
+        for shift in (0..63).step_by(7) {
+            let byte = self.byte()?;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return usize::try_from(value).ok();
+            }
+        }
+        let last = self.byte().filter(|&byte| byte <= 1)?;
+        usize::try_from(value | u64::from(last) << 63).ok()
     }
 }
 
@@ -238,10 +363,17 @@ pub trait Build {
     type Value;
     /// Why building failed.
     type Error: From<WireError>;
+    /// A vector being filled: its items go straight into their place (a builder of
+    /// Python tuples fills the tuple itself, with no list of items in between).
+    type Vector;
     /// A value that is not a container.
     fn scalar(&mut self, value: Scalar<'_>, key: bool) -> Result<Self::Value, Self::Error>;
-    /// A vector of the items.
-    fn vector(&mut self, items: Vec<Self::Value>, key: bool) -> Result<Self::Value, Self::Error>;
+    /// Starts a vector of exactly `len` items, each given next to [`Build::push`].
+    fn start_vector(&mut self, len: usize, key: bool) -> Result<Self::Vector, Self::Error>;
+    /// Adds the next item to a vector.
+    fn push(&mut self, vector: &mut Self::Vector, item: Self::Value) -> Result<(), Self::Error>;
+    /// The vector, once all its items are in.
+    fn vector(&mut self, vector: Self::Vector, key: bool) -> Result<Self::Value, Self::Error>;
     /// A set of the elements, which come in Broker's order without repeats.
     fn set(&mut self, elements: Vec<Self::Value>, key: bool) -> Result<Self::Value, Self::Error>;
     /// A table of the entries, whose keys come in Broker's order without repeats.
@@ -274,12 +406,26 @@ impl<'a> Reader<'a> {
         Ok(taken)
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, WireError> {
-        // Most are one byte (variant indexes, lengths, small numbers).
-        if let Some(&byte) = self.bytes.get(self.pos).filter(|&&b| b < 0x80) {
-            self.pos += 1;
-            return Ok(u64::from(byte));
+        // Most are one byte (variant indexes, lengths, small numbers), many two (the
+        // numbers up to 16,383, integers of either sign up to 8,191).
+        match self.bytes.get(self.pos..self.pos + 2) {
+            Some(&[low, _]) if low < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(low))
+            }
+            Some(&[low, high]) if high < 0x80 => {
+                self.pos += 2;
+                Ok(u64::from(low & 0x7f) | u64::from(high) << 7)
+            }
+            _ => self.long_varint(),
         }
+    }
+
+    /// [`Reader::varint`] of more than two bytes, or at the very end.
+    #[inline(never)]
+    fn long_varint(&mut self) -> Result<u64, WireError> {
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
             let byte = self.take(1)?[0];
@@ -300,7 +446,9 @@ impl<'a> Reader<'a> {
         Ok(len)
     }
 
-    /// The next value; `None` if a set or table in it is out of order.
+    /// The next value; `None` if a set or table in it is out of order. Inlined into
+    /// the loops over items: scalars, most items, cost no call of their own here.
+    #[inline]
     fn value<B: Build>(&mut self, b: &mut B, key: bool) -> Result<Option<B::Value>, B::Error> {
         let start = self.pos;
         let scalar = match self.varint()? {
@@ -320,28 +468,37 @@ impl<'a> Reader<'a> {
                 Scalar::String(self.take(len)?)
             }
             12 | 13 => return self.ordered(b, key, start),
-            14 => {
-                let len = self.len()?;
-                let mut items = Vec::with_capacity(len);
-                for _ in 0..len {
-                    let Some(item) = self.value(b, key)? else {
-                        return Ok(None);
-                    };
-                    items.push(item);
-                }
-                return b.vector(items, key).map(Some);
-            }
-            _ => {
-                let (data, rest) = postcard::take_from_bytes::<Data>(&self.bytes[start..])
-                    .map_err(WireError::Malformed)?;
-                self.pos = self.bytes.len() - rest.len();
-                Scalar::Other(data)
-            }
+            14 => return self.vector(b, key),
+            _ => Scalar::Other(self.other(start)?),
         };
         b.scalar(scalar, key).map(Some)
     }
 
+    /// A vector's items, after its variant index.
+    #[inline(never)]
+    fn vector<B: Build>(&mut self, b: &mut B, key: bool) -> Result<Option<B::Value>, B::Error> {
+        let len = self.len()?;
+        let mut vector = b.start_vector(len, key)?;
+        for _ in 0..len {
+            let Some(item) = self.value(b, key)? else {
+                return Ok(None);
+            };
+            b.push(&mut vector, item)?;
+        }
+        b.vector(vector, key).map(Some)
+    }
+
+    /// A scalar other than those read here, decoded whole from `start`.
+    #[inline(never)]
+    fn other(&mut self, start: usize) -> Result<Data, WireError> {
+        let (data, rest) = postcard::take_from_bytes::<Data>(&self.bytes[start..])
+            .map_err(WireError::Malformed)?;
+        self.pos = self.bytes.len() - rest.len();
+        Ok(data)
+    }
+
     /// A set (12) or table (13) whose elements or keys are strictly ascending.
+    #[inline(never)]
     fn ordered<B: Build>(
         &mut self,
         b: &mut B,
@@ -562,12 +719,86 @@ mod tests {
         }
     }
 
+    /// What decoding a `Data` at the start of `bytes` accepts: the length it takes.
+    fn decoded_len(bytes: &[u8]) -> Option<usize> {
+        postcard::take_from_bytes::<Data>(bytes)
+            .ok()
+            .map(|(_, rest)| bytes.len() - rest.len())
+    }
+
+    #[test]
+    fn the_quick_check_accepts_only_what_decoding_accepts() {
+        let mut w = DataWriter::new();
+        w.vector(7).unwrap();
+        w.integer(i64::MIN);
+        w.count(u64::MAX);
+        w.real(-0.0);
+        w.boolean(true);
+        w.string("é".repeat(70).as_bytes());
+        w.none();
+        w.table(1).unwrap();
+        w.string(b"k");
+        w.vector(0).unwrap();
+        let written = w.finish().unwrap();
+        let set = Data::Set([Data::Count(1), Data::from("a")].into_iter().collect());
+        let other = Data::Vector(vec![Data::Timespan(crate::data::Timespan(5)), set]);
+        let mut samples = vec![
+            written.0.clone(),
+            encoded(&other),
+            // A boolean byte other than 0 or 1, varints of ten bytes (the last too
+            // large, and right), a variant index beyond the last, a length beyond the
+            // bytes.
+            vec![14, 1, 1, 2],
+            [vec![14, 1, 2], vec![0xff; 9], vec![2]].concat(),
+            [vec![14, 1, 2], vec![0xff; 9], vec![1]].concat(),
+            vec![14, 1, 15],
+            vec![14, 3, 0],
+        ];
+        // Every truncation and every single-byte change of the valid ones.
+        for valid in [written.0.clone(), encoded(&other)] {
+            for end in 0..valid.len() {
+                samples.push(valid[..end].to_vec());
+            }
+            for at in 0..valid.len() {
+                for byte in [0, 1, 2, 0x7f, 0x80, 0xff] {
+                    let mut changed = valid.clone();
+                    changed[at] = byte;
+                    samples.push(changed);
+                }
+            }
+        }
+        for bytes in &samples {
+            if let Some(len) = EncodedData::accepted_len(bytes) {
+                assert_eq!(decoded_len(bytes), Some(len), "{bytes:?}");
+            }
+        }
+        let len = written.0.len();
+        assert_eq!(EncodedData::accepted_len(&written.0), Some(len));
+        assert_eq!(EncodedData::accepted_len(&samples[3]), None);
+        assert_eq!(EncodedData::accepted_len(&samples[4]), Some(13));
+        assert_eq!(decoded_len(&samples[4]), Some(13));
+        assert_eq!(
+            EncodedData::accepted_len(&encoded(&other)),
+            None,
+            "a timespan"
+        );
+        // The nesting limit is decoding's.
+        let mut deep = [14, 1].repeat(MAX_DEPTH);
+        deep.push(0);
+        assert_eq!(EncodedData::accepted_len(&deep), decoded_len(&deep));
+        let mut too_deep = [14, 1].repeat(MAX_DEPTH + 1);
+        too_deep.push(0);
+        assert_eq!(EncodedData::accepted_len(&too_deep), None);
+        assert_eq!(decoded_len(&too_deep), None);
+    }
+
     /// Builds `Data` again from the parts, checking the order promised.
     struct Rebuild;
 
     impl Build for Rebuild {
         type Value = Data;
         type Error = WireError;
+        type Vector = Vec<Data>;
 
         fn scalar(&mut self, value: Scalar<'_>, _: bool) -> Result<Data, WireError> {
             Ok(match value {
@@ -579,6 +810,15 @@ mod tests {
                 Scalar::String(s) => Data::String(s.to_vec()),
                 Scalar::Other(data) => data,
             })
+        }
+
+        fn start_vector(&mut self, len: usize, _: bool) -> Result<Vec<Data>, WireError> {
+            Ok(Vec::with_capacity(len))
+        }
+
+        fn push(&mut self, vector: &mut Vec<Data>, item: Data) -> Result<(), WireError> {
+            vector.push(item);
+            Ok(())
         }
 
         fn vector(&mut self, items: Vec<Data>, _: bool) -> Result<Data, WireError> {
