@@ -48,7 +48,12 @@ ROWS = [
     ("latency2p no-ssl", "latency2p", ["--no-ssl"], "median_us", None, "low",
      ("reqrep", "small")),
     ("vec100-2p", "vec100-2p", [], "msgs_per_s", 250_000, "high", ("pubsub", "vec100")),
+    # pyzmq does not encrypt: the plaintext rows compare like with like.
+    ("vec100-2p no-ssl", "vec100-2p", ["--no-ssl"], "msgs_per_s", None, "high",
+     ("pubsub", "vec100")),
     ("table50-2p", "table50-2p", [], "msgs_per_s", 120_000, "high", ("pubsub", "table50")),
+    ("table50-2p no-ssl", "table50-2p", ["--no-ssl"], "msgs_per_s", None, "high",
+     ("pubsub", "table50")),
     ("zeek2p", "zeek2p", [], "msgs_per_s", 500_000, "high", ("pubsub", "zeek")),
     ("fanout2p", "fanout2p", [], "deliveries_per_s", 2_000_000, "high", None),
     # The three store rows share one set of `store` runs.
@@ -96,33 +101,28 @@ def count(n, scale):
     return str(max(10, int(n * scale)))
 
 
-def run_pybench(args, sides, scenario, extra, cache):
-    """Every implementation's runs of one scenario, alternating (once per scenario/args)."""
+def run_pybench(args, sides, scenario, extra, zmq, cache):
+    """Every implementation's runs of one scenario, alternating run by run, pyzmq on the
+    same payload (`zmq`: its scenario and payload, or None) included, so that all share
+    the machine's moods (once per scenario/args)."""
     key = (scenario, tuple(extra))
     if key not in cache:
-        runs = {side: [] for side in sides}
+        commands = {side: command + [PYBENCH, "--scenario", scenario, "--n",
+                                     count(COUNTS[side][scenario], args.scale)] + extra
+                    for side, command in sides.items()}
+        if zmq:
+            zmq_scenario, payload = zmq
+            n = count(ZMQ_COUNTS["reqrep" if zmq_scenario == "reqrep" else payload], args.scale)
+            commands["pyzmq"] = [VENV_PYTHON, ZMQBENCH, "--scenario", zmq_scenario,
+                                 "--payload", payload, "--n", n]
+        runs = {side: [] for side in commands}
         for rep in range(args.reps):
-            for side, command in sides.items():
-                n = count(COUNTS[side][scenario], args.scale)
-                result = run_json(command + [PYBENCH, "--scenario", scenario, "--n", n] + extra,
-                                  args.timeout)
+            for side, command in commands.items():
+                result = run_json(command, args.timeout)
                 say("  %-11s %s" % (side, summary_line(result)))
                 runs[side].append(result)
         cache[key] = runs
     return dict(cache[key])
-
-
-def run_zmq(args, scenario, payload, cache):
-    key = (scenario, payload)
-    if key not in cache:
-        n = count(ZMQ_COUNTS["reqrep" if scenario == "reqrep" else payload], args.scale)
-        cache[key] = []
-        for _ in range(args.reps):
-            result = run_json([VENV_PYTHON, ZMQBENCH, "--scenario", scenario, "--payload",
-                               payload, "--n", n], args.timeout)
-            say("  %-11s %s" % ("pyzmq", summary_line(result)))
-            cache[key].append(result)
-    return cache[key]
 
 
 def summary_line(result):
@@ -157,6 +157,10 @@ def summarize(results):
             ours, theirs = row["ours"], row[anchor]
             row["vs " + anchor] = (None if not ours or not theirs else
                                    ours / theirs if better == "high" else theirs / ours)
+        # CPU per delivered message over every thread of both processes: the figure
+        # that holds when the machine is busy, where rates follow the scheduler.
+        row["cpu"] = {side: median(r.get("cpu_us_per_delivery") for r in entry.get(side, []))
+                      for side in ("ours", "pyzmq")}
         row["met"] = target is not None and row["ours"] is not None and (
             row["ours"] >= target if better == "high" else row["ours"] <= target)
         rows.append(row)
@@ -168,6 +172,7 @@ def write_markdown(rows, meta, path):
     head = ["scenario", "metric", "target", "ours"]
     for anchor in ANCHORS:
         head += [NAMES[anchor], "ours vs " + NAMES[anchor]]
+    head.append("CPU µs/msg, ours / pyzmq")
     lines = ["Run of %s on %s (%d CPUs, load %s). Ratios > 1: ours is better." % (
         meta["date"], meta["host"], meta["cpus"], meta["load"]), "",
         "| " + " | ".join(head + ["met"]) + " |", "|" + "---|" * (len(head) + 1)]
@@ -177,6 +182,9 @@ def write_markdown(rows, meta, path):
                  fmt(r["ours"])]
         for anchor in ANCHORS:
             cells += [fmt(r[anchor]), ratio(r["vs " + anchor])]
+        ours_cpu, zmq_cpu = r["cpu"]["ours"], r["cpu"]["pyzmq"]
+        cells.append("—" if not ours_cpu or not zmq_cpu else "%.2f / %.2f (%s)" % (
+            ours_cpu, zmq_cpu, ratio(zmq_cpu / ours_cpu)))
         cells.append("—" if r["target"] is None else "yes" if r["met"] else "no")
         lines.append("| " + " | ".join(cells) + " |")
     with open(path, "w") as f:
@@ -250,15 +258,14 @@ def main():
     if wanted and os.path.exists(results_path):
         with open(results_path) as f:
             results = json.load(f)
-    pybench_runs, zmq_runs = {}, {}
+    pybench_runs = {}
     for label, scenario, extra, _, _, _, zmq in ROWS:
         # Rows after a wanted one that share its runs (the store rows) come along.
         if wanted and label not in wanted and (scenario, tuple(extra)) not in pybench_runs:
             continue
         say("#", label)
-        results[label] = run_pybench(args, sides, scenario, extra, pybench_runs)
-        if zmq and "pyzmq" not in skip:
-            results[label]["pyzmq"] = run_zmq(args, *zmq, zmq_runs)
+        zmq = None if "pyzmq" in skip else zmq
+        results[label] = run_pybench(args, sides, scenario, extra, zmq, pybench_runs)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "host": os.uname().nodename, "cpus": os.cpu_count(),
             "load": "%.1f" % os.getloadavg()[0], "scale": args.scale, "reps": args.reps}

@@ -73,6 +73,7 @@ def role_sub(args):
     _, decode = codec(args.codec)
     deadline = time.monotonic() + args.max_seconds + 15
     synced, received, last = False, 0, None
+    cpu_start = time.process_time()
     while received < args.n and time.monotonic() < deadline:
         if not sub.poll(100):
             continue
@@ -84,12 +85,14 @@ def role_sub(args):
             if message == MARKER:
                 if not synced:
                     synced = True
+                    cpu_start = time.process_time()
                     report({"synced": True})
                 continue
             decode(message)
             received += 1
             last = time.time()
-    report({"received": received, "t_last": last, "vmhwm_kb": vmhwm_kb()})
+    report({"received": received, "t_last": last, "vmhwm_kb": vmhwm_kb(),
+            "cpu_s": time.process_time() - cpu_start})
     context.destroy(linger=0)
 
 
@@ -150,6 +153,7 @@ def pubsub(args):
         time.sleep(0.1)
         encode, _ = codec(args.codec)
         make = make_payload(args.payload)
+        cpu_start = time.process_time()
         start = time.time()
         stop_at = start + args.max_seconds
         sent = 0
@@ -159,10 +163,13 @@ def pubsub(args):
             if (i & 1023) == 0 and time.time() > stop_at:
                 break
         result = read_line(child, args.max_seconds + 30)
+        # All threads of both processes (ZeroMQ's I/O threads too), as pybench counts.
+        cpu = time.process_time() - cpu_start + result["cpu_s"]
         elapsed = (result["t_last"] or start) - start
         return {"n": args.n, "sent": sent, "received": result["received"],
                 "complete": result["received"] == args.n, "elapsed_s": round(elapsed, 4),
                 "msgs_per_s": round(result["received"] / elapsed, 1) if elapsed > 0 else None,
+                "cpu_us_per_delivery": round(1e6 * cpu / max(result["received"], 1), 3),
                 "child_vmhwm_kb": result["vmhwm_kb"]}
     finally:
         child.wait(timeout=20)
