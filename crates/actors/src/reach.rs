@@ -90,8 +90,15 @@ fn preferred<'a>(paths: impl Iterator<Item = &'a Path>) -> Option<&'a Path> {
 }
 
 /// The path to offer `peer` among `offers`: the preferred one not passing through it.
-fn offer_for<'a>(offers: &'a Offers, peer: &NodeId) -> Option<&'a Path> {
-    preferred(offers.0.iter().filter(|path| !path.contains(peer)))
+/// `best` is the preferred path of all: every peer off it is offered that one, so only
+/// the few peers on it cost a search (an endpoint of a large mesh has an offer from
+/// nearly every peer, and nearly every peer is a speaker).
+fn offer_for<'a>(offers: &'a Offers, best: Option<&'a Path>, peer: &NodeId) -> Option<&'a Path> {
+    match best {
+        Some(best) if !best.contains(peer) => Some(best),
+        Some(_) => preferred(offers.0.iter().filter(|path| !path.contains(peer))),
+        None => None,
+    }
 }
 
 impl ReachTable {
@@ -134,7 +141,8 @@ impl ReachTable {
                     .iter()
                     .filter(|(node, _)| **node != peer)
                     .filter_map(|(node, offers)| {
-                        offer_for(offers, &peer).map(|path| Reach {
+                        let best = preferred(offers.0.iter());
+                        offer_for(offers, best, &peer).map(|path| Reach {
                             node: *node,
                             path: path.to_vec(),
                         })
@@ -197,25 +205,50 @@ impl ReachTable {
     /// Applies `edit` to the offers for `node` and adds what that changes to `changes`:
     /// whether `node` came or went, and the new offer to each speaker whose offer it
     /// alters (never to `node` itself).
+    ///
+    /// What a speaker is offered depends on the preferred path and, for the few speakers
+    /// on it, on the best path avoiding them: while the preferred path stays, only those
+    /// are looked at, so a change costs the paths to `node`, not the number of speakers.
     fn change(&mut self, node: NodeId, edit: impl FnOnce(&mut Offers), changes: &mut Changes) {
         let offers = self.offers.entry(node).or_default();
-        let before = offers.clone();
+        let was_reachable = !offers.is_empty();
+        let best_before: Option<Path> = preferred(offers.0.iter()).cloned();
+        // The offers of the speakers on the preferred path, as they were.
+        let on_path_before: Vec<(NodeId, Option<Path>)> = match &best_before {
+            Some(best) if self.advertise => (best.iter())
+                .filter(|hop| **hop != node && self.speakers.contains(hop))
+                .map(|hop| (*hop, offer_for(offers, Some(best), hop).cloned()))
+                .collect(),
+            _ => Vec::new(),
+        };
         edit(offers);
         let after = &*offers;
-        match (before.is_empty(), after.is_empty()) {
-            (true, false) => changes.reachability.push(Reachability::Discovered(node)),
-            (false, true) => changes.reachability.push(Reachability::Unreachable(node)),
+        match (was_reachable, !after.is_empty()) {
+            (false, true) => changes.reachability.push(Reachability::Discovered(node)),
+            (true, false) => changes.reachability.push(Reachability::Unreachable(node)),
             _ => {}
         }
         if self.advertise {
-            for speaker in self.speakers.iter().filter(|s| **s != node) {
-                let offered = offer_for(after, speaker);
-                if offer_for(&before, speaker) != offered {
+            let best_after = preferred(after.0.iter());
+            let offered_before =
+                |speaker: &NodeId| match on_path_before.iter().find(|(s, _)| s == speaker) {
+                    Some((_, offer)) => offer.as_ref(),
+                    None => best_before.as_ref(),
+                };
+            let mut tell = |speaker: &NodeId| {
+                let offered = offer_for(after, best_after, speaker);
+                if offered_before(speaker) != offered {
                     changes.updates.entry(*speaker).or_default().push(Reach {
                         node,
                         path: offered.map(|p| p.to_vec()).unwrap_or_default(),
                     });
                 }
+            };
+            if best_after == best_before.as_ref() {
+                // Speakers off the preferred path are offered it, as before.
+                on_path_before.iter().for_each(|(speaker, _)| tell(speaker));
+            } else {
+                self.speakers.iter().filter(|s| **s != node).for_each(tell);
             }
         }
         if after.is_empty() {
@@ -226,6 +259,8 @@ impl ReachTable {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+
     use super::*;
 
     fn id(n: u8) -> NodeId {
@@ -237,7 +272,7 @@ mod tests {
     struct Net {
         tables: Vec<ReachTable>,
         /// Frames sent and not yet delivered: (from, to, changes).
-        wire: Vec<(u8, u8, Vec<Reach>)>,
+        wire: VecDeque<(u8, u8, Vec<Reach>)>,
         /// What each endpoint reported, in order.
         seen: Vec<Vec<Reachability>>,
         /// Frames delivered in all.
@@ -248,7 +283,7 @@ mod tests {
         fn new(n: u8, ttl: u16) -> Net {
             Net {
                 tables: (0..n).map(|i| ReachTable::new(id(i), ttl, true)).collect(),
-                wire: Vec::new(),
+                wire: VecDeque::new(),
                 seen: (0..n).map(|_| Vec::new()).collect(),
                 frames: 0,
             }
@@ -257,7 +292,7 @@ mod tests {
         fn record(&mut self, at: u8, changes: Changes) {
             self.seen[at as usize].extend(changes.reachability);
             for (to, reach) in changes.updates {
-                self.wire.push((at, to.0[0], reach));
+                self.wire.push_back((at, to.0[0], reach));
             }
         }
 
@@ -280,11 +315,10 @@ mod tests {
 
         /// Delivers frames in the order sent until none is left; a bound catches loops.
         fn settle(&mut self) {
-            for _ in 0..10_000 {
-                if self.wire.is_empty() {
+            for _ in 0..1_000_000 {
+                let Some((from, to, reach)) = self.wire.pop_front() else {
                     return;
-                }
-                let (from, to, reach) = self.wire.remove(0);
+                };
                 self.frames += 1;
                 let changes = self.tables[to as usize].peer_reaches(id(from), reach);
                 self.record(to, changes);
@@ -491,6 +525,38 @@ mod tests {
         // Not a speaker: ignored.
         let changes = table.peer_reaches(id(7), vec![offer(8, &[8])]);
         assert_eq!(changes, Changes::default());
+    }
+
+    /// A Zeek cluster as Zeek peers it: a logger (0), a manager (1) peered with it, two
+    /// proxies (2, 3) peered with both, and workers peered with all four.
+    fn cluster(workers: u8) -> Net {
+        let mut net = Net::new(4 + workers, 20);
+        net.link(1, 0);
+        for proxy in [2, 3] {
+            net.link(proxy, 0);
+            net.link(proxy, 1);
+        }
+        for worker in 4..4 + workers {
+            for hub in 0..4 {
+                net.link(worker, hub);
+            }
+        }
+        net
+    }
+
+    #[test]
+    fn a_cluster_settles_on_shortest_paths() {
+        let workers = 200;
+        let mut net = cluster(workers);
+        net.settle();
+        let everyone: Vec<u8> = (0..4 + workers).collect();
+        for at in 0..4 + workers {
+            let others: Vec<u8> = everyone.iter().copied().filter(|&n| n != at).collect();
+            assert_eq!(net.reaches(at), others, "at {at}");
+        }
+        assert_eq!(net.path(2, 3), [0, 3]);
+        assert_eq!(net.path(4, 5).len(), 2);
+        assert_eq!(net.path(0, 7), [7]);
     }
 
     #[test]
