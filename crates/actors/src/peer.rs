@@ -1,7 +1,8 @@
 //! The peer actor: one per established connection. Its reader task decodes frames and
 //! feeds the data path directly (no core round trip per message), pausing while
-//! downstream queues are full; its writer task drains the peer's outbox, coalescing
-//! frames into large writes. The actor itself handles closing; the Core's keepalive
+//! downstream queues are full, and answers pings itself (written at once while the
+//! writer is idle: no wake-up of the write task per keepalive probe); its writer task
+//! drains the peer's outbox, coalescing frames into large writes. The actor itself handles closing; the Core's keepalive
 //! tick probes and times out silent peers (`core/keepalive.rs`). A peer speaking
 //! Broker's native protocol has a reader of its own (`native`); everything else is
 //! shared.
@@ -207,9 +208,7 @@ async fn read_loop(
             }
             Frame::Ping(nonce) => {
                 shared.counters.processed(MessageKind::Ping, 1);
-                let _ = link
-                    .outbox
-                    .push_unbounded(encode_frame(&Frame::Pong(nonce)));
+                link.answer(encode_frame(&Frame::Pong(nonce))).await;
             }
             Frame::Pong(_) => shared.counters.processed(MessageKind::Pong, 1),
             // Store traffic belongs to the stores issue; until then nothing consumes it.

@@ -34,7 +34,7 @@ impl Core {
                 silent.push((*node, peer.conn, peer.actor.clone()));
             } else if quiet >= interval {
                 if let Some(ping) = peer.link.encoding.ping(self.shared.node, *node, nonce) {
-                    let _ = peer.link.outbox.push_unbounded(ping);
+                    peer.link.send_control(ping);
                 }
             }
         }

@@ -10,6 +10,7 @@ mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use broker_wire::frame::NodeId;
@@ -122,6 +123,32 @@ impl Link {
             },
         };
         self.settle(result, count);
+    }
+
+    /// Sends control frame `frame` (a keepalive probe) without waiting: written on the
+    /// caller's thread where [`Link::send_now`] would write it, queued ahead of any
+    /// capacity otherwise.
+    pub(crate) fn send_control(&self, frame: Bytes) {
+        if let Err(frame) = writer::write_inline(self, frame) {
+            let _ = self.outbox.push_unbounded(frame);
+        }
+    }
+
+    /// Sends `frame`, a control frame owed by the peer's reader (a pong), from the
+    /// peer's own task: written at once while the writer is idle (no wake-up of the
+    /// write task), queued otherwise. Only the peer's reader may call this.
+    pub(crate) async fn answer(&self, frame: Bytes) {
+        let mut frame = Some(frame);
+        std::future::poll_fn(|cx| {
+            if let Some(Err(frame)) = frame
+                .take()
+                .map(|frame| writer::write_from_peer_task(self, frame, cx))
+            {
+                let _ = self.outbox.push_unbounded(frame);
+            }
+            Poll::Ready(())
+        })
+        .await
     }
 
     /// Accounts for the outcome of a push: a full outbox is a slow peer.

@@ -2,7 +2,9 @@
 //! task drains the outbox, coalescing frames into large writes with one flush per
 //! wake-up. While it is idle and the outbox is empty, a thread publishing sparse
 //! traffic writes its frame itself ([`write_inline`]): the endpoint's thread is not
-//! woken to send it, which spares a round trip two thread wake-ups.
+//! woken to send it, which spares a round trip two thread wake-ups. The peer's reader
+//! writes its answers to pings the same way ([`write_from_peer_task`]), sparing the
+//! write task a wake-up per keepalive probe.
 
 use std::io;
 use std::pin::Pin;
@@ -79,25 +81,53 @@ impl WriterSlot {
 /// the frame back otherwise. A write that would block (or fails) leaves the rest in
 /// the writer's buffer for the write task: the frame is taken either way.
 pub(super) fn write_inline(link: &Link, frame: Bytes) -> Result<(), Bytes> {
+    // A no-op waker: a flush that would block registers it for writability, which is
+    // harmless only because the idle write task waits on the outbox, not the socket;
+    // it polls again with its own waker once woken. A write that must read first
+    // (TLS 1.2) would register it in place of the reader's: such links are not shared.
+    write_idle(
+        link,
+        frame,
+        &mut Context::from_waker(noop_waker_ref()),
+        false,
+    )
+}
+
+/// [`write_inline`] from the peer's own task (its reader answering a ping): that task
+/// runs the write task too and shares its waker, so a write that blocks or must read
+/// first wakes the right task, and every link allows it. Gives the frame back where
+/// [`write_inline`] would.
+pub(super) fn write_from_peer_task(
+    link: &Link,
+    frame: Bytes,
+    cx: &mut Context<'_>,
+) -> Result<(), Bytes> {
+    write_idle(link, frame, cx, true)
+}
+
+/// Writes `frame` with the idle writer, waking with `cx`; `own_task` if `cx` wakes the
+/// write task (otherwise only a shared writer may be used).
+fn write_idle(
+    link: &Link,
+    frame: Bytes,
+    cx: &mut Context<'_>,
+    own_task: bool,
+) -> Result<(), Bytes> {
     if frame.len() > INLINE_MAX {
         return Err(frame);
     }
     let mut state = link.writer.lock();
-    let shared = state.shared;
+    let shared = state.shared || own_task;
     let Some(out) = state.idle.as_mut() else {
         return Err(frame);
     };
     if !shared || !out.buffer().is_empty() || !link.outbox.is_idle() {
         return Err(frame);
     }
-    // A no-op waker: a flush that would block registers it for writability, which is
-    // harmless only because the idle write task waits on the outbox, not the socket;
-    // it polls again with its own waker once woken below.
-    let mut cx = Context::from_waker(noop_waker_ref());
     // The empty buffer, larger than the frame, takes it whole without writing.
-    let buffered = Pin::new(&mut *out).poll_write(&mut cx, &frame);
+    let buffered = Pin::new(&mut *out).poll_write(cx, &frame);
     debug_assert!(matches!(buffered, Poll::Ready(Ok(n)) if n == frame.len()));
-    if let Poll::Ready(Ok(())) = Pin::new(&mut *out).poll_flush(&mut cx) {
+    if let Poll::Ready(Ok(())) = Pin::new(&mut *out).poll_flush(cx) {
         link.made_progress();
     } else {
         // The write task flushes the rest (or meets the error); an empty frame wakes
@@ -137,4 +167,60 @@ pub(crate) async fn write_loop(
     .await;
     let _ = done.send(true);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use broker_wire::frame::NodeId;
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::config::SlowPeerPolicy;
+    use crate::link::BATCH;
+    use crate::reports::Reporter;
+
+    /// A link whose writer (not shared with other threads, as under TLS 1.2) writes to
+    /// the returned stream; no write task runs.
+    fn unshared_link() -> (Arc<Link>, tokio::io::DuplexStream) {
+        let (reporter, _) = Reporter::channel();
+        let link = Arc::new(Link::new(
+            NodeId([1; 16]),
+            &BATCH,
+            16,
+            SlowPeerPolicy::Block,
+            reporter,
+        ));
+        let (ours, theirs) = tokio::io::duplex(1024);
+        link.writer.install(Box::new(ours), false);
+        (link, theirs)
+    }
+
+    #[tokio::test]
+    async fn the_peer_task_answers_on_an_unshared_link_without_the_write_task() {
+        let (link, mut theirs) = unshared_link();
+        // Another thread may not write here (a TLS 1.2 write may need to read first)...
+        assert!(write_inline(&link, Bytes::from_static(b"other")).is_err());
+        // ...the peer's own task may: the pong is on the wire, nothing was queued.
+        link.answer(Bytes::from_static(b"pong")).await;
+        assert!(link.outbox.is_idle());
+        let mut got = [0; 4];
+        theirs.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"pong");
+    }
+
+    #[tokio::test]
+    async fn an_answer_waits_behind_queued_frames() {
+        let (link, _theirs) = unshared_link();
+        link.outbox
+            .push_unbounded(Bytes::from_static(b"first"))
+            .unwrap();
+        link.answer(Bytes::from_static(b"pong")).await;
+        let queued = link.outbox.pop_now(usize::MAX);
+        assert_eq!(
+            queued,
+            [Bytes::from_static(b"first"), Bytes::from_static(b"pong")]
+        );
+    }
 }

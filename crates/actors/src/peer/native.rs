@@ -82,7 +82,7 @@ pub(super) async fn read_loop(
                                 .encode_envelope(&pong, &mut out)
                                 .is_ok()
                             {
-                                let _ = link.outbox.push_unbounded(out.into());
+                                link.answer(out.into()).await;
                             }
                         }
                         // Keepalive answers: receiving them was the point.
