@@ -231,6 +231,8 @@ pub(crate) struct Core {
     subscribers: BTreeMap<u64, SubscriberRoute>,
     forwarded: Vec<Topic>,
     status_sinks: Vec<StatusSink>,
+    /// Whether a retry of reporting shed status events is scheduled.
+    shed_retry: bool,
     /// Failed inbound handshakes, reported without a flood.
     inbound_failures: InboundFailures,
     outbound: HashMap<(String, u16), Outbound>,
@@ -262,6 +264,7 @@ impl Core {
             subscribers: BTreeMap::new(),
             forwarded: Vec::new(),
             status_sinks: Vec::new(),
+            shed_retry: false,
             inbound_failures: InboundFailures::default(),
             outbound: HashMap::new(),
             listeners: Vec::new(),
@@ -349,9 +352,6 @@ impl Actor for Core {
         if let Some(reports) = self.reports.take() {
             ctx.add_stream(reports);
         }
-        ctx.run_interval(statuses::SHED_REPORT_INTERVAL, |core, _| {
-            core.report_shed_events()
-        });
         ctx.run_interval(self.shared.config.keepalive, |core, ctx| {
             core.keepalive(ctx)
         });
@@ -507,6 +507,7 @@ impl StreamHandler<Report> for Core {
             }
             Report::Status(event) => self.emit(event),
             Report::Unsubscribe(id) => self.remove_subscriber(id),
+            Report::ShedStatusEvents => self.retry_shed_reports(ctx),
         }
     }
 

@@ -20,6 +20,9 @@ pub(crate) enum Report {
     Status(StatusEvent),
     /// A store actor's inbox went away: stop routing to subscription `id`.
     Unsubscribe(u64),
+    /// Status events were shed from a full subscriber queue: report them once there
+    /// is room (the Core sends this itself, to get a context for the retry timer).
+    ShedStatusEvents,
 }
 
 /// The sending end; cheap to clone. Unbounded: reports are rare and the Core never

@@ -48,6 +48,32 @@ fn overflowing_status_subscriber_counts_what_it_sheds() {
     endpoint.shutdown();
 }
 
+/// The report of shed events needs no later event: the core retries while one is due
+/// (and only then: an idle endpoint has no timer for it), episode after episode.
+#[test]
+fn shed_events_are_reported_once_there_is_room_without_another_event() {
+    let config = Config {
+        status_queue: 2,
+        ..Config::default()
+    };
+    let endpoint = Endpoint::new(config).unwrap();
+    let statuses = endpoint.make_status_subscriber(true);
+    for episode in 1..=2 {
+        for _ in 0..5 {
+            assert!(!endpoint.unpeer("127.0.0.1", 1));
+        }
+        assert_eq!(statuses.dropped(), 3 * episode);
+        assert_eq!(statuses.poll().len(), 2);
+        let events = statuses.get_n(1, Some(Duration::from_secs(10)));
+        assert!(
+            matches!(&events[..], [StatusEvent::Error(e)] if e.code == ErrorCode::Unspecified
+                && e.message == "3 status events dropped: the status subscriber's queue was full"),
+            "episode {episode}: {events:?}"
+        );
+    }
+    endpoint.shutdown();
+}
+
 /// A flood of half-open connections timing out at a listener is one status for the
 /// first and a sum for the rest, not a status each (which would fill the queues and
 /// shed the statuses that matter).

@@ -1,13 +1,18 @@
 //! The core's status subscribers: who wants which events, and handing events out
 //! without ever stalling the core. Events shed from a full queue are counted and then
-//! reported by an error event once the queue has room again.
+//! reported by an error event once the queue has room again: before the next event, or
+//! by a retry every [`SHED_REPORT_INTERVAL`] that runs only while a report is due (an
+//! idle endpoint never wakes for it).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::prelude::*;
+
 use super::{AddStatusSubscriber, Core};
 use crate::queue::BoundedQueue;
+use crate::reports::Report;
 use crate::status::{ErrorCode, StatusEvent};
 
 /// How often the core retries reporting shed events when no new event comes along.
@@ -66,15 +71,28 @@ impl Core {
                 && !sink.offer(event.clone())
             {
                 self.shared.counters.dropped_status_event();
+                if !self.shed_retry {
+                    self.shed_retry = true;
+                    self.shared.reporter.report(Report::ShedStatusEvents);
+                }
             }
         }
     }
 
-    /// Reports shed events to subscribers whose queues have room again.
-    pub(super) fn report_shed_events(&mut self) {
-        for sink in &mut self.status_sinks {
-            sink.report_shed();
-        }
+    /// Reports shed events to subscribers whose queues have room again, an interval
+    /// from now and every interval after while some are still unreported.
+    pub(super) fn retry_shed_reports(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_later(SHED_REPORT_INTERVAL, |core, ctx| {
+            core.status_sinks.retain(|sink| !sink.queue.is_closed());
+            for sink in &mut core.status_sinks {
+                sink.report_shed();
+            }
+            if core.status_sinks.iter().any(|sink| sink.unreported > 0) {
+                core.retry_shed_reports(ctx);
+            } else {
+                core.shed_retry = false;
+            }
+        });
     }
 
     /// Starts handing events to a new status subscriber.
