@@ -84,7 +84,11 @@ def role_leaves(args):
     endpoints, subscribers = [], []
     for k in range(args.count):
         endpoint = new_endpoint(args)
-        subscribers.append(endpoint.make_subscriber([TOPIC, NODE_TOPIC % (args.first + k)]))
+        subscriber = endpoint.make_subscriber(TOPIC)
+        # add_topic, not a list: Broker 2.8's bindings fail on lists under Python >= 3.10
+        # (they test for collections.Iterable).
+        subscriber.add_topic(NODE_TOPIC % (args.first + k), True)
+        subscribers.append(subscriber)
         endpoints.append(endpoint)
     for endpoint in endpoints:
         if endpoint.peer(HOST, args.port, 1.0) is False:
