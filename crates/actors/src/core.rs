@@ -352,9 +352,10 @@ impl Actor for Core {
         if let Some(reports) = self.reports.take() {
             ctx.add_stream(reports);
         }
-        ctx.run_interval(self.shared.config.keepalive, |core, ctx| {
-            core.keepalive(ctx)
-        });
+        let keepalive = self.shared.config.keepalive;
+        if !keepalive.is_zero() {
+            ctx.run_interval(keepalive, |core, ctx| core.keepalive(ctx));
+        }
     }
 }
 

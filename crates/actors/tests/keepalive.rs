@@ -67,6 +67,25 @@ fn idle_peering_outlives_many_intervals(a: Endpoint, b: Endpoint) {
 }
 
 #[test]
+fn without_keepalive_an_idle_peering_is_never_probed_and_kept() {
+    let quiet = || {
+        Endpoint::new(Config {
+            disable_ssl: true,
+            keepalive: Duration::ZERO,
+            ..Config::default()
+        })
+        .unwrap()
+    };
+    let (a, b) = (quiet(), quiet());
+    let port = b.listen("127.0.0.1", 0).unwrap();
+    a.peer("127.0.0.1", port, None).unwrap();
+    // Many intervals of the other tests' endpoints: nobody probes, nobody is lost.
+    std::thread::sleep(KEEPALIVE * 10);
+    assert_eq!(pings_received(&a) + pings_received(&b), 0);
+    assert_eq!((a.peers().len(), b.peers().len()), (1, 1));
+}
+
+#[test]
 fn a_peer_that_keeps_sending_is_never_probed() {
     let (sender, receiver) = (endpoint(), endpoint());
     let sub = receiver.make_subscriber(vec![Topic::from("/busy")], 0);

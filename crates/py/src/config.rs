@@ -1,6 +1,8 @@
 //! Module-level odds and ends: `BrokerOptions`, `Configuration`, `Version`, `now()`.
 
-use broker_actors::SlowPeerPolicy;
+use std::time::Duration;
+
+use broker_actors::{Config, SlowPeerPolicy};
 use broker_wire::frame::PROTOCOL_VERSION;
 use pyo3::prelude::*;
 
@@ -43,6 +45,11 @@ pub struct BrokerOptions {
     /// `web-socket-overflow-policy`).
     #[pyo3(get)]
     pub web_socket_overflow_policy: String,
+    /// Seconds between liveness probes of a silent peer, which is lost after three
+    /// (ours; Broker has no probes). 0 sends none: idle peerings cost nothing, and a
+    /// dead peer is noticed only when TCP notices.
+    #[pyo3(get)]
+    pub keepalive_interval: f64,
 }
 
 #[pymethods]
@@ -59,7 +66,19 @@ impl BrokerOptions {
             web_socket_address: String::new(),
             web_socket_buffer_size: 512,
             web_socket_overflow_policy: "disconnect".to_owned(),
+            keepalive_interval: Config::default().keepalive.as_secs_f64(),
         }
+    }
+
+    #[setter]
+    fn set_keepalive_interval(&mut self, seconds: f64) -> PyResult<()> {
+        if Duration::try_from_secs_f64(seconds).is_err() {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "keepalive_interval must be a number of seconds >= 0, not {seconds}"
+            )));
+        }
+        self.keepalive_interval = seconds;
+        Ok(())
     }
 
     #[setter]

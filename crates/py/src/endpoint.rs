@@ -48,6 +48,9 @@ fn config_from(py: Python<'_>, cfg: &Configuration) -> Config {
         web_socket_overflow,
         metrics_port: cfg.metrics_port,
         metrics_address: cfg.metrics_address.clone(),
+        // The setter admits only durations.
+        keepalive: Duration::try_from_secs_f64(options.keepalive_interval)
+            .unwrap_or(Config::default().keepalive),
         ..Config::default()
     }
 }

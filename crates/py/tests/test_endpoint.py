@@ -394,3 +394,28 @@ def closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_keepalive_interval_is_an_option_and_zero_sends_no_probes(endpoints):
+    options = broker.BrokerOptions()
+    assert options.keepalive_interval == 5.0
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            options.keepalive_interval = bad
+    assert options.keepalive_interval == 5.0
+
+    def quiet_endpoint(seconds):
+        options = broker.BrokerOptions()
+        options.disable_ssl = True
+        options.keepalive_interval = seconds
+        return endpoints(broker.Configuration(options))
+
+    # A short interval probes an idle peering; none sends no probe and keeps it.
+    for seconds, probed in ((0.05, True), (0.0, False)):
+        a, b = quiet_endpoint(seconds), quiet_endpoint(seconds)
+        peer(a, b)
+        time.sleep(0.5)
+        pings = sum(e.metrics()["broker_processed_messages_total"].get("ping", 0)
+                    for e in (a, b))
+        assert (pings > 0) == probed, (seconds, pings)
+        assert len(a.peers()) == len(b.peers()) == 1

@@ -371,6 +371,7 @@ class BrokerOptions:
     web_socket_address: str
     web_socket_buffer_size: int
     web_socket_overflow_policy: Literal["disconnect", "drop_newest", "drop_oldest"]
+    keepalive_interval: float
     def __new__(cls) -> BrokerOptions: ...
 
 @final
