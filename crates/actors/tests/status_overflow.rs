@@ -3,16 +3,22 @@
 
 use std::time::{Duration, Instant};
 
-use broker_actors::{Config, Endpoint, ErrorCode, StatusEvent};
+use broker_actors::{Config, Endpoint, ErrorCode, StatusEvent, StatusSubscriber};
 
-#[test]
-fn overflowing_status_subscriber_counts_what_it_sheds() {
+/// An endpoint whose status subscribers hold two events, and one such subscriber.
+fn endpoint_with_two_status_slots() -> (Endpoint, StatusSubscriber) {
     let config = Config {
         status_queue: 2,
         ..Config::default()
     };
     let endpoint = Endpoint::new(config).unwrap();
     let statuses = endpoint.make_status_subscriber(true);
+    (endpoint, statuses)
+}
+
+#[test]
+fn overflowing_status_subscriber_counts_what_it_sheds() {
+    let (endpoint, statuses) = endpoint_with_two_status_slots();
     // Each unpeer of an unknown peer is answered after its error was emitted.
     for _ in 0..5 {
         assert!(!endpoint.unpeer("127.0.0.1", 1));
@@ -52,12 +58,7 @@ fn overflowing_status_subscriber_counts_what_it_sheds() {
 /// (and only then: an idle endpoint has no timer for it), episode after episode.
 #[test]
 fn shed_events_are_reported_once_there_is_room_without_another_event() {
-    let config = Config {
-        status_queue: 2,
-        ..Config::default()
-    };
-    let endpoint = Endpoint::new(config).unwrap();
-    let statuses = endpoint.make_status_subscriber(true);
+    let (endpoint, statuses) = endpoint_with_two_status_slots();
     for episode in 1..=2 {
         for _ in 0..5 {
             assert!(!endpoint.unpeer("127.0.0.1", 1));
