@@ -122,6 +122,9 @@ fn accept_loop(listener: TcpListener, state: &ProxyState) {
         let Ok(outbound) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) else {
             continue;
         };
+        // The nodes write whole frames: forward each at once, as a direct link would
+        // (Nagle's algorithm held small frames behind unacknowledged ones, tens of ms).
+        let _ = (inbound.set_nodelay(true), outbound.set_nodelay(true));
         let clones = (|| {
             Ok::<_, io::Error>((
                 inbound.try_clone()?,
