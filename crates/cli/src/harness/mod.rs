@@ -2,8 +2,9 @@
 //! stores, steps) run in one process or one process per node, reporting deliveries,
 //! losses, duplicates, latencies and whether store replicas agree.
 //!
-//! Every link goes through a [`proxy::Proxy`], so steps can partition and heal it,
-//! and a restarted node can come back on a new port.
+//! A link that a step partitions or heals, or whose listening node a step restarts,
+//! goes through a [`proxy::Proxy`], so it can be cut and healed, and a restarted node
+//! can come back on a new port; the other links are direct.
 //!
 //! # Layout
 //! - [`topology`]: the TOML format.

@@ -1,5 +1,5 @@
 //! Running a topology: a node per endpoint (in this process or each in a child
-//! process), a proxy per link.
+//! process), a proxy per link that a step acts on.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,12 +44,39 @@ fn run_nodes(
     Ok(run.report())
 }
 
+/// Per link, whether a step acts on it: cuts it (partition, heal) or restarts its
+/// listening node (on a new port, where the link's proxy then forwards).
+fn links_steps_act_on(
+    topology: &Topology,
+    links: &[(usize, usize)],
+) -> Result<Vec<bool>, CliError> {
+    let mut acted_on = vec![false; links.len()];
+    for step in &topology.steps {
+        match step {
+            Step::Partition { link } | Step::Heal { link } => {
+                acted_on[topology.link(link)?] = true;
+            }
+            Step::Restart { node } => {
+                let restarted = topology.members(node)?;
+                for (link, (_, listener)) in links.iter().enumerate() {
+                    acted_on[link] |= restarted.contains(listener);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(acted_on)
+}
+
 struct Run<'t> {
     topology: &'t Topology,
     links: Vec<(usize, usize)>,
     nodes: Vec<Box<dyn Node>>,
-    /// One per link, forwarding to the link's listening node.
-    proxies: Vec<Proxy>,
+    /// Each node's listening port.
+    ports: Vec<u16>,
+    /// Per link, forwarding to the link's listening node, for the links a step acts on
+    /// (see [`links_steps_act_on`]); the others are direct, as a cluster's links are.
+    proxies: Vec<Option<Proxy>>,
     cut: Vec<bool>,
     next_seq: Vec<u64>,
     /// Per node, the number of the next generated store entry.
@@ -75,15 +102,19 @@ impl<'t> Run<'t> {
             .map(|(node, spec)| node.start(spec))
             .collect::<Result<Vec<u16>, _>>()?;
         let links = topology.links();
-        let proxies = links
-            .iter()
-            .map(|&(_, listener)| Proxy::start(ports[listener]))
+        let proxies = links_steps_act_on(topology, &links)?
+            .into_iter()
+            .zip(&links)
+            .map(|(acted_on, &(_, listener))| {
+                acted_on.then(|| Proxy::start(ports[listener])).transpose()
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut run = Run {
             topology,
             cut: vec![false; links.len()],
             links,
             nodes,
+            ports,
             proxies,
             next_seq: vec![0; topology.nodes.len()],
             next_key: vec![0; topology.nodes.len()],
@@ -110,14 +141,26 @@ impl<'t> Run<'t> {
         Ok(())
     }
 
-    /// Peers `node` with every node it dials, through the links' proxies.
+    /// Peers `node` with every node it dials, through the links' proxies where they
+    /// have one.
     fn dial(&mut self, node: usize) -> Result<(), CliError> {
-        for (link, &(dialer, _)) in self.links.iter().enumerate() {
+        for (link, &(dialer, listener)) in self.links.iter().enumerate() {
             if dialer == node {
-                self.nodes[node].peer(self.proxies[link].port())?;
+                let port = match &self.proxies[link] {
+                    Some(proxy) => proxy.port(),
+                    None => self.ports[listener],
+                };
+                self.nodes[node].peer(port)?;
             }
         }
         Ok(())
+    }
+
+    /// The proxy of a link that a step cuts (it has one by construction).
+    fn proxy(&self, link: usize) -> &Proxy {
+        self.proxies[link]
+            .as_ref()
+            .expect("links that steps cut have proxies")
     }
 
     fn step(&mut self, number: usize, step: &Step) -> Result<(), CliError> {
@@ -155,13 +198,14 @@ impl<'t> Run<'t> {
                 let members = self.topology.members(node)?;
                 for &index in &members {
                     let port = self.nodes[index].start(&self.topology.nodes[index])?;
+                    self.ports[index] = port;
                     for (link, _) in self
                         .links
                         .iter()
                         .enumerate()
                         .filter(|(_, &(_, listener))| listener == index)
                     {
-                        self.proxies[link].retarget(port);
+                        self.proxy(link).retarget(port);
                     }
                 }
                 for &index in &members {
@@ -192,12 +236,12 @@ impl<'t> Run<'t> {
             Step::Partition { link } => {
                 let link = self.topology.link(link)?;
                 self.cut[link] = true;
-                self.proxies[link].partition();
+                self.proxy(link).partition();
             }
             Step::Heal { link: names } => {
                 let link = self.topology.link(names)?;
                 self.cut[link] = false;
-                self.proxies[link].heal();
+                self.proxy(link).heal();
                 self.await_links(&format!("heal {}-{}", names[0], names[1]));
             }
         }
