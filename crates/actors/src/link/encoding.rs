@@ -23,16 +23,22 @@ pub(crate) trait Encoding: Send + Sync {
 
     /// The frame from `from` announcing our subscriptions to `to`, for protocols that
     /// have one.
-    fn filter(&self, from: NodeId, to: NodeId, topics: &[Topic]) -> Option<Bytes>;
+    fn filter(&self, _from: NodeId, _to: NodeId, _topics: &[Topic]) -> Option<Bytes> {
+        None
+    }
 
     /// A liveness probe from `from` that `to` answers with a pong, for protocols that
     /// have one; the Core sends it to a peer silent for a keepalive interval (see
     /// `link::Liveness`).
-    fn ping(&self, from: NodeId, to: NodeId, nonce: u64) -> Option<Bytes>;
+    fn ping(&self, _from: NodeId, _to: NodeId, _nonce: u64) -> Option<Bytes> {
+        None
+    }
 
     /// The frame from `from` ending the connection to `to` gracefully, for protocols
     /// that have one.
-    fn goodbye(&self, from: NodeId, to: NodeId) -> Option<Bytes>;
+    fn goodbye(&self, _from: NodeId, _to: NodeId) -> Option<Bytes> {
+        None
+    }
 
     /// The frame telling a peer of changes of the endpoints we reach, for protocols that
     /// have one (ours only: Broker's native peers are never told).

@@ -119,18 +119,6 @@ mod tests {
             self.encoders.fetch_add(1, Ordering::Relaxed);
             Box::new(LinesEncoder)
         }
-
-        fn filter(&self, _: NodeId, _: NodeId, _: &[Topic]) -> Option<Bytes> {
-            None
-        }
-
-        fn ping(&self, _: NodeId, _: NodeId, _: u64) -> Option<Bytes> {
-            None
-        }
-
-        fn goodbye(&self, _: NodeId, _: NodeId) -> Option<Bytes> {
-            None
-        }
     }
 
     impl Encoder for LinesEncoder {

@@ -5,7 +5,7 @@
 
 use broker_wire::frame::{DataMessage, NodeId};
 use broker_wire::json::{self, ErrorMessage};
-use broker_wire::{Payload, Topic};
+use broker_wire::Payload;
 use bytes::Bytes;
 
 use crate::link::{Encoder, Encoding};
@@ -32,18 +32,6 @@ impl Encoding for JsonLines {
             text: String::new(),
             spans: vec![None; messages],
         })
-    }
-
-    fn filter(&self, _: NodeId, _: NodeId, _: &[Topic]) -> Option<Bytes> {
-        None
-    }
-
-    fn ping(&self, _: NodeId, _: NodeId, _: u64) -> Option<Bytes> {
-        None
-    }
-
-    fn goodbye(&self, _: NodeId, _: NodeId) -> Option<Bytes> {
-        None
     }
 }
 
