@@ -18,7 +18,6 @@ use broker_wire::native::{
     NativeError, Next, Reservation, Role, BROKER_RS_VERSION,
 };
 use broker_wire::{Topic, WireError};
-use openssl::ssl::SslVersion;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -71,9 +70,6 @@ pub(crate) struct Established {
     pub(crate) reader: FrameReader<BoxedReader>,
     /// Bytes to the peer.
     pub(crate) writer: BoxedWriter,
-    /// Whether a write never needs to read first (plaintext, TLS 1.3), so threads
-    /// other than the peer's writer may write too.
-    pub(crate) shareable_writes: bool,
     /// The peer and its protocol.
     pub(crate) remote: Remote,
     /// The peer's reservation, which the peering keeps.
@@ -219,7 +215,7 @@ pub(crate) async fn open(
     let started = tokio::time::Instant::now();
     let timeout = opening.timeout;
     let Some(tls) = opening.tls.clone() else {
-        return handshake(stream, socket, side, network, opening, timeout, true).await;
+        return handshake(stream, socket, side, network, opening, timeout).await;
     };
     let securing = async {
         match side {
@@ -231,16 +227,12 @@ pub(crate) async fn open(
         .await
         .map_err(|_| ConnectError::Timeout)?
         .map_err(ConnectError::Tls)?;
-    // Below TLS 1.3 a write may have to read first (renegotiation): only the peer's
-    // writer, which can wait for that, may write then.
-    let tls13 = secured.ssl().version2() == Some(SslVersion::TLS1_3);
     let left = timeout.saturating_sub(started.elapsed());
-    handshake(secured, socket, side, network, opening, left, tls13).await
+    handshake(secured, socket, side, network, opening, left).await
 }
 
 /// Runs Broker's handshake over `stream`, then ours if both ends are broker-rs, all
-/// within `timeout`. `shareable_writes` says whether a write over `stream` never needs
-/// to read first.
+/// within `timeout`.
 async fn handshake<S>(
     stream: S,
     socket: TcpSocket,
@@ -248,7 +240,6 @@ async fn handshake<S>(
     network: NetworkInfo,
     opening: Opening,
     timeout: Duration,
-    shareable_writes: bool,
 ) -> Result<Established, ConnectError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -285,7 +276,6 @@ where
     Ok(Established {
         reader,
         writer,
-        shareable_writes,
         remote,
         slot,
         network,

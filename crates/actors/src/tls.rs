@@ -25,8 +25,8 @@ use std::pin::Pin;
 use openssl::error::ErrorStack;
 use openssl::pkey::PKey;
 use openssl::ssl::{
-    ErrorCode, Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslVerifyMode,
-    SslVersion,
+    ErrorCode, Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslOptions,
+    SslVerifyMode, SslVersion,
 };
 use openssl::x509::store::X509Lookup;
 use openssl::x509::X509;
@@ -112,6 +112,10 @@ impl TlsContext {
         // Read whole records at once (as much as the socket has) instead of a header
         // and then a body: one `recv` per wake-up instead of three.
         builder.set_read_ahead(true);
+        // Neither Broker nor we renegotiate; refusing it means that after the handshake
+        // a TLS 1.2 write never has to read, so any thread may write (see
+        // `link::writer`). A peer asking to renegotiate gets a `no_renegotiation` alert.
+        builder.set_options(SslOptions::NO_RENEGOTIATION);
         Ok(Some(TlsContext {
             context: builder.build(),
         }))
@@ -249,4 +253,50 @@ fn configure_anonymous(builder: &mut SslContextBuilder) -> Result<(), TlsError> 
     builder.set_groups_list(ANONYMOUS_GROUPS)?;
     builder.set_cipher_list(ANONYMOUS_CIPHERS)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use foreign_types::ForeignTypeRef;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    extern "C" {
+        /// Not wrapped by the openssl crate; asks for a renegotiation at the next I/O.
+        fn SSL_renegotiate(ssl: *mut std::ffi::c_void) -> std::os::raw::c_int;
+    }
+
+    /// Inline writes from other threads rely on a write never having to read, which
+    /// holds only while a handshake cannot start again. OpenSSL 3 servers already refuse
+    /// a client's request to renegotiate; a server's request must leave our client out
+    /// of any handshake too.
+    #[tokio::test]
+    async fn a_peer_cannot_make_us_renegotiate() {
+        let ours = TlsContext::new(&TlsConfig::default(), false)
+            .unwrap()
+            .unwrap();
+        // A server as ours but willing to renegotiate.
+        let mut builder = SslContextBuilder::new(SslMethod::tls()).unwrap();
+        configure_anonymous(&mut builder).unwrap();
+        let willing = TlsContext {
+            context: builder.build(),
+        };
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let (client, server) = tokio::join!(ours.connect(client_io), willing.accept(server_io));
+        let (mut client, mut server) = (client.unwrap(), server.unwrap());
+        assert_eq!(client.ssl().version2(), Some(SslVersion::TLS1_2));
+        // SAFETY: the pointer is the server's live `SSL`, used on this thread only.
+        assert_eq!(unsafe { SSL_renegotiate(server.ssl().as_ptr().cast()) }, 1);
+        // The server sends a HelloRequest, then waits for a ClientHello.
+        let short = Duration::from_millis(200);
+        let _ = tokio::time::timeout(short, server.write_all(b"x")).await;
+        let mut buf = [0; 16];
+        let _ = tokio::time::timeout(short, client.read(&mut buf)).await;
+        assert!(client.ssl().is_init_finished(), "our client renegotiates");
+        let write = tokio::time::timeout(short, client.write_all(b"still writing"));
+        assert!(matches!(write.await, Ok(Ok(()))), "a write waits for a read");
+    }
 }

@@ -187,7 +187,6 @@ impl Core {
         let Established {
             reader,
             writer,
-            shareable_writes,
             remote,
             slot,
             network,
@@ -211,7 +210,7 @@ impl Core {
                 let _ = link.outbox.push_unbounded(frame);
             }
         }
-        link.writer.install(writer, shareable_writes);
+        link.writer.install(writer);
         let peer = Peer::new(
             self.shared.clone(),
             ctx.address(),

@@ -42,8 +42,6 @@ struct SlotState {
     /// The writer while the write task is idle; `None` while the task writes, before
     /// it starts and after it ended.
     idle: Option<Output>,
-    /// Whether other threads may write: not where a write could need to read first.
-    shared: bool,
 }
 
 impl WriterSlot {
@@ -52,11 +50,11 @@ impl WriterSlot {
         self.state.lock().expect("writer slot lock poisoned")
     }
 
-    /// Hands over the connection's write half; `shared` allows inline writes.
-    pub(crate) fn install(&self, writer: BoxedWriter, shared: bool) {
-        let mut state = self.lock();
-        state.idle = Some(BufWriter::with_capacity(WRITE_BUFFER, writer));
-        state.shared = shared;
+    /// Hands over the connection's write half. A write over it must never have to read
+    /// first (TLS refuses renegotiation for this), or another thread's write could
+    /// register its no-op waker in place of the reader's.
+    pub(crate) fn install(&self, writer: BoxedWriter) {
+        self.lock().idle = Some(BufWriter::with_capacity(WRITE_BUFFER, writer));
     }
 
     /// The write task's next batch: the writer and all queued frames, taken under the
@@ -83,45 +81,31 @@ impl WriterSlot {
 pub(super) fn write_inline(link: &Link, frame: Bytes) -> Result<(), Bytes> {
     // A no-op waker: a flush that would block registers it for writability, which is
     // harmless only because the idle write task waits on the outbox, not the socket;
-    // it polls again with its own waker once woken. A write that must read first
-    // (TLS 1.2) would register it in place of the reader's: such links are not shared.
-    write_idle(
-        link,
-        frame,
-        &mut Context::from_waker(noop_waker_ref()),
-        false,
-    )
+    // it polls again with its own waker once woken.
+    write_idle(link, frame, &mut Context::from_waker(noop_waker_ref()))
 }
 
 /// [`write_inline`] from the peer's own task (its reader answering a ping): that task
-/// runs the write task too and shares its waker, so a write that blocks or must read
-/// first wakes the right task, and every link allows it. Gives the frame back where
-/// [`write_inline`] would.
+/// runs the write task too, so a write that blocks wakes it with its own waker. Gives
+/// the frame back where [`write_inline`] would.
 pub(super) fn write_from_peer_task(
     link: &Link,
     frame: Bytes,
     cx: &mut Context<'_>,
 ) -> Result<(), Bytes> {
-    write_idle(link, frame, cx, true)
+    write_idle(link, frame, cx)
 }
 
-/// Writes `frame` with the idle writer, waking with `cx`; `own_task` if `cx` wakes the
-/// write task (otherwise only a shared writer may be used).
-fn write_idle(
-    link: &Link,
-    frame: Bytes,
-    cx: &mut Context<'_>,
-    own_task: bool,
-) -> Result<(), Bytes> {
+/// Writes `frame` with the idle writer, waking with `cx`.
+fn write_idle(link: &Link, frame: Bytes, cx: &mut Context<'_>) -> Result<(), Bytes> {
     if frame.len() > INLINE_MAX {
         return Err(frame);
     }
     let mut state = link.writer.lock();
-    let shared = state.shared || own_task;
     let Some(out) = state.idle.as_mut() else {
         return Err(frame);
     };
-    if !shared || !out.buffer().is_empty() || !link.outbox.is_idle() {
+    if !out.buffer().is_empty() || !link.outbox.is_idle() {
         return Err(frame);
     }
     // The empty buffer, larger than the frame, takes it whole without writing.
@@ -181,9 +165,8 @@ mod tests {
     use crate::link::BATCH;
     use crate::reports::Reporter;
 
-    /// A link whose writer (not shared with other threads, as under TLS 1.2) writes to
-    /// the returned stream; no write task runs.
-    fn unshared_link() -> (Arc<Link>, tokio::io::DuplexStream) {
+    /// A link whose writer writes to the returned stream; no write task runs.
+    fn idle_link() -> (Arc<Link>, tokio::io::DuplexStream) {
         let (reporter, _) = Reporter::channel();
         let link = Arc::new(Link::new(
             NodeId([1; 16]),
@@ -193,26 +176,26 @@ mod tests {
             reporter,
         ));
         let (ours, theirs) = tokio::io::duplex(1024);
-        link.writer.install(Box::new(ours), false);
+        link.writer.install(Box::new(ours));
         (link, theirs)
     }
 
     #[tokio::test]
-    async fn the_peer_task_answers_on_an_unshared_link_without_the_write_task() {
-        let (link, mut theirs) = unshared_link();
-        // Another thread may not write here (a TLS 1.2 write may need to read first)...
-        assert!(write_inline(&link, Bytes::from_static(b"other")).is_err());
-        // ...the peer's own task may: the pong is on the wire, nothing was queued.
+    async fn an_idle_link_is_written_without_the_write_task() {
+        let (link, mut theirs) = idle_link();
+        // Another thread's frame and the peer task's answer: both on the wire, in
+        // order, nothing queued.
+        write_inline(&link, Bytes::from_static(b"other")).unwrap();
         link.answer(Bytes::from_static(b"pong")).await;
         assert!(link.outbox.is_idle());
-        let mut got = [0; 4];
+        let mut got = [0; 9];
         theirs.read_exact(&mut got).await.unwrap();
-        assert_eq!(&got, b"pong");
+        assert_eq!(&got, b"otherpong");
     }
 
     #[tokio::test]
     async fn an_answer_waits_behind_queued_frames() {
-        let (link, _theirs) = unshared_link();
+        let (link, _theirs) = idle_link();
         link.outbox
             .push_unbounded(Bytes::from_static(b"first"))
             .unwrap();
