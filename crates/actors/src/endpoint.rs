@@ -375,15 +375,23 @@ impl Endpoint {
     }
 
     /// Publishes messages in order, like as many [`Endpoint::publish`] calls under
-    /// one lock per buffer-full.
+    /// one lock per buffer-full; a small batch after a quiet spell, with nothing
+    /// buffered, is sent on this thread, as one frame per peer.
     pub fn publish_batch<P: Into<Payload>>(&self, messages: Vec<(Topic, P)>) {
-        let _ = self.inner.mailbox.queue.push_many_wait(payloads(messages));
+        let inner = &self.inner;
+        // Closed only by shutdown, when nothing is delivered any more.
+        let _ = inner
+            .mailbox
+            .publish_many(&inner.shared, payloads(messages));
     }
 
     /// Async [`Endpoint::publish_batch`]: waits instead of blocking.
     pub async fn publish_batch_async<P: Into<Payload>>(&self, messages: Vec<(Topic, P)>) {
-        let mailbox = &self.inner.mailbox;
-        let _ = mailbox.queue.push_many_async(payloads(messages)).await;
+        let inner = &self.inner;
+        let _ = inner
+            .mailbox
+            .publish_many_async(&inner.shared, payloads(messages))
+            .await;
     }
 
     /// Flushes everything published so far to the connected peers, closes every

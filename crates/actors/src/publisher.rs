@@ -55,11 +55,12 @@ impl Publisher {
         }
     }
 
-    /// Publishes values in order; blocks while the buffer is full.
+    /// Publishes values in order; blocks while the buffer is full. A small batch after
+    /// a quiet spell, with nothing buffered, is sent on this thread.
     pub fn publish_batch<P: Into<Payload>>(&self, data: Vec<P>) {
         let count = data.len() as u64;
         // Closed only by shutdown, when nothing is delivered any more.
-        let _ = self.buffer.queue.push_many_wait(self.messages(data));
+        let _ = self.buffer.publish_many(&self.shared, self.messages(data));
         self.sent.fetch_add(count, Ordering::Relaxed);
     }
 
@@ -69,7 +70,8 @@ impl Publisher {
     pub async fn publish_batch_async<P: Into<Payload>>(&self, data: Vec<P>) {
         let count = data.len() as u64;
         // Closed only by shutdown, when nothing is delivered any more.
-        let _ = self.buffer.queue.push_many_async(self.messages(data)).await;
+        let messages = self.messages(data);
+        let _ = self.buffer.publish_many_async(&self.shared, messages).await;
         self.sent.fetch_add(count, Ordering::Relaxed);
     }
 

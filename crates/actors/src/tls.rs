@@ -297,6 +297,9 @@ mod tests {
         let _ = tokio::time::timeout(short, client.read(&mut buf)).await;
         assert!(client.ssl().is_init_finished(), "our client renegotiates");
         let write = tokio::time::timeout(short, client.write_all(b"still writing"));
-        assert!(matches!(write.await, Ok(Ok(()))), "a write waits for a read");
+        assert!(
+            matches!(write.await, Ok(Ok(()))),
+            "a write waits for a read"
+        );
     }
 }
