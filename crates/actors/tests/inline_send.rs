@@ -1,6 +1,6 @@
-//! Sparse publishes are written on the publishing thread, bursts go through the
-//! endpoint's thread: mixed, they keep each sender's order and never tear a frame,
-//! over TLS and plaintext.
+//! Sparse publishes (single messages or small batches) are written on the publishing
+//! thread, bursts go through the endpoint's thread: mixed, they keep each sender's
+//! order and never tear a frame, over TLS and plaintext.
 
 use std::time::Duration;
 
@@ -58,18 +58,22 @@ fn senders_keep_their_order(disable_ssl: bool) {
         for sender in 0..SENDERS {
             let a = &a;
             scope.spawn(move || {
+                let topic = Topic::from("/order/endpoint");
                 let publisher = a.make_publisher(Topic::from("/order/publisher"));
-                for seq in 0..EACH {
-                    let value = Data::Vector(vec![Data::Count(sender), Data::Count(seq)]);
-                    // Two senders share the endpoint's buffer, two have publishers.
-                    if sender % 2 == 0 {
-                        a.publish(Topic::from("/order/endpoint"), value);
-                    } else {
-                        publisher.publish(value);
+                for seq in (0..EACH).step_by(2) {
+                    let values = [seq, seq + 1]
+                        .map(|seq| Data::Vector(vec![Data::Count(sender), Data::Count(seq)]));
+                    // Two senders share the endpoint's buffer, two have publishers; one
+                    // of each publishes pairs as batches.
+                    match sender {
+                        0 => values.into_iter().for_each(|v| a.publish(topic.clone(), v)),
+                        1 => values.into_iter().for_each(|v| publisher.publish(v)),
+                        2 => a.publish_batch(values.map(|v| (topic.clone(), v)).to_vec()),
+                        _ => publisher.publish_batch(values.to_vec()),
                     }
                     // Bursts of 16 between pauses: the first of a burst goes inline,
                     // the rest queue behind it (or behind another sender's).
-                    if seq % 16 == sender {
+                    if (seq / 2) % 8 == sender {
                         std::thread::sleep(Duration::from_micros(50));
                     }
                 }
