@@ -36,6 +36,8 @@
 //! - [`encoding`]: canonical byte encodings of keys and values for persistent backends.
 //! - [`messages`]: the master/clone messages and store events as [`Data`](broker_wire::Data)
 //!   layouts, and the stores' topics.
+//! - [`replays`]: [`Replays`], which of a clone's writes a master applies, so that writes
+//!   sent again after an outage apply at most once.
 //! - [`error`]: [`StoreError`] and Broker's [`ErrorCode`]s.
 
 pub mod backend;
@@ -46,6 +48,7 @@ pub mod memory;
 pub mod messages;
 pub mod native;
 pub mod operation;
+pub mod replays;
 mod semantics;
 pub mod sqlite;
 pub mod store;
@@ -54,5 +57,6 @@ pub use backend::{Backend, Entry};
 pub use error::{ErrorCode, StoreError};
 pub use memory::MemoryBackend;
 pub use operation::{Change, Operation};
+pub use replays::Replays;
 pub use sqlite::{FailureMode, JournalMode, SqliteBackend, SqliteOptions, Synchronous};
 pub use store::{open_backend, BackendType, Store};

@@ -103,11 +103,18 @@ fn broker_command(fields: &[Data]) -> Result<InternalCommand, MessageError> {
     }
 }
 
+/// Tags of [`ToMaster::Op`], sent for the first time and again.
+const OP: &str = "op";
+const OP_AGAIN: &str = "op-again";
+
 /// Clone → master, on [`master_topic`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToMaster {
     /// `("op", node, object, request, operation)`: apply `op` for the clone `clone`, which
-    /// numbers its requests from 1 to recognise the answers.
+    /// numbers its requests from 1 to recognise the answers. `("op-again", ...)`, the
+    /// same fields, when `replayed`: a write the clone sent before an outage and got no
+    /// answer for, sent again; the master applies it only if it has applied earlier
+    /// writes of this clone but not this one.
     Op {
         /// The requesting clone.
         clone: EntityId,
@@ -115,6 +122,8 @@ pub enum ToMaster {
         request: u64,
         /// The write.
         op: Operation,
+        /// Whether it was sent before.
+        replayed: bool,
     },
     /// `("snapshot-request", node, object)`: send `clone` the whole contents.
     SnapshotRequest {
@@ -199,10 +208,15 @@ impl ToMaster {
     /// The message as [`Data`].
     pub fn to_data(&self) -> Data {
         match self {
-            ToMaster::Op { clone, request, op } => {
+            ToMaster::Op {
+                clone,
+                request,
+                op,
+                replayed,
+            } => {
                 let [node, object] = entity_fields(clone);
                 vector(vec![
-                    "op".into(),
+                    if *replayed { OP_AGAIN } else { OP }.into(),
                     node,
                     object,
                     Data::Count(*request),
@@ -221,12 +235,14 @@ impl ToMaster {
     pub fn from_data(data: &Data) -> Result<Self, MessageError> {
         let (tag, fields) = tagged(data)?;
         match tag {
-            "op" => {
-                let f = Fields::new("op", fields);
+            OP | OP_AGAIN => {
+                let replayed = tag == OP_AGAIN;
+                let f = Fields::new(if replayed { OP_AGAIN } else { OP }, fields);
                 Ok(ToMaster::Op {
                     clone: f.entity(0)?,
                     request: f.count(2, "request")?,
                     op: operation_from_data(f.get(3, "operation")?)?,
+                    replayed,
                 })
             }
             "snapshot-request" => Ok(ToMaster::SnapshotRequest {

@@ -81,6 +81,7 @@ fn every_message_survives_a_round_trip() {
             clone: entity(request),
             request,
             op,
+            replayed: request % 2 == 0,
         };
         assert_eq!(ToMaster::from_data(&msg.to_data()), Ok(msg));
     }

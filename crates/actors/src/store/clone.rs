@@ -12,8 +12,10 @@
 //! messages (`clone/following.rs`), its handles' writes and a periodic tick, and carries
 //! out what it decides.
 //!
-//! Writes in flight when the master becomes unreachable may be lost (as in Broker 1.4):
-//! the clone stops waiting for their answers once it resynchronises.
+//! Writes in flight when the master becomes unreachable go again once it is back, marked
+//! as sent before: the master applies each at most once. Only a master that restarted
+//! meanwhile refuses them (its predecessor may have applied them), so they may be lost
+//! then, as any in-flight write is in Broker 1.4.
 //!
 //! The clone keeps applying the master's messages while its own wait for room
 //! (`flow`), and sends at most 8192 writes the master has not answered yet: so

@@ -23,7 +23,7 @@ use broker_store::messages::{
 use broker_store::native::{
     change_to_command, command_to_operation, from_native, to_native, BrokerClones, MasterStep,
 };
-use broker_store::{Change, Operation, StoreError};
+use broker_store::{Change, Operation, Replays, StoreError};
 use broker_wire::native::{Command, InternalCommand};
 use broker_wire::{Data, Timestamp, Topic};
 
@@ -65,6 +65,8 @@ pub(crate) struct StoreMaster {
     /// Whether the tick of Broker's channels runs (from the first Broker command on).
     broker_ticking: bool,
     flow: Flow,
+    /// Which of our clones' writes to apply.
+    replays: Replays,
 }
 
 impl StoreMaster {
@@ -82,6 +84,7 @@ impl StoreMaster {
             ),
             broker: BrokerClones::new(replica.entity),
             broker_ticking: false,
+            replays: Replays::default(),
             replica,
             shared,
             inbox,
@@ -428,7 +431,15 @@ impl StreamHandler<Vec<(Topic, Data)>> for StoreMaster {
                 continue;
             };
             match message {
-                ToMaster::Op { clone, request, op } => {
+                ToMaster::Op {
+                    clone,
+                    request,
+                    op,
+                    replayed,
+                } => {
+                    if !self.replays.admit(clone, request, replayed) {
+                        continue; // applied already, or perhaps by our predecessor
+                    }
                     let put_unique = matches!(op, Operation::PutUnique { .. });
                     let reply = match self.apply(&mut store, op, now, clone, request, &mut out) {
                         Ok(inserted) if put_unique => Some(ToClones::PutUniqueResult {

@@ -12,9 +12,11 @@
 //! silent for [`LOST_AFTER`], or no peer subscribes to its topic any more, the clone counts
 //! it as unreachable: reads go on until the stale interval passes, writes are kept for the
 //! mutation buffer interval, and the first message from the master afterwards triggers a
-//! resync and the replay of those writes.
+//! resync and the replay of those writes. Writes sent before the outage and not answered
+//! go again too, marked as such: the master applies each at most once (see
+//! `ToMaster::Op`).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use broker_store::messages::{EntityId, ToClones, ToMaster};
@@ -103,9 +105,9 @@ pub(super) struct CloneSync {
     /// When the master became unreachable, if it is.
     lost_since: Option<Instant>,
     next_request: u64,
-    /// Writes sent to the master and not answered yet (`put_unique` aside: its caller
-    /// waits for the answer itself).
-    in_flight: HashSet<u64>,
+    /// Writes sent to the master and not answered yet, by request number (`put_unique`
+    /// aside: its caller waits for the answer itself).
+    in_flight: BTreeMap<u64, Operation>,
     /// Writes made while the master was unreachable, with when they were made.
     offline: VecDeque<(Instant, Operation)>,
 }
@@ -125,7 +127,7 @@ impl CloneSync {
             last_heard: now,
             lost_since: None,
             next_request: 0,
-            in_flight: HashSet::new(),
+            in_flight: BTreeMap::new(),
             offline: VecDeque::new(),
         }
     }
@@ -286,10 +288,18 @@ impl CloneSync {
         if self.lost_since.take().is_none() {
             return;
         }
-        // Unsynced first, so that no one sees the clone idle in between.
+        // What was in flight at the outage may or may not have reached the master: it
+        // goes again, ahead of the snapshot request, so the snapshot shows whatever the
+        // master applies of it and answers it all.
+        let me = self.me;
+        fx.to_master
+            .extend(self.in_flight.iter().map(|(&request, op)| ToMaster::Op {
+                clone: me,
+                request,
+                op: op.clone(),
+                replayed: true,
+            }));
         self.resync(now, fx);
-        // Whatever was in flight at the outage is lost or applied; stop waiting for it.
-        fx.given_up += self.in_flight.drain().count() as u64;
         while let Some((_, op)) = self.offline.pop_front() {
             self.send(op, false, fx);
         }
@@ -300,19 +310,20 @@ impl CloneSync {
         self.next_request += 1;
         let request = self.next_request;
         if !awaits_answer {
-            self.in_flight.insert(request);
+            self.in_flight.insert(request, op.clone());
         }
         fx.to_master.push(ToMaster::Op {
             clone: self.me,
             request,
             op,
+            replayed: false,
         });
         request
     }
 
     /// A request of ours was answered.
     fn answered(&mut self, request: u64, fx: &mut Effects) {
-        if self.in_flight.remove(&request) {
+        if self.in_flight.remove(&request).is_some() {
             fx.answered += 1;
         }
     }
@@ -350,7 +361,7 @@ impl CloneSync {
         // The snapshot holds every write sent before it was asked for that the master
         // got; answers lost on the way (say, dropped for a slow peer) are not waited for.
         let before = self.in_flight.len();
-        self.in_flight.retain(|&request| request > sent);
+        self.in_flight.retain(|&request, _| request > sent);
         fx.answered += (before - self.in_flight.len()) as u64;
         fx.copy.push(CopyAction::Load(entries));
         let mut next = seq + 1;

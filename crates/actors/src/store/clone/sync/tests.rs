@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use broker_store::messages::{EntityId, ToClones, ToMaster};
-use broker_store::{Entry, Operation, Store};
+use broker_store::{Entry, Operation, Replays, Store};
 use broker_wire::frame::NodeId;
 use broker_wire::{Data, Timestamp};
 use proptest::prelude::*;
@@ -51,13 +51,15 @@ fn options() -> CloneOptions {
 }
 
 /// The master as the master actor behaves towards one clone: applies writes in arrival
-/// order, numbers the changes, answers snapshots, `put_unique` and failures. Remembers
-/// its contents after every change of every epoch.
+/// order (a write sent again only as [`Replays`] allows), numbers the changes, answers
+/// snapshots, `put_unique` and failures. Remembers its contents after every change of
+/// every epoch.
 struct Master {
     store: Store,
     epoch: u64,
     seq: u64,
     history: HashMap<(u64, u64), Vec<Entry>>,
+    replays: Replays,
 }
 
 impl Master {
@@ -67,6 +69,7 @@ impl Master {
             epoch: 1,
             seq: 0,
             history: HashMap::new(),
+            replays: Replays::default(),
         };
         master.remember();
         master
@@ -122,7 +125,17 @@ impl Master {
 
     fn handle(&mut self, message: ToMaster) -> Vec<ToClones> {
         match message {
-            ToMaster::Op { clone, request, op } => self.write(op, clone, request),
+            ToMaster::Op {
+                clone,
+                request,
+                op,
+                replayed,
+            } => {
+                if !self.replays.admit(clone, request, replayed) {
+                    return Vec::new();
+                }
+                self.write(op, clone, request)
+            }
             ToMaster::SnapshotRequest { clone } => vec![ToClones::Snapshot {
                 epoch: self.epoch,
                 seq: self.seq,
@@ -147,6 +160,7 @@ impl Master {
         }
         self.epoch += 1;
         self.seq = 0;
+        self.replays = Replays::default();
         self.remember();
     }
 }
@@ -559,16 +573,49 @@ fn writes_kept_longer_than_the_mutation_buffer_interval_are_dropped() {
     );
 }
 
+fn increment(key: u64) -> Operation {
+    Operation::Increment {
+        key: Data::Count(key),
+        amount: Data::Count(1),
+        expiry: None,
+    }
+}
+
 #[test]
-fn writes_in_flight_at_an_outage_are_given_up_not_waited_for() {
+fn writes_in_flight_at_an_outage_go_again_and_apply_once() {
     let mut w = World::new();
     w.deliver_all();
-    w.clone_write(put(1, Data::Count(1)));
-    w.cut(); // the write is lost with the connection
+    w.clone_write(put(1, Data::Count(0)));
+    w.deliver_all();
+    // Two increments in flight: the master applies the first, its answer and the
+    // second are lost with the connection.
+    w.clone_write(increment(1));
+    w.clone_write(increment(1));
+    let first = w.to_master.pop_front().unwrap();
+    drop(w.master.handle(first));
+    w.cut();
     w.tick(TICK);
     w.heal();
     w.assert_converged();
-    assert_eq!(count(&w.master.contents(), 1), None);
+    assert_eq!(count(&w.master.contents(), 1), Some(&Data::Count(2)));
+}
+
+#[test]
+fn a_new_master_takes_no_write_sent_again() {
+    // It cannot know whether its predecessor applied it: at most once, not twice.
+    let mut w = World::new();
+    w.deliver_all();
+    w.clone_write(put(1, Data::Count(0)));
+    w.deliver_all();
+    w.clone_write(increment(1));
+    let op = w.to_master.pop_front().unwrap();
+    drop(w.master.handle(op));
+    w.cut();
+    w.master.restart(true);
+    w.tick(TICK);
+    w.heal();
+    w.assert_converged();
+    assert_eq!(count(&w.master.contents(), 1), Some(&Data::Count(1)));
 }
 
 #[test]
