@@ -581,19 +581,25 @@ fn increment(key: u64) -> Operation {
     }
 }
 
-#[test]
-fn writes_in_flight_at_an_outage_go_again_and_apply_once() {
+/// A clone whose key 1 holds 0, then `increments` increments of it in flight of which
+/// the master applied the first; the connection is cut with the rest and every answer.
+fn increments_cut_after_the_first(increments: usize) -> World {
     let mut w = World::new();
     w.deliver_all();
     w.clone_write(put(1, Data::Count(0)));
     w.deliver_all();
-    // Two increments in flight: the master applies the first, its answer and the
-    // second are lost with the connection.
-    w.clone_write(increment(1));
-    w.clone_write(increment(1));
+    for _ in 0..increments {
+        w.clone_write(increment(1));
+    }
     let first = w.to_master.pop_front().unwrap();
     drop(w.master.handle(first));
     w.cut();
+    w
+}
+
+#[test]
+fn writes_in_flight_at_an_outage_go_again_and_apply_once() {
+    let mut w = increments_cut_after_the_first(2);
     w.tick(TICK);
     w.heal();
     w.assert_converged();
@@ -603,14 +609,7 @@ fn writes_in_flight_at_an_outage_go_again_and_apply_once() {
 #[test]
 fn a_new_master_takes_no_write_sent_again() {
     // It cannot know whether its predecessor applied it: at most once, not twice.
-    let mut w = World::new();
-    w.deliver_all();
-    w.clone_write(put(1, Data::Count(0)));
-    w.deliver_all();
-    w.clone_write(increment(1));
-    let op = w.to_master.pop_front().unwrap();
-    drop(w.master.handle(op));
-    w.cut();
+    let mut w = increments_cut_after_the_first(1);
     w.master.restart(true);
     w.tick(TICK);
     w.heal();
