@@ -158,7 +158,6 @@ impl PublishBuffer {
                 wanting.push(peer);
             }
         }
-        drop(wanting);
         Some((turn, routes))
     }
 

@@ -2,7 +2,7 @@
 //! answer for before an outage (the connection may have lost them, or only their
 //! answers); the master must apply each at most once.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 
 use crate::messages::EntityId;
 
@@ -20,12 +20,19 @@ impl Replays {
     /// the clone's writes arrive in order over one connection, and a master that never
     /// heard of the clone (a restarted one) may hold the write from its predecessor.
     pub fn admit(&mut self, clone: EntityId, request: u64, replayed: bool) -> bool {
-        let last = self.applied.get(&clone).copied();
-        if replayed && last.is_none_or(|last| request <= last) {
-            return false;
+        match self.applied.entry(clone) {
+            Entry::Occupied(mut last) => {
+                if replayed && request <= *last.get() {
+                    return false;
+                }
+                let last = last.get_mut();
+                *last = (*last).max(request);
+            }
+            Entry::Vacant(_) if replayed => return false,
+            Entry::Vacant(first) => {
+                first.insert(request);
+            }
         }
-        let applied = self.applied.entry(clone).or_insert(request);
-        *applied = (*applied).max(request);
         true
     }
 }
